@@ -1,0 +1,63 @@
+/**
+ * Errors that survive `postMessage`: a transfer's failure is made in the worker and rebuilt
+ * on the page with the same `name`, `code` and `status`.
+ */
+
+/** URLError codes used by the library, named as Apple's `URLError.Code`. */
+export type URLErrorCode =
+  | 'badServerResponse'
+  | 'cancelled'
+  | 'networkConnectionLost'
+  | 'dataLengthExceedsMaximum'
+  | 'cannotWriteToFile'
+  | 'unsupportedURL'
+  | 'unknown';
+
+/** The plain-object form of an error, as stored in IndexedDB and posted between sides. */
+export interface SerializedError {
+  name: string;
+  message: string;
+  code?: string;
+  status?: number;
+  stack?: string;
+}
+
+/** A failed transfer, as `URLError`: `code` says why; `status` is the HTTP status if any. */
+export class URLError extends Error {
+  override name = 'URLError';
+  /** Why the transfer failed. */
+  readonly code: URLErrorCode;
+  /** The HTTP status of the response that failed the transfer, if it had one. */
+  readonly status?: number;
+
+  constructor(code: URLErrorCode, message: string, status?: number) {
+    super(message);
+    this.code = code;
+    if (status !== undefined) this.status = status;
+  }
+}
+
+/** Turns any thrown value into its plain-object form. */
+export function serializeError(error: unknown): SerializedError {
+  if (!(error instanceof Error)) return { name: 'Error', message: String(error) };
+  const out: SerializedError = { name: error.name, message: error.message, stack: error.stack };
+  const { code, status } = error as { code?: unknown; status?: unknown };
+  if (typeof code === 'string') out.code = code;
+  if (typeof status === 'number') out.status = status;
+  return out;
+}
+
+/** Rebuilds an error from its plain-object form, with its original class where known. */
+export function deserializeError(data: SerializedError): Error {
+  let error: Error;
+  if (data.name === 'URLError') {
+    error = new URLError((data.code ?? 'unknown') as URLErrorCode, data.message, data.status);
+  } else {
+    const Known = { TypeError, RangeError, SyntaxError }[data.name] ?? Error;
+    error = new Known(data.message);
+    if (error.name !== data.name) error.name = data.name;
+    if (data.code !== undefined) Object.assign(error, { code: data.code });
+  }
+  if (data.stack) error.stack = data.stack;
+  return error;
+}

@@ -1,0 +1,113 @@
+/**
+ * The library's memory: one IndexedDB database written by the service worker, and the
+ * Cache Storage names and keys where downloaded files live. Both sides import this file;
+ * it is the only place that knows how anything is stored.
+ */
+import type { DBSchema } from 'idb';
+import type { SerializedError } from './errors.js';
+
+/** Name and version of the IndexedDB database. */
+export const DB_NAME = 'bgdl';
+export const DB_VERSION = 1;
+
+/** Cache Storage cache that holds temporary locations and the permanent store. */
+export const FILES_CACHE = 'bgdl-files';
+
+/** A task's state, as `URLSessionTask.State`. */
+export type TaskState = 'running' | 'suspended' | 'canceling' | 'completed';
+
+/** Which engine carries a task's bytes. */
+export type EngineName = 'background-fetch' | 'stream';
+
+/** A request as it can be stored and posted: what `URLRequest` keeps. */
+export interface RequestRecord {
+  url: string;
+  method: string;
+  headers: [string, string][];
+}
+
+/** The parts of a response a task keeps (`task.response`). */
+export interface ResponseRecord {
+  url: string;
+  status: number;
+  statusText: string;
+  headers: [string, string][];
+}
+
+/** The options of a session's configuration that the worker needs. */
+export interface ConfigurationRecord {
+  identifier: string;
+  isDiscretionary: boolean;
+  sessionSendsLaunchEvents: boolean;
+  /** Title shown by the browser's download UI. */
+  title?: string;
+}
+
+/** One task, as kept across page closes, worker stops and browser restarts. */
+export interface TaskRecord {
+  sessionId: string;
+  taskIdentifier: number;
+  kind: 'download';
+  state: TaskState;
+  taskDescription: string;
+  originalRequest: RequestRecord;
+  response: ResponseRecord | null;
+  error: SerializedError | null;
+  countOfBytesReceived: number;
+  /** -1 while unknown, as `NSURLSessionTransferSizeUnknown`. */
+  countOfBytesExpectedToReceive: number;
+  countOfBytesClientExpectsToReceive: number;
+  engine: EngineName | null;
+  /** The engine's own id for the transfer in flight (a Background Fetch id). */
+  engineId: string | null;
+  /** How many times the transfer was started. */
+  attempts: number;
+  /** When the transfer in flight was handed to its engine (ms since the epoch). */
+  startedAt: number;
+  createdAt: number;
+}
+
+/**
+ * What happened to a task, queued in the outbox until a page's delegate has seen it. The file
+ * of `didFinishDownloadingTo` is at `temporaryKey(sessionId, taskIdentifier)`.
+ */
+export type TaskEvent =
+  | { type: 'didFinishDownloadingTo'; taskIdentifier: number; size: number }
+  | { type: 'didCompleteWithError'; taskIdentifier: number; error: SerializedError | null };
+
+/** An outbox row: `seq` orders every event of every session. */
+export type EventRecord = TaskEvent & { seq: number; sessionId: string };
+
+/** The database schema (idb's typed form). */
+export interface Schema extends DBSchema {
+  sessions: { key: string; value: ConfigurationRecord };
+  tasks: {
+    key: [string, number];
+    value: TaskRecord;
+    indexes: { bySession: string; byEngineId: string };
+  };
+  events: {
+    key: number;
+    value: EventRecord;
+    indexes: { bySession: string };
+  };
+}
+
+const FILE_PREFIX = '/__bgdl__/';
+
+/** Cache key of a finished download's temporary location. */
+export function temporaryKey(sessionId: string, taskIdentifier: number): string {
+  return `${FILE_PREFIX}tmp/${encodeURIComponent(sessionId)}/${taskIdentifier}`;
+}
+
+/** Cache key of a file in the permanent store. */
+export function permanentKey(name: string): string {
+  return `${FILE_PREFIX}files/${encodeURIComponent(name)}`;
+}
+
+/** The name a permanent-store cache key stands for, or null for another key. */
+export function permanentName(url: string): string | null {
+  const path = new URL(url).pathname;
+  const prefix = `${FILE_PREFIX}files/`;
+  return path.startsWith(prefix) ? decodeURIComponent(path.slice(prefix.length)) : null;
+}

@@ -1,0 +1,110 @@
+import { test as base, chromium, expect, type BrowserContext, type Page } from '@playwright/test';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+/** Which engine the browser leaves the library: Background Fetch, or the streaming engine. */
+export interface EngineOption {
+  engine: 'background-fetch' | 'stream';
+}
+
+/** Flags for Debian's Chromium on a machine with no outside network. */
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/** The test server's statistics for one file id. */
+export interface FileStats {
+  requests: number;
+  bytesSent: number;
+  completed: number;
+  version: number;
+  log: { method: string; range: string | null; ifRange: string | null; status: number; bytesSent: number; t: number }[];
+}
+
+/** The test HTTP server, seen from a test. */
+export interface TestServer {
+  /** An absolute URL on the server. */
+  url(path: string): string;
+  stats(id: string): Promise<FileStats>;
+  sha256(seed: string, size: string | number, version?: number): Promise<string>;
+}
+
+interface Fixtures {
+  /** A browser on a fresh on-disk profile, with one `about:blank` tab kept open (Background Fetch needs a tab). */
+  context: BrowserContext;
+  /** The demo page, loaded, its worker active. */
+  page: Page;
+  server: TestServer;
+  /** Stops every service worker, as the browser does to idle or long-running ones. */
+  stopWorkers: () => Promise<void>;
+  /** A fresh page of the app (the demo), loaded and ready. */
+  openApp: () => Promise<Page>;
+}
+
+export const test = base.extend<Fixtures & EngineOption>({
+  engine: ['background-fetch', { option: true }],
+
+  context: async ({ engine }, use) => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'bgdl-profile-'));
+    const args = [...CHROMIUM_ARGS];
+    if (engine === 'stream') args.push('--disable-blink-features=BackgroundFetch');
+    const context = await chromium.launchPersistentContext(dir, {
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      headless: true,
+      args,
+    });
+    await use(context);
+    await context.close();
+    await rm(dir, { recursive: true, force: true });
+  },
+
+  openApp: async ({ context, baseURL }, use) => {
+    await use(async () => {
+      const page = await context.newPage();
+      page.on('pageerror', (error) => console.error(`[page error] ${error.message}`));
+      await page.goto(baseURL!);
+      await expect(page.locator('body[data-ready="true"]')).toBeAttached();
+      return page;
+    });
+  },
+
+  page: async ({ openApp }, use) => {
+    await use(await openApp());
+  },
+
+  server: async ({ baseURL }, use) => {
+    const url = (p: string) => new URL(p, baseURL).href;
+    await use({
+      url,
+      stats: async (id) => (await fetch(url(`/__stats?id=${encodeURIComponent(id)}`))).json() as Promise<FileStats>,
+      sha256: async (seed, size, version = 1) => {
+        const query = new URLSearchParams({ seed, size: String(size), version: String(version) });
+        return ((await (await fetch(url(`/__sha256?${query}`))).json()) as { sha256: string }).sha256;
+      },
+    });
+  },
+
+  stopWorkers: async ({ context }, use) => {
+    await use(async () => {
+      const anyPage = context.pages()[0] ?? (await context.newPage());
+      const cdp = await context.newCDPSession(anyPage);
+      await cdp.send('ServiceWorker.enable');
+      await cdp.send('ServiceWorker.stopAllWorkers');
+      await cdp.detach();
+    });
+  },
+});
+
+export { expect };
+
+/** A name no other test uses, for session identifiers and file ids. */
+export function unique(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}

@@ -1,0 +1,76 @@
+import type { Page } from '@playwright/test';
+
+/** An event as the recording delegate keeps it. */
+export type Recorded =
+  | ['didWriteData', number, number, number, number]
+  | ['didFinishDownloadingTo', number, { sha256: string; size: number; movedTo: string | null }]
+  | ['didCompleteWithError', number, { name: string; code?: string; status?: number; message: string } | null]
+  | ['didFinishEvents'];
+
+/**
+ * Creates, in the page, a background session whose delegate records every event in order
+ * (`window.recorded`). `didFinishDownloadingTo` hashes the file and, while `setMoveTo()` has
+ * named a file, keeps it under that name followed by the task identifier.
+ */
+export async function recordSession(page: Page, identifier: string): Promise<void> {
+  await page.evaluate(
+    (identifier) => {
+      const { URLSession, URLSessionConfiguration } = (globalThis as any).bgdl;
+      const recorded: unknown[] = [];
+      const hex = (buffer: ArrayBuffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, '0')).join('');
+      const session = new URLSession(URLSessionConfiguration.background(identifier), {
+        didWriteData: (_s: unknown, task: any, written: number, total: number, expected: number) =>
+          recorded.push(['didWriteData', task.taskIdentifier, written, total, expected]),
+        async didFinishDownloadingTo(_s: unknown, task: any, location: any) {
+          const sha256 = hex(await crypto.subtle.digest('SHA-256', await (await location.blob()).arrayBuffer()));
+          const moveTo = (globalThis as any).moveFilesTo as string | null | undefined;
+          const movedTo = moveTo ? `${moveTo}-${task.taskIdentifier}` : null;
+          if (movedTo) await location.moveTo(movedTo);
+          recorded.push(['didFinishDownloadingTo', task.taskIdentifier, { sha256, size: location.size, movedTo }]);
+        },
+        didCompleteWithError: (_s: unknown, task: any, error: any) =>
+          recorded.push([
+            'didCompleteWithError',
+            task.taskIdentifier,
+            error && { name: error.name, code: error.code, status: error.status, message: error.message },
+          ]),
+        didFinishEvents: () => recorded.push(['didFinishEvents']),
+      });
+      Object.assign(globalThis, { session, recorded });
+    },
+    identifier,
+  );
+}
+
+/** Makes the recording delegate keep the next finished files as `name-<taskIdentifier>` (null: keep none). */
+export async function setMoveTo(page: Page, name: string | null): Promise<void> {
+  await page.evaluate((name) => Object.assign(globalThis, { moveFilesTo: name }), name);
+}
+
+/** Creates a task in the page's recorded session, resumes it, and returns its identifier. */
+export function startDownload(page: Page, url: string): Promise<number> {
+  return page.evaluate((url) => {
+    const task = (globalThis as any).session.downloadTask(url);
+    task.resume();
+    return task.taskIdentifier as number;
+  }, url);
+}
+
+/** What the page's delegate has recorded so far. */
+export function recorded(page: Page): Promise<Recorded[]> {
+  return page.evaluate(() => (globalThis as any).recorded as Recorded[]);
+}
+
+/** The recorded events but `didWriteData`. */
+export async function completions(page: Page): Promise<Recorded[]> {
+  return (await recorded(page)).filter((event) => event[0] !== 'didWriteData');
+}
+
+/** Waits until the page's delegate has recorded `didFinishEvents` `count` times. */
+export async function waitForFinishEvents(page: Page, count = 1): Promise<void> {
+  await page.waitForFunction(
+    (count) => ((globalThis as any).recorded as unknown[][]).filter((e) => e[0] === 'didFinishEvents').length >= count,
+    count,
+    { timeout: 60_000 },
+  );
+}

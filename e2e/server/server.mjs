@@ -1,0 +1,698 @@
+// @ts-check
+/**
+ * Test server for the end-to-end tests: deterministic (optionally faulty)
+ * downloads, redirects, uploads, stats/control endpoints and static files.
+ * Uses only Node built-ins. See README.md in this folder for the endpoints.
+ */
+import { createServer, STATUS_CODES } from 'node:http';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { contentChunks, sha256Of, CHUNK_SIZE } from './content.mjs';
+
+/** @typedef {import('node:http').IncomingMessage} IncomingMessage */
+/** @typedef {import('node:http').ServerResponse<IncomingMessage>} ServerResponse */
+/** @typedef {import('node:http').Server} Server */
+
+/**
+ * @typedef {object} LogEntry
+ * @property {string} method
+ * @property {string | null} range    Range request header, if any.
+ * @property {string | null} ifRange  If-Range request header, if any.
+ * @property {number} status          Status code sent (0 until headers are sent).
+ * @property {number} bytesSent       Body bytes written to the socket for this response.
+ * @property {number} t               Date.now() when the request arrived.
+ */
+
+/**
+ * @typedef {object} UploadRecord
+ * @property {number} size
+ * @property {string} sha256
+ * @property {string | null} contentType
+ */
+
+/**
+ * @typedef {object} IdStats
+ * @property {number} requests
+ * @property {number} bytesSent
+ * @property {number} completed
+ * @property {number} version
+ * @property {LogEntry[]} log
+ * @property {UploadRecord[]} uploads
+ */
+
+/**
+ * @typedef {object} StartOptions
+ * @property {number} [port]       0 = pick a free port.
+ * @property {string} [host]
+ * @property {string} [staticDir]  Defaults to `dist/demo` relative to process.cwd().
+ */
+
+/**
+ * @typedef {object} RunningServer
+ * @property {Server} server
+ * @property {number} port
+ * @property {string} url          e.g. `http://127.0.0.1:8080/`
+ * @property {() => Promise<void>} close
+ */
+
+const CORS_HEADERS = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Expose-Headers':
+    'Content-Length, Content-Range, ETag, Last-Modified, Accept-Ranges, Retry-After',
+};
+
+const NO_STORE_PREFIXES = ['/files', '/redirect', '/upload', '/__'];
+
+/** @type {Record<string, string>} */
+const MIME_TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.txt': 'text/plain; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.webmanifest': 'application/manifest+json',
+};
+
+/** Error carrying an HTTP status, turned into a small text response. */
+class HttpError extends Error {
+  /**
+   * @param {number} status
+   * @param {string} message
+   */
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/**
+ * Parses a size such as `1024`, `256k`, `20m` or `1g` (binary units) into bytes.
+ * @param {string | null | undefined} text
+ * @returns {number | null} null when the text is not a valid size.
+ */
+export function parseSize(text) {
+  const m = /^(\d+)([kmg])?$/i.exec(String(text ?? '').trim());
+  if (!m) return null;
+  const mult = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[/** @type {'k'|'m'|'g'} */ ((m[2] ?? '').toLowerCase())] ?? 1;
+  const n = Number(m[1]) * mult;
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+/**
+ * Reads an optional non-negative integer query parameter.
+ * @param {URLSearchParams} q
+ * @param {string} name
+ * @returns {number | undefined}
+ */
+function intParam(q, name) {
+  const v = q.get(name);
+  if (v === null || v === '') return undefined;
+  if (!/^\d+$/.test(v)) throw new HttpError(400, `invalid ${name}: ${v}`);
+  return Number(v);
+}
+
+/**
+ * @param {URLSearchParams} q
+ * @param {string} name
+ */
+function flagParam(q, name) {
+  const v = q.get(name);
+  return v !== null && v !== '0' && v !== 'false';
+}
+
+/**
+ * Parses a Range header against a size.
+ * @param {string} header
+ * @param {number} size
+ * @returns {{ start: number, end: number } | 'unsatisfiable' | null} null = ignore the header
+ */
+function parseRange(header, size) {
+  const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
+  if (!m) return null; // malformed or multiple ranges: ignore
+  const [, a, b] = m;
+  if (a === '' && b === '') return null;
+  if (a === '') {
+    const n = Number(b);
+    if (n === 0 || size === 0) return 'unsatisfiable';
+    return { start: Math.max(0, size - n), end: size - 1 };
+  }
+  const start = Number(a);
+  if (b !== '' && Number(b) < start) return null; // invalid: ignore
+  if (start >= size) return 'unsatisfiable';
+  const end = b === '' ? size - 1 : Math.min(Number(b), size - 1);
+  return { start, end };
+}
+
+/**
+ * Whether an If-Range value matches the current validators. ETags compare as
+ * exact strings and weak ETags never match; dates must equal Last-Modified.
+ * @param {string} value
+ * @param {string | null} etag
+ * @param {string | null} lastModified
+ */
+function ifRangeMatches(value, etag, lastModified) {
+  const v = value.trim();
+  if (v.startsWith('"') || v.startsWith('W/')) {
+    return etag !== null && !etag.startsWith('W/') && !v.startsWith('W/') && v === etag;
+  }
+  const t = Date.parse(v);
+  return lastModified !== null && !Number.isNaN(t) && t === Date.parse(lastModified);
+}
+
+/**
+ * Tracks whether a response's connection has closed.
+ * @param {ServerResponse} res
+ */
+function watchClose(res) {
+  const w = { closed: false };
+  res.once('close', () => {
+    w.closed = true;
+  });
+  return w;
+}
+
+/**
+ * Resolves after `ms` or as soon as the response closes.
+ * @param {number} ms
+ * @param {ServerResponse} res
+ * @param {{ closed: boolean }} w
+ * @returns {Promise<void>}
+ */
+function wait(ms, res, w) {
+  return new Promise((resolve) => {
+    if (w.closed) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      res.off('close', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    res.once('close', done);
+  });
+}
+
+/**
+ * Resolves on the first of the given events on `res`.
+ * @param {ServerResponse} res
+ * @param {{ closed: boolean }} w
+ * @param {string} event
+ * @returns {Promise<void>}
+ */
+function onceOrClose(res, w, event) {
+  return new Promise((resolve) => {
+    if (w.closed) return resolve();
+    const done = () => {
+      res.off(event, done);
+      res.off('close', done);
+      resolve();
+    };
+    res.once(event, done);
+    res.once('close', done);
+  });
+}
+
+/**
+ * Writes chunks to the response with backpressure, an optional byte limit and
+ * an optional rate (bytes/s). Resolves once the last written chunk has been
+ * flushed to the socket, or the connection is gone.
+ * @param {ServerResponse} res
+ * @param {{ closed: boolean }} w
+ * @param {Iterable<Buffer>} chunks
+ * @param {{ limit: number, rate: number, onBytes: (n: number) => void }} opts
+ * @returns {Promise<number>} number of bytes handed to res.write
+ */
+async function pump(res, w, chunks, { limit, rate, onBytes }) {
+  const t0 = Date.now();
+  let written = 0;
+  /** @type {Promise<void>} */
+  let lastFlush = Promise.resolve();
+  for (let chunk of chunks) {
+    if (w.closed) break;
+    if (written + chunk.length > limit) chunk = chunk.subarray(0, limit - written);
+    if (chunk.length === 0) break;
+    written += chunk.length;
+    const len = chunk.length;
+    let ok = true;
+    lastFlush = new Promise((resolve) => {
+      ok = res.write(chunk, (err) => {
+        if (!err) onBytes(len);
+        resolve();
+      });
+    });
+    if (!ok) await onceOrClose(res, w, 'drain');
+    if (rate > 0) {
+      const delay = t0 + (written / rate) * 1000 - Date.now();
+      if (delay > 0) await wait(delay, res, w);
+    }
+  }
+  if (!w.closed) await Promise.race([lastFlush, onceOrClose(res, w, 'close')]);
+  return written;
+}
+
+/**
+ * Sends a small text response.
+ * @param {ServerResponse} res
+ * @param {number} status
+ * @param {string} [text]
+ * @param {Record<string, string>} [headers]
+ */
+function sendText(res, status, text, headers = {}) {
+  const body = status === 204 || status === 304 ? '' : (text ?? `${status} ${STATUS_CODES[status] ?? ''}`) + '\n';
+  res.writeHead(status, {
+    ...headers,
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': String(Buffer.byteLength(body)),
+  });
+  res.end(body);
+}
+
+/**
+ * @param {ServerResponse} res
+ * @param {number} status
+ * @param {unknown} value
+ */
+function sendJson(res, status, value) {
+  const body = JSON.stringify(value);
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': String(Buffer.byteLength(body)),
+  });
+  res.end(body);
+}
+
+/** @returns {IdStats} */
+function emptyStats() {
+  return { requests: 0, bytesSent: 0, completed: 0, version: 1, log: [], uploads: [] };
+}
+
+/**
+ * Starts the test server.
+ * @param {StartOptions} [options]
+ * @returns {Promise<RunningServer>}
+ */
+export async function startServer({ port = 0, host = '127.0.0.1', staticDir } = {}) {
+  const root = path.resolve(staticDir ?? 'dist/demo');
+
+  /** Per-id stats (and content versions). @type {Map<string, IdStats>} */
+  const stats = new Map();
+
+  /** @param {string} id */
+  const statsFor = (id) => {
+    let s = stats.get(id);
+    if (!s) {
+      s = emptyStats();
+      stats.set(id, s);
+    }
+    return s;
+  };
+
+  /**
+   * Records a new request for `id` and returns its stats and log entry.
+   * @param {string} id
+   * @param {IncomingMessage} req
+   * @param {number} t
+   */
+  const recordRequest = (id, req, t) => {
+    const s = statsFor(id);
+    s.requests++;
+    /** @type {LogEntry} */
+    const entry = {
+      method: req.method ?? 'GET',
+      range: req.headers.range ?? null,
+      ifRange: headerString(req.headers['if-range']),
+      status: 0,
+      bytesSent: 0,
+      t,
+    };
+    s.log.push(entry);
+    return { s, entry };
+  };
+
+  /**
+   * GET/HEAD /files/<size>
+   * @param {IncomingMessage} req
+   * @param {ServerResponse} res
+   * @param {URL} url
+   * @param {string} sizeText
+   * @param {number} t
+   */
+  const handleFile = async (req, res, url, sizeText, t) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      return sendText(res, 405, 'method not allowed', { Allow: 'GET, HEAD, OPTIONS' });
+    }
+    const size = parseSize(sizeText);
+    if (size === null) throw new HttpError(400, `invalid size: ${sizeText}`);
+    const q = url.searchParams;
+    const seed = q.get('seed') ?? 'default';
+    const id = q.get('id') ?? `${seed}:${size}`;
+    const changeEvery = intParam(q, 'changeEvery');
+    const times = intParam(q, 'times');
+    const statusFault = intParam(q, 'status');
+    const retryAfter = q.get('retryAfter');
+    const drop = intParam(q, 'drop');
+    const stall = intParam(q, 'stall');
+    const rate = intParam(q, 'rate') ?? 0;
+    const delay = intParam(q, 'delay') ?? 0;
+    const weak = flagParam(q, 'weak');
+    const noValidators = flagParam(q, 'noValidators');
+    const noLength = flagParam(q, 'noLength');
+    const noRanges = flagParam(q, 'noRanges');
+    const ignoreRange = flagParam(q, 'ignoreRange');
+    if (statusFault !== undefined && (statusFault < 200 || statusFault > 599)) {
+      throw new HttpError(400, `invalid status: ${statusFault}`);
+    }
+
+    const { s, entry } = recordRequest(id, req, t);
+    const n = s.requests;
+    const version = s.version;
+    if (changeEvery && n % changeEvery === 0) s.version++;
+    const faulty = times === undefined || n <= times;
+
+    const w = watchClose(res);
+    if (delay > 0) {
+      await wait(delay, res, w);
+      if (w.closed) return;
+    }
+
+    if (faulty && statusFault !== undefined) {
+      entry.status = statusFault;
+      /** @type {Record<string, string>} */
+      const extra = retryAfter !== null ? { 'Retry-After': retryAfter } : {};
+      return sendText(res, statusFault, undefined, extra);
+    }
+
+    const etag = noValidators ? null : `${weak ? 'W/' : ''}"${seed}-${size}-v${version}"`;
+    const lastModified = noValidators
+      ? null
+      : new Date(Date.UTC(2026, 0, 1) + version * 86400000).toUTCString();
+
+    /** @type {Record<string, string>} */
+    const headers = { 'Content-Type': 'application/octet-stream' };
+    if (!noRanges) headers['Accept-Ranges'] = 'bytes';
+    if (etag !== null) headers.ETag = etag;
+    if (lastModified !== null) headers['Last-Modified'] = lastModified;
+
+    let range = /** @type {ReturnType<typeof parseRange>} */ (null);
+    const rangeHeader = req.headers.range;
+    const ifRange = headerString(req.headers['if-range']);
+    if (rangeHeader && !noRanges && !ignoreRange) {
+      if (ifRange === null || ifRangeMatches(ifRange, etag, lastModified)) {
+        range = parseRange(rangeHeader, size);
+      }
+    }
+    if (range === 'unsatisfiable') {
+      entry.status = 416;
+      return sendText(res, 416, 'range not satisfiable', { ...headers, 'Content-Range': `bytes */${size}` });
+    }
+
+    const start = range ? range.start : 0;
+    const end = range ? range.end : size - 1;
+    const length = end - start + 1;
+    const status = range ? 206 : 200;
+    if (range) headers['Content-Range'] = `bytes ${start}-${end}/${size}`;
+    if (!noLength) headers['Content-Length'] = String(length);
+
+    entry.status = status;
+    res.writeHead(status, headers);
+    if (req.method === 'HEAD') return void res.end();
+
+    // Faults: stop after N bytes, either dropping the connection or hanging.
+    const dropAt = faulty && drop !== undefined && drop < length ? drop : undefined;
+    const stallAt = faulty && dropAt === undefined && stall !== undefined && stall < length ? stall : undefined;
+    const limit = dropAt ?? stallAt ?? length;
+
+    res.once('finish', () => {
+      s.completed++;
+    });
+    if (length === 0) return void res.end();
+
+    if (limit === 0) {
+      // Make sure the headers reach the client before anything else happens.
+      await new Promise((resolve) => res.write(Buffer.alloc(0), () => resolve(undefined)));
+    }
+    const chunkSize = rate > 0 ? Math.max(1024, Math.min(CHUNK_SIZE, Math.floor(rate / 10))) : CHUNK_SIZE;
+    const chunks = contentChunks(seed, version, start, end, chunkSize);
+    const sent = await pump(res, w, chunks, {
+      limit,
+      rate,
+      onBytes: (bytes) => {
+        s.bytesSent += bytes;
+        entry.bytesSent += bytes;
+      },
+    });
+    if (w.closed) return;
+    if (dropAt !== undefined) {
+      res.destroy();
+    } else if (stallAt !== undefined) {
+      // Hang: never end the response; the client has to give up.
+    } else if (sent === length) {
+      res.end();
+    }
+  };
+
+  /**
+   * /redirect/<n>/<rest...>
+   * @param {IncomingMessage} req
+   * @param {ServerResponse} res
+   * @param {URL} url
+   * @param {number} t
+   */
+  const handleRedirect = (req, res, url, t) => {
+    const m = /^\/redirect\/(\d+)(?:\/(.*))?$/.exec(url.pathname);
+    if (!m || Number(m[1]) < 1) throw new HttpError(400, 'expected /redirect/<n>/<path>, n >= 1');
+    const n = Number(m[1]);
+    const rest = m[2] ?? '';
+    const location = (n > 1 ? `/redirect/${n - 1}/${rest}` : `/${rest}`) + url.search;
+    const { entry } = recordRequest('redirect', req, t);
+    entry.status = 302;
+    res.writeHead(302, { Location: location, 'Content-Length': '0' });
+    res.end();
+  };
+
+  /**
+   * POST/PUT /upload?id=X
+   * @param {IncomingMessage} req
+   * @param {ServerResponse} res
+   * @param {URL} url
+   * @param {number} t
+   */
+  const handleUpload = async (req, res, url, t) => {
+    if (req.method !== 'POST' && req.method !== 'PUT') {
+      return sendText(res, 405, 'method not allowed', { Allow: 'POST, PUT, OPTIONS' });
+    }
+    const id = url.searchParams.get('id') ?? 'upload';
+    const { s, entry } = recordRequest(id, req, t);
+    const hash = createHash('sha256');
+    let size = 0;
+    for await (const chunk of req) {
+      hash.update(/** @type {Buffer} */ (chunk));
+      size += /** @type {Buffer} */ (chunk).length;
+    }
+    const sha256 = hash.digest('hex');
+    s.uploads.push({ size, sha256, contentType: headerString(req.headers['content-type']) });
+    entry.status = 200;
+    sendJson(res, 200, { size, sha256 });
+  };
+
+  /**
+   * /__stats, /__reset, /__control, /__sha256
+   * @param {IncomingMessage} req
+   * @param {ServerResponse} res
+   * @param {URL} url
+   */
+  const handleControl = async (req, res, url) => {
+    const q = url.searchParams;
+    switch (url.pathname) {
+      case '/__stats': {
+        const id = q.get('id');
+        if (id !== null) return sendJson(res, 200, stats.get(id) ?? emptyStats());
+        return sendJson(res, 200, { ids: Object.fromEntries(stats) });
+      }
+      case '/__reset':
+        stats.clear();
+        return sendText(res, 204);
+      case '/__control': {
+        const id = q.get('id');
+        const version = intParam(q, 'version');
+        if (id === null || version === undefined || version < 1) {
+          throw new HttpError(400, 'expected ?id=X&version=N (N >= 1)');
+        }
+        statsFor(id).version = version;
+        return sendText(res, 204);
+      }
+      case '/__sha256': {
+        const size = parseSize(q.get('size'));
+        const version = intParam(q, 'version') ?? 1;
+        if (size === null || version < 1) throw new HttpError(400, 'expected ?seed=S&version=V&size=N');
+        return sendJson(res, 200, { sha256: await sha256Of(q.get('seed') ?? 'default', version, size) });
+      }
+      default:
+        throw new HttpError(404, 'not found');
+    }
+  };
+
+  /**
+   * Static files from `root`.
+   * @param {IncomingMessage} req
+   * @param {ServerResponse} res
+   */
+  const handleStatic = async (req, res) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      return sendText(res, 405, 'method not allowed', { Allow: 'GET, HEAD, OPTIONS' });
+    }
+    // Check the raw (un-normalized) path so that traversal attempts are rejected.
+    const rawPath = (req.url ?? '/').split('?')[0]?.split('#')[0] ?? '/';
+    let decoded;
+    try {
+      decoded = decodeURIComponent(rawPath);
+    } catch {
+      throw new HttpError(400, 'bad path encoding');
+    }
+    if (decoded.includes('\0') || decoded.split(/[\\/]/).includes('..')) throw new HttpError(403, 'forbidden');
+    let file = path.resolve(root, '.' + path.posix.normalize('/' + decoded));
+    if (file !== root && !file.startsWith(root + path.sep)) throw new HttpError(403, 'forbidden');
+
+    let info = await stat(file).catch(() => null);
+    if (info?.isDirectory()) {
+      file = path.join(file, 'index.html');
+      info = await stat(file).catch(() => null);
+    }
+    if (!info || !info.isFile()) throw new HttpError(404, 'not found');
+
+    const ext = path.extname(file).toLowerCase();
+    /** @type {Record<string, string>} */
+    const headers = {
+      'Content-Type': MIME_TYPES[ext] ?? 'application/octet-stream',
+      'Content-Length': String(info.size),
+      'Cache-Control': 'no-cache',
+    };
+    if (ext === '.js' || ext === '.mjs') headers['Service-Worker-Allowed'] = '/';
+    res.writeHead(200, headers);
+    if (req.method === 'HEAD') return void res.end();
+    const stream = createReadStream(file);
+    stream.on('error', () => res.destroy());
+    res.once('close', () => stream.destroy());
+    stream.pipe(res);
+  };
+
+  /**
+   * @param {IncomingMessage} req
+   * @param {ServerResponse} res
+   */
+  const handle = async (req, res) => {
+    const t = Date.now();
+    for (const [k, v] of Object.entries(CORS_HEADERS)) res.setHeader(k, v);
+
+    let url;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      throw new HttpError(400, 'bad request url');
+    }
+    const p = url.pathname;
+    if (NO_STORE_PREFIXES.some((prefix) => p === prefix || p.startsWith(prefix))) {
+      res.setHeader('Cache-Control', 'no-store');
+    }
+
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, {
+        'Access-Control-Allow-Headers': '*',
+        'Access-Control-Allow-Methods': 'GET, HEAD, POST, PUT, OPTIONS',
+        'Access-Control-Max-Age': '600',
+      });
+      return void res.end();
+    }
+
+    const fileMatch = /^\/files\/([^/]+)$/.exec(p);
+    if (fileMatch) return handleFile(req, res, url, fileMatch[1] ?? '', t);
+    if (p === '/redirect' || p.startsWith('/redirect/')) return handleRedirect(req, res, url, t);
+    if (p === '/upload') return handleUpload(req, res, url, t);
+    if (p.startsWith('/__')) return handleControl(req, res, url);
+    return handleStatic(req, res);
+  };
+
+  const server = createServer((req, res) => {
+    // Errors after a client abort are expected; never let them crash the process.
+    req.on('error', () => {});
+    res.on('error', () => {});
+    handle(req, res).catch((err) => {
+      const status = err instanceof HttpError ? err.status : 500;
+      if (!(err instanceof HttpError) && !res.destroyed) {
+        console.error('[e2e server]', req.method, req.url, err);
+      }
+      if (!res.headersSent && !res.destroyed) {
+        sendText(res, status, err instanceof Error ? err.message : String(err));
+      } else {
+        res.destroy();
+      }
+    });
+  });
+  server.keepAliveTimeout = 30_000;
+  server.headersTimeout = 35_000; // must exceed keepAliveTimeout
+  server.requestTimeout = 0; // allow slow uploads / long responses
+  server.on('clientError', (err, socket) => {
+    if (socket.writable && /** @type {NodeJS.ErrnoException} */ (err).code !== 'ECONNRESET') {
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    }
+    socket.destroy();
+  });
+
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(undefined);
+    });
+  });
+  server.on('error', (err) => console.error('[e2e server]', err));
+
+  const address = server.address();
+  const actualPort = typeof address === 'object' && address !== null ? address.port : port;
+  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+
+  return {
+    server,
+    port: actualPort,
+    url: `http://${urlHost}:${actualPort}/`,
+    close: () =>
+      new Promise((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/**
+ * Normalizes an optional single-valued header.
+ * @param {string | string[] | undefined} value
+ * @returns {string | null}
+ */
+function headerString(value) {
+  if (value === undefined) return null;
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+const isMain = process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (isMain) {
+  const port = Number(process.env.PORT ?? 8080);
+  const staticDir = path.resolve(process.cwd(), process.env.STATIC_DIR ?? 'dist/demo');
+  const running = await startServer({ port, staticDir });
+  console.log(`listening on ${running.url}`);
+  const shutdown = () => {
+    running.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+}

@@ -1,0 +1,149 @@
+import { completions, recordSession, recorded, setMoveTo, startDownload, waitForFinishEvents } from './recorder.js';
+import { expect, test, unique } from './fixtures.js';
+
+const MiB = 1024 * 1024;
+
+test('a download outlives the page that started it; a new page gets its events once, in order', async ({ page, openApp, server }) => {
+  const sessionId = unique('survive');
+  const id = unique('file');
+  // 20 MiB at 8 MB/s: about 2.6 s on the wire, so the page closes mid-download.
+  const url = server.url(`/files/20m?seed=${id}&id=${id}&rate=8000000`);
+  await recordSession(page, sessionId);
+  const taskIdentifier = await startDownload(page, url);
+  await expect.poll(async () => (await server.stats(id)).bytesSent, { timeout: 30_000 }).toBeGreaterThan(0);
+  await page.close();
+  expect((await server.stats(id)).completed).toBe(0);
+
+  // The transfer goes on with no page of the app open (the fixture's about:blank tab stays).
+  await expect.poll(async () => (await server.stats(id)).completed, { timeout: 60_000 }).toBe(1);
+
+  const next = await openApp();
+  await recordSession(next, sessionId);
+  await waitForFinishEvents(next);
+  expect(await completions(next)).toEqual([
+    ['didFinishDownloadingTo', taskIdentifier, { sha256: await server.sha256(id, '20m'), size: 20 * MiB, movedTo: null }],
+    ['didCompleteWithError', taskIdentifier, null],
+    ['didFinishEvents'],
+  ]);
+  expect((await server.stats(id)).requests).toBe(1);
+
+  // A further reload delivers nothing again, and the finished task has left the session.
+  await next.reload();
+  await expect(next.locator('body[data-ready="true"]')).toBeAttached();
+  await recordSession(next, sessionId);
+  await next.evaluate(() => (globalThis as any).session.ready);
+  expect(await recorded(next)).toEqual([]);
+  expect(await next.evaluate(async () => (await (globalThis as any).session.getAllTasks()).length)).toBe(0);
+});
+
+test('didWriteData reports non-decreasing totals that end at the file size', async ({ page, server, engine }) => {
+  const id = unique('progress');
+  await recordSession(page, unique('progress-session'));
+  const taskIdentifier = await startDownload(page, server.url(`/files/20m?seed=${id}&id=${id}&rate=10000000`));
+  await waitForFinishEvents(page);
+
+  const events = await recorded(page);
+  const writes = events.filter((e) => e[0] === 'didWriteData');
+  expect(writes.length).toBeGreaterThan(1);
+  let total = 0;
+  for (const [, task, written, totalWritten] of writes as [string, number, number, number, number][]) {
+    expect(task).toBe(taskIdentifier);
+    expect(written).toBeGreaterThan(0);
+    expect(totalWritten).toBe(total + written);
+    total = totalWritten;
+  }
+  expect(total).toBe(20 * MiB);
+  // The streaming engine knows the size from Content-Length; Background Fetch tells no headers
+  // before the end, so the size stays unknown (-1) unless countOfBytesClientExpectsToReceive is set.
+  expect(writes.at(-1)?.[4]).toBe(engine === 'stream' ? 20 * MiB : -1);
+  // Every write comes before the file is handed over.
+  const finished = events.findIndex((e) => e[0] === 'didFinishDownloadingTo');
+  expect(events.findLastIndex((e) => e[0] === 'didWriteData')).toBeLessThan(finished);
+  expect(await completions(page)).toEqual([
+    ['didFinishDownloadingTo', taskIdentifier, { sha256: await server.sha256(id, '20m'), size: 20 * MiB, movedTo: null }],
+    ['didCompleteWithError', taskIdentifier, null],
+    ['didFinishEvents'],
+  ]);
+});
+
+test('a 404 ends in a named error that carries the status', async ({ page, server }) => {
+  const id = unique('missing');
+  await recordSession(page, unique('errors'));
+  const taskIdentifier = await startDownload(page, server.url(`/files/1m?seed=${id}&id=${id}&status=404`));
+  await waitForFinishEvents(page);
+  const events = await completions(page);
+  expect(events).toHaveLength(2);
+  expect(events[0]).toEqual([
+    'didCompleteWithError',
+    taskIdentifier,
+    expect.objectContaining({ name: 'URLError', code: 'badServerResponse', status: 404 }),
+  ]);
+  expect(events[1]).toEqual(['didFinishEvents']);
+  expect((await server.stats(id)).requests).toBe(1);
+});
+
+test('bad arguments throw a TypeError that says what is wrong', async ({ page }) => {
+  const errors = await page.evaluate(() => {
+    const { URLSession, URLSessionConfiguration } = (globalThis as any).bgdl;
+    const attempt = (f: () => unknown) => {
+      try {
+        f();
+        return null;
+      } catch (error: any) {
+        return { name: error.name, message: error.message };
+      }
+    };
+    const config = URLSessionConfiguration.background('bad-input');
+    const session = new URLSession(config, {});
+    return {
+      noDelegate: attempt(() => new URLSession(config)),
+      ftp: attempt(() => session.downloadTask('ftp://example/x')),
+      noIdentifier: attempt(() => URLSessionConfiguration.background('')),
+    };
+  });
+  expect(errors.noDelegate).toEqual({ name: 'TypeError', message: expect.stringContaining('delegate') });
+  expect(errors.ftp).toEqual({ name: 'TypeError', message: expect.stringContaining('"ftp://example/x"') });
+  expect(errors.noIdentifier).toEqual({ name: 'TypeError', message: expect.stringContaining('""') });
+});
+
+test('a moved file stays in the permanent store across reloads; a file not moved is deleted', async ({ page, server }) => {
+  const sessionId = unique('store');
+  const kept = unique('kept');
+  const dropped = unique('dropped');
+  await recordSession(page, sessionId);
+  await setMoveTo(page, 'report');
+  const keptTask = await startDownload(page, server.url(`/files/3m?seed=${kept}&id=${kept}`));
+  await waitForFinishEvents(page);
+  await setMoveTo(page, null);
+  const droppedTask = await startDownload(page, server.url(`/files/2m?seed=${dropped}&id=${dropped}`));
+  await waitForFinishEvents(page, 2);
+  expect(await completions(page)).toEqual([
+    ['didFinishDownloadingTo', keptTask, { sha256: await server.sha256(kept, '3m'), size: 3 * MiB, movedTo: `report-${keptTask}` }],
+    ['didCompleteWithError', keptTask, null],
+    ['didFinishEvents'],
+    ['didFinishDownloadingTo', droppedTask, { sha256: await server.sha256(dropped, '2m'), size: 2 * MiB, movedTo: null }],
+    ['didCompleteWithError', droppedTask, null],
+    ['didFinishEvents'],
+  ]);
+
+  await page.reload();
+  await expect(page.locator('body[data-ready="true"]')).toBeAttached();
+  const store = await page.evaluate(async (name) => {
+    const { documents } = (globalThis as any).bgdl;
+    const blob: Blob = await documents.get(name);
+    const digest = await crypto.subtle.digest('SHA-256', await blob.arrayBuffer());
+    const keys = await (await caches.open('bgdl-files')).keys();
+    return {
+      names: await documents.list(),
+      sha256: [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join(''),
+      temporary: keys.map((request) => new URL(request.url).pathname).filter((p) => p.includes('/tmp/')),
+    };
+  }, `report-${keptTask}`);
+  expect(store.names).toEqual([`report-${keptTask}`]);
+  expect(store.sha256).toBe(await server.sha256(kept, '3m'));
+  expect(store.temporary).toEqual([]);
+
+  const removed = await page.evaluate((name) => (globalThis as any).bgdl.documents.delete(name), `report-${keptTask}`);
+  expect(removed).toBe(true);
+  expect(await page.evaluate(() => (globalThis as any).bgdl.documents.list())).toEqual([]);
+});

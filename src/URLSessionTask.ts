@@ -1,0 +1,117 @@
+import { deserializeError, type SerializedError } from '../common/errors.js';
+import type { TaskRecord, TaskState } from '../common/schema.js';
+
+/** The response a task got, as `HTTPURLResponse`. */
+export interface HTTPURLResponse {
+  /** The URL of the response, after redirects. */
+  readonly url: string;
+  readonly statusCode: number;
+  readonly statusText: string;
+  readonly headers: Headers;
+  /** `Content-Length`, or -1 if the server did not send it. */
+  readonly expectedContentLength: number;
+  readonly mimeType: string | null;
+}
+
+/** What a task asks its session to do; the session is the one that talks to the worker. */
+export interface TaskOwner {
+  resumeTask(task: URLSessionTask): void;
+  cancelTask(task: URLSessionTask): void;
+}
+
+/**
+ * A transfer in a session, as `URLSessionTask`. Its properties mirror the worker's record and
+ * change as the transfer goes on. A new task is `suspended` until `resume()`.
+ */
+export class URLSessionTask {
+  /** Unique within the session, kept across reloads. */
+  readonly taskIdentifier: number;
+  /** The request the task was created with. */
+  readonly originalRequest: Request;
+  /** A description of the task for the app's own use; kept across reloads. */
+  taskDescription = '';
+  /** `'suspended'` until `resume()`, then `'running'`, `'canceling'`, `'completed'`. */
+  state: TaskState = 'suspended';
+  /** A best-guess upper bound of the bytes to receive; the transfer fails past it. -1: unknown. */
+  countOfBytesClientExpectsToReceive = -1;
+  /** Body bytes received so far. */
+  countOfBytesReceived = 0;
+  /** The size of the body, -1 while unknown. */
+  countOfBytesExpectedToReceive = -1;
+  /** The server's response, once the transfer has one. */
+  response: HTTPURLResponse | null = null;
+  /** Why the task failed, once it has. */
+  error: Error | null = null;
+  readonly #owner: TaskOwner;
+
+  /** @internal Tasks are made by `URLSession.downloadTask()`. */
+  constructor(owner: TaskOwner, taskIdentifier: number, originalRequest: Request) {
+    this.#owner = owner;
+    this.taskIdentifier = taskIdentifier;
+    this.originalRequest = originalRequest;
+  }
+
+  /** The request as it is now. Redirects are followed by the browser, so it stays the original. */
+  get currentRequest(): Request {
+    return this.originalRequest;
+  }
+
+  /** The transfer's progress, between 0 and 1 (0 while the size is unknown). */
+  get progress(): { completedUnitCount: number; totalUnitCount: number; fractionCompleted: number } {
+    const total = this.countOfBytesExpectedToReceive;
+    const done = this.countOfBytesReceived;
+    return { completedUnitCount: done, totalUnitCount: total, fractionCompleted: total > 0 ? Math.min(1, done / total) : 0 };
+  }
+
+  /** Starts the task. Calling it on a running or completed task does nothing. */
+  resume(): void {
+    if (this.state !== 'suspended') return;
+    this.state = 'running';
+    this.#owner.resumeTask(this);
+  }
+
+  /** Cancels the task: it ends with `didCompleteWithError` and a `cancelled` URLError. */
+  cancel(): void {
+    if (this.state === 'completed' || this.state === 'canceling') return;
+    this.state = 'canceling';
+    this.#owner.cancelTask(this);
+  }
+
+  /** @internal Takes the worker's record of the task. */
+  update(record: TaskRecord): void {
+    this.taskDescription = record.taskDescription;
+    this.countOfBytesClientExpectsToReceive = record.countOfBytesClientExpectsToReceive || -1;
+    if (record.response) this.response = httpResponse(record.response.url, record.response);
+    if (record.state === 'completed') {
+      // The end is applied when its events are delivered, so that the delegate sees the task
+      // change at the moment it is told.
+      if (this.state !== 'completed') this.state = 'running';
+      return;
+    }
+    this.state = record.state;
+    this.countOfBytesReceived = Math.max(this.countOfBytesReceived, record.countOfBytesReceived);
+    this.countOfBytesExpectedToReceive = record.countOfBytesExpectedToReceive;
+  }
+
+  /** @internal The task has completed, successfully if `error` is null. */
+  complete(error: SerializedError | null): void {
+    this.state = 'completed';
+    this.error = error ? deserializeError(error) : null;
+  }
+}
+
+/** A download task, as `URLSessionDownloadTask`. */
+export class URLSessionDownloadTask extends URLSessionTask {}
+
+function httpResponse(url: string, record: NonNullable<TaskRecord['response']>): HTTPURLResponse {
+  const headers = new Headers(record.headers);
+  const length = headers.get('Content-Length');
+  return {
+    url,
+    statusCode: record.status,
+    statusText: record.statusText,
+    headers,
+    expectedContentLength: length === null ? -1 : Number(length),
+    mimeType: headers.get('Content-Type')?.split(';')[0]?.trim() ?? null,
+  };
+}

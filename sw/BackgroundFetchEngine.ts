@@ -1,0 +1,99 @@
+import { URLError, type URLErrorCode } from '../common/errors.js';
+import type { FetchOrder } from '../common/protocol.js';
+import { FILES_CACHE, temporaryKey, type ConfigurationRecord, type TaskRecord } from '../common/schema.js';
+import { completeTask } from './completion.js';
+import { getDatabase } from './database.js';
+import type { Engine } from './engine.js';
+import { responseRecord } from './responseRecord.js';
+
+declare const self: ServiceWorkerGlobalScope;
+
+/** How long a page has to start an ordered fetch before the order is given again. */
+const ORDER_GRACE_MS = 30_000;
+
+const reasons: Record<BackgroundFetchFailureReason, [URLErrorCode, string]> = {
+  '': ['unknown', 'The background fetch failed'],
+  aborted: ['cancelled', 'The download was cancelled'],
+  'bad-status': ['badServerResponse', 'The server answered with an error status'],
+  'fetch-error': ['networkConnectionLost', 'The download failed (network error or browser restart)'],
+  'quota-exceeded': ['cannotWriteToFile', 'The browser has no storage left for the download'],
+  'download-total-exceeded': ['dataLengthExceedsMaximum', 'The response is larger than countOfBytesClientExpectsToReceive'],
+};
+
+/**
+ * The engine for browsers with Background Fetch: one registration per task. The browser
+ * carries the transfer even with every page closed and the worker stopped; the worker is
+ * woken for the end, moves the file into the library's store, then lets the registration go.
+ * Only a page may start a Background Fetch, so the worker hands out orders (`FetchOrder`).
+ */
+export class BackgroundFetchEngine implements Engine {
+  readonly name = 'background-fetch';
+  /** Registrations whose end event is being handled by this worker right now. */
+  readonly #ending = new Set<string>();
+
+  constructor(private readonly manager: BackgroundFetchManager) {
+    self.addEventListener('backgroundfetchsuccess', (event) => event.waitUntil(this.#end(event, true)));
+    self.addEventListener('backgroundfetchfail', (event) => event.waitUntil(this.#end(event, false)));
+    self.addEventListener('backgroundfetchabort', (event) => event.waitUntil(this.#end(event, false)));
+    self.addEventListener('backgroundfetchclick', (event) => event.waitUntil(openApp()));
+  }
+
+  /** A page starts the fetch (browsers refuse it in a worker): this returns its order. */
+  async start(task: TaskRecord, configuration: ConfigurationRecord | undefined): Promise<FetchOrder> {
+    const { url } = task.originalRequest;
+    const title = configuration?.title || task.taskDescription || new URL(url).pathname.split('/').pop() || url;
+    const order: FetchOrder = { taskIdentifier: task.taskIdentifier, engineId: task.engineId!, request: task.originalRequest, options: { title } };
+    if (task.countOfBytesClientExpectsToReceive > 0) order.options.downloadTotal = task.countOfBytesClientExpectsToReceive;
+    return order;
+  }
+
+  /** Alive: under way, being ended here, or ordered so recently that a page may be starting it. */
+  async isAlive(task: TaskRecord): Promise<boolean> {
+    if (this.#ending.has(task.engineId!) || Date.now() - task.startedAt < ORDER_GRACE_MS) return true;
+    return (await this.manager.get(task.engineId!)) !== undefined;
+  }
+
+  async cancel(task: TaskRecord): Promise<void> {
+    const registration = await this.manager.get(task.engineId!);
+    if (!(await registration?.abort())) {
+      await completeTask(task.sessionId, task.taskIdentifier, task.engineId, {
+        error: new URLError('cancelled', 'The download was cancelled'),
+      });
+    }
+  }
+
+  async #end(event: BackgroundFetchEvent, success: boolean): Promise<void> {
+    const { registration } = event;
+    this.#ending.add(registration.id);
+    try {
+      const task = await (await getDatabase()).getFromIndex('tasks', 'byEngineId', registration.id);
+      if (!task) return;
+      const [record] = await registration.matchAll();
+      const response = await record?.responseReady.catch(() => undefined);
+      const { sessionId, taskIdentifier, engineId } = task;
+      if (success && response) {
+        const key = temporaryKey(sessionId, taskIdentifier);
+        const cache = await caches.open(FILES_CACHE);
+        const meta = responseRecord(response, task.originalRequest.url);
+        await cache.put(key, response);
+        const size = (await (await cache.match(key))!.blob()).size;
+        await completeTask(sessionId, taskIdentifier, engineId, { response: meta, size });
+      } else {
+        const reason = registration.failureReason;
+        const [code, message] = reasons[reason] ?? reasons[''];
+        const status = response?.status || undefined;
+        const text = status ? `${message}: HTTP ${status} for ${task.originalRequest.url}` : `${message} (${reason})`;
+        await completeTask(sessionId, taskIdentifier, engineId, { error: new URLError(code, text, status) });
+      }
+    } finally {
+      this.#ending.delete(registration.id);
+    }
+  }
+}
+
+/** Brings the user back to the app: focuses one of its windows, or opens its scope. */
+async function openApp(): Promise<void> {
+  const windows = await self.clients.matchAll({ type: 'window' });
+  if (windows[0]) await windows[0].focus();
+  else await self.clients.openWindow(self.registration.scope);
+}

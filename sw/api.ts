@@ -1,0 +1,179 @@
+import { URLError } from '../common/errors.js';
+import type { FetchOrder, SessionSnapshot, WorkerApi } from '../common/protocol.js';
+import { FILES_CACHE, temporaryKey, type EngineName, type TaskRecord } from '../common/schema.js';
+import { completeTask } from './completion.js';
+import { getDatabase, getTask } from './database.js';
+import type { Engine } from './engine.js';
+import { notify } from './notify.js';
+import * as valid from './validate.js';
+
+/** How many times a transfer that vanished (its worker or browser gone) is started again. */
+const MAX_ATTEMPTS = 5;
+
+/**
+ * The worker's answers to pages. Every argument is checked, since anything may be posted;
+ * the worker, not the page, is the one that writes the database.
+ */
+export function createApi(engines: Partial<Record<EngineName, Engine>>, preferred: Engine): WorkerApi {
+  async function mustGetTask(sessionId: unknown, taskIdentifier: unknown): Promise<TaskRecord> {
+    const id = valid.taskIdentifier(taskIdentifier);
+    const task = await getTask(valid.sessionId(sessionId), id);
+    if (!task) throw new TypeError(`There is no task ${id} in session ${valid.quote(sessionId)}`);
+    return task;
+  }
+
+  /**
+   * Starts a new transfer for a task, if it still waits for `previousEngineId` (or none).
+   * Returns the order for the page when the engine needs a page to start it.
+   */
+  async function start(sessionId: string, taskIdentifier: number, previousEngineId: string | null): Promise<FetchOrder | void> {
+    const db = await getDatabase();
+    const tx = db.transaction('tasks', 'readwrite');
+    const task = await tx.store.get([sessionId, taskIdentifier]);
+    if (!task || task.state === 'completed' || task.engineId !== previousEngineId) return tx.done;
+    if (task.attempts >= MAX_ATTEMPTS) {
+      await tx.done;
+      const error = new URLError('networkConnectionLost', `The download of ${task.originalRequest.url} was interrupted ${task.attempts} times`);
+      await completeTask(sessionId, taskIdentifier, previousEngineId, { error });
+      return;
+    }
+    Object.assign(task, { state: 'running', engine: preferred.name, engineId: `bgdl:${crypto.randomUUID()}`, startedAt: Date.now() });
+    task.attempts++;
+    await tx.store.put(task);
+    await tx.done;
+    notify({ type: 'changed', sessionId });
+    try {
+      return await preferred.start(task, await db.get('sessions', sessionId));
+    } catch (cause) {
+      await failToStart(task.sessionId, task.taskIdentifier, task.engineId!, cause, task.originalRequest.url);
+    }
+  }
+
+  /** Ends a task whose transfer could not start. */
+  async function failToStart(sessionId: string, taskIdentifier: number, engineId: string, cause: unknown, url: string): Promise<void> {
+    const { name, message } = cause as { name?: unknown; message?: unknown };
+    const code = name === 'QuotaExceededError' ? 'cannotWriteToFile' : 'unknown';
+    const error = new URLError(code, `The download of ${url} could not start: ${String(name)}: ${String(message)}`);
+    await completeTask(sessionId, taskIdentifier, engineId, { error });
+  }
+
+  /** Starts again every running task of the session whose transfer is gone. */
+  async function reconcile(sessionId: string): Promise<FetchOrder[]> {
+    const tasks = await (await getDatabase()).getAllFromIndex('tasks', 'bySession', sessionId);
+    const orders: FetchOrder[] = [];
+    for (const task of tasks) {
+      if (task.state !== 'running' || !task.engineId) continue;
+      const engine = task.engine ? engines[task.engine] : undefined;
+      if (engine && (await engine.isAlive(task))) continue;
+      const order = await start(sessionId, task.taskIdentifier, task.engineId);
+      if (order) orders.push(order);
+    }
+    return orders;
+  }
+
+  /** Deletes temporary files that no undelivered event refers to (a page closed mid-cleanup). */
+  async function sweep(sessionId: string, snapshot: SessionSnapshot): Promise<void> {
+    const keep = new Set<string>();
+    for (const task of snapshot.tasks) if (task.state !== 'completed') keep.add(temporaryKey(sessionId, task.taskIdentifier));
+    for (const event of snapshot.events) keep.add(temporaryKey(sessionId, event.taskIdentifier));
+    const prefix = temporaryKey(sessionId, 0).slice(0, -1);
+    const cache = await caches.open(FILES_CACHE);
+    for (const request of await cache.keys()) {
+      const { pathname } = new URL(request.url);
+      if (pathname.startsWith(prefix) && !keep.has(pathname)) await cache.delete(request);
+    }
+  }
+
+  const api: WorkerApi = {
+    async attach(configuration) {
+      const config = valid.configuration(configuration);
+      await (await getDatabase()).put('sessions', config);
+      const orders = await reconcile(config.identifier);
+      const snapshot = await api.snapshot(config.identifier);
+      await sweep(config.identifier, snapshot);
+      return { ...snapshot, orders };
+    },
+
+    async snapshot(sessionId) {
+      const db = await getDatabase();
+      const id = valid.sessionId(sessionId);
+      const tx = db.transaction(['tasks', 'events']);
+      const [tasks, events] = await Promise.all([
+        tx.objectStore('tasks').index('bySession').getAll(id),
+        tx.objectStore('events').index('bySession').getAll(id),
+      ]);
+      return { tasks, events, orders: [] };
+    },
+
+    async createTask(sessionId, init) {
+      const { taskIdentifier, request, taskDescription, countOfBytesClientExpectsToReceive } = valid.taskInit(init);
+      const task: TaskRecord = {
+        sessionId: valid.sessionId(sessionId),
+        taskIdentifier,
+        kind: 'download',
+        state: 'suspended',
+        taskDescription,
+        originalRequest: request,
+        response: null,
+        error: null,
+        countOfBytesReceived: 0,
+        countOfBytesExpectedToReceive: -1,
+        countOfBytesClientExpectsToReceive,
+        engine: null,
+        engineId: null,
+        attempts: 0,
+        startedAt: 0,
+        createdAt: Date.now(),
+      };
+      await (await getDatabase()).add('tasks', task);
+      notify({ type: 'changed', sessionId: task.sessionId });
+      return task;
+    },
+
+    async resume(sessionId, taskIdentifier) {
+      const task = await mustGetTask(sessionId, taskIdentifier);
+      let order: FetchOrder | void = undefined;
+      if (task.state === 'suspended' && task.engineId === null) order = await start(task.sessionId, task.taskIdentifier, null);
+      return { tasks: [(await getTask(task.sessionId, task.taskIdentifier))!], events: [], orders: order ? [order] : [] };
+    },
+
+    async fail(sessionId, taskIdentifier, engineId, error) {
+      const task = await mustGetTask(sessionId, taskIdentifier);
+      if (typeof engineId !== 'string') throw new TypeError(`An engine id must be a string, not ${valid.quote(engineId)}`);
+      await failToStart(task.sessionId, task.taskIdentifier, engineId, error, task.originalRequest.url);
+    },
+
+    async cancel(sessionId, taskIdentifier) {
+      const task = await mustGetTask(sessionId, taskIdentifier);
+      if (task.state === 'completed') return;
+      const engine = task.engine && task.engineId ? engines[task.engine] : undefined;
+      if (!engine) {
+        const error = new URLError('cancelled', 'The download was cancelled');
+        await completeTask(task.sessionId, task.taskIdentifier, task.engineId, { error });
+        return;
+      }
+      const tx = (await getDatabase()).transaction('tasks', 'readwrite');
+      const current = await tx.store.get([task.sessionId, task.taskIdentifier]);
+      if (current?.state !== 'running' || current.engineId !== task.engineId) return tx.done;
+      current.state = 'canceling';
+      await tx.store.put(current);
+      await tx.done;
+      notify({ type: 'changed', sessionId: task.sessionId });
+      await engine.cancel(current);
+    },
+
+    async acknowledge(sessionId, seq) {
+      const id = valid.sessionId(sessionId);
+      if (!Number.isSafeInteger(seq)) throw new TypeError(`An event number must be an integer, not ${valid.quote(seq)}`);
+      const tx = (await getDatabase()).transaction(['events', 'tasks'], 'readwrite');
+      const event = await tx.objectStore('events').get(seq);
+      if (event?.sessionId === id) {
+        await tx.objectStore('events').delete(seq);
+        // A task whose last event was seen is done with: it leaves the session, as in URLSession.
+        if (event.type === 'didCompleteWithError') await tx.objectStore('tasks').delete([id, event.taskIdentifier]);
+      }
+      await tx.done;
+    },
+  };
+  return api;
+}

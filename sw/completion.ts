@@ -1,0 +1,46 @@
+import { serializeError } from '../common/errors.js';
+import type { EventRecord, ResponseRecord, TaskEvent } from '../common/schema.js';
+import { getDatabase } from './database.js';
+import { notify } from './notify.js';
+
+/** How a transfer ended: its file is at the task's temporary key, or it failed. */
+export type Outcome = { response: ResponseRecord; size: number } | { error: unknown };
+
+/**
+ * Ends a task: in one transaction, marks it completed and queues its delegate events in the
+ * outbox, so that a stop at any point leaves either both or neither. Only the transfer the
+ * task is waiting for (`engineId`) may end it; a late or repeated report is ignored.
+ * Returns whether the task was ended by this call.
+ */
+export async function completeTask(
+  sessionId: string,
+  taskIdentifier: number,
+  engineId: string | null,
+  outcome: Outcome,
+): Promise<boolean> {
+  const db = await getDatabase();
+  const tx = db.transaction(['tasks', 'events'], 'readwrite');
+  const tasks = tx.objectStore('tasks');
+  const task = await tasks.get([sessionId, taskIdentifier]);
+  if (!task || task.state === 'completed' || task.engineId !== engineId) {
+    await tx.done;
+    return false;
+  }
+  const events: TaskEvent[] = [];
+  if ('error' in outcome) {
+    task.error = serializeError(outcome.error);
+  } else {
+    task.response = outcome.response;
+    task.countOfBytesReceived = outcome.size;
+    task.countOfBytesExpectedToReceive = outcome.size;
+    events.push({ type: 'didFinishDownloadingTo', taskIdentifier, size: outcome.size });
+  }
+  events.push({ type: 'didCompleteWithError', taskIdentifier, error: task.error });
+  task.state = 'completed';
+  task.engineId = null;
+  await tasks.put(task);
+  for (const event of events) await tx.objectStore('events').add({ ...event, sessionId } as EventRecord);
+  await tx.done;
+  notify({ type: 'changed', sessionId });
+  return true;
+}

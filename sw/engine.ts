@@ -1,0 +1,17 @@
+import type { FetchOrder } from '../common/protocol.js';
+import type { ConfigurationRecord, EngineName, TaskRecord } from '../common/schema.js';
+
+/** What carries a task's bytes: Background Fetch, or the library's own streaming engine. */
+export interface Engine {
+  readonly name: EngineName;
+  /**
+   * Starts the transfer of a task already stored as running under `task.engineId`. The
+   * engine ends the task itself (`completeTask`) when the transfer ends, however it ends.
+   * An engine that a page must start returns the order for it.
+   */
+  start(task: TaskRecord, configuration: ConfigurationRecord | undefined): Promise<FetchOrder | void>;
+  /** Whether the transfer `task.engineId` is still under way (or being ended) in this engine. */
+  isAlive(task: TaskRecord): Promise<boolean>;
+  /** Stops the transfer; the task ends with a `cancelled` URLError. */
+  cancel(task: TaskRecord): Promise<void>;
+}

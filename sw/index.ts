@@ -1,0 +1,3 @@
+/** The service-worker entry: `import { installURLSessionWorker } from 'bgdl/sw'`. */
+export { installURLSessionWorker, type WorkerOptions } from './install.js';
+export { URLError, type URLErrorCode } from '../common/errors.js';

@@ -1,0 +1,61 @@
+import { expose } from 'comlink';
+import { installErrorTransfer, isConnectMessage, type WorkerApi } from '../common/protocol.js';
+import { createApi } from './api.js';
+import { BackgroundFetchEngine } from './BackgroundFetchEngine.js';
+import type { Engine } from './engine.js';
+import { StreamEngine } from './StreamEngine.js';
+
+declare const self: ServiceWorkerGlobalScope;
+
+/** How long a call may keep its message event open if the page never makes it. */
+const CALL_TIMEOUT_MS = 60_000;
+
+/** Options of `installURLSessionWorker`. */
+export interface WorkerOptions {
+  /** Use the streaming engine even where Background Fetch exists. Default: false. */
+  disableBackgroundFetch?: boolean;
+}
+
+let installed = false;
+
+/**
+ * Wires background URL sessions into this service worker: answers the library's pages, runs
+ * the transfers, and handles Background Fetch events with no page open. Call it once, at the
+ * top level of the worker script (event listeners must be added during its first run). It
+ * leaves `fetch` and every message that is not its own to the worker's other code.
+ */
+export function installURLSessionWorker(options: WorkerOptions = {}): void {
+  if (installed) return;
+  installed = true;
+  installErrorTransfer();
+  const stream = new StreamEngine();
+  const manager = options.disableBackgroundFetch ? undefined : self.registration.backgroundFetch;
+  const backgroundFetch = manager ? new BackgroundFetchEngine(manager) : undefined;
+  const preferred: Engine = backgroundFetch ?? stream;
+  const api = createApi({ stream, 'background-fetch': backgroundFetch }, preferred);
+
+  self.addEventListener('message', (event) => {
+    if (!isConnectMessage(event.data, event.ports)) return;
+    const port = event.ports[0]!;
+    const source = event.source as Client | null;
+    if (!source || new URL(source.url).origin !== self.location.origin) {
+      port.postMessage({ type: 'bgdl:error', message: 'Refused: not a client of this origin' });
+      return;
+    }
+    let called!: () => void;
+    const call = new Promise<void>((resolve) => (called = resolve));
+    expose(oneCall(api, called), port);
+    const timeout = new Promise((resolve) => setTimeout(resolve, CALL_TIMEOUT_MS));
+    // Each call extends the worker's life until the transfers under way have ended.
+    event.waitUntil(Promise.race([call, timeout]).then(() => stream.idle()));
+  });
+}
+
+/** The API, reporting through `done` when a call to it has ended. */
+function oneCall(api: WorkerApi, done: () => void): WorkerApi {
+  const wrapped = {} as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  for (const [name, method] of Object.entries(api)) {
+    wrapped[name] = (...args) => (method as (...a: unknown[]) => Promise<unknown>)(...args).finally(done);
+  }
+  return wrapped as unknown as WorkerApi;
+}

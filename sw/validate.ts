@@ -1,0 +1,79 @@
+import type { TaskInit } from '../common/protocol.js';
+import type { ConfigurationRecord, RequestRecord } from '../common/schema.js';
+import { quote } from '../common/quote.js';
+
+export { quote };
+
+/** A session identifier: a non-empty string of at most 256 characters. */
+export function sessionId(value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 256) {
+    throw new TypeError(`A session identifier must be a non-empty string of at most 256 characters, not ${quote(value)}`);
+  }
+  return value;
+}
+
+/** A task identifier: a positive safe integer. */
+export function taskIdentifier(value: unknown): number {
+  if (!Number.isSafeInteger(value) || (value as number) <= 0) {
+    throw new TypeError(`A task identifier must be a positive integer, not ${quote(value)}`);
+  }
+  return value as number;
+}
+
+/** An absolute `http:` or `https:` URL, as the seed's limitations require. */
+export function httpURL(value: unknown): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(value as string);
+  } catch {
+    // reported below
+  }
+  if (typeof value !== 'string' || !url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new TypeError(`Only http: and https: URLs can be downloaded, not ${quote(value)}`);
+  }
+  return url.href;
+}
+
+function request(value: unknown): RequestRecord {
+  const { url, method, headers } = (value ?? {}) as Partial<RequestRecord>;
+  if (typeof method !== 'string' || !/^[A-Za-z]+$/.test(method)) throw new TypeError(`Bad request method ${quote(method)}`);
+  const wellFormed =
+    Array.isArray(headers) && headers.every((h) => Array.isArray(h) && h.length === 2 && h.every((s) => typeof s === 'string'));
+  if (!wellFormed) throw new TypeError(`Request headers must be [name, value] string pairs, not ${quote(headers)}`);
+  return { url: httpURL(url), method: method.toUpperCase(), headers };
+}
+
+/** A new task's description, as a page sends it. */
+export function taskInit(value: unknown): TaskInit {
+  const init = (value ?? {}) as Partial<TaskInit>;
+  const expected = init.countOfBytesClientExpectsToReceive;
+  if (typeof expected !== 'number' || !(expected >= 0)) {
+    throw new TypeError(`countOfBytesClientExpectsToReceive must be a number >= 0, not ${quote(expected)}`);
+  }
+  if (typeof init.taskDescription !== 'string') {
+    throw new TypeError(`taskDescription must be a string, not ${quote(init.taskDescription)}`);
+  }
+  return {
+    taskIdentifier: taskIdentifier(init.taskIdentifier),
+    request: request(init.request),
+    taskDescription: init.taskDescription,
+    countOfBytesClientExpectsToReceive: expected,
+  };
+}
+
+/** A session's configuration, as a page sends it. */
+export function configuration(value: unknown): ConfigurationRecord {
+  const config = (value ?? {}) as Partial<ConfigurationRecord>;
+  for (const key of ['isDiscretionary', 'sessionSendsLaunchEvents'] as const) {
+    if (typeof config[key] !== 'boolean') throw new TypeError(`${key} must be a boolean, not ${quote(config[key])}`);
+  }
+  if (config.title !== undefined && typeof config.title !== 'string') {
+    throw new TypeError(`title must be a string, not ${quote(config.title)}`);
+  }
+  return {
+    identifier: sessionId(config.identifier),
+    isDiscretionary: config.isDiscretionary!,
+    sessionSendsLaunchEvents: config.sessionSendsLaunchEvents!,
+    ...(config.title === undefined ? {} : { title: config.title }),
+  };
+}

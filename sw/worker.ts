@@ -1,0 +1,11 @@
+/**
+ * The prebuilt worker, for apps that have no service worker of their own: register
+ * `bgdl-sw.js` (or copy it as your `sw.js`) and nothing else is needed.
+ */
+import { installURLSessionWorker } from './install.js';
+
+declare const self: ServiceWorkerGlobalScope;
+
+installURLSessionWorker();
+self.addEventListener('install', () => void self.skipWaiting());
+self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
