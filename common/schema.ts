@@ -95,19 +95,22 @@ export interface Schema extends DBSchema {
 
 const FILE_PREFIX = '/__bgdl__/';
 
+/** A name as one URL path segment; the `~` keeps `.` and `..` from being read as dot segments. */
+const segment = (name: string) => `~${encodeURIComponent(name)}`;
+
 /** Cache key of a finished download's temporary location. */
 export function temporaryKey(sessionId: string, taskIdentifier: number): string {
-  return `${FILE_PREFIX}tmp/${encodeURIComponent(sessionId)}/${taskIdentifier}`;
+  return `${FILE_PREFIX}tmp/${segment(sessionId)}/${taskIdentifier}`;
 }
 
 /** Cache key of a file in the permanent store. */
 export function permanentKey(name: string): string {
-  return `${FILE_PREFIX}files/${encodeURIComponent(name)}`;
+  return `${FILE_PREFIX}files/${segment(name)}`;
 }
 
 /** The name a permanent-store cache key stands for, or null for another key. */
 export function permanentName(url: string): string | null {
   const path = new URL(url).pathname;
-  const prefix = `${FILE_PREFIX}files/`;
+  const prefix = `${FILE_PREFIX}files/~`;
   return path.startsWith(prefix) ? decodeURIComponent(path.slice(prefix.length)) : null;
 }

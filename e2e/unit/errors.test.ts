@@ -1,0 +1,27 @@
+import { expect, test } from '@playwright/test';
+import { deserializeError, serializeError, URLError } from '../../common/errors.js';
+import { permanentKey, permanentName, temporaryKey } from '../../common/schema.js';
+
+test('a URLError survives structured cloning with its class, name, code and status', () => {
+  const error = new URLError('badServerResponse', 'HTTP 404 for https://x/y', 404);
+  const back = deserializeError(structuredClone(serializeError(error)));
+  expect(back).toBeInstanceOf(URLError);
+  expect(back).toMatchObject({ name: 'URLError', code: 'badServerResponse', status: 404, message: 'HTTP 404 for https://x/y' });
+  expect(back.stack).toBe(error.stack);
+});
+
+test('other errors keep their name and class where it is a standard one', () => {
+  expect(deserializeError(serializeError(new TypeError('bad')))).toBeInstanceOf(TypeError);
+  const quota = deserializeError(serializeError(new DOMException('full', 'QuotaExceededError')));
+  expect(quota).toMatchObject({ name: 'QuotaExceededError', message: 'full' });
+  expect(deserializeError(serializeError('a string'))).toMatchObject({ name: 'Error', message: 'a string' });
+});
+
+test('permanent-store keys round-trip any file name, and temporary keys are not names', () => {
+  for (const name of ['report.pdf', 'a/b c?d#e', 'ünïcødé', '..', '.', '%2e%2E']) {
+    expect(permanentName(new URL(permanentKey(name), 'https://app.example').href)).toBe(name);
+  }
+  expect(permanentName(new URL(temporaryKey('s', 1), 'https://app.example').href)).toBeNull();
+  expect(temporaryKey('a/b', 3)).toBe('/__bgdl__/tmp/~a%2Fb/3');
+  expect(new URL(temporaryKey('..', 3), 'https://app.example').pathname).toBe('/__bgdl__/tmp/~../3');
+});

@@ -1,0 +1,37 @@
+import { expect, test } from '@playwright/test';
+import * as valid from '../../sw/validate.js';
+
+test('only absolute http: and https: URLs pass, and the error quotes the value', () => {
+  expect(valid.httpURL('https://example.com/a b')).toBe('https://example.com/a%20b');
+  expect(valid.httpURL('http://127.0.0.1:8080/x')).toBe('http://127.0.0.1:8080/x');
+  for (const bad of ['ftp://example/x', 'javascript:alert(1)', '/relative', '', 42, null, { href: 'https://x' }]) {
+    expect(() => valid.httpURL(bad)).toThrow(TypeError);
+    expect(() => valid.httpURL(bad)).toThrow(valid.quote(bad));
+  }
+});
+
+test('a task init is checked field by field', () => {
+  const good = {
+    taskIdentifier: 7,
+    request: { url: 'https://example.com/f', method: 'get', headers: [['x-a', '1']] },
+    taskDescription: 'report',
+    countOfBytesClientExpectsToReceive: 0,
+  };
+  expect(valid.taskInit(good)).toEqual({ ...good, request: { ...good.request, method: 'GET' } });
+  expect(() => valid.taskInit({ ...good, taskIdentifier: 0 })).toThrow('positive integer');
+  expect(() => valid.taskInit({ ...good, taskIdentifier: 1.5 })).toThrow('1.5');
+  expect(() => valid.taskInit({ ...good, request: { ...good.request, headers: [['x']] } })).toThrow('[name, value]');
+  expect(() => valid.taskInit({ ...good, request: { ...good.request, method: 'GET /' } })).toThrow('"GET /"');
+  expect(() => valid.taskInit({ ...good, countOfBytesClientExpectsToReceive: -5 })).toThrow('-5');
+  expect(() => valid.taskInit(undefined)).toThrow(TypeError);
+  expect(() => valid.taskInit('nonsense')).toThrow(TypeError);
+});
+
+test('a configuration needs an identifier and boolean flags', () => {
+  const good = { identifier: 'MySession', isDiscretionary: false, sessionSendsLaunchEvents: true };
+  expect(valid.configuration(good)).toEqual(good);
+  expect(valid.configuration({ ...good, title: 'Downloads' })).toEqual({ ...good, title: 'Downloads' });
+  expect(() => valid.configuration({ ...good, identifier: '' })).toThrow('""');
+  expect(() => valid.configuration({ ...good, identifier: 'x'.repeat(257) })).toThrow('256');
+  expect(() => valid.configuration({ ...good, isDiscretionary: 'yes' })).toThrow('"yes"');
+});
