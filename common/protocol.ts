@@ -52,7 +52,7 @@ export interface SessionSnapshot {
 export interface WorkerApi {
   /** Records the session's configuration, restarts what should run, and returns its state. */
   attach(configuration: ConfigurationRecord): Promise<SessionSnapshot>;
-  /** The session's tasks and undelivered events. */
+  /** The session's tasks and undelivered events; first starts again the transfers that died. */
   snapshot(sessionId: string): Promise<SessionSnapshot>;
   /** Stores a new task, suspended. */
   createTask(sessionId: string, init: TaskInit): Promise<TaskRecord>;

@@ -39,6 +39,8 @@ export interface ConfigurationRecord {
   identifier: string;
   isDiscretionary: boolean;
   sessionSendsLaunchEvents: boolean;
+  /** How many times a transfer is retried after a network error, 408, 429 or 5xx. */
+  retryLimit: number;
   /** Title shown by the browser's download UI. */
   title?: string;
 }
@@ -60,8 +62,14 @@ export interface TaskRecord {
   engine: EngineName | null;
   /** The engine's own id for the transfer in flight (a Background Fetch id). */
   engineId: string | null;
-  /** How many times the transfer was started. */
+  /** How many times in a row the transfer was started without receiving a byte more. */
   attempts: number;
+  /** `countOfBytesReceived` when the transfer in flight was started. */
+  receivedAtStart: number;
+  /** How many parts of the body are stored (`temporaryKey(…, index)`); all but the last are `PART_SIZE`. */
+  parts: number;
+  /** What `If-Range` sends to resume: the response's strong ETag, else its Last-Modified. */
+  validator: string | null;
   /** When the transfer in flight was handed to its engine (ms since the epoch). */
   startedAt: number;
   createdAt: number;
@@ -69,10 +77,10 @@ export interface TaskRecord {
 
 /**
  * What happened to a task, queued in the outbox until a page's delegate has seen it. The file
- * of `didFinishDownloadingTo` is at `temporaryKey(sessionId, taskIdentifier)`.
+ * of `didFinishDownloadingTo` is its `parts`, at `temporaryKey(sessionId, taskIdentifier, index)`.
  */
 export type TaskEvent =
-  | { type: 'didFinishDownloadingTo'; taskIdentifier: number; size: number }
+  | { type: 'didFinishDownloadingTo'; taskIdentifier: number; size: number; parts: number }
   | { type: 'didCompleteWithError'; taskIdentifier: number; error: SerializedError | null };
 
 /** An outbox row: `seq` orders every event of every session. */
@@ -98,9 +106,17 @@ const FILE_PREFIX = '/__bgdl__/';
 /** A name as one URL path segment; the `~` keeps `.` and `..` from being read as dot segments. */
 const segment = (name: string) => `~${encodeURIComponent(name)}`;
 
-/** Cache key of a finished download's temporary location. */
-export function temporaryKey(sessionId: string, taskIdentifier: number): string {
-  return `${FILE_PREFIX}tmp/${segment(sessionId)}/${taskIdentifier}`;
+/** A stored body is cut into parts of this size, so that a stop loses at most one part. */
+export const PART_SIZE = 8 * 1024 * 1024;
+
+/** Cache key of a part of a download's body, while it downloads and until it is delivered. */
+export function temporaryKey(sessionId: string, taskIdentifier: number, part: number): string {
+  return `${temporaryFolder(sessionId, taskIdentifier)}${part}`;
+}
+
+/** The prefix of every temporary key of a task (of a session, without `taskIdentifier`). */
+export function temporaryFolder(sessionId: string, taskIdentifier?: number): string {
+  return `${FILE_PREFIX}tmp/${segment(sessionId)}/${taskIdentifier === undefined ? '' : `${taskIdentifier}/`}`;
 }
 
 /** Cache key of a file in the permanent store. */

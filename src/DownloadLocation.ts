@@ -1,41 +1,44 @@
-import { FILES_CACHE, permanentKey } from '../common/schema.js';
+import { FILES_CACHE, permanentKey, temporaryKey } from '../common/schema.js';
 import { quote } from '../common/quote.js';
 
 /**
  * A finished download's temporary location, handed to `didFinishDownloadingTo`. It is
- * readable until the handler returns (or its promise settles); then it is deleted, unless
- * `moveTo()` kept it in the permanent store (`documents`).
+ * readable until the handler returns (or its promise settles); then it is deleted. A file kept
+ * with `moveTo()` lives on in the permanent store (`documents`).
  */
 export class DownloadLocation {
   /** The file's size in bytes. */
   readonly size: number;
-  readonly #key: string;
+  readonly #keys: string[];
+  readonly #type: string;
   #open = true;
 
-  /** @internal Made by the session for each finished download. */
-  constructor(key: string, size: number) {
-    this.#key = key;
+  /** @internal Made by the session for each finished download, from the parts it is stored in. */
+  constructor(sessionId: string, taskIdentifier: number, parts: number, size: number, type: string) {
+    this.#keys = Array.from({ length: parts }, (_, index) => temporaryKey(sessionId, taskIdentifier, index));
     this.size = size;
+    this.#type = type;
   }
 
-  /** The file as a `Response` (its body streams from storage). */
-  async response(): Promise<Response> {
+  /** The file's bytes as a Blob (backed by storage, not memory). */
+  async blob(): Promise<Blob> {
     if (!this.#open) {
       throw new DOMException('A download location is readable only until didFinishDownloadingTo settles', 'InvalidStateError');
     }
-    const response = await (await caches.open(FILES_CACHE)).match(this.#key);
-    if (!response) throw new DOMException(`The downloaded file is gone from storage (${this.#key})`, 'NotFoundError');
-    return response;
+    const cache = await caches.open(FILES_CACHE);
+    const parts = await Promise.all(this.#keys.map((key) => cache.match(key)));
+    if (parts.some((part) => !part)) throw new DOMException('The downloaded file is gone from storage', 'NotFoundError');
+    return new Blob(await Promise.all(parts.map((part) => part!.blob())), { type: this.#type });
   }
 
-  /** The file's bytes as a Blob. */
-  async blob(): Promise<Blob> {
-    return (await this.response()).blob();
+  /** The file as a `Response`. */
+  async response(): Promise<Response> {
+    return new Response(await this.blob());
   }
 
   /** The file's bytes as a stream. */
   async stream(): Promise<ReadableStream<Uint8Array>> {
-    return (await this.response()).body!;
+    return (await this.blob()).stream();
   }
 
   /**
@@ -46,8 +49,8 @@ export class DownloadLocation {
     if (typeof name !== 'string' || name.length === 0) {
       throw new TypeError(`moveTo() needs a non-empty file name, not ${quote(name)}`);
     }
-    const response = await this.response();
-    await (await caches.open(FILES_CACHE)).put(permanentKey(name), response);
+    const blob = await this.blob();
+    await (await caches.open(FILES_CACHE)).put(permanentKey(name), new Response(blob, { headers: { 'Content-Type': this.#type } }));
   }
 
   /** @internal Ends the handler's access. */
@@ -57,6 +60,7 @@ export class DownloadLocation {
 
   /** @internal Deletes the temporary file (a moved file lives on under its new name). */
   async delete(): Promise<void> {
-    await (await caches.open(FILES_CACHE)).delete(this.#key);
+    const cache = await caches.open(FILES_CACHE);
+    await Promise.all(this.#keys.map((key) => cache.delete(key)));
   }
 }

@@ -1,7 +1,7 @@
 import { serializeError } from '../common/errors.js';
 import { NOTICE_CHANNEL, type FetchOrder, type Notice, type SessionSnapshot } from '../common/protocol.js';
 import { quote } from '../common/quote.js';
-import { temporaryKey, type EventRecord, type TaskRecord } from '../common/schema.js';
+import type { EventRecord, TaskRecord } from '../common/schema.js';
 import { callWorker } from './connection.js';
 import { DownloadLocation } from './DownloadLocation.js';
 import type { URLSessionConfiguration } from './URLSessionConfiguration.js';
@@ -23,10 +23,13 @@ export class URLSession {
   readonly #watched = new Set<string>();
   /** Tasks this page has seen running: they get a last `didWriteData` before they finish. */
   readonly #live = new Set<number>();
+  /** Tasks carried by the streaming engine. */
+  readonly #streamed = new Set<number>();
   #calls: Promise<unknown> = Promise.resolve();
   #draining: Promise<void> | undefined;
   #drainAgain = false;
   #delivered = 0;
+  #keepAlive: ReturnType<typeof setInterval> | undefined;
 
   constructor(configuration: URLSessionConfiguration, delegate: URLSessionDelegate) {
     if (typeof configuration?.toRecord !== 'function') {
@@ -133,6 +136,15 @@ export class URLSession {
 
   /** Takes the worker's records of tasks into the page's task objects. */
   #apply(records: TaskRecord[]): void {
+    this.#update(records);
+    // A transfer of the streaming engine lives only as long as the worker: while one runs,
+    // the page calls the worker now and then, which keeps it alive and revives it if it died.
+    const streaming = [...this.#tasks.values()].some((task) => task.state === 'running' && this.#streamed.has(task.taskIdentifier));
+    if (streaming && !this.#keepAlive) this.#keepAlive = setInterval(() => void this.#drain(), KEEP_ALIVE_MS);
+    if (!streaming && this.#keepAlive) this.#keepAlive = void clearInterval(this.#keepAlive);
+  }
+
+  #update(records: TaskRecord[]): void {
     for (const record of records) {
       let task = this.#tasks.get(record.taskIdentifier);
       if (!task) {
@@ -142,6 +154,8 @@ export class URLSession {
       }
       task.update(record);
       if (record.state === 'running') this.#live.add(record.taskIdentifier);
+      if (record.engine === 'stream') this.#streamed.add(record.taskIdentifier);
+      else this.#streamed.delete(record.taskIdentifier);
       if (record.state === 'running' && record.engine === 'background-fetch' && record.engineId) {
         void this.#watch(record.taskIdentifier, record.engineId);
       }
@@ -225,7 +239,8 @@ export class URLSession {
       if (this.#live.has(task.taskIdentifier) && task.countOfBytesReceived < event.size) {
         this.#progress(task.taskIdentifier, event.size, event.size);
       }
-      const location = new DownloadLocation(temporaryKey(id, task.taskIdentifier), event.size);
+      const type = task.response?.mimeType ?? '';
+      const location = new DownloadLocation(id, task.taskIdentifier, event.parts, event.size, type);
       await this.#tell('didFinishDownloadingTo', task, location);
       location.close();
       await callWorker('acknowledge', id, event.seq);
@@ -251,6 +266,9 @@ export class URLSession {
     }
   }
 }
+
+/** How often a page calls the worker while the streaming engine runs one of its tasks. */
+const KEEP_ALIVE_MS = 5000;
 
 /** A random identifier unique among the session's tasks (tabs create tasks independently). */
 function newTaskIdentifier(tasks: Map<number, unknown>): number {

@@ -9,6 +9,8 @@ export class URLSessionConfiguration {
   isDiscretionary = false;
   /** Bring the user back to the app when tasks end with no page open. Default: true. */
   sessionSendsLaunchEvents = true;
+  /** How many times a transfer is retried after a network error, 408, 429 or 5xx (with backoff). Default: 5. */
+  retryLimit = 5;
   /** The title the browser's download UI shows. Default: the task's description or file name. */
   title: string | undefined = undefined;
 
@@ -29,7 +31,7 @@ export class URLSessionConfiguration {
 
   /** @internal The form the worker keeps. */
   toRecord(): ConfigurationRecord {
-    const { identifier, isDiscretionary, sessionSendsLaunchEvents, title } = this;
-    return { identifier, isDiscretionary, sessionSendsLaunchEvents, ...(title === undefined ? {} : { title }) };
+    const { identifier, isDiscretionary, sessionSendsLaunchEvents, retryLimit, title } = this;
+    return { identifier, isDiscretionary, sessionSendsLaunchEvents, retryLimit, ...(title === undefined ? {} : { title }) };
   }
 }

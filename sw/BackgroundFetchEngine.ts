@@ -1,9 +1,10 @@
 import { URLError, type URLErrorCode } from '../common/errors.js';
 import type { FetchOrder } from '../common/protocol.js';
-import { FILES_CACHE, temporaryKey, type ConfigurationRecord, type TaskRecord } from '../common/schema.js';
+import type { ConfigurationRecord, TaskRecord } from '../common/schema.js';
 import { completeTask } from './completion.js';
 import { getDatabase } from './database.js';
 import type { Engine } from './engine.js';
+import { putPart } from './parts.js';
 import { responseRecord } from './responseRecord.js';
 
 declare const self: ServiceWorkerGlobalScope;
@@ -72,12 +73,11 @@ export class BackgroundFetchEngine implements Engine {
       const response = await record?.responseReady.catch(() => undefined);
       const { sessionId, taskIdentifier, engineId } = task;
       if (success && response) {
-        const key = temporaryKey(sessionId, taskIdentifier);
-        const cache = await caches.open(FILES_CACHE);
         const meta = responseRecord(response, task.originalRequest.url);
-        await cache.put(key, response);
-        const size = (await (await cache.match(key))!.blob()).size;
-        await completeTask(sessionId, taskIdentifier, engineId, { response: meta, size });
+        // Chromium hands a record's body over as a disk-backed Blob: no copy into memory.
+        const body = await response.blob();
+        await putPart(sessionId, taskIdentifier, 0, body);
+        await completeTask(sessionId, taskIdentifier, engineId, { response: meta, size: body.size, parts: 1 });
       } else {
         const reason = registration.failureReason;
         const [code, message] = reasons[reason] ?? reasons[''];
@@ -97,3 +97,4 @@ async function openApp(): Promise<void> {
   if (windows[0]) await windows[0].focus();
   else await self.clients.openWindow(self.registration.scope);
 }
+

@@ -1,32 +1,55 @@
 import { URLError } from '../common/errors.js';
-import { FILES_CACHE, temporaryKey, type TaskRecord } from '../common/schema.js';
+import { PART_SIZE, type ConfigurationRecord, type TaskRecord } from '../common/schema.js';
 import { completeTask } from './completion.js';
+import { getDatabase } from './database.js';
 import type { Engine } from './engine.js';
+import { bodyPlacement, isRetryableStatus, retryDelay, validatorOf } from './http.js';
 import { notify } from './notify.js';
+import { deleteParts, putPart } from './parts.js';
 import { responseRecord } from './responseRecord.js';
 
 /** How often, at most, a transfer reports its progress to the pages. */
 const PROGRESS_INTERVAL_MS = 100;
 
+/** A failure worth another try, after `retryAfter` if the server said so. */
+class Retryable extends Error {
+  constructor(
+    override readonly cause: URLError,
+    readonly retryAfter: string | null = null,
+  ) {
+    super(cause.message);
+  }
+}
+
 /**
- * The engine for browsers without Background Fetch: the worker fetches the body and streams
- * it into Cache Storage. It runs only while the worker lives; every call from a page keeps
- * the worker alive until the transfers under way end (`transfers`), and a task whose
- * transfer died with the worker is started again when a page re-creates its session.
+ * The library's own engine, for browsers without Background Fetch and for what Background
+ * Fetch could not finish. The worker fetches the body and stores it as it arrives, in parts of
+ * `PART_SIZE` (each one Cache Storage entry), recording each stored part in the task: a stop at
+ * any byte loses at most the part in flight. It resumes with `Range` + `If-Range` from the
+ * last stored part; a `200` (range ignored) or a changed validator starts the file again from
+ * zero, so two versions are never spliced. Network errors, 408, 429 and 5xx are retried.
+ *
+ * It runs only while the worker lives: every event that wakes the worker picks up the
+ * transfers that died with the last one.
  */
 export class StreamEngine implements Engine {
   readonly name = 'stream';
   readonly #transfers = new Map<string, { done: Promise<void>; abort: AbortController }>();
+
+  /** Whether transfers are under way. */
+  get busy(): boolean {
+    return this.#transfers.size > 0;
+  }
 
   /** A promise that settles when no transfer is under way (for `waitUntil`). */
   async idle(): Promise<void> {
     while (this.#transfers.size > 0) await Promise.allSettled([...this.#transfers.values()].map((t) => t.done));
   }
 
-  async start(task: TaskRecord): Promise<void> {
+  async start(task: TaskRecord, configuration: ConfigurationRecord | undefined): Promise<void> {
     const id = task.engineId!;
     const abort = new AbortController();
-    const done = this.#run(task, abort.signal).finally(() => this.#transfers.delete(id));
+    const done = this.#run(task, configuration?.retryLimit ?? 5, abort.signal).finally(() => this.#transfers.delete(id));
     this.#transfers.set(id, { done, abort });
   }
 
@@ -37,50 +60,166 @@ export class StreamEngine implements Engine {
   async cancel(task: TaskRecord): Promise<void> {
     const transfer = this.#transfers.get(task.engineId!);
     if (transfer) transfer.abort.abort();
-    else await this.#fail(task, new URLError('cancelled', 'The download was cancelled'));
+    else await this.#end(task, { error: cancelled() });
   }
 
-  async #run(task: TaskRecord, signal: AbortSignal): Promise<void> {
-    const { sessionId, taskIdentifier, originalRequest } = task;
-    const { url, method, headers } = originalRequest;
-    try {
-      const response = await fetch(url, { method, headers, signal });
-      if (!response.ok) {
-        const message = `The server answered with an error status: HTTP ${response.status} for ${url}`;
-        await this.#fail(task, new URLError('badServerResponse', message, response.status));
+  async #run(task: TaskRecord, retryLimit: number, signal: AbortSignal): Promise<void> {
+    for (let retry = 0; ; retry++) {
+      try {
+        const outcome = await this.#transfer(task, signal);
+        await this.#end(task, outcome);
         return;
+      } catch (error) {
+        if (signal.aborted) return void (await this.#end(task, { error: cancelled() }));
+        if (!(error instanceof Retryable) || retry >= retryLimit) {
+          const cause = error instanceof Retryable ? error.cause : error;
+          return void (await this.#end(task, { error: cause }));
+        }
+        const delay = retryDelay(retry + 1, error.retryAfter);
+        if (!(await sleep(delay, signal))) return void (await this.#end(task, { error: cancelled() }));
       }
-      const expected = Number(response.headers.get('Content-Length') ?? -1);
-      let received = 0;
-      let reported = 0;
-      const counter = new TransformStream<Uint8Array, Uint8Array>({
-        transform(chunk, controller) {
-          received += chunk.byteLength;
-          if (Date.now() - reported >= PROGRESS_INTERVAL_MS) {
-            reported = Date.now();
-            notify({ type: 'progress', sessionId, taskIdentifier, received, expected });
-          }
-          controller.enqueue(chunk);
-        },
-      });
-      const meta = responseRecord(response, url);
-      const cache = await caches.open(FILES_CACHE);
-      const body = new Response(response.body!.pipeThrough(counter), { headers: response.headers });
-      await cache.put(temporaryKey(sessionId, taskIdentifier), body);
-      await completeTask(sessionId, taskIdentifier, task.engineId, { response: meta, size: received });
-    } catch (error) {
-      const cancelled = signal.aborted;
-      const reason = error instanceof Error ? error.message : String(error);
-      await this.#fail(
-        task,
-        cancelled
-          ? new URLError('cancelled', 'The download was cancelled')
-          : new URLError('networkConnectionLost', `The download of ${url} failed: ${reason}`),
-      );
     }
   }
 
-  #fail(task: TaskRecord, error: URLError): Promise<boolean> {
-    return completeTask(task.sessionId, task.taskIdentifier, task.engineId, { error });
+  /** One attempt: fetch from the last stored part on, store the rest; returns the whole file. */
+  async #transfer(task: TaskRecord, signal: AbortSignal) {
+    const { sessionId, taskIdentifier } = task;
+    const saved = (await (await getDatabase()).get('tasks', [sessionId, taskIdentifier])) ?? task;
+    if (saved.engineId !== task.engineId) throw new Error('superseded');
+    const { url, method, headers: requestHeaders } = task.originalRequest;
+    const headers = new Headers(requestHeaders);
+    const offset = saved.validator ? saved.parts * PART_SIZE : 0;
+    if (offset > 0 && offset === saved.countOfBytesExpectedToReceive) {
+      return { response: saved.response!, size: offset, parts: saved.parts };
+    }
+    if (offset > 0) {
+      headers.set('Range', `bytes=${offset}-`);
+      headers.set('If-Range', saved.validator!);
+    }
+    let response: Response;
+    try {
+      response = await fetch(url, { method, headers, signal, cache: 'no-store' });
+    } catch (error) {
+      throw new Retryable(new URLError('networkConnectionLost', `The download of ${url} failed: ${String(error)}`));
+    }
+    if (response.status === 416 && offset > 0) {
+      // The file shrank or changed: start it again from zero.
+      await this.#save(task, { parts: 0, validator: null, countOfBytesReceived: 0 });
+      throw new Retryable(new URLError('badServerResponse', `HTTP 416 for ${url}`, 416), '0');
+    }
+    if (!response.ok) {
+      const error = new URLError('badServerResponse', `The server answered with an error status: HTTP ${response.status} for ${url}`, response.status);
+      if (isRetryableStatus(response.status)) throw new Retryable(error, response.headers.get('Retry-After'));
+      throw error;
+    }
+    const placement = bodyPlacement(response, offset);
+    if (!placement) throw new URLError('badServerResponse', `The server answered a range that was not asked for (${url})`);
+    let parts = placement.start / PART_SIZE;
+    if (placement.start === 0) {
+      // The whole file, perhaps a new version of it: drop what was kept of any other.
+      if (saved.parts > 0) await deleteParts(sessionId, taskIdentifier);
+      const meta = responseRecord(response, url);
+      await this.#save(task, {
+        parts: 0,
+        validator: validatorOf(response.headers),
+        response: { ...meta, status: 200 },
+        countOfBytesReceived: 0,
+        countOfBytesExpectedToReceive: placement.size,
+      });
+    }
+    const size = saved.countOfBytesExpectedToReceive >= 0 && placement.start > 0 ? saved.countOfBytesExpectedToReceive : placement.size;
+    let received = placement.start;
+    const body = new PartReader(response.body!.getReader());
+    let reported = 0;
+    for (;;) {
+      let partBytes = 0;
+      const part = new ReadableStream<Uint8Array>({
+        pull: async (controller) => {
+          const chunk = await body.read(PART_SIZE - partBytes);
+          if (!chunk) return controller.close();
+          partBytes += chunk.byteLength;
+          controller.enqueue(chunk);
+          if (Date.now() - reported >= PROGRESS_INTERVAL_MS) {
+            reported = Date.now();
+            notify({ type: 'progress', sessionId, taskIdentifier, received: received + partBytes, expected: size });
+          }
+          if (partBytes === PART_SIZE) controller.close();
+        },
+      });
+      try {
+        await putPart(sessionId, taskIdentifier, parts, part);
+      } catch (error) {
+        if (signal.aborted) throw error;
+        if (error instanceof DOMException && error.name === 'QuotaExceededError') {
+          throw new URLError('cannotWriteToFile', `No storage left for the download of ${url}: ${error.message}`);
+        }
+        throw new Retryable(new URLError('networkConnectionLost', `The download of ${url} was cut off: ${String(error)}`));
+      }
+      if (partBytes === 0 && parts > placement.start / PART_SIZE) break; // an empty last part
+      received += partBytes;
+      parts++;
+      await this.#save(task, { parts, countOfBytesReceived: received });
+      if (partBytes < PART_SIZE || body.done) break;
+    }
+    if (size >= 0 && received !== size) {
+      throw new Retryable(new URLError('networkConnectionLost', `The download of ${url} ended at ${received} of ${size} bytes`));
+    }
+    return { response: (await this.#saved(task)).response!, size: received, parts };
   }
+
+  async #saved(task: TaskRecord): Promise<TaskRecord> {
+    return (await (await getDatabase()).get('tasks', [task.sessionId, task.taskIdentifier])) ?? task;
+  }
+
+  /** Records the transfer's progress in the task, if the task is still this transfer's. */
+  async #save(task: TaskRecord, changes: Partial<TaskRecord>): Promise<void> {
+    const tx = (await getDatabase()).transaction('tasks', 'readwrite');
+    const saved = await tx.store.get([task.sessionId, task.taskIdentifier]);
+    if (saved && saved.engineId === task.engineId && saved.state !== 'completed') await tx.store.put({ ...saved, ...changes });
+    await tx.done;
+  }
+
+  #end(task: TaskRecord, outcome: Parameters<typeof completeTask>[3]): Promise<boolean> {
+    return completeTask(task.sessionId, task.taskIdentifier, task.engineId, outcome);
+  }
+}
+
+/** Reads a body in pieces of at most a given size, so that parts end exactly at `PART_SIZE`. */
+class PartReader {
+  #pending: Uint8Array | undefined;
+  done = false;
+
+  constructor(private readonly reader: ReadableStreamDefaultReader<Uint8Array>) {}
+
+  /** At most `max` bytes, or undefined at the end of the body. */
+  async read(max: number): Promise<Uint8Array | undefined> {
+    if (max <= 0) return undefined;
+    let chunk = this.#pending;
+    this.#pending = undefined;
+    while (!chunk || chunk.byteLength === 0) {
+      const { value, done } = await this.reader.read();
+      if (done) {
+        this.done = true;
+        return undefined;
+      }
+      chunk = value;
+    }
+    if (chunk.byteLength > max) {
+      this.#pending = chunk.subarray(max);
+      chunk = chunk.subarray(0, max);
+    }
+    return chunk;
+  }
+}
+
+function cancelled(): URLError {
+  return new URLError('cancelled', 'The download was cancelled');
+}
+
+/** Waits, unless aborted first; resolves to whether the time passed. */
+function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(true), ms);
+    signal.addEventListener('abort', () => (clearTimeout(timer), resolve(false)), { once: true });
+  });
 }

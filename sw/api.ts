@@ -1,10 +1,11 @@
 import { URLError } from '../common/errors.js';
 import type { FetchOrder, SessionSnapshot, WorkerApi } from '../common/protocol.js';
-import { FILES_CACHE, temporaryKey, type EngineName, type TaskRecord } from '../common/schema.js';
+import type { EngineName, TaskRecord } from '../common/schema.js';
 import { completeTask } from './completion.js';
 import { getDatabase, getTask } from './database.js';
 import type { Engine } from './engine.js';
 import { notify } from './notify.js';
+import { deleteParts } from './parts.js';
 import * as valid from './validate.js';
 
 /** How many times a transfer that vanished (its worker or browser gone) is started again. */
@@ -31,13 +32,21 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
     const tx = db.transaction('tasks', 'readwrite');
     const task = await tx.store.get([sessionId, taskIdentifier]);
     if (!task || task.state === 'completed' || task.engineId !== previousEngineId) return tx.done;
+    // Only starts that brought no byte more count toward the limit.
+    if (task.countOfBytesReceived > task.receivedAtStart) task.attempts = 0;
     if (task.attempts >= MAX_ATTEMPTS) {
       await tx.done;
       const error = new URLError('networkConnectionLost', `The download of ${task.originalRequest.url} was interrupted ${task.attempts} times`);
       await completeTask(sessionId, taskIdentifier, previousEngineId, { error });
       return;
     }
-    Object.assign(task, { state: 'running', engine: preferred.name, engineId: `bgdl:${crypto.randomUUID()}`, startedAt: Date.now() });
+    Object.assign(task, {
+      state: 'running',
+      engine: preferred.name,
+      engineId: `bgdl:${crypto.randomUUID()}`,
+      startedAt: Date.now(),
+      receivedAtStart: task.countOfBytesReceived,
+    });
     task.attempts++;
     await tx.store.put(task);
     await tx.done;
@@ -71,38 +80,33 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
     return orders;
   }
 
-  /** Deletes temporary files that no undelivered event refers to (a page closed mid-cleanup). */
+  /** Deletes temporary files of tasks that no longer need them (a page closed mid-cleanup). */
   async function sweep(sessionId: string, snapshot: SessionSnapshot): Promise<void> {
-    const keep = new Set<string>();
-    for (const task of snapshot.tasks) if (task.state !== 'completed') keep.add(temporaryKey(sessionId, task.taskIdentifier));
-    for (const event of snapshot.events) keep.add(temporaryKey(sessionId, event.taskIdentifier));
-    const prefix = temporaryKey(sessionId, 0).slice(0, -1);
-    const cache = await caches.open(FILES_CACHE);
-    for (const request of await cache.keys()) {
-      const { pathname } = new URL(request.url);
-      if (pathname.startsWith(prefix) && !keep.has(pathname)) await cache.delete(request);
-    }
+    const keep = new Set<number>();
+    for (const task of snapshot.tasks) if (task.state !== 'completed') keep.add(task.taskIdentifier);
+    for (const event of snapshot.events) keep.add(event.taskIdentifier);
+    await deleteParts(sessionId, undefined, keep);
   }
 
   const api: WorkerApi = {
     async attach(configuration) {
       const config = valid.configuration(configuration);
       await (await getDatabase()).put('sessions', config);
-      const orders = await reconcile(config.identifier);
       const snapshot = await api.snapshot(config.identifier);
       await sweep(config.identifier, snapshot);
-      return { ...snapshot, orders };
+      return snapshot;
     },
 
     async snapshot(sessionId) {
       const db = await getDatabase();
       const id = valid.sessionId(sessionId);
+      const orders = await reconcile(id);
       const tx = db.transaction(['tasks', 'events']);
       const [tasks, events] = await Promise.all([
         tx.objectStore('tasks').index('bySession').getAll(id),
         tx.objectStore('events').index('bySession').getAll(id),
       ]);
-      return { tasks, events, orders: [] };
+      return { tasks, events, orders };
     },
 
     async createTask(sessionId, init) {
@@ -122,6 +126,9 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
         engine: null,
         engineId: null,
         attempts: 0,
+        receivedAtStart: 0,
+        parts: 0,
+        validator: null,
         startedAt: 0,
         createdAt: Date.now(),
       };

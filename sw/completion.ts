@@ -3,8 +3,8 @@ import type { EventRecord, ResponseRecord, TaskEvent } from '../common/schema.js
 import { getDatabase } from './database.js';
 import { notify } from './notify.js';
 
-/** How a transfer ended: its file is at the task's temporary key, or it failed. */
-export type Outcome = { response: ResponseRecord; size: number } | { error: unknown };
+/** How a transfer ended: its file is stored in `parts` at the task's temporary keys, or it failed. */
+export type Outcome = { response: ResponseRecord; size: number; parts: number } | { error: unknown };
 
 /**
  * Ends a task: in one transaction, marks it completed and queues its delegate events in the
@@ -33,7 +33,8 @@ export async function completeTask(
     task.response = outcome.response;
     task.countOfBytesReceived = outcome.size;
     task.countOfBytesExpectedToReceive = outcome.size;
-    events.push({ type: 'didFinishDownloadingTo', taskIdentifier, size: outcome.size });
+    task.parts = outcome.parts;
+    events.push({ type: 'didFinishDownloadingTo', taskIdentifier, size: outcome.size, parts: outcome.parts });
   }
   events.push({ type: 'didCompleteWithError', taskIdentifier, error: task.error });
   task.state = 'completed';

@@ -1,5 +1,7 @@
 import { expose } from 'comlink';
-import { installErrorTransfer, isConnectMessage, type WorkerApi } from '../common/protocol.js';
+import { serializeError } from '../common/errors.js';
+import { CONNECT, installErrorTransfer, isConnectMessage, type WorkerApi } from '../common/protocol.js';
+import { quote } from '../common/quote.js';
 import { createApi } from './api.js';
 import { BackgroundFetchEngine } from './BackgroundFetchEngine.js';
 import type { Engine } from './engine.js';
@@ -9,6 +11,13 @@ declare const self: ServiceWorkerGlobalScope;
 
 /** How long a call may keep its message event open if the page never makes it. */
 const CALL_TIMEOUT_MS = 60_000;
+
+/**
+ * How long one event may keep the worker alive for the transfers under way. Chromium ends a
+ * worker whose event lasts 5 minutes; a long transfer is carried by a sequence of events (a
+ * page's calls), each well under that.
+ */
+const EVENT_BUDGET_MS = 4 * 60_000;
 
 /** Options of `installURLSessionWorker`. */
 export interface WorkerOptions {
@@ -35,20 +44,31 @@ export function installURLSessionWorker(options: WorkerOptions = {}): void {
   const api = createApi({ stream, 'background-fetch': backgroundFetch }, preferred);
 
   self.addEventListener('message', (event) => {
-    if (!isConnectMessage(event.data, event.ports)) return;
-    const port = event.ports[0]!;
     const source = event.source as Client | null;
+    if (!isConnectMessage(event.data, event.ports)) {
+      // Not ours, unless it claims to be: then it is malformed, and the sender is told so.
+      const type = (event.data as { type?: unknown } | null)?.type;
+      if (typeof type === 'string' && type.startsWith('bgdl:')) {
+        const error = new TypeError(`Malformed bgdl message ${quote(event.data)}: expected { type: "${CONNECT}" } with one MessagePort`);
+        source?.postMessage({ type: 'bgdl:error', error: serializeError(error) });
+      }
+      return;
+    }
+    const port = event.ports[0]!;
     if (!source || new URL(source.url).origin !== self.location.origin) {
-      port.postMessage({ type: 'bgdl:error', message: 'Refused: not a client of this origin' });
+      port.postMessage({ type: 'bgdl:error', error: serializeError(new TypeError('Refused: not a client of this origin')) });
       return;
     }
     let called!: () => void;
     const call = new Promise<void>((resolve) => (called = resolve));
     expose(oneCall(api, called), port);
-    const timeout = new Promise((resolve) => setTimeout(resolve, CALL_TIMEOUT_MS));
-    // Each call extends the worker's life until the transfers under way have ended.
-    event.waitUntil(Promise.race([call, timeout]).then(() => stream.idle()));
+    // Each call extends the worker's life while transfers are under way, within a budget.
+    event.waitUntil(Promise.race([call, delay(CALL_TIMEOUT_MS)]).then(() => Promise.race([stream.idle(), delay(EVENT_BUDGET_MS)])));
   });
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** The API, reporting through `done` when a call to it has ended. */

@@ -67,6 +67,9 @@ export function configuration(value: unknown): ConfigurationRecord {
   for (const key of ['isDiscretionary', 'sessionSendsLaunchEvents'] as const) {
     if (typeof config[key] !== 'boolean') throw new TypeError(`${key} must be a boolean, not ${quote(config[key])}`);
   }
+  if (!Number.isSafeInteger(config.retryLimit) || config.retryLimit! < 0) {
+    throw new TypeError(`retryLimit must be an integer >= 0, not ${quote(config.retryLimit)}`);
+  }
   if (config.title !== undefined && typeof config.title !== 'string') {
     throw new TypeError(`title must be a string, not ${quote(config.title)}`);
   }
@@ -74,6 +77,7 @@ export function configuration(value: unknown): ConfigurationRecord {
     identifier: sessionId(config.identifier),
     isDiscretionary: config.isDiscretionary!,
     sessionSendsLaunchEvents: config.sessionSendsLaunchEvents!,
+    retryLimit: config.retryLimit!,
     ...(config.title === undefined ? {} : { title: config.title }),
   };
 }

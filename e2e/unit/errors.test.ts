@@ -21,7 +21,7 @@ test('permanent-store keys round-trip any file name, and temporary keys are not 
   for (const name of ['report.pdf', 'a/b c?d#e', 'ünïcødé', '..', '.', '%2e%2E']) {
     expect(permanentName(new URL(permanentKey(name), 'https://app.example').href)).toBe(name);
   }
-  expect(permanentName(new URL(temporaryKey('s', 1), 'https://app.example').href)).toBeNull();
-  expect(temporaryKey('a/b', 3)).toBe('/__bgdl__/tmp/~a%2Fb/3');
-  expect(new URL(temporaryKey('..', 3), 'https://app.example').pathname).toBe('/__bgdl__/tmp/~../3');
+  expect(permanentName(new URL(temporaryKey('s', 1, 0), 'https://app.example').href)).toBeNull();
+  expect(temporaryKey('a/b', 3, 0)).toBe('/__bgdl__/tmp/~a%2Fb/3/0');
+  expect(new URL(temporaryKey('..', 3, 1), 'https://app.example').pathname).toBe('/__bgdl__/tmp/~../3/1');
 });

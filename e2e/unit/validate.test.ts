@@ -28,10 +28,11 @@ test('a task init is checked field by field', () => {
 });
 
 test('a configuration needs an identifier and boolean flags', () => {
-  const good = { identifier: 'MySession', isDiscretionary: false, sessionSendsLaunchEvents: true };
+  const good = { identifier: 'MySession', isDiscretionary: false, sessionSendsLaunchEvents: true, retryLimit: 5 };
   expect(valid.configuration(good)).toEqual(good);
   expect(valid.configuration({ ...good, title: 'Downloads' })).toEqual({ ...good, title: 'Downloads' });
   expect(() => valid.configuration({ ...good, identifier: '' })).toThrow('""');
   expect(() => valid.configuration({ ...good, identifier: 'x'.repeat(257) })).toThrow('256');
   expect(() => valid.configuration({ ...good, isDiscretionary: 'yes' })).toThrow('"yes"');
+  expect(() => valid.configuration({ ...good, retryLimit: -1 })).toThrow('-1');
 });

@@ -1,0 +1,43 @@
+import { expect, test } from '@playwright/test';
+import { bodyPlacement, isRetryableStatus, parseContentRange, retryDelay, validatorOf } from '../../sw/http.js';
+
+test('network-side statuses are retried, client errors are not', () => {
+  for (const status of [408, 429, 500, 502, 503, 504]) expect(isRetryableStatus(status)).toBe(true);
+  for (const status of [400, 401, 403, 404, 410, 416]) expect(isRetryableStatus(status)).toBe(false);
+});
+
+test('Retry-After wins over backoff, in seconds or as a date', () => {
+  const now = Date.UTC(2026, 10, 24, 12, 0, 0);
+  expect(retryDelay(1, '3', now)).toBe(3000);
+  expect(retryDelay(4, '0', now)).toBe(0);
+  expect(retryDelay(1, new Date(now + 7000).toUTCString(), now)).toBe(7000);
+  expect(retryDelay(1, new Date(now - 7000).toUTCString(), now)).toBe(0);
+});
+
+test('backoff doubles with each retry, jittered within its upper half, and is capped', () => {
+  expect(retryDelay(1, null, 0, 0)).toBe(500);
+  expect(retryDelay(1, null, 0, 1)).toBe(1000);
+  expect(retryDelay(3, null, 0, 1)).toBe(4000);
+  expect(retryDelay(30, null, 0, 1)).toBe(60_000);
+  expect(retryDelay(2, 'nonsense', 0, 0)).toBe(1000);
+});
+
+test('If-Range uses a strong ETag, else Last-Modified, never a weak ETag', () => {
+  const lastModified = 'Thu, 01 Jan 2026 00:00:00 GMT';
+  expect(validatorOf(new Headers({ ETag: '"v1"', 'Last-Modified': lastModified }))).toBe('"v1"');
+  expect(validatorOf(new Headers({ ETag: 'W/"v1"', 'Last-Modified': lastModified }))).toBe(lastModified);
+  expect(validatorOf(new Headers({ ETag: 'W/"v1"' }))).toBeNull();
+  expect(validatorOf(new Headers())).toBeNull();
+});
+
+test('a 206 continues the file only where it was asked to; a 200 is the whole file', () => {
+  expect(parseContentRange('bytes 8-15/100')).toEqual({ first: 8, last: 15, complete: 100 });
+  expect(parseContentRange('bytes 8-15/*')).toEqual({ first: 8, last: 15, complete: -1 });
+  expect(parseContentRange('bytes 15-8/100')).toBeNull();
+  expect(parseContentRange('items 0-1/2')).toBeNull();
+  const partial = (range: string) => ({ status: 206, headers: new Headers({ 'Content-Range': range }) });
+  expect(bodyPlacement(partial('bytes 800-999/1000'), 800)).toEqual({ start: 800, size: 1000 });
+  expect(bodyPlacement(partial('bytes 0-999/1000'), 800)).toBeNull();
+  expect(bodyPlacement({ status: 200, headers: new Headers({ 'Content-Length': '1000' }) }, 800)).toEqual({ start: 0, size: 1000 });
+  expect(bodyPlacement({ status: 200, headers: new Headers() }, 0)).toEqual({ start: 0, size: -1 });
+});

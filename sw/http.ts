@@ -1,0 +1,58 @@
+/** The HTTP rules the streaming engine follows: what to retry, how long to wait, how to resume. */
+
+/** Statuses worth another try: the server or the way to it may do better later. */
+export function isRetryableStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}
+
+/** The first retry waits about this long; each next one twice as long, up to `MAX_DELAY_MS`. */
+export const BASE_DELAY_MS = 1000;
+export const MAX_DELAY_MS = 60_000;
+
+/**
+ * How long to wait before retry number `retry` (1, 2, ...): the server's `Retry-After` (seconds
+ * or an HTTP date) if it sent one, else exponential backoff with full jitter.
+ */
+export function retryDelay(retry: number, retryAfter: string | null, now = Date.now(), random = Math.random()): number {
+  if (retryAfter !== null && retryAfter.trim() !== '') {
+    const seconds = Number(retryAfter);
+    const until = Number.isFinite(seconds) ? now + seconds * 1000 : Date.parse(retryAfter);
+    if (Number.isFinite(until)) return Math.min(Math.max(0, until - now), 60 * 60_000);
+  }
+  const ceiling = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** (retry - 1));
+  return Math.round(ceiling / 2 + (random * ceiling) / 2);
+}
+
+/**
+ * What `If-Range` may carry to resume this response: a strong ETag, else Last-Modified
+ * (a weak ETag never matches in If-Range), else null: the response cannot be resumed.
+ */
+export function validatorOf(headers: Headers): string | null {
+  const etag = headers.get('ETag');
+  if (etag && !etag.startsWith('W/')) return etag;
+  return headers.get('Last-Modified');
+}
+
+/** A `Content-Range: bytes first-last/complete` header, or null if it is not one. */
+export function parseContentRange(value: string | null): { first: number; last: number; complete: number } | null {
+  const match = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(value?.trim() ?? '');
+  if (!match) return null;
+  const [first, last] = [Number(match[1]), Number(match[2])];
+  const complete = match[3] === '*' ? -1 : Number(match[3]);
+  return last < first ? null : { first, last, complete };
+}
+
+/**
+ * Where a response's body starts in the file, and the file's size (-1 if unknown), given the
+ * offset asked for: a `206` that starts there continues the file; anything else is the whole
+ * file from byte 0 (a `200`, or a `206` for a range not asked for, which is refused).
+ */
+export function bodyPlacement(response: { status: number; headers: Headers }, askedOffset: number): { start: number; size: number } | null {
+  if (response.status === 206) {
+    const range = parseContentRange(response.headers.get('Content-Range'));
+    if (!range || range.first !== askedOffset) return null;
+    return { start: range.first, size: range.complete };
+  }
+  const length = response.headers.get('Content-Length');
+  return { start: 0, size: length === null || response.headers.get('Content-Encoding') ? -1 : Number(length) };
+}

@@ -1,0 +1,24 @@
+import { FILES_CACHE, temporaryFolder, temporaryKey } from '../common/schema.js';
+
+/** The cache where the library keeps files. */
+export function filesCache(): Promise<Cache> {
+  return caches.open(FILES_CACHE);
+}
+
+/** Stores one part of a task's body. Cache Storage refuses partial (206) responses: it is a 200. */
+export async function putPart(sessionId: string, taskIdentifier: number, index: number, body: ReadableStream<Uint8Array> | Blob | null): Promise<void> {
+  await (await filesCache()).put(temporaryKey(sessionId, taskIdentifier, index), new Response(body));
+}
+
+/** Deletes every stored part of a task (or of a session's tasks but `keep`). */
+export async function deleteParts(sessionId: string, taskIdentifier?: number, keep: ReadonlySet<number> = new Set()): Promise<void> {
+  const cache = await filesCache();
+  const prefix = temporaryFolder(sessionId, taskIdentifier);
+  const sessionPrefix = temporaryFolder(sessionId);
+  for (const request of await cache.keys()) {
+    const { pathname } = new URL(request.url);
+    if (!pathname.startsWith(prefix)) continue;
+    const task = Number(pathname.slice(sessionPrefix.length).split('/')[0]);
+    if (!keep.has(task)) await cache.delete(request);
+  }
+}
