@@ -39,6 +39,8 @@ export interface TestServer {
 interface Fixtures {
   /** A browser on a fresh on-disk profile, with one `about:blank` tab kept open (Background Fetch needs a tab). */
   context: BrowserContext;
+  /** Closes the browser and starts it again on the same profile; `openApp` then opens pages in the new one. */
+  restartBrowser: () => Promise<BrowserContext>;
   /** The demo page, loaded, its worker active. */
   page: Page;
   server: TestServer;
@@ -48,26 +50,45 @@ interface Fixtures {
   openApp: () => Promise<Page>;
 }
 
-export const test = base.extend<Fixtures & EngineOption>({
+/** The browser under test, replaced by `restartBrowser`. */
+interface BrowserHolder {
+  current: BrowserContext;
+  launch: () => Promise<BrowserContext>;
+}
+
+export const test = base.extend<Fixtures & EngineOption & { chromiumProfile: BrowserHolder }>({
   engine: ['background-fetch', { option: true }],
 
-  context: async ({ engine }, use) => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'bgdl-profile-'));
-    const args = [...CHROMIUM_ARGS];
-    if (engine === 'stream') args.push('--disable-blink-features=BackgroundFetch');
-    const context = await chromium.launchPersistentContext(dir, {
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-      headless: true,
-      args,
-    });
-    await use(context);
-    await context.close();
-    await rm(dir, { recursive: true, force: true });
+  chromiumProfile: [
+    async ({ engine }, use) => {
+      const dir = await mkdtemp(path.join(tmpdir(), 'bgdl-profile-'));
+      const args = [...CHROMIUM_ARGS];
+      if (engine === 'stream') args.push('--disable-blink-features=BackgroundFetch');
+      const launch = () =>
+        chromium.launchPersistentContext(dir, { executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: true, args });
+      const holder = { current: await launch(), launch };
+      await use(holder);
+      await holder.current.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+    { scope: 'test' },
+  ],
+
+  context: async ({ chromiumProfile: browser }, use) => {
+    await use(browser.current);
   },
 
-  openApp: async ({ context, baseURL }, use) => {
+  restartBrowser: async ({ chromiumProfile: browser }, use) => {
     await use(async () => {
-      const page = await context.newPage();
+      await browser.current.close();
+      browser.current = await browser.launch();
+      return browser.current;
+    });
+  },
+
+  openApp: async ({ chromiumProfile: browser, baseURL }, use) => {
+    await use(async () => {
+      const page = await browser.current.newPage();
       page.on('pageerror', (error) => console.error(`[page error] ${error.message}`));
       await page.goto(baseURL!);
       await expect(page.locator('body[data-ready="true"]')).toBeAttached();
@@ -91,8 +112,9 @@ export const test = base.extend<Fixtures & EngineOption>({
     });
   },
 
-  stopWorkers: async ({ context }, use) => {
+  stopWorkers: async ({ chromiumProfile: browser }, use) => {
     await use(async () => {
+      const context = browser.current;
       const anyPage = context.pages()[0] ?? (await context.newPage());
       const cdp = await context.newCDPSession(anyPage);
       await cdp.send('ServiceWorker.enable');

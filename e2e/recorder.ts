@@ -12,13 +12,14 @@ export type Recorded =
  * (`window.recorded`). `didFinishDownloadingTo` hashes the file and, while `setMoveTo()` has
  * named a file, keeps it under that name followed by the task identifier.
  */
-export async function recordSession(page: Page, identifier: string): Promise<void> {
+export async function recordSession(page: Page, identifier: string, configuration: Record<string, unknown> = {}): Promise<void> {
   await page.evaluate(
-    (identifier) => {
+    ({ identifier, configuration }) => {
       const { URLSession, URLSessionConfiguration } = (globalThis as any).bgdl;
       const recorded: unknown[] = [];
       const hex = (buffer: ArrayBuffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, '0')).join('');
-      const session = new URLSession(URLSessionConfiguration.background(identifier), {
+      const config = Object.assign(URLSessionConfiguration.background(identifier), configuration);
+      const session = new URLSession(config, {
         didWriteData: (_s: unknown, task: any, written: number, total: number, expected: number) =>
           recorded.push(['didWriteData', task.taskIdentifier, written, total, expected]),
         async didFinishDownloadingTo(_s: unknown, task: any, location: any) {
@@ -38,7 +39,7 @@ export async function recordSession(page: Page, identifier: string): Promise<voi
       });
       Object.assign(globalThis, { session, recorded });
     },
-    identifier,
+    { identifier, configuration },
   );
 }
 

@@ -4,6 +4,7 @@ import type { ConfigurationRecord, TaskRecord } from '../common/schema.js';
 import { completeTask } from './completion.js';
 import { getDatabase } from './database.js';
 import type { Engine } from './engine.js';
+import { isRetryableStatus } from './http.js';
 import { putPart } from './parts.js';
 import { responseRecord } from './responseRecord.js';
 
@@ -31,6 +32,7 @@ export class BackgroundFetchEngine implements Engine {
   readonly name = 'background-fetch';
   /** Registrations whose end event is being handled by this worker right now. */
   readonly #ending = new Set<string>();
+  #retry: ((task: TaskRecord) => Promise<void>) | undefined;
 
   constructor(private readonly manager: BackgroundFetchManager) {
     self.addEventListener('backgroundfetchsuccess', (event) => event.waitUntil(this.#end(event, true)));
@@ -52,6 +54,11 @@ export class BackgroundFetchEngine implements Engine {
   async isAlive(task: TaskRecord): Promise<boolean> {
     if (this.#ending.has(task.engineId!) || Date.now() - task.startedAt < ORDER_GRACE_MS) return true;
     return (await this.manager.get(task.engineId!)) !== undefined;
+  }
+
+  /** Who takes over a transfer that failed in a way worth another try. */
+  onRetryable(retry: (task: TaskRecord) => Promise<void>): void {
+    this.#retry = retry;
   }
 
   async cancel(task: TaskRecord): Promise<void> {
@@ -78,6 +85,8 @@ export class BackgroundFetchEngine implements Engine {
         const body = await response.blob();
         await putPart(sessionId, taskIdentifier, 0, body);
         await completeTask(sessionId, taskIdentifier, engineId, { response: meta, size: body.size, parts: 1 });
+      } else if (this.#retry && task.state === 'running' && isWorthRetrying(registration.failureReason, response?.status)) {
+        await this.#retry(task);
       } else {
         const reason = registration.failureReason;
         const [code, message] = reasons[reason] ?? reasons[''];
@@ -89,6 +98,11 @@ export class BackgroundFetchEngine implements Engine {
       this.#ending.delete(registration.id);
     }
   }
+}
+
+/** A browser restart (`fetch-error`) or a status worth another try. */
+function isWorthRetrying(reason: BackgroundFetchFailureReason, status: number | undefined): boolean {
+  return reason === 'fetch-error' || (reason === 'bad-status' && status !== undefined && isRetryableStatus(status));
 }
 
 /** Brings the user back to the app: focuses one of its windows, or opens its scope. */

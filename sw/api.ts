@@ -8,14 +8,18 @@ import { notify } from './notify.js';
 import { deleteParts } from './parts.js';
 import * as valid from './validate.js';
 
-/** How many times a transfer that vanished (its worker or browser gone) is started again. */
-const MAX_ATTEMPTS = 5;
+/**
+ * How many times in a row a transfer that vanished (its worker or browser gone) is started
+ * again without a byte more: a safety net against a loop, not a retry policy (that is the
+ * engine's `retryLimit`). A stopped worker is an interruption, not a failure.
+ */
+const MAX_ATTEMPTS = 50;
 
 /**
  * The worker's answers to pages. Every argument is checked, since anything may be posted;
  * the worker, not the page, is the one that writes the database.
  */
-export function createApi(engines: Partial<Record<EngineName, Engine>>, preferred: Engine): WorkerApi {
+export function createApi(engines: Partial<Record<EngineName, Engine>>, preferred: Engine): { api: WorkerApi; handOver: HandOver } {
   async function mustGetTask(sessionId: unknown, taskIdentifier: unknown): Promise<TaskRecord> {
     const id = valid.taskIdentifier(taskIdentifier);
     const task = await getTask(valid.sessionId(sessionId), id);
@@ -27,7 +31,12 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
    * Starts a new transfer for a task, if it still waits for `previousEngineId` (or none).
    * Returns the order for the page when the engine needs a page to start it.
    */
-  async function start(sessionId: string, taskIdentifier: number, previousEngineId: string | null): Promise<FetchOrder | void> {
+  async function start(
+    sessionId: string,
+    taskIdentifier: number,
+    previousEngineId: string | null,
+    engine: Engine = preferred,
+  ): Promise<FetchOrder | void> {
     const db = await getDatabase();
     const tx = db.transaction('tasks', 'readwrite');
     const task = await tx.store.get([sessionId, taskIdentifier]);
@@ -42,7 +51,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
     }
     Object.assign(task, {
       state: 'running',
-      engine: preferred.name,
+      engine: engine.name,
       engineId: `bgdl:${crypto.randomUUID()}`,
       startedAt: Date.now(),
       receivedAtStart: task.countOfBytesReceived,
@@ -52,7 +61,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
     await tx.done;
     notify({ type: 'changed', sessionId });
     try {
-      return await preferred.start(task, await db.get('sessions', sessionId));
+      return await engine.start(task, await db.get('sessions', sessionId));
     } catch (cause) {
       await failToStart(task.sessionId, task.taskIdentifier, task.engineId!, cause, task.originalRequest.url);
     }
@@ -182,5 +191,9 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       await tx.done;
     },
   };
-  return api;
+  const handOver: HandOver = (task, engine) => start(task.sessionId, task.taskIdentifier, task.engineId, engine).then(() => undefined);
+  return { api, handOver };
 }
+
+/** Gives a task's transfer to another engine, to finish what its engine could not. */
+export type HandOver = (task: TaskRecord, engine: Engine) => Promise<void>;

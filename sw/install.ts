@@ -41,7 +41,10 @@ export function installURLSessionWorker(options: WorkerOptions = {}): void {
   const manager = options.disableBackgroundFetch ? undefined : self.registration.backgroundFetch;
   const backgroundFetch = manager ? new BackgroundFetchEngine(manager) : undefined;
   const preferred: Engine = backgroundFetch ?? stream;
-  const api = createApi({ stream, 'background-fetch': backgroundFetch }, preferred);
+  const { api, handOver } = createApi({ stream, 'background-fetch': backgroundFetch }, preferred);
+  // What Background Fetch could not finish (a browser restart, a 5xx), the streaming engine
+  // retries, within the event that reported the failure.
+  backgroundFetch?.onRetryable((task) => handOver(task, stream).then(() => Promise.race([stream.idle(), delay(EVENT_BUDGET_MS)])));
 
   self.addEventListener('message', (event) => {
     const source = event.source as Client | null;

@@ -1,0 +1,231 @@
+import type { Page } from '@playwright/test';
+import { completions, recordSession, startDownload, waitForFinishEvents } from './recorder.js';
+import { expect, test, unique, type TestServer } from './fixtures.js';
+
+const MiB = 1024 * 1024;
+/** The part size of the streaming engine: what a stop may cost it. */
+const PART = 8 * MiB;
+
+/** A file on the test server, with its own stats id. */
+function file(server: TestServer, mib: number, params = '') {
+  const id = unique('f');
+  return { id, size: mib * MiB, url: server.url(`/files/${mib}m?seed=${id}&id=${id}${params}`) };
+}
+
+/** Waits for the session to end its events, and checks them: the file's bytes, each event once. */
+async function expectDownloaded(page: Page, server: TestServer, f: { id: string; size: number }, taskIdentifier: number, version = 1) {
+  await waitForFinishEvents(page);
+  expect(await completions(page)).toEqual([
+    ['didFinishDownloadingTo', taskIdentifier, { sha256: await server.sha256(f.id, f.size, version), size: f.size, movedTo: null }],
+    ['didCompleteWithError', taskIdentifier, null],
+    ['didFinishEvents'],
+  ]);
+}
+
+async function sentAtLeast(server: TestServer, id: string, bytes: number) {
+  await expect.poll(async () => (await server.stats(id)).bytesSent, { timeout: 60_000 }).toBeGreaterThan(bytes);
+}
+
+test('the worker stopped mid-download, twice: the download completes and each event comes once', async ({ page, server, stopWorkers, engine }) => {
+  const f = file(server, 32, '&rate=6000000');
+  await recordSession(page, unique('stop'));
+  const task = await startDownload(page, f.url);
+  for (const at of [10 * MiB, 20 * MiB]) {
+    await sentAtLeast(server, f.id, at);
+    await stopWorkers();
+  }
+  await expectDownloaded(page, server, f, task);
+  const { bytesSent, log } = await server.stats(f.id);
+  if (engine === 'background-fetch') {
+    expect(bytesSent).toBe(f.size); // the browser carries the transfer; the worker is not needed
+  } else {
+    expect(bytesSent).toBeLessThanOrEqual(f.size + 2 * PART);
+    expect(log.length).toBeGreaterThan(1);
+    for (const request of log.slice(1)) {
+      expect(request.range).toMatch(/^bytes=\d+-$/);
+      expect(Number(request.range!.slice(6, -1)) % PART).toBe(0);
+      expect(request.ifRange).toBe(`"${f.id}-${f.size}-v1"`);
+    }
+  }
+});
+
+test('every page closed mid-download, then one opened again: the download completes there', async ({ page, openApp, server, stopWorkers, engine }) => {
+  const sessionId = unique('closed');
+  const f = file(server, 32, '&rate=6000000');
+  await recordSession(page, sessionId);
+  const task = await startDownload(page, f.url);
+  await sentAtLeast(server, f.id, 12 * MiB);
+  await page.close();
+  // With no page, a browser ends an idle worker (Playwright's attachment keeps it: end it here).
+  await stopWorkers();
+  const next = await openApp();
+  await recordSession(next, sessionId);
+  await expectDownloaded(next, server, f, task);
+  const { bytesSent } = await server.stats(f.id);
+  expect(bytesSent).toBeLessThanOrEqual(engine === 'stream' ? f.size + PART : f.size);
+});
+
+test('the browser closed mid-download and started again on the same profile: the task completes', async ({ page, openApp, server, restartBrowser, engine }) => {
+  const sessionId = unique('restart');
+  const f = file(server, 40, '&rate=8000000');
+  await recordSession(page, sessionId);
+  const task = await startDownload(page, f.url);
+  await sentAtLeast(server, f.id, 12 * MiB);
+  await restartBrowser();
+  const before = (await server.stats(f.id)).bytesSent;
+  const next = await openApp();
+  await recordSession(next, sessionId);
+  await expectDownloaded(next, server, f, task);
+  const { bytesSent } = await server.stats(f.id);
+  if (engine === 'stream') {
+    expect(bytesSent).toBeLessThanOrEqual(f.size + PART);
+  } else {
+    // Background Fetch ends in `fetch-error` after a restart; the library takes the task over.
+    // One registration holds the whole file, so what it had received is fetched again.
+    expect(bytesSent).toBeLessThanOrEqual(f.size + before);
+  }
+});
+
+test('a connection dropped mid-body is resumed from the bytes kept', async ({ page, server, engine }) => {
+  const f = file(server, 24, `&drop=${12 * MiB}&times=1`);
+  await recordSession(page, unique('drop'));
+  const task = await startDownload(page, f.url);
+  await expectDownloaded(page, server, f, task);
+  const { bytesSent, log } = await server.stats(f.id);
+  expect(log).toHaveLength(2);
+  expect(log[1]!.range).toBe(engine === 'stream' ? `bytes=${PART}-` : `bytes=${12 * MiB}-`);
+  expect(bytesSent).toBeLessThanOrEqual(f.size + (engine === 'stream' ? 12 * MiB - PART : 0));
+});
+
+test('503 with Retry-After twice, then 200: retried, and the download completes', async ({ page, server, engine }) => {
+  const f = file(server, 4, '&status=503&times=2&retryAfter=1');
+  await recordSession(page, unique('retry'));
+  const task = await startDownload(page, f.url);
+  await expectDownloaded(page, server, f, task);
+  const { log } = await server.stats(f.id);
+  expect(log.slice(0, 3).map((request) => request.status)).toEqual([503, 503, 200]);
+  if (engine === 'stream') {
+    expect(log).toHaveLength(3);
+    expect(log[2]!.t - log[1]!.t).toBeGreaterThanOrEqual(900); // Retry-After: 1
+  } else {
+    // Chromium's Background Fetch retries a 5xx by itself about every 20 s, ignoring Retry-After.
+    expect(log[1]!.t - log[0]!.t).toBeGreaterThanOrEqual(900);
+  }
+});
+
+test('a 5xx that never ends fails with a named error after the retry limit', async ({ page, server, engine }) => {
+  test.skip(engine === 'background-fetch', "Chromium's Background Fetch retries a 5xx itself (about every 20 s) and reports no failure while it does; the limit is the library's engine's");
+  const f = file(server, 1, '&status=500');
+  await recordSession(page, unique('retry-limit'), { retryLimit: 2 });
+  const task = await startDownload(page, f.url);
+  await waitForFinishEvents(page);
+  expect(await completions(page)).toEqual([
+    ['didCompleteWithError', task, expect.objectContaining({ name: 'URLError', code: 'badServerResponse', status: 500 })],
+    ['didFinishEvents'],
+  ]);
+});
+
+test('a server that ignores Range: the file is fetched whole again, never spliced', async ({ page, server, engine }) => {
+  test.skip(engine === 'background-fetch', "Chromium's own download layer resumes Background Fetch; this checks the library's engine");
+  const f = file(server, 20, `&ignoreRange=1&drop=${10 * MiB}&times=1`);
+  await recordSession(page, unique('norange'));
+  const task = await startDownload(page, f.url);
+  await expectDownloaded(page, server, f, task);
+  const { log } = await server.stats(f.id);
+  expect(log.map((request) => [request.range, request.status])).toEqual([
+    [null, 200],
+    [`bytes=${PART}-`, 200],
+  ]);
+});
+
+test('content that changes between attempts: the result is the new file whole', async ({ page, server }) => {
+  const f = file(server, 20, `&changeEvery=1&drop=${10 * MiB}&times=1`);
+  await recordSession(page, unique('changed'));
+  const task = await startDownload(page, f.url);
+  await waitForFinishEvents(page);
+  const { version, log } = await server.stats(f.id);
+  expect(log.at(-1)!.status).toBe(200);
+  expect(await completions(page)).toEqual([
+    ['didFinishDownloadingTo', task, { sha256: await server.sha256(f.id, f.size, log.length), size: f.size, movedTo: null }],
+    ['didCompleteWithError', task, null],
+    ['didFinishEvents'],
+  ]);
+  expect(version).toBe(log.length + 1);
+});
+
+test('a 3-hop redirect chain is followed', async ({ page, server }) => {
+  const id = unique('redirect');
+  const f = { id, size: 2 * MiB, url: server.url(`/redirect/3/files/2m?seed=${id}&id=${id}`) };
+  await recordSession(page, unique('redirects'));
+  const task = await startDownload(page, f.url);
+  await expectDownloaded(page, server, f, task);
+});
+
+test('malformed messages to the worker get an error, and the running download still completes', async ({ page, server }) => {
+  const f = file(server, 12, '&rate=6000000');
+  await recordSession(page, unique('malformed'));
+  const task = await startDownload(page, f.url);
+  await sentAtLeast(server, f.id, MiB);
+  const replies = await page.evaluate(async () => {
+    const worker = (await navigator.serviceWorker.ready).active!;
+    const errors: unknown[] = [];
+    navigator.serviceWorker.addEventListener('message', (event) => {
+      if (event.data?.type === 'bgdl:error') errors.push(event.data.error);
+    });
+    worker.postMessage({ type: 'bgdl:connect' }); // no port
+    worker.postMessage({ type: 'bgdl:attach', identifier: 42 });
+    worker.postMessage('not ours at all');
+    // A call with nonsense arguments, through the real protocol: a TypeError comes back.
+    const { port1, port2 } = new MessageChannel();
+    worker.postMessage({ type: 'bgdl:connect' }, [port2]);
+    const answer = new Promise((resolve) => (port1.onmessage = (event) => resolve(event.data)));
+    port1.postMessage({ id: 'x', type: 'APPLY', path: ['resume'], argumentList: [{ type: 'RAW', value: 'nope' }, { type: 'RAW', value: -1 }] });
+    const reply = await answer;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    return { errors, reply };
+  });
+  expect(replies.errors).toHaveLength(2);
+  expect(replies.errors).toEqual([
+    expect.objectContaining({ name: 'TypeError', message: expect.stringContaining('Malformed') }),
+    expect.objectContaining({ name: 'TypeError', message: expect.stringContaining('Malformed') }),
+  ]);
+  expect(JSON.stringify(replies.reply)).toContain('TypeError');
+  await expectDownloaded(page, server, f, task);
+});
+
+test('a transfer longer than a worker may live completes while the worker is ended again and again', async ({ page, server, stopWorkers, engine }) => {
+  const f = file(server, 48, '&rate=8000000'); // about 6 s on the wire
+  await recordSession(page, unique('long'));
+  const task = await startDownload(page, f.url);
+  let stops = 0;
+  while ((await server.stats(f.id)).completed === 0 && stops < 30) {
+    await page.waitForTimeout(3000);
+    await stopWorkers();
+    stops++;
+  }
+  await expectDownloaded(page, server, f, task);
+  expect(stops).toBeGreaterThan(2);
+  const { bytesSent } = await server.stats(f.id);
+  expect(bytesSent).toBeLessThanOrEqual(engine === 'stream' ? f.size + stops * PART : f.size);
+});
+
+test('with no page open, a long transfer survives the worker being ended', async ({ page, server, stopWorkers, openApp, engine }) => {
+  test.skip(
+    engine === 'stream',
+    'without Background Fetch a transfer runs only while the worker lives; with no page open, nothing but Background Sync wakes it, and Chromium retries a sync only minutes later',
+  );
+  const sessionId = unique('nopage');
+  const f = file(server, 40, '&rate=4000000');
+  await recordSession(page, sessionId);
+  const task = await startDownload(page, f.url);
+  await sentAtLeast(server, f.id, MiB);
+  await page.close();
+  while ((await server.stats(f.id)).completed === 0) {
+    await stopWorkers();
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+  }
+  const next = await openApp();
+  await recordSession(next, sessionId);
+  await expectDownloaded(next, server, f, task);
+  expect((await server.stats(f.id)).bytesSent).toBe(f.size);
+});
