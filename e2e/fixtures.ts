@@ -36,7 +36,7 @@ export interface TestServer {
   sha256(seed: string, size: string | number, version?: number): Promise<string>;
 }
 
-interface Fixtures {
+export interface Fixtures {
   /** A browser on a fresh on-disk profile, with one `about:blank` tab kept open (Background Fetch needs a tab). */
   context: BrowserContext;
   /** The demo page, loaded, its worker active. */
