@@ -56,6 +56,8 @@ export interface AppServer {
   url(path: string): string;
   stats(id: string): Promise<FileStats>;
   sha256(seed: string, size: string | number): Promise<string>;
+  /** Stops serving (as if the network were gone); the test's end does it otherwise. */
+  close(): Promise<void>;
 }
 
 interface AppFixtures {
@@ -107,10 +109,12 @@ export const test = base.extend<AppFixtures>({
   },
 
   serveApp: async ({}, use) => {
-    const running: { close: () => Promise<void> }[] = [];
+    const running: (() => Promise<void>)[] = [];
     await use(async (staticDir) => {
       const server = await startServer({ port: APP_PORT, host: '127.0.0.1', staticDir });
-      running.push(server);
+      let closed: Promise<void> | undefined;
+      const close = () => (closed ??= server.close());
+      running.push(close);
       const url = (p: string) => new URL(p, server.url).href;
       return {
         url,
@@ -119,9 +123,10 @@ export const test = base.extend<AppFixtures>({
           const query = new URLSearchParams({ seed, size: String(size) });
           return ((await (await fetch(url(`/__sha256?${query}`))).json()) as { sha256: string }).sha256;
         },
+        close,
       };
     });
-    for (const server of running) await server.close();
+    for (const close of running) await close();
   },
 
   openAppPage: async ({ context }, use) => {
