@@ -36,7 +36,7 @@ export interface TestServer {
   sha256(seed: string, size: string | number, version?: number): Promise<string>;
 }
 
-interface Fixtures {
+export interface Fixtures {
   /** A browser on a fresh on-disk profile, with one `about:blank` tab kept open (Background Fetch needs a tab). */
   context: BrowserContext;
   /** Closes the browser and starts it again on the same profile; `openApp` then opens pages in the new one. */

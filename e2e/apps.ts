@@ -1,0 +1,193 @@
+/**
+ * Apps built apart from this repository, as a user of the package would build them: the
+ * packed tarball installed with npm, bundled by the app's own Vite, served by the test server
+ * on a port of their own (TEST_PORT + 1), so they get an origin and a service worker of their own.
+ */
+import { expect, type Page, type TestInfo } from '@playwright/test';
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startServer } from './server/server.mjs';
+import { test as base, type FileStats } from './fixtures.js';
+
+/** The repository's root. */
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** The port of the app server: next to the demo server's. */
+const APP_PORT = Number(process.env.TEST_PORT ?? 8321) + 1;
+
+/** The version of a package installed in this repository, so the app gets the same (from npm's cache). */
+export function versionOf(name: string): string {
+  return (JSON.parse(readFileSync(path.join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** The environment for npm and the app's tools: the caller's, less what an enclosing `npm run` set for its own package. */
+function childEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const key of Object.keys(env)) {
+    if (/^npm_(package|lifecycle|config_local_prefix|command)/i.test(key)) delete env[key];
+  }
+  return env;
+}
+
+/** Runs a command to its end; a failure throws with its output. */
+export function run(cwd: string, command: string, args: string[], timeout = 240_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(command, args, { cwd, env: childEnv(), timeout, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`${command} ${args.join(' ')} (in ${cwd}) failed: ${error.message}\n${stdout}\n${stderr}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+/** An app in a temporary directory. */
+export interface App {
+  dir: string;
+  /** Runs one of the app's installed tools (`node_modules/.bin/<tool>`). */
+  bin(tool: string, ...args: string[]): Promise<string>;
+}
+
+/** The test server serving one app's `dist`, with its `/files` and stats. */
+export interface AppServer {
+  /** An absolute URL on the app's origin. */
+  url(path: string): string;
+  stats(id: string): Promise<FileStats>;
+  sha256(seed: string, size: string | number): Promise<string>;
+  /** Stops serving (as if the network were gone); the test's end does it otherwise. */
+  close(): Promise<void>;
+}
+
+interface AppFixtures {
+  /** Packs the built package (`npm pack`) and returns the tarball's path. */
+  packLibrary: () => Promise<string>;
+  /** Writes an app's files in a fresh directory and `npm install`s its dependencies there. */
+  createApp: (files: Record<string, string>, dependencies: string[]) => Promise<App>;
+  /** Serves a directory with the test server on the app port, until the test ends. */
+  serveApp: (staticDir: string) => Promise<AppServer>;
+  /** Opens the app's page and waits for `body[data-ready="true"]`. */
+  openAppPage: (server: AppServer) => Promise<Page>;
+}
+
+/** Removes a test's temporary directory, or keeps it (and says where) when the test failed. */
+async function cleanUp(dir: string, testInfo: TestInfo): Promise<void> {
+  if (testInfo.status !== testInfo.expectedStatus) console.error(`[apps] kept ${dir} for inspection`);
+  else await rm(dir, { recursive: true, force: true });
+}
+
+export const test = base.extend<AppFixtures>({
+  packLibrary: async ({}, use, testInfo) => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'bgdl-pack-'));
+    await use(async () => {
+      if (!existsSync(path.join(ROOT, 'dist/index.js')) || !existsSync(path.join(ROOT, 'dist/types'))) {
+        throw new Error('dist/ is not built: run `npm run build` first');
+      }
+      const output = await run(ROOT, 'npm', ['pack', '--json', '--pack-destination', dir]);
+      const [{ filename }] = JSON.parse(output) as [{ filename: string }];
+      return path.join(dir, filename);
+    });
+    await cleanUp(dir, testInfo);
+  },
+
+  createApp: async ({}, use, testInfo) => {
+    const dirs: string[] = [];
+    await use(async (files, dependencies) => {
+      const dir = await mkdtemp(path.join(tmpdir(), 'bgdl-app-'));
+      dirs.push(dir);
+      const manifest = { name: 'bgdl-test-app', private: true, version: '0.0.0', type: 'module' };
+      await writeFile(path.join(dir, 'package.json'), JSON.stringify(manifest, null, 2));
+      for (const [name, text] of Object.entries(files)) {
+        await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
+        await writeFile(path.join(dir, name), text);
+      }
+      await run(dir, 'npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', ...dependencies]);
+      return { dir, bin: (tool, ...args) => run(dir, path.join(dir, 'node_modules', '.bin', tool), args) };
+    });
+    for (const dir of dirs) await cleanUp(dir, testInfo);
+  },
+
+  serveApp: async ({}, use) => {
+    const running: (() => Promise<void>)[] = [];
+    await use(async (staticDir) => {
+      const server = await startServer({ port: APP_PORT, host: '127.0.0.1', staticDir });
+      let closed: Promise<void> | undefined;
+      const close = () => (closed ??= server.close());
+      running.push(close);
+      const url = (p: string) => new URL(p, server.url).href;
+      return {
+        url,
+        stats: async (id) => (await fetch(url(`/__stats?id=${encodeURIComponent(id)}`))).json() as Promise<FileStats>,
+        sha256: async (seed, size) => {
+          const query = new URLSearchParams({ seed, size: String(size) });
+          return ((await (await fetch(url(`/__sha256?${query}`))).json()) as { sha256: string }).sha256;
+        },
+        close,
+      };
+    });
+    for (const close of running) await close();
+  },
+
+  openAppPage: async ({ context }, use) => {
+    await use(async (server) => {
+      const page = await context.newPage();
+      page.on('pageerror', (error) => console.error(`[app page error] ${error.message}`));
+      await page.goto(server.url('/'));
+      await expect(page.locator('body[data-ready="true"]')).toBeAttached({ timeout: 60_000 });
+      return page;
+    });
+  },
+});
+
+export { expect };
+
+/** The files below `dir`, as `/`-separated paths relative to it. */
+export async function listFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)).split(path.sep).join('/'))
+    .sort();
+}
+
+/**
+ * The page of a test app: registers the app's worker through the library, then exposes the
+ * library as `globalThis.bgdl` (what e2e/recorder.ts drives) and marks the body ready.
+ */
+export const APP_MAIN_JS = `
+import { URLSession, URLSessionConfiguration, registerServiceWorker } from 'bgdl';
+
+await registerServiceWorker('/sw.js');
+await navigator.serviceWorker.ready;
+globalThis.bgdl = { URLSession, URLSessionConfiguration };
+document.body.dataset.ready = 'true';
+`;
+
+export const APP_INDEX_HTML = `<!doctype html>
+<html lang="en">
+  <head><meta charset="utf-8" /><title>bgdl test app</title></head>
+  <body>
+    <h1>bgdl test app</h1>
+    <script type="module" src="/main.js"></script>
+  </body>
+</html>
+`;
+
+/**
+ * A Vite config that bundles the app's worker source `entry` into `dist/sw.js`, one classic
+ * script (IIFE) with its dependencies, as a second build after the page's. `process.env.NODE_ENV`
+ * is defined because Vite's library mode leaves it, and a worker has no `process`.
+ */
+export function workerViteConfig(entry: string, outDir = 'dist'): string {
+  return `export default {
+  publicDir: false,
+  define: { 'process.env.NODE_ENV': '"production"' },
+  build: {
+    outDir: ${JSON.stringify(outDir)},
+    emptyOutDir: false,
+    lib: { entry: ${JSON.stringify(entry)}, formats: ['iife'], name: 'appWorker', fileName: () => 'sw.js' },
+  },
+};
+`;
+}
