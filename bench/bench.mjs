@@ -17,8 +17,12 @@ import { parseSize, startServer } from '../e2e/server/server.mjs';
 
 /** @typedef {'background-fetch' | 'stream'} Engine */
 /** @typedef {'lib' | 'a' | 'b'} Method */
-/** @typedef {{ ms?: number, size?: number, startedAt?: number, error?: string }} Result what one measurement returns */
-/** @typedef {{ method: Method, run: number, seed: string, ms?: number, mbps?: number, memoryGrowth?: number, requests?: number, startLagMs?: number, error?: string }} Run */
+/** @typedef {{ ms?: number, size?: number, startedAt?: number, endedAt?: number, error?: string }} Result one measurement (`*At`: Date.now()) */
+/**
+ * @typedef {{ method: Method, run: number, seed: string, ms?: number, mbps?: number, memoryGrowth?: number, requests?: number,
+ *   startLagMs?: number, tailMs?: number, error?: string }} Run
+ * `startLagMs`: from the start to the request reaching the server; `tailMs`: from the server's last byte to the end.
+ */
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const STATIC_DIR = path.join(ROOT, 'dist/demo');
@@ -109,7 +113,7 @@ function memorySampler(/** @type {number} */ root) {
 /** In the page: the bench session, whose delegate only notes the time of each event. */
 function createSession() {
   const { URLSession, URLSessionConfiguration } = /** @type {any} */ (globalThis).bgdl;
-  /** @type {Map<number, { finished?: number, size?: number, completed?: boolean, error?: any }>} */
+  /** @type {Map<number, { finished?: number, endedAt?: number, size?: number, completed?: boolean, error?: any }>} */
   const seen = new Map();
   const entry = (/** @type {any} */ task) => {
     if (!seen.has(task.taskIdentifier)) seen.set(task.taskIdentifier, {});
@@ -117,7 +121,7 @@ function createSession() {
   };
   const session = new URLSession(URLSessionConfiguration.background('bench'), {
     didFinishDownloadingTo(/** @type {any} */ _s, /** @type {any} */ task, /** @type {any} */ location) {
-      Object.assign(entry(task), { finished: performance.now(), size: location.size });
+      Object.assign(entry(task), { finished: performance.now(), endedAt: Date.now(), size: location.size });
     },
     didCompleteWithError(/** @type {any} */ _s, /** @type {any} */ task, /** @type {any} */ error) {
       Object.assign(entry(task), { completed: true, error: error && { name: error.name, code: error.code, status: error.status, message: error.message } });
@@ -144,32 +148,35 @@ async function libDownload(/** @type {{ url: string, timeoutMs: number }} */ { u
   }
   if (result.error) return { error: `didCompleteWithError: ${JSON.stringify(result.error)}` };
   if (result.finished === undefined) return { error: 'didCompleteWithError(null) without didFinishDownloadingTo' };
-  return { ms: result.finished - t0, size: result.size, startedAt };
+  return { ms: result.finished - t0, size: result.size, startedAt, endedAt: result.endedAt };
 }
 
 /** In the page: (a) a plain fetch, the body read to the end and dropped. */
 async function pageFetch(/** @type {string} */ url) {
+  const startedAt = Date.now();
   const t0 = performance.now();
   const response = await fetch(url);
   if (!response.ok) return { error: `HTTP ${response.status}` };
   const reader = /** @type {ReadableStream<Uint8Array>} */ (response.body).getReader();
   let size = 0;
   for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) size += chunk.value.byteLength;
-  return { ms: performance.now() - t0, size };
+  return { ms: performance.now() - t0, size, startedAt, endedAt: Date.now() };
 }
 
 /** In the service worker: (b) a plain fetch stored whole with `cache.put`, then deleted. */
 async function workerCachePut(/** @type {string} */ url) {
   const cache = await caches.open('bench-scratch');
   const request = new Request(url);
+  const startedAt = Date.now();
   const t0 = performance.now();
   const response = await fetch(request);
   if (!response.ok) return { error: `HTTP ${response.status}` };
   const size = Number(response.headers.get('Content-Length')); // cache.put rejects if the body fails
   await cache.put(request, response);
   const ms = performance.now() - t0;
+  const endedAt = Date.now();
   await cache.delete(request);
-  return { ms, size };
+  return { ms, size, startedAt, endedAt };
 }
 
 /** The demo page's service worker, woken first if the browser stopped it. */
@@ -234,9 +241,11 @@ async function benchEngine(/** @type {Engine} */ engine, /** @type {string} */ o
             entry.ms = /** @type {number} */ (result.ms);
             entry.mbps = bytes / 1e6 / (entry.ms / 1000);
             if (result.startedAt && stats.log[0]) entry.startLagMs = stats.log[0].t - result.startedAt;
+            const lastByte = sentAt.get(seed);
+            if (result.endedAt && lastByte) entry.tailMs = result.endedAt - lastByte;
           }
           bySize[size].push(entry);
-          const shown = entry.error ? `FAILED: ${entry.error}` : `${entry.mbps?.toFixed(0)} MB/s, ${(entry.ms ?? 0).toFixed(0)} ms`;
+          const shown = entry.error ? `FAILED: ${entry.error}` : `${entry.mbps?.toFixed(0)} MB/s, ${entry.ms?.toFixed(0)} ms (start lag ${entry.startLagMs} ms, after last byte ${entry.tailMs} ms)`;
           console.error(`  ${engine} ${size} run ${run} ${method}: ${shown}, memory +${mib(entry.memoryGrowth ?? 0)} MiB, ${entry.requests} request(s)`);
         }
       }
@@ -266,10 +275,11 @@ function summarize(/** @type {Run[]} */ runs) {
   const libRuns = runs.filter((r) => r.method === 'lib');
   const memoryGrowth = Math.max(0, ...libRuns.map((r) => r.memoryGrowth ?? 0));
   const failures = runs.filter((r) => r.error).map((r) => `run ${r.run} ${r.method}: ${r.error}`);
+  const libTailMs = median(libRuns.flatMap((r) => (r.tailMs !== undefined ? [r.tailMs] : [])));
   const libOverA = mbps.lib / mbps.a;
   const libOverB = mbps.lib / mbps.b;
   return {
-    mbps, libOverA, libOverB, memoryGrowth, failures,
+    mbps, libOverA, libOverB, memoryGrowth, libTailMs, failures,
     targets: { libOverB: libOverB >= TARGETS.libOverB, memoryGrowth: memoryGrowth < TARGETS.memoryGrowth && libRuns.every((r) => !r.error) },
   };
 }
@@ -280,6 +290,12 @@ if (!existsSync(path.join(STATIC_DIR, 'index.html'))) {
   if (build.status !== 0) throw new Error('npm run build failed');
 }
 const server = await listen();
+/** When each download's last byte left the server (Date.now()), by seed. */
+const sentAt = new Map();
+server.server.on('request', (/** @type {import('node:http').IncomingMessage} */ req, /** @type {import('node:http').ServerResponse} */ res) => {
+  const seed = new URL(req.url ?? '/', server.url).searchParams.get('seed');
+  if (seed) res.once('finish', () => sentAt.set(seed, Date.now()));
+});
 console.error(`bench: server ${server.url}, sizes ${SIZES.join(', ')}, ${RUNS} run(s), engines ${ENGINES.join(', ')}`);
 /** @type {Record<string, Record<string, Run[]>>} */
 const runs = {};
@@ -300,9 +316,9 @@ const rows = ENGINES.flatMap((engine) => SIZES.map((size) => ({ engine, size, ..
 const fmt = (/** @type {number} */ x, digits = 0) => (Number.isFinite(x) ? x.toFixed(digits) : '-');
 const met = (/** @type {boolean} */ ok) => (ok ? 'met' : 'NOT MET');
 const table = [
-  ['engine', 'size', 'lib MB/s', '(a) MB/s', '(b) MB/s', 'lib/(a)', `lib/(b) [>= ${TARGETS.libOverB}]`, `lib memory [< ${mib(TARGETS.memoryGrowth)} MiB]`],
+  ['engine', 'size', 'lib MB/s', '(a) MB/s', '(b) MB/s', 'lib/(a)', `lib/(b) [>= ${TARGETS.libOverB}]`, `lib memory [< ${mib(TARGETS.memoryGrowth)} MiB]`, 'lib after last byte'],
   ...rows.map((r) => [r.engine, r.size, fmt(r.mbps.lib), fmt(r.mbps.a), fmt(r.mbps.b), fmt(r.libOverA, 2),
-    `${fmt(r.libOverB, 2)} ${met(r.targets.libOverB)}`, `+${mib(r.memoryGrowth)} MiB ${met(r.targets.memoryGrowth)}`]),
+    `${fmt(r.libOverB, 2)} ${met(r.targets.libOverB)}`, `+${mib(r.memoryGrowth)} MiB ${met(r.targets.memoryGrowth)}`, `${fmt(r.libTailMs)} ms`]),
 ];
 const widths = table.map((row) => row.map((cell) => cell.length)).reduce((w, row) => w.map((x, i) => Math.max(x, row[i] ?? 0)));
 console.log(`\nmedian of ${RUNS} run(s); MB/s = 10^6 bytes/s; (a) page fetch(), body dropped; (b) worker fetch() + cache.put()`);
