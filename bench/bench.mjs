@@ -95,19 +95,15 @@ function treeRss(/** @type {number} */ root) {
 }
 treeRss.count = 0;
 
-/** Samples the tree's RSS every 100 ms; `peakSince()` restarts the peak and returns the baseline. */
+/** Samples the tree's RSS every 100 ms. `start()` begins a measurement and returns a function giving its growth so far. */
 function memorySampler(/** @type {number} */ root) {
   let peak = treeRss(root);
   const timer = setInterval(() => (peak = Math.max(peak, treeRss(root))), 100);
-  return {
-    /** Starts a measurement; the returned function gives the growth of the peak over the start. */
-    start() {
-      const base = treeRss(root);
-      peak = base;
-      return () => Math.max(peak, treeRss(root)) - base;
-    },
-    stop: () => clearInterval(timer),
+  const start = () => {
+    const base = (peak = treeRss(root));
+    return () => Math.max(peak, treeRss(root)) - base;
   };
+  return { start, stop: () => clearInterval(timer) };
 }
 
 /** In the page: the bench session, whose delegate only notes the time of each event. */
@@ -115,10 +111,7 @@ function createSession() {
   const { URLSession, URLSessionConfiguration } = /** @type {any} */ (globalThis).bgdl;
   /** @type {Map<number, { finished?: number, endedAt?: number, size?: number, completed?: boolean, error?: any }>} */
   const seen = new Map();
-  const entry = (/** @type {any} */ task) => {
-    if (!seen.has(task.taskIdentifier)) seen.set(task.taskIdentifier, {});
-    return /** @type {object} */ (seen.get(task.taskIdentifier));
-  };
+  const entry = (/** @type {any} */ task) => seen.get(task.taskIdentifier) ?? seen.set(task.taskIdentifier, {}).get(task.taskIdentifier) ?? {};
   const session = new URLSession(URLSessionConfiguration.background('bench'), {
     didFinishDownloadingTo(/** @type {any} */ _s, /** @type {any} */ task, /** @type {any} */ location) {
       Object.assign(entry(task), { finished: performance.now(), endedAt: Date.now(), size: location.size });
@@ -262,10 +255,8 @@ const mib = (/** @type {number} */ bytes) => (bytes / MiB).toFixed(0);
 const firstLine = (/** @type {any} */ error) => String(error?.message ?? error).split('\n')[0] ?? '';
 /** The median of `xs` (NaN if empty). */
 function median(/** @type {number[]} */ xs) {
-  const sorted = [...xs].sort((x, y) => x - y);
-  const mid = Math.floor(sorted.length / 2);
-  if (sorted.length === 0) return NaN;
-  return sorted.length % 2 ? /** @type {number} */ (sorted[mid]) : (/** @type {number} */ (sorted[mid - 1]) + /** @type {number} */ (sorted[mid])) / 2;
+  const at = (/** @type {number} */ i) => [...xs].sort((x, y) => x - y)[i] ?? NaN;
+  return (at(Math.floor((xs.length - 1) / 2)) + at(Math.ceil((xs.length - 1) / 2))) / 2;
 }
 
 /** Medians, ratios and the memory peak for one engine and size. */
