@@ -1,0 +1,324 @@
+// @ts-check
+/**
+ * `npm run bench`: how fast the library downloads, next to the browser's own fastest paths,
+ * and how much memory the browser grows while it does. See bench/README.md.
+ *
+ * Env: BENCH_SIZES (default `256m,1g`), BENCH_RUNS (default 3),
+ * BENCH_ENGINES (default `background-fetch,stream`).
+ */
+import { chromium } from '@playwright/test';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseSize, startServer } from '../e2e/server/server.mjs';
+
+/** @typedef {'background-fetch' | 'stream'} Engine */
+/** @typedef {'lib' | 'a' | 'b'} Method */
+/** @typedef {{ ms?: number, size?: number, startedAt?: number, endedAt?: number, error?: string }} Result one measurement (`*At`: Date.now()) */
+/**
+ * @typedef {{ method: Method, run: number, seed: string, ms?: number, mbps?: number, memoryGrowth?: number, requests?: number,
+ *   startLagMs?: number, tailMs?: number, error?: string }} Run
+ * `startLagMs`: from the start to the request reaching the server; `tailMs`: from the server's last byte to the end.
+ */
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const STATIC_DIR = path.join(ROOT, 'dist/demo');
+const MiB = 1024 ** 2;
+const list = (/** @type {string | undefined} */ text, /** @type {string} */ fallback) =>
+  (text || fallback).split(',').map((s) => s.trim()).filter(Boolean);
+const SIZES = list(process.env.BENCH_SIZES, '256m,1g');
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const ENGINES = /** @type {Engine[]} */ (list(process.env.BENCH_ENGINES, 'background-fetch,stream'));
+const METHODS = /** @type {Method[]} */ (['lib', 'a', 'b']);
+const TARGETS = { libOverB: 0.9, memoryGrowth: 64 * MiB };
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+for (const size of SIZES) if (parseSize(size) === null) throw new Error(`BENCH_SIZES: not a size: ${size}`);
+if (!(RUNS >= 1)) throw new Error(`BENCH_RUNS: not a positive number: ${process.env.BENCH_RUNS}`);
+for (const engine of ENGINES) if (engine !== 'background-fetch' && engine !== 'stream') throw new Error(`BENCH_ENGINES: unknown engine ${engine}`);
+
+/** Starts the test server on the first free port in 8700-8799. */
+async function listen() {
+  for (let port = 8700; port <= 8799; port++) {
+    try {
+      return await startServer({ port, host: '127.0.0.1', staticDir: STATIC_DIR });
+    } catch (error) {
+      if (/** @type {NodeJS.ErrnoException} */ (error).code !== 'EADDRINUSE') throw error;
+    }
+  }
+  throw new Error('No free port in 8700-8799');
+}
+
+/** The pid of the browser whose command line holds `--user-data-dir=<profile>` (not one of its children). */
+function browserPid(/** @type {string} */ profile) {
+  const mine = new Map();
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (args.includes(`--user-data-dir=${profile}`)) mine.set(Number(pid), parentOf(Number(pid)));
+    } catch { /* the process ended */ }
+  }
+  const root = [...mine].find(([, ppid]) => !mine.has(ppid));
+  if (!root) throw new Error(`No Chromium process found for profile ${profile}`);
+  return root[0];
+}
+
+function parentOf(/** @type {number} */ pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
+/** The summed VmRSS, in bytes, of `root` and all its descendants (`treeRss.count`: how many). */
+function treeRss(/** @type {number} */ root) {
+  const children = new Map();
+  for (const name of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const ppid = parentOf(Number(name));
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+    } catch { /* the process ended */ }
+  }
+  let total = 0;
+  treeRss.count = 0;
+  for (const stack = [root]; stack.length > 0; treeRss.count++) {
+    const pid = /** @type {number} */ (stack.pop());
+    try {
+      const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+      total += Number(kb ?? 0) * 1024;
+    } catch { /* the process ended */ }
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return total;
+}
+treeRss.count = 0;
+
+/** Samples the tree's RSS every 100 ms. `start()` begins a measurement and returns a function giving its growth so far. */
+function memorySampler(/** @type {number} */ root) {
+  let peak = treeRss(root);
+  const timer = setInterval(() => (peak = Math.max(peak, treeRss(root))), 100);
+  const start = () => {
+    const base = (peak = treeRss(root));
+    return () => Math.max(peak, treeRss(root)) - base;
+  };
+  return { start, stop: () => clearInterval(timer) };
+}
+
+/** In the page: the bench session, whose delegate only notes the time of each event. */
+function createSession() {
+  const { URLSession, URLSessionConfiguration } = /** @type {any} */ (globalThis).bgdl;
+  /** @type {Map<number, { finished?: number, endedAt?: number, size?: number, completed?: boolean, error?: any }>} */
+  const seen = new Map();
+  const entry = (/** @type {any} */ task) => seen.get(task.taskIdentifier) ?? seen.set(task.taskIdentifier, {}).get(task.taskIdentifier) ?? {};
+  const session = new URLSession(URLSessionConfiguration.background('bench'), {
+    didFinishDownloadingTo(/** @type {any} */ _s, /** @type {any} */ task, /** @type {any} */ location) {
+      Object.assign(entry(task), { finished: performance.now(), endedAt: Date.now(), size: location.size });
+    },
+    didCompleteWithError(/** @type {any} */ _s, /** @type {any} */ task, /** @type {any} */ error) {
+      Object.assign(entry(task), { completed: true, error: error && { name: error.name, code: error.code, status: error.status, message: error.message } });
+    },
+  });
+  Object.assign(globalThis, { benchSession: session, benchSeen: seen });
+}
+
+/** In the page: one download through the library, from `resume()` to `didFinishDownloadingTo`. */
+async function libDownload(/** @type {{ url: string, timeoutMs: number }} */ { url, timeoutMs }) {
+  const { benchSession: session, benchSeen: seen } = /** @type {any} */ (globalThis);
+  const task = session.downloadTask(url);
+  const startedAt = Date.now();
+  const t0 = performance.now();
+  task.resume();
+  const deadline = t0 + timeoutMs;
+  while (!seen.get(task.taskIdentifier)?.completed && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  const result = seen.get(task.taskIdentifier) ?? {};
+  seen.delete(task.taskIdentifier);
+  if (!result.completed) {
+    const state = { state: task.state, received: task.countOfBytesReceived, finished: result.finished !== undefined };
+    task.cancel();
+    return { error: `timeout after ${timeoutMs} ms: ${JSON.stringify(state)}` };
+  }
+  if (result.error) return { error: `didCompleteWithError: ${JSON.stringify(result.error)}` };
+  if (result.finished === undefined) return { error: 'didCompleteWithError(null) without didFinishDownloadingTo' };
+  return { ms: result.finished - t0, size: result.size, startedAt, endedAt: result.endedAt };
+}
+
+/** In the page: (a) a plain fetch, the body read to the end and dropped. */
+async function pageFetch(/** @type {string} */ url) {
+  const startedAt = Date.now();
+  const t0 = performance.now();
+  const response = await fetch(url);
+  if (!response.ok) return { error: `HTTP ${response.status}` };
+  const reader = /** @type {ReadableStream<Uint8Array>} */ (response.body).getReader();
+  let size = 0;
+  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) size += chunk.value.byteLength;
+  return { ms: performance.now() - t0, size, startedAt, endedAt: Date.now() };
+}
+
+/** In the service worker: (b) a plain fetch stored whole with `cache.put`, then deleted. */
+async function workerCachePut(/** @type {string} */ url) {
+  const cache = await caches.open('bench-scratch');
+  const request = new Request(url);
+  const startedAt = Date.now();
+  const t0 = performance.now();
+  const response = await fetch(request);
+  if (!response.ok) return { error: `HTTP ${response.status}` };
+  const size = Number(response.headers.get('Content-Length')); // cache.put rejects if the body fails
+  await cache.put(request, response);
+  const ms = performance.now() - t0;
+  const endedAt = Date.now();
+  await cache.delete(request);
+  return { ms, size, startedAt, endedAt };
+}
+
+/** The demo page's service worker, woken first if the browser stopped it. */
+async function serviceWorker(/** @type {import('@playwright/test').BrowserContext} */ context, /** @type {import('@playwright/test').Page} */ page) {
+  const running = context.serviceWorkers().find((w) => w.url().endsWith('/sw.js'));
+  if (running) return running;
+  const started = context.waitForEvent('serviceworker', { timeout: 10_000 });
+  await page.evaluate(() => navigator.serviceWorker.controller?.postMessage('bench: wake up'));
+  return started;
+}
+
+/** Runs every size and method in one browser for `engine`. */
+async function benchEngine(/** @type {Engine} */ engine, /** @type {string} */ origin) {
+  const profile = await mkdtemp(path.join(tmpdir(), 'bgdl-bench-'));
+  const args = engine === 'stream' ? [...CHROMIUM_ARGS, '--disable-blink-features=BackgroundFetch'] : CHROMIUM_ARGS;
+  const context = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args });
+  const pid = browserPid(profile);
+  const memory = memorySampler(pid);
+  console.error(`${engine}: Chromium pid ${pid}, ${treeRss.count} processes, RSS ${mib(treeRss(pid))} MiB`);
+  try {
+    if (context.pages().length === 0) await context.newPage(); // the about:blank tab Background Fetch needs
+    const page = await context.newPage();
+    page.on('pageerror', (error) => console.error(`[page error] ${error.message}`));
+    await page.goto(origin);
+    await page.locator('body[data-ready="true"]').waitFor({ state: 'attached' });
+    const shown = await page.locator('#engine').textContent();
+    if (/^engine: Background Fetch/.test(shown ?? '') !== (engine === 'background-fetch')) throw new Error(`Expected engine ${engine}, the demo says "${shown}"`);
+    await page.evaluate(createSession);
+
+    const token = Date.now().toString(36);
+    /** @type {(method: Method, size: string, seed: string) => Promise<Result>} */
+    const measure = async (method, size, seed) => {
+      const url = `${origin}files/${size}?seed=${seed}`;
+      const timeoutMs = 120_000 + /** @type {number} */ (parseSize(size)) / 4_000; // 4 MB/s at worst
+      if (method === 'lib') return page.evaluate(libDownload, { url, timeoutMs });
+      if (method === 'a') return page.evaluate(pageFetch, url);
+      return (await serviceWorker(context, page)).evaluate(workerCachePut, url);
+    };
+    for (const method of METHODS) { // warm-up: the first Background Fetch after launch starts seconds late
+      const warm = await measure(method, '1m', `warmup-${method}-${token}`);
+      if (warm.error) throw new Error(`${engine}: warm-up (${method}) failed: ${warm.error}`);
+    }
+
+    /** @type {Record<string, Run[]>} */
+    const bySize = {};
+    for (const size of SIZES) {
+      const bytes = /** @type {number} */ (parseSize(size));
+      bySize[size] = [];
+      for (let run = 1; run <= RUNS; run++) {
+        for (const method of METHODS) {
+          const seed = `bench-${token}-${engine}-${size}-${run}-${method}`;
+          await new Promise((resolve) => setTimeout(resolve, 500)); // let the last run's writes settle
+          const growth = memory.start();
+          const result = await measure(method, size, seed).catch((error) => /** @type {Result} */ ({ error: firstLine(error) }));
+          /** @type {Run} */
+          const entry = { method, run, seed, memoryGrowth: growth() };
+          const stats = await (await fetch(`${origin}__stats?id=${encodeURIComponent(`${seed}:${bytes}`)}`)).json();
+          entry.requests = stats.requests;
+          if (result.error) entry.error = result.error;
+          else if (result.size !== bytes) entry.error = `got ${result.size} bytes, expected ${bytes}`;
+          else {
+            entry.ms = /** @type {number} */ (result.ms);
+            entry.mbps = bytes / 1e6 / (entry.ms / 1000);
+            if (result.startedAt && stats.log[0]) entry.startLagMs = stats.log[0].t - result.startedAt;
+            const lastByte = sentAt.get(seed);
+            if (result.endedAt && lastByte) entry.tailMs = result.endedAt - lastByte;
+          }
+          bySize[size].push(entry);
+          const shown = entry.error ? `FAILED: ${entry.error}` : `${entry.mbps?.toFixed(0)} MB/s, ${entry.ms?.toFixed(0)} ms (start lag ${entry.startLagMs} ms, after last byte ${entry.tailMs} ms)`;
+          console.error(`  ${engine} ${size} run ${run} ${method}: ${shown}, memory +${mib(entry.memoryGrowth ?? 0)} MiB, ${entry.requests} request(s)`);
+        }
+      }
+    }
+    return bySize;
+  } finally {
+    memory.stop();
+    await context.close();
+    await rm(profile, { recursive: true, force: true });
+  }
+}
+
+const mib = (/** @type {number} */ bytes) => (bytes / MiB).toFixed(0);
+const firstLine = (/** @type {any} */ error) => String(error?.message ?? error).split('\n')[0] ?? '';
+/** The median of `xs` (NaN if empty). */
+function median(/** @type {number[]} */ xs) {
+  const at = (/** @type {number} */ i) => [...xs].sort((x, y) => x - y)[i] ?? NaN;
+  return (at(Math.floor((xs.length - 1) / 2)) + at(Math.ceil((xs.length - 1) / 2))) / 2;
+}
+
+/** Medians, ratios and the memory peak for one engine and size. */
+function summarize(/** @type {Run[]} */ runs) {
+  const of = (/** @type {Method} */ m) => median(runs.flatMap((r) => (r.method === m && r.mbps ? [r.mbps] : [])));
+  const mbps = { lib: of('lib'), a: of('a'), b: of('b') };
+  const libRuns = runs.filter((r) => r.method === 'lib');
+  const memoryGrowth = Math.max(0, ...libRuns.map((r) => r.memoryGrowth ?? 0));
+  const failures = runs.filter((r) => r.error).map((r) => `run ${r.run} ${r.method}: ${r.error}`);
+  const libTailMs = median(libRuns.flatMap((r) => (r.tailMs !== undefined ? [r.tailMs] : [])));
+  const libOverA = mbps.lib / mbps.a;
+  const libOverB = mbps.lib / mbps.b;
+  return {
+    mbps, libOverA, libOverB, memoryGrowth, libTailMs, failures,
+    targets: { libOverB: libOverB >= TARGETS.libOverB, memoryGrowth: memoryGrowth < TARGETS.memoryGrowth && libRuns.every((r) => !r.error) },
+  };
+}
+
+if (!existsSync(path.join(STATIC_DIR, 'index.html'))) {
+  console.error('dist/demo is missing: npm run build');
+  const build = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  if (build.status !== 0) throw new Error('npm run build failed');
+}
+const server = await listen();
+/** When each download's last byte left the server (Date.now()), by seed. */
+const sentAt = new Map();
+server.server.on('request', (/** @type {import('node:http').IncomingMessage} */ req, /** @type {import('node:http').ServerResponse} */ res) => {
+  const seed = new URL(req.url ?? '/', server.url).searchParams.get('seed');
+  if (seed) res.once('finish', () => sentAt.set(seed, Date.now()));
+});
+console.error(`bench: server ${server.url}, sizes ${SIZES.join(', ')}, ${RUNS} run(s), engines ${ENGINES.join(', ')}`);
+/** @type {Record<string, Record<string, Run[]>>} */
+const runs = {};
+try {
+  for (const engine of ENGINES) {
+    runs[engine] = await benchEngine(engine, server.url).catch((error) => {
+      console.error(`bench: ${engine} failed to run: ${error?.stack ?? error}`);
+      /** @type {Run} */
+      const failed = { method: 'lib', run: 0, seed: '', error: `engine failed to run: ${firstLine(error)}` };
+      return Object.fromEntries(SIZES.map((size) => [size, [failed]]));
+    });
+  }
+} finally {
+  await server.close();
+}
+
+const rows = ENGINES.flatMap((engine) => SIZES.map((size) => ({ engine, size, ...summarize(runs[engine]?.[size] ?? []) })));
+const fmt = (/** @type {number} */ x, digits = 0) => (Number.isFinite(x) ? x.toFixed(digits) : '-');
+const met = (/** @type {boolean} */ ok) => (ok ? 'met' : 'NOT MET');
+const table = [
+  ['engine', 'size', 'lib MB/s', '(a) MB/s', '(b) MB/s', 'lib/(a)', `lib/(b) [>= ${TARGETS.libOverB}]`, `lib memory [< ${mib(TARGETS.memoryGrowth)} MiB]`, 'lib after last byte'],
+  ...rows.map((r) => [r.engine, r.size, fmt(r.mbps.lib), fmt(r.mbps.a), fmt(r.mbps.b), fmt(r.libOverA, 2),
+    `${fmt(r.libOverB, 2)} ${met(r.targets.libOverB)}`, `+${mib(r.memoryGrowth)} MiB ${met(r.targets.memoryGrowth)}`, `${fmt(r.libTailMs)} ms`]),
+];
+const widths = table.map((row) => row.map((cell) => cell.length)).reduce((w, row) => w.map((x, i) => Math.max(x, row[i] ?? 0)));
+console.log(`\nmedian of ${RUNS} run(s); MB/s = 10^6 bytes/s; (a) page fetch(), body dropped; (b) worker fetch() + cache.put()`);
+for (const row of table) console.log(row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
+for (const r of rows) for (const failure of r.failures) console.log(`FAILED ${r.engine} ${r.size} ${failure}`);
+
+const out = path.join(ROOT, 'bench/results/latest.json');
+await mkdir(path.dirname(out), { recursive: true });
+const chromiumVersion = spawnSync('/usr/bin/chromium', ['--version'], { encoding: 'utf8' }).stdout.trim();
+await writeFile(out, `${JSON.stringify({ date: new Date().toISOString(), chromium: chromiumVersion, sizes: SIZES, runs: RUNS, targets: TARGETS, summary: rows, raw: runs }, null, 2)}\n`);
+console.log(`\nwritten: ${path.relative(process.cwd(), out)}`);
+process.exitCode = rows.some((r) => r.failures.length > 0) ? 1 : 0;
