@@ -51,7 +51,7 @@ export interface Fixtures {
 }
 
 /** The browser under test, replaced by `restartBrowser`. */
-interface BrowserHolder {
+export interface BrowserHolder {
   current: BrowserContext;
   launch: () => Promise<BrowserContext>;
 }

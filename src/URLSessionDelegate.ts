@@ -1,3 +1,4 @@
+import type { URLError } from '../common/errors.js';
 import type { DownloadLocation } from './DownloadLocation.js';
 import type { URLSession } from './URLSession.js';
 import type { URLSessionTask } from './URLSessionTask.js';
@@ -18,7 +19,7 @@ export interface URLSessionDelegate {
   /** A download finished: `location` is readable until this returns or its promise settles. */
   didFinishDownloadingTo?(session: URLSession, task: URLSessionTask, location: DownloadLocation): void | Promise<void>;
   /** A task ended: `error` is null on success, else a `URLError` (`name`, `code`, `status`). */
-  didCompleteWithError?(session: URLSession, task: URLSessionTask, error: Error | null): void | Promise<void>;
+  didCompleteWithError?(session: URLSession, task: URLSessionTask, error: URLError | null): void | Promise<void>;
   /** Every queued event of the session has been delivered and no task is left running. */
   didFinishEvents?(session: URLSession): void | Promise<void>;
 }

@@ -1,4 +1,4 @@
-import { deserializeError, type SerializedError } from '../common/errors.js';
+import { deserializeError, URLError, type SerializedError } from '../common/errors.js';
 import type { TaskRecord, TaskState } from '../common/schema.js';
 
 /** The response a task got, as `HTTPURLResponse`. */
@@ -41,7 +41,7 @@ export class URLSessionTask {
   /** The server's response, once the transfer has one. */
   response: HTTPURLResponse | null = null;
   /** Why the task failed, once it has. */
-  error: Error | null = null;
+  error: URLError | null = null;
   readonly #owner: TaskOwner;
 
   /** @internal Tasks are made by `URLSession.downloadTask()`. */
@@ -96,7 +96,10 @@ export class URLSessionTask {
   /** @internal The task has completed, successfully if `error` is null. */
   complete(error: SerializedError | null): void {
     this.state = 'completed';
-    this.error = error ? deserializeError(error) : null;
+    if (!error) return void (this.error = null);
+    const rebuilt = deserializeError(error);
+    // Whatever ended the task is told as a URLError, so that `code` is always there.
+    this.error = rebuilt instanceof URLError ? rebuilt : new URLError('unknown', `${rebuilt.name}: ${rebuilt.message}`);
   }
 }
 
