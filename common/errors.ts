@@ -11,6 +11,7 @@ export type URLErrorCode =
   | 'dataLengthExceedsMaximum'
   | 'cannotWriteToFile'
   | 'unsupportedURL'
+  | 'cannotDecodeRawData'
   | 'unknown';
 
 /** The plain-object form of an error, as stored in IndexedDB and posted between sides. */

@@ -28,6 +28,10 @@ export interface TaskInit {
   request: RequestRecord;
   taskDescription: string;
   countOfBytesClientExpectsToReceive: number;
+  earliestBeginDate: number | null;
+  priority: number;
+  /** Resume data from `cancelByProducingResumeData()`: the task continues from its bytes. */
+  resumeData: string | null;
 }
 
 /**
@@ -62,6 +66,13 @@ export interface WorkerApi {
   fail(sessionId: string, taskIdentifier: number, engineId: string, error: SerializedError): Promise<void>;
   /** Cancels a task; it ends with a `cancelled` URLError. */
   cancel(sessionId: string, taskIdentifier: number): Promise<void>;
+  /** Stops a task's transfer and keeps its bytes, for a later `resume`. */
+  suspend(sessionId: string, taskIdentifier: number): Promise<SessionSnapshot>;
+  /**
+   * Cancels a task and keeps its bytes under resume data (null if there is nothing a server
+   * would let it resume from).
+   */
+  cancelByProducingResumeData(sessionId: string, taskIdentifier: number): Promise<string | null>;
   /** Removes a delivered event from the outbox. */
   acknowledge(sessionId: string, seq: number): Promise<void>;
 }

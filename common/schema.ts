@@ -59,6 +59,10 @@ export interface TaskRecord {
   /** -1 while unknown, as `NSURLSessionTransferSizeUnknown`. */
   countOfBytesExpectedToReceive: number;
   countOfBytesClientExpectsToReceive: number;
+  /** The transfer does not start before this time (ms since the epoch), or null. */
+  earliestBeginDate: number | null;
+  /** 0 (lowest) to 1 (highest); 0.5 by default. */
+  priority: number;
   engine: EngineName | null;
   /** The engine's own id for the transfer in flight (a Background Fetch id). */
   engineId: string | null;
@@ -117,6 +121,23 @@ export function temporaryKey(sessionId: string, taskIdentifier: number, part: nu
 /** The prefix of every temporary key of a task (of a session, without `taskIdentifier`). */
 export function temporaryFolder(sessionId: string, taskIdentifier?: number): string {
   return `${FILE_PREFIX}tmp/${segment(sessionId)}/${taskIdentifier === undefined ? '' : `${taskIdentifier}/`}`;
+}
+
+/** Cache key of a part kept by resume data (`cancelByProducingResumeData()`). */
+export function resumeKey(token: string, part: number): string {
+  return `${FILE_PREFIX}resume/${segment(token)}/${part}`;
+}
+
+/** What resume data holds: where the bytes kept are, and what they are a prefix of. */
+export interface ResumeDataRecord {
+  format: 'bgdl-resume-data/1';
+  origin: string;
+  token: string;
+  request: RequestRecord;
+  response: ResponseRecord | null;
+  validator: string;
+  parts: number;
+  countOfBytesExpectedToReceive: number;
 }
 
 /** Cache key of a file in the permanent store. */

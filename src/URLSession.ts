@@ -1,12 +1,12 @@
-import { serializeError } from '../common/errors.js';
-import { NOTICE_CHANNEL, type FetchOrder, type Notice, type SessionSnapshot } from '../common/protocol.js';
+import { serializeError, URLError } from '../common/errors.js';
+import { NOTICE_CHANNEL, type FetchOrder, type Notice, type SessionSnapshot, type TaskInit } from '../common/protocol.js';
 import { quote } from '../common/quote.js';
 import type { EventRecord, TaskRecord } from '../common/schema.js';
 import { callWorker } from './connection.js';
 import { DownloadLocation } from './DownloadLocation.js';
 import type { URLSessionConfiguration } from './URLSessionConfiguration.js';
 import type { URLSessionDelegate } from './URLSessionDelegate.js';
-import { URLSessionDownloadTask, type URLSessionTask } from './URLSessionTask.js';
+import { URLSessionDownloadTask, type TaskOwner, type URLSessionTask } from './URLSessionTask.js';
 
 /**
  * A background session, as `URLSession`. Its tasks run in the service worker and outlive the
@@ -23,13 +23,19 @@ export class URLSession {
   readonly #watched = new Set<string>();
   /** Tasks this page has seen running: they get a last `didWriteData` before they finish. */
   readonly #live = new Set<number>();
-  /** Tasks carried by the streaming engine. */
-  readonly #streamed = new Set<number>();
+  /** Running tasks that need the worker alive: streamed, or waiting to start. */
+  readonly #needsWorker = new Set<number>();
   #calls: Promise<unknown> = Promise.resolve();
   #draining: Promise<void> | undefined;
   #drainAgain = false;
   #delivered = 0;
   #keepAlive: ReturnType<typeof setInterval> | undefined;
+  #invalid = false;
+  #invalidTold = false;
+  /** Tasks the worker knows (created there, or re-attached from there). */
+  readonly #created = new Set<number>();
+  /** Resume data of tasks not yet sent to the worker. */
+  readonly #resumeData = new Map<number, string>();
 
   constructor(configuration: URLSessionConfiguration, delegate: URLSessionDelegate) {
     if (typeof configuration?.toRecord !== 'function') {
@@ -58,9 +64,16 @@ export class URLSession {
 
   /**
    * A task that downloads `request` (a URL or a `Request`), `suspended` until `resume()`.
-   * Only `http:` and `https:` URLs are allowed.
+   * Only `http:` and `https:` URLs are allowed. With `{ resumeData }` (from
+   * `cancelByProducingResumeData()`), the task continues from the bytes that were kept.
    */
-  downloadTask(request: string | URL | Request): URLSessionDownloadTask {
+  downloadTask(request: string | URL | Request | { resumeData: string }): URLSessionDownloadTask {
+    this.#checkValid();
+    let resumeData: string | null = null;
+    if (typeof request === 'object' && request !== null && 'resumeData' in request) {
+      resumeData = request.resumeData;
+      request = resumeDataURL(resumeData);
+    }
     let url: URL | undefined;
     try {
       url = new URL(request instanceof Request ? request.url : String(request), location.href);
@@ -72,6 +85,7 @@ export class URLSession {
     }
     const original = request instanceof Request ? request : new Request(url);
     const task = new URLSessionDownloadTask(this.#owner, newTaskIdentifier(this.#tasks), original);
+    if (resumeData !== null) this.#resumeData.set(task.taskIdentifier, resumeData);
     this.#tasks.set(task.taskIdentifier, task);
     return task;
   }
@@ -82,31 +96,76 @@ export class URLSession {
     return [...this.#tasks.values()];
   }
 
+  /**
+   * Cancels every task and makes the session invalid: it takes no new task, and tells
+   * `didBecomeInvalidWithError(session, null)` once its tasks have ended.
+   */
+  invalidateAndCancel(): void {
+    this.#invalid = true;
+    for (const task of this.#tasks.values()) task.cancel();
+    void this.#drain();
+  }
+
+  /**
+   * Lets the running tasks finish and makes the session invalid: it takes no new task, and
+   * tells `didBecomeInvalidWithError(session, null)` once its tasks have ended.
+   */
+  finishTasksAndInvalidate(): void {
+    this.#invalid = true;
+    void this.#drain();
+  }
+
+  #checkValid(): void {
+    if (this.#invalid) {
+      throw new DOMException(`The session ${quote(this.configuration.identifier)} was invalidated and takes no new task`, 'InvalidStateError');
+    }
+  }
+
   /** What the session's tasks ask of the worker, in the order they ask it. */
-  readonly #owner = {
-    resumeTask: (task: URLSessionTask) => {
+  readonly #owner: TaskOwner = {
+    resumeTask: (task) => {
+      if (this.#created.has(task.taskIdentifier)) {
+        this.#command(task, (id) => callWorker('resume', id, task.taskIdentifier));
+        return;
+      }
       const { taskIdentifier, originalRequest: request } = task;
-      const init = {
+      const init: TaskInit = {
         taskIdentifier,
         request: { url: request.url, method: request.method, headers: [...request.headers] },
         taskDescription: task.taskDescription,
         countOfBytesClientExpectsToReceive: Math.max(0, task.countOfBytesClientExpectsToReceive),
+        earliestBeginDate: task.earliestBeginDate?.getTime() ?? null,
+        priority: task.priority,
+        resumeData: this.#resumeData.get(taskIdentifier) ?? null,
       };
+      this.#resumeData.delete(taskIdentifier);
+      this.#created.add(taskIdentifier);
       this.#command(task, async (id) => {
         await callWorker('createTask', id, init);
         return callWorker('resume', id, taskIdentifier);
       });
     },
-    cancelTask: (task: URLSessionTask) => {
-      this.#command(task, async (id) => {
-        await callWorker('cancel', id, task.taskIdentifier).catch((error: unknown) => {
-          // A task never sent to the worker ends here.
-          if (!(error instanceof TypeError)) throw error;
-          task.complete({ name: 'URLError', code: 'cancelled', message: 'The download was cancelled' });
-          return this.#tell('didCompleteWithError', task, task.error);
-        });
-        return undefined;
-      });
+    suspendTask: (task) => {
+      if (this.#created.has(task.taskIdentifier)) this.#command(task, (id) => callWorker('suspend', id, task.taskIdentifier));
+    },
+    cancelTask: (task) => {
+      if (!this.#created.has(task.taskIdentifier)) {
+        // A task the worker never knew ends here.
+        task.complete(serializeError(new URLError('cancelled', 'The download was cancelled')));
+        this.#tasks.delete(task.taskIdentifier);
+        void this.#tell('didCompleteWithError', task, task.error);
+        return;
+      }
+      this.#command(task, async (id) => void (await callWorker('cancel', id, task.taskIdentifier)));
+    },
+    cancelByProducingResumeData: (task) => {
+      if (!this.#created.has(task.taskIdentifier)) {
+        this.#owner.cancelTask(task);
+        return Promise.resolve(null);
+      }
+      const data = this.#serial(() => callWorker('cancelByProducingResumeData', this.configuration.identifier, task.taskIdentifier));
+      void data.then(() => this.#drain(), () => undefined);
+      return data;
     },
   };
 
@@ -121,7 +180,7 @@ export class URLSession {
           await this.#carryOut(snapshot.orders);
         }
       } catch (error) {
-        task.complete({ name: (error as Error).name, message: (error as Error).message });
+        task.complete(serializeError(error));
         this.#tasks.delete(task.taskIdentifier);
         await this.#tell('didCompleteWithError', task, task.error);
       }
@@ -137,9 +196,10 @@ export class URLSession {
   /** Takes the worker's records of tasks into the page's task objects. */
   #apply(records: TaskRecord[]): void {
     this.#update(records);
-    // A transfer of the streaming engine lives only as long as the worker: while one runs,
-    // the page calls the worker now and then, which keeps it alive and revives it if it died.
-    const streaming = [...this.#tasks.values()].some((task) => task.state === 'running' && this.#streamed.has(task.taskIdentifier));
+    // A transfer of the streaming engine lives only as long as the worker, and a task waiting
+    // for its earliestBeginDate starts at a wake: while there is one, the page calls the worker
+    // now and then, which keeps it alive, revives it if it died, and starts what is due.
+    const streaming = [...this.#tasks.values()].some((task) => task.state === 'running' && this.#needsWorker.has(task.taskIdentifier));
     if (streaming && !this.#keepAlive) this.#keepAlive = setInterval(() => void this.#drain(), KEEP_ALIVE_MS);
     if (!streaming && this.#keepAlive) this.#keepAlive = void clearInterval(this.#keepAlive);
   }
@@ -153,9 +213,10 @@ export class URLSession {
         this.#tasks.set(task.taskIdentifier, task);
       }
       task.update(record);
+      this.#created.add(record.taskIdentifier);
       if (record.state === 'running') this.#live.add(record.taskIdentifier);
-      if (record.engine === 'stream') this.#streamed.add(record.taskIdentifier);
-      else this.#streamed.delete(record.taskIdentifier);
+      if (record.state === 'running' && record.engine !== 'background-fetch') this.#needsWorker.add(record.taskIdentifier);
+      else this.#needsWorker.delete(record.taskIdentifier);
       if (record.state === 'running' && record.engine === 'background-fetch' && record.engineId) {
         void this.#watch(record.taskIdentifier, record.engineId);
       }
@@ -219,8 +280,9 @@ export class URLSession {
     return this.#draining;
   }
 
-  async #deliverAll({ tasks, events }: SessionSnapshot): Promise<void> {
+  async #deliverAll({ tasks, events, orders }: SessionSnapshot): Promise<void> {
     this.#apply(tasks);
+    await this.#carryOut(orders);
     for (const event of events) {
       await this.#deliver(event);
       this.#delivered++;
@@ -229,6 +291,10 @@ export class URLSession {
     if (this.#delivered > 0 && !busy) {
       this.#delivered = 0;
       await this.#tell('didFinishEvents');
+    }
+    if (this.#invalid && !this.#invalidTold && this.#tasks.size === 0) {
+      this.#invalidTold = true;
+      await this.#tell('didBecomeInvalidWithError', null);
     }
   }
 
@@ -265,6 +331,17 @@ export class URLSession {
       reportError(error);
     }
   }
+}
+
+/** The URL resume data is for; resume data that is not ours is refused with a named error. */
+function resumeDataURL(resumeData: unknown): string {
+  try {
+    const url = (JSON.parse(resumeData as string) as { request?: { url?: unknown } }).request?.url;
+    if (typeof url === 'string') return url;
+  } catch {
+    // reported below
+  }
+  throw new URLError('cannotDecodeRawData', `This is not resume data from cancelByProducingResumeData(): ${quote(String(resumeData).slice(0, 80))}`);
 }
 
 /** How often a page calls the worker while the streaming engine runs one of its tasks. */

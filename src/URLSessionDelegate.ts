@@ -20,6 +20,8 @@ export interface URLSessionDelegate {
   didFinishDownloadingTo?(session: URLSession, task: URLSessionTask, location: DownloadLocation): void | Promise<void>;
   /** A task ended: `error` is null on success, else a `URLError` (`name`, `code`, `status`). */
   didCompleteWithError?(session: URLSession, task: URLSessionTask, error: URLError | null): void | Promise<void>;
+  /** The session was invalidated (`invalidateAndCancel`, `finishTasksAndInvalidate`) and its tasks have ended. */
+  didBecomeInvalidWithError?(session: URLSession, error: Error | null): void | Promise<void>;
   /** Every queued event of the session has been delivered and no task is left running. */
   didFinishEvents?(session: URLSession): void | Promise<void>;
 }

@@ -16,7 +16,9 @@ export interface HTTPURLResponse {
 /** What a task asks its session to do; the session is the one that talks to the worker. */
 export interface TaskOwner {
   resumeTask(task: URLSessionTask): void;
+  suspendTask(task: URLSessionTask): void;
   cancelTask(task: URLSessionTask): void;
+  cancelByProducingResumeData(task: URLSessionTask): Promise<string | null>;
 }
 
 /**
@@ -24,6 +26,9 @@ export interface TaskOwner {
  * change as the transfer goes on. A new task is `suspended` until `resume()`.
  */
 export class URLSessionTask {
+  static readonly lowPriority = 0.25;
+  static readonly defaultPriority = 0.5;
+  static readonly highPriority = 0.75;
   /** Unique within the session, kept across reloads. */
   readonly taskIdentifier: number;
   /** The request the task was created with. */
@@ -34,6 +39,10 @@ export class URLSessionTask {
   state: TaskState = 'suspended';
   /** A best-guess upper bound of the bytes to receive; the transfer fails past it. -1: unknown. */
   countOfBytesClientExpectsToReceive = -1;
+  /** The transfer does not start before this time (set it before `resume()`). */
+  earliestBeginDate: Date | null = null;
+  /** 0 (lowest) to 1 (highest), as `URLSessionTask.defaultPriority` (0.5) and its neighbours. */
+  priority = URLSessionTask.defaultPriority;
   /** Body bytes received so far. */
   countOfBytesReceived = 0;
   /** The size of the body, -1 while unknown. */
@@ -43,6 +52,10 @@ export class URLSessionTask {
   /** Why the task failed, once it has. */
   error: URLError | null = null;
   readonly #owner: TaskOwner;
+  /** @internal */
+  protected get owner(): TaskOwner {
+    return this.#owner;
+  }
 
   /** @internal Tasks are made by `URLSession.downloadTask()`. */
   constructor(owner: TaskOwner, taskIdentifier: number, originalRequest: Request) {
@@ -70,6 +83,16 @@ export class URLSessionTask {
     this.#owner.resumeTask(this);
   }
 
+  /**
+   * Stops the transfer and keeps the bytes received; `resume()` continues from them (with
+   * `Range` + `If-Range`, or from zero if the server changed the file or cannot resume).
+   */
+  suspend(): void {
+    if (this.state !== 'running') return;
+    this.state = 'suspended';
+    this.#owner.suspendTask(this);
+  }
+
   /** Cancels the task: it ends with `didCompleteWithError` and a `cancelled` URLError. */
   cancel(): void {
     if (this.state === 'completed' || this.state === 'canceling') return;
@@ -80,6 +103,8 @@ export class URLSessionTask {
   /** @internal Takes the worker's record of the task. */
   update(record: TaskRecord): void {
     this.taskDescription = record.taskDescription;
+    this.earliestBeginDate = record.earliestBeginDate === null ? null : new Date(record.earliestBeginDate);
+    this.priority = record.priority;
     this.countOfBytesClientExpectsToReceive = record.countOfBytesClientExpectsToReceive || -1;
     if (record.response) this.response = httpResponse(record.response.url, record.response);
     if (record.state === 'completed') {
@@ -104,7 +129,18 @@ export class URLSessionTask {
 }
 
 /** A download task, as `URLSessionDownloadTask`. */
-export class URLSessionDownloadTask extends URLSessionTask {}
+export class URLSessionDownloadTask extends URLSessionTask {
+  /**
+   * Cancels the task, keeping its bytes: resolves to resume data (a string to store as it is)
+   * that `session.downloadTask({ resumeData })` continues from, or null if the server's
+   * response cannot be resumed (no strong ETag nor Last-Modified).
+   */
+  cancelByProducingResumeData(): Promise<string | null> {
+    if (this.state === 'completed' || this.state === 'canceling') return Promise.resolve(null);
+    this.state = 'canceling';
+    return this.owner.cancelByProducingResumeData(this);
+  }
+}
 
 function httpResponse(url: string, record: NonNullable<TaskRecord['response']>): HTTPURLResponse {
   const headers = new Headers(record.headers);

@@ -128,6 +128,11 @@ export class StreamEngine implements Engine {
       });
     }
     const size = saved.countOfBytesExpectedToReceive >= 0 && placement.start > 0 ? saved.countOfBytesExpectedToReceive : placement.size;
+    const limit = task.countOfBytesClientExpectsToReceive > 0 ? task.countOfBytesClientExpectsToReceive : Infinity;
+    const tooLarge = () =>
+      new URLError('dataLengthExceedsMaximum', `The response of ${url} is larger than countOfBytesClientExpectsToReceive (${limit} bytes)`);
+    if (size > limit) throw tooLarge();
+    let exceeded: URLError | undefined;
     let received = placement.start;
     const body = new PartReader(response.body!.getReader());
     let reported = 0;
@@ -138,6 +143,7 @@ export class StreamEngine implements Engine {
           const chunk = await body.read(PART_SIZE - partBytes);
           if (!chunk) return controller.close();
           partBytes += chunk.byteLength;
+          if (received + partBytes > limit) return controller.error((exceeded = tooLarge()));
           controller.enqueue(chunk);
           if (Date.now() - reported >= PROGRESS_INTERVAL_MS) {
             reported = Date.now();
@@ -149,6 +155,7 @@ export class StreamEngine implements Engine {
       try {
         await putPart(sessionId, taskIdentifier, parts, part);
       } catch (error) {
+        if (exceeded) throw exceeded;
         if (signal.aborted) throw error;
         if (error instanceof DOMException && error.name === 'QuotaExceededError') {
           throw new URLError('cannotWriteToFile', `No storage left for the download of ${url}: ${error.message}`);

@@ -1,11 +1,13 @@
 import { URLError } from '../common/errors.js';
 import type { FetchOrder, SessionSnapshot, WorkerApi } from '../common/protocol.js';
-import type { EngineName, TaskRecord } from '../common/schema.js';
+import { PART_SIZE, resumeKey, temporaryKey, type EngineName, type ResumeDataRecord, type TaskRecord } from '../common/schema.js';
 import { completeTask } from './completion.js';
 import { getDatabase, getTask } from './database.js';
 import type { Engine } from './engine.js';
+
+declare const self: ServiceWorkerGlobalScope;
 import { notify } from './notify.js';
-import { deleteParts } from './parts.js';
+import { deleteParts, filesCache } from './parts.js';
 import * as valid from './validate.js';
 
 /**
@@ -49,6 +51,17 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       await completeTask(sessionId, taskIdentifier, previousEngineId, { error });
       return;
     }
+    if (task.earliestBeginDate !== null && task.earliestBeginDate > Date.now()) {
+      // Not yet: the task waits, running but with no engine, until a wake after that time.
+      Object.assign(task, { state: 'running', engine: null, engineId: null });
+      await tx.store.put(task);
+      await tx.done;
+      notify({ type: 'changed', sessionId });
+      return;
+    }
+    // Bytes kept (after a suspend, resume data, a failed Background Fetch): the streaming
+    // engine continues from them.
+    if (task.parts > 0 && task.validator && engines.stream) engine = engines.stream;
     Object.assign(task, {
       state: 'running',
       engine: engine.name,
@@ -80,7 +93,14 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
     const tasks = await (await getDatabase()).getAllFromIndex('tasks', 'bySession', sessionId);
     const orders: FetchOrder[] = [];
     for (const task of tasks) {
-      if (task.state !== 'running' || !task.engineId) continue;
+      if (task.state !== 'running') continue;
+      if (!task.engineId) {
+        if ((task.earliestBeginDate ?? 0) <= Date.now()) {
+          const order = await start(sessionId, task.taskIdentifier, null);
+          if (order) orders.push(order);
+        }
+        continue;
+      }
       const engine = task.engine ? engines[task.engine] : undefined;
       if (engine && (await engine.isAlive(task))) continue;
       const order = await start(sessionId, task.taskIdentifier, task.engineId);
@@ -95,6 +115,79 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
     for (const task of snapshot.tasks) if (task.state !== 'completed') keep.add(task.taskIdentifier);
     for (const event of snapshot.events) keep.add(event.taskIdentifier);
     await deleteParts(sessionId, undefined, keep);
+  }
+
+  /**
+   * Stops a task's transfer, keeping its stored parts, and leaves it in `state` with no engine.
+   * Returns the task as stopped, or undefined if it was not running or suspended.
+   */
+  async function stop(task: TaskRecord, state: 'suspended' | 'canceling'): Promise<TaskRecord | undefined> {
+    const tx = (await getDatabase()).transaction('tasks', 'readwrite');
+    const current = await tx.store.get([task.sessionId, task.taskIdentifier]);
+    if (!current || (current.state !== 'running' && current.state !== 'suspended')) return void (await tx.done);
+    const { engine: engineName, engineId } = current;
+    Object.assign(current, { state, engine: null, engineId: null });
+    await tx.store.put(current);
+    await tx.done;
+    notify({ type: 'changed', sessionId: task.sessionId });
+    // The transfer's own end is ignored now that the task no longer waits for it.
+    const engine = engineName && engineId ? engines[engineName] : undefined;
+    await engine?.cancel({ ...current, engine: engineName, engineId });
+    return current;
+  }
+
+  /** Moves a stopped task's parts under a new resume token and describes them. */
+  async function keepForResume(task: TaskRecord): Promise<string> {
+    const token = crypto.randomUUID();
+    const cache = await filesCache();
+    for (let part = 0; part < task.parts; part++) {
+      const stored = await cache.match(temporaryKey(task.sessionId, task.taskIdentifier, part));
+      if (!stored) throw new URLError('cannotWriteToFile', `Part ${part} of the download is gone from storage`);
+      await cache.put(resumeKey(token, part), stored);
+    }
+    const data: ResumeDataRecord = {
+      format: 'bgdl-resume-data/1',
+      origin: self.location.origin,
+      token,
+      request: task.originalRequest,
+      response: task.response,
+      validator: task.validator!,
+      parts: task.parts,
+      countOfBytesExpectedToReceive: task.countOfBytesExpectedToReceive,
+    };
+    return JSON.stringify(data);
+  }
+
+  /** Takes the bytes that resume data kept into a new task; refuses data that is not ours. */
+  async function adoptResumeData(task: TaskRecord, resumeData: string): Promise<void> {
+    const invalid = (why: string) => new URLError('cannotDecodeRawData', `The resume data cannot be used: ${why}`);
+    let data: ResumeDataRecord;
+    try {
+      data = JSON.parse(resumeData) as ResumeDataRecord;
+    } catch {
+      throw invalid('it is not resume data from cancelByProducingResumeData()');
+    }
+    if (data?.format !== 'bgdl-resume-data/1') throw invalid('it is not resume data from cancelByProducingResumeData()');
+    if (data.origin !== self.location.origin) throw invalid(`it was made by another origin (${valid.quote(data.origin)})`);
+    if (typeof data.token !== 'string' || !Number.isSafeInteger(data.parts) || data.parts < 0 || typeof data.validator !== 'string') {
+      throw invalid('it is corrupt');
+    }
+    const cache = await filesCache();
+    for (let part = 0; part < data.parts; part++) {
+      const stored = await cache.match(resumeKey(data.token, part));
+      if (!stored) throw invalid('the bytes it kept are gone (it was used already, or storage was cleared)');
+      await cache.put(temporaryKey(task.sessionId, task.taskIdentifier, part), stored);
+    }
+    for (let part = 0; part < data.parts; part++) await cache.delete(resumeKey(data.token, part));
+    Object.assign(task, {
+      originalRequest: valid.request(data.request),
+      response: data.response,
+      validator: data.validator,
+      parts: data.parts,
+      countOfBytesReceived: data.parts * PART_SIZE,
+      receivedAtStart: data.parts * PART_SIZE,
+      countOfBytesExpectedToReceive: data.countOfBytesExpectedToReceive,
+    });
   }
 
   const api: WorkerApi = {
@@ -119,7 +212,8 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
     },
 
     async createTask(sessionId, init) {
-      const { taskIdentifier, request, taskDescription, countOfBytesClientExpectsToReceive } = valid.taskInit(init);
+      const { taskIdentifier, request, taskDescription, countOfBytesClientExpectsToReceive, earliestBeginDate, priority, resumeData } =
+        valid.taskInit(init);
       const task: TaskRecord = {
         sessionId: valid.sessionId(sessionId),
         taskIdentifier,
@@ -132,6 +226,8 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
         countOfBytesReceived: 0,
         countOfBytesExpectedToReceive: -1,
         countOfBytesClientExpectsToReceive,
+        earliestBeginDate,
+        priority,
         engine: null,
         engineId: null,
         attempts: 0,
@@ -141,9 +237,25 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
         startedAt: 0,
         createdAt: Date.now(),
       };
+      if (resumeData !== null) await adoptResumeData(task, resumeData);
       await (await getDatabase()).add('tasks', task);
       notify({ type: 'changed', sessionId: task.sessionId });
       return task;
+    },
+
+    async suspend(sessionId, taskIdentifier) {
+      const task = await mustGetTask(sessionId, taskIdentifier);
+      await stop(task, 'suspended');
+      return api.snapshot(task.sessionId);
+    },
+
+    async cancelByProducingResumeData(sessionId, taskIdentifier) {
+      const task = await mustGetTask(sessionId, taskIdentifier);
+      const stopped = await stop(task, 'canceling');
+      if (!stopped) return null;
+      const data = stopped.validator ? await keepForResume(stopped) : null;
+      await completeTask(stopped.sessionId, stopped.taskIdentifier, null, { error: new URLError('cancelled', 'The download was cancelled') });
+      return data;
     },
 
     async resume(sessionId, taskIdentifier) {

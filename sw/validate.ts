@@ -34,7 +34,8 @@ export function httpURL(value: unknown): string {
   return url.href;
 }
 
-function request(value: unknown): RequestRecord {
+/** A request as a page sends it. */
+export function request(value: unknown): RequestRecord {
   const { url, method, headers } = (value ?? {}) as Partial<RequestRecord>;
   if (typeof method !== 'string' || !/^[A-Za-z]+$/.test(method)) throw new TypeError(`Bad request method ${quote(method)}`);
   const wellFormed =
@@ -53,11 +54,25 @@ export function taskInit(value: unknown): TaskInit {
   if (typeof init.taskDescription !== 'string') {
     throw new TypeError(`taskDescription must be a string, not ${quote(init.taskDescription)}`);
   }
+  const begin = init.earliestBeginDate;
+  if (begin !== null && (typeof begin !== 'number' || !Number.isFinite(begin))) {
+    throw new TypeError(`earliestBeginDate must be a time in ms or null, not ${quote(begin)}`);
+  }
+  const priority = init.priority;
+  if (typeof priority !== 'number' || !(priority >= 0 && priority <= 1)) {
+    throw new TypeError(`priority must be a number from 0 to 1, not ${quote(priority)}`);
+  }
+  if (init.resumeData !== null && typeof init.resumeData !== 'string') {
+    throw new TypeError(`resumeData must be a string or null, not ${quote(init.resumeData)}`);
+  }
   return {
     taskIdentifier: taskIdentifier(init.taskIdentifier),
     request: request(init.request),
     taskDescription: init.taskDescription,
     countOfBytesClientExpectsToReceive: expected,
+    earliestBeginDate: begin ?? null,
+    priority,
+    resumeData: init.resumeData ?? null,
   };
 }
 

@@ -1,0 +1,198 @@
+import type { Page } from '@playwright/test';
+import { completions, recordSession, recorded, startDownload, waitForFinishEvents } from './recorder.js';
+import { expect, test, unique, type TestServer } from './fixtures.js';
+
+const MiB = 1024 * 1024;
+const PART = 8 * MiB;
+
+function file(server: TestServer, mib: number, params = '') {
+  const id = unique('f');
+  return { id, size: mib * MiB, url: server.url(`/files/${mib}m?seed=${id}&id=${id}${params}`) };
+}
+
+/** Creates a task in the page's recorded session, sets properties on it, and resumes it. */
+function startTask(page: Page, url: string, properties: Record<string, unknown>): Promise<number> {
+  return page.evaluate(
+    ({ url, properties }) => {
+      const task = (globalThis as any).session.downloadTask(url);
+      for (const [key, value] of Object.entries(properties)) task[key] = key === 'earliestBeginDate' ? new Date(value as number) : value;
+      task.resume();
+      return task.taskIdentifier as number;
+    },
+    { url, properties },
+  );
+}
+
+async function expectDownloaded(page: Page, server: TestServer, f: { id: string; size: number }, task: number) {
+  await waitForFinishEvents(page);
+  expect(await completions(page)).toEqual([
+    ['didFinishDownloadingTo', task, { sha256: await server.sha256(f.id, f.size), size: f.size, movedTo: null }],
+    ['didCompleteWithError', task, null],
+    ['didFinishEvents'],
+  ]);
+}
+
+test('earliestBeginDate: the first request never comes before it', async ({ page, server }) => {
+  const f = file(server, 1);
+  await recordSession(page, unique('later'));
+  const begin = Date.now() + 4000;
+  const task = await startTask(page, f.url, { earliestBeginDate: begin });
+  await page.waitForTimeout(2000);
+  expect((await server.stats(f.id)).requests).toBe(0);
+  expect(await page.evaluate(async () => (await (globalThis as any).session.getAllTasks())[0].state)).toBe('running');
+  await expectDownloaded(page, server, f, task);
+  expect((await server.stats(f.id)).log[0]!.t).toBeGreaterThanOrEqual(begin);
+});
+
+test('countOfBytesClientExpectsToReceive: a larger response ends in a named error', async ({ page, server }) => {
+  const f = file(server, 3);
+  await recordSession(page, unique('bound'));
+  const task = await startTask(page, f.url, { countOfBytesClientExpectsToReceive: MiB });
+  await waitForFinishEvents(page);
+  expect(await completions(page)).toEqual([
+    ['didCompleteWithError', task, expect.objectContaining({ name: 'URLError', code: 'dataLengthExceedsMaximum' })],
+    ['didFinishEvents'],
+  ]);
+});
+
+test('suspend() stops the transfer; resume() continues it from the bytes kept', async ({ page, server, engine }) => {
+  const f = file(server, 32, '&rate=6000000');
+  await recordSession(page, unique('pause'));
+  const task = await startDownload(page, f.url);
+  await expect.poll(async () => (await server.stats(f.id)).bytesSent, { timeout: 60_000 }).toBeGreaterThan(18 * MiB);
+  await page.evaluate(async () => (await (globalThis as any).session.getAllTasks())[0].suspend());
+  await page.waitForTimeout(1500);
+  const paused = (await server.stats(f.id)).bytesSent;
+  await page.waitForTimeout(1500);
+  expect((await server.stats(f.id)).bytesSent).toBe(paused); // nothing moves while suspended
+  expect(await page.evaluate(async () => (await (globalThis as any).session.getAllTasks())[0].state)).toBe('suspended');
+  await page.evaluate(async () => (await (globalThis as any).session.getAllTasks())[0].resume());
+  await expectDownloaded(page, server, f, task);
+  const { bytesSent, log } = await server.stats(f.id);
+  if (engine === 'stream') {
+    expect(bytesSent).toBeLessThanOrEqual(f.size + PART);
+    expect(log.at(-1)!.range).toMatch(/^bytes=\d+-$/);
+  } else {
+    // Background Fetch cannot pause: suspending aborts its registration, and what it had
+    // received is fetched again.
+    expect(bytesSent).toBeLessThanOrEqual(f.size + paused);
+  }
+});
+
+test('cancelByProducingResumeData(): a new task from the resume data continues from the bytes kept', async ({ page, server, engine }) => {
+  const f = file(server, 32, '&rate=6000000');
+  await recordSession(page, unique('resumedata'));
+  const first = await startDownload(page, f.url);
+  await expect.poll(async () => (await server.stats(f.id)).bytesSent, { timeout: 60_000 }).toBeGreaterThan(18 * MiB);
+  const resumeData = await page.evaluate(async () => (await (globalThis as any).session.getAllTasks())[0].cancelByProducingResumeData());
+  await waitForFinishEvents(page);
+  expect(await completions(page)).toEqual([
+    ['didCompleteWithError', first, expect.objectContaining({ name: 'URLError', code: 'cancelled' })],
+    ['didFinishEvents'],
+  ]);
+  if (engine === 'background-fetch') {
+    // Background Fetch shows neither headers nor bytes before its end: nothing to resume from.
+    expect(resumeData).toBeNull();
+    return;
+  }
+  expect(typeof resumeData).toBe('string');
+  const sentBefore = (await server.stats(f.id)).bytesSent;
+  await page.evaluate(() => ((globalThis as any).recorded.length = 0));
+  const second = await page.evaluate((resumeData) => {
+    const task = (globalThis as any).session.downloadTask({ resumeData });
+    task.resume();
+    return task.taskIdentifier as number;
+  }, resumeData);
+  await expectDownloaded(page, server, f, second);
+  const { bytesSent, log } = await server.stats(f.id);
+  expect(bytesSent - sentBefore).toBeLessThan(f.size - 8 * MiB);
+  expect(bytesSent).toBeLessThanOrEqual(f.size + PART);
+  expect(log.at(-1)!.range).toMatch(/^bytes=[1-9]\d*-$/);
+});
+
+test('corrupt or foreign resume data gets a named error', async ({ page }) => {
+  await recordSession(page, unique('badresume'));
+  const corrupt = await page.evaluate(() => {
+    try {
+      (globalThis as any).session.downloadTask({ resumeData: 'garbage' });
+      return null;
+    } catch (error: any) {
+      return { name: error.name, code: error.code };
+    }
+  });
+  expect(corrupt).toEqual({ name: 'URLError', code: 'cannotDecodeRawData' });
+  const foreign = JSON.stringify({
+    format: 'bgdl-resume-data/1',
+    origin: 'https://elsewhere.example',
+    token: 'x',
+    request: { url: 'https://elsewhere.example/f', method: 'GET', headers: [] },
+    response: null,
+    validator: '"v1"',
+    parts: 1,
+    countOfBytesExpectedToReceive: 10,
+  });
+  const task = await page.evaluate((resumeData) => {
+    const task = (globalThis as any).session.downloadTask({ resumeData });
+    task.resume();
+    return task.taskIdentifier as number;
+  }, foreign);
+  await expect.poll(async () => completions(page)).toEqual([
+    ['didCompleteWithError', task, expect.objectContaining({ name: 'URLError', code: 'cannotDecodeRawData', message: expect.stringContaining('another origin') })],
+  ]);
+});
+
+test('invalidateAndCancel(): every task is cancelled, the session says it is invalid and takes no new task', async ({ page, server }) => {
+  const a = file(server, 16, '&rate=2000000');
+  const b = file(server, 16, '&rate=2000000');
+  await page.evaluate(() => ((globalThis as any).invalidated = []));
+  await recordSession(page, unique('invalidate'));
+  const first = await startDownload(page, a.url);
+  const second = await startDownload(page, b.url);
+  await expect.poll(async () => (await server.stats(a.id)).bytesSent, { timeout: 60_000 }).toBeGreaterThan(0);
+  const thrown = await page.evaluate(() => {
+    const session = (globalThis as any).session;
+    session.delegate.didBecomeInvalidWithError = (_s: unknown, error: unknown) => (globalThis as any).recorded.push(['didBecomeInvalidWithError', error]);
+    session.invalidateAndCancel();
+    try {
+      session.downloadTask('https://example.com/x');
+      return null;
+    } catch (error: any) {
+      return error.name;
+    }
+  });
+  expect(thrown).toBe('InvalidStateError');
+  await expect.poll(async () => (await completions(page)).at(-1), { timeout: 30_000 }).toEqual(['didBecomeInvalidWithError', null]);
+  const events = (await completions(page)).filter((e) => e[0] === 'didCompleteWithError');
+  expect(events).toHaveLength(2);
+  for (const [, task, error] of events as [string, number, { code: string }][]) {
+    expect([first, second]).toContain(task);
+    expect(error.code).toBe('cancelled');
+  }
+});
+
+test('taskDescription, priority and earliestBeginDate are kept across a reload', async ({ page, server }) => {
+  const sessionId = unique('kept');
+  const f = file(server, 1);
+  await recordSession(page, sessionId);
+  const begin = Date.now() + 60 * 60_000;
+  const task = await startTask(page, f.url, { taskDescription: 'nightly report', priority: 0.75, earliestBeginDate: begin });
+  await page.evaluate(() => (globalThis as any).session.ready);
+  await expect.poll(() => page.evaluate(async () => (globalThis as any).session.getAllTasks().then((t: any[]) => t.length))).toBe(1);
+  await page.waitForTimeout(500);
+  await page.reload();
+  await expect(page.locator('body[data-ready="true"]')).toBeAttached();
+  await recordSession(page, sessionId);
+  const tasks = await page.evaluate(async () =>
+    (await (globalThis as any).session.getAllTasks()).map((t: any) => ({
+      taskIdentifier: t.taskIdentifier,
+      taskDescription: t.taskDescription,
+      priority: t.priority,
+      earliestBeginDate: t.earliestBeginDate?.getTime(),
+      state: t.state,
+      url: t.originalRequest.url,
+    })),
+  );
+  expect(tasks).toEqual([{ taskIdentifier: task, taskDescription: 'nightly report', priority: 0.75, earliestBeginDate: begin, state: 'running', url: f.url }]);
+  expect((await server.stats(f.id)).requests).toBe(0);
+  expect(await recorded(page)).toEqual([]);
+});
