@@ -32,6 +32,8 @@ export interface TaskInit {
   priority: number;
   /** Resume data from `cancelByProducingResumeData()`: the task continues from its bytes. */
   resumeData: string | null;
+  /** An upload task's file (uploads come only from files, as in the seed). */
+  body: Blob | null;
 }
 
 /**
@@ -42,7 +44,9 @@ export interface FetchOrder {
   taskIdentifier: number;
   engineId: string;
   request: RequestRecord;
-  options: { title: string; downloadTotal?: number };
+  /** An upload's body. */
+  body: Blob | null;
+  options: { title: string; downloadTotal?: number; uploadTotal?: number };
 }
 
 /** A session's tasks, the events waiting for its delegate, and the transfers to start. */
@@ -83,7 +87,8 @@ export const NOTICE_CHANNEL = 'bgdl';
 /** A notice on `NOTICE_CHANNEL`. */
 export type Notice =
   | { type: 'changed'; sessionId: string }
-  | { type: 'progress'; sessionId: string; taskIdentifier: number; received: number; expected: number };
+  | { type: 'progress'; sessionId: string; taskIdentifier: number; received: number; expected: number }
+  | { type: 'sent'; sessionId: string; taskIdentifier: number; sent: number; expected: number };
 
 /**
  * Extends Comlink's `throw` handler so that `code` and `status` cross with an error and the

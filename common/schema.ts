@@ -49,7 +49,11 @@ export interface ConfigurationRecord {
 export interface TaskRecord {
   sessionId: string;
   taskIdentifier: number;
-  kind: 'download';
+  kind: 'download' | 'upload';
+  /** An upload's body (a file), kept until the upload ends. */
+  body: Blob | null;
+  countOfBytesSent: number;
+  countOfBytesExpectedToSend: number;
   state: TaskState;
   taskDescription: string;
   originalRequest: RequestRecord;

@@ -196,3 +196,50 @@ test('taskDescription, priority and earliestBeginDate are kept across a reload',
   expect((await server.stats(f.id)).requests).toBe(0);
   expect(await recorded(page)).toEqual([]);
 });
+
+test('uploadTask from a file: the server receives it whole, and didSendBodyData reaches its size', async ({ page, server }) => {
+  const id = unique('up');
+  await recordSession(page, unique('upload'));
+  const upload = await page.evaluate(async (url) => {
+    const bytes = new Uint8Array(5 * 1024 * 1024);
+    for (let i = 0; i < bytes.length; i += 65536) crypto.getRandomValues(bytes.subarray(i, i + 65536));
+    const digest = await crypto.subtle.digest('SHA-256', bytes);
+    const session = (globalThis as any).session;
+    const sent: number[][] = ((globalThis as any).sent = []);
+    session.delegate.didSendBodyData = (_s: unknown, _t: unknown, bytesSent: number, total: number, expected: number) =>
+      sent.push([bytesSent, total, expected]);
+    const task = session.uploadTask(url, new Blob([bytes], { type: 'application/octet-stream' }));
+    task.resume();
+    return {
+      task: task.taskIdentifier as number,
+      size: bytes.length,
+      sha256: [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join(''),
+    };
+  }, server.url(`/upload?id=${id}`));
+  await waitForFinishEvents(page);
+  expect(await completions(page)).toEqual([['didCompleteWithError', upload.task, null], ['didFinishEvents']]);
+  const { uploads } = (await server.stats(id)) as unknown as { uploads: { size: number; sha256: string }[] };
+  expect(uploads).toEqual([expect.objectContaining({ size: upload.size, sha256: upload.sha256 })]);
+  const sent = (await page.evaluate(() => (globalThis as any).sent)) as number[][];
+  expect(sent.at(-1)).toEqual([expect.any(Number), upload.size, upload.size]);
+  expect(sent.reduce((sum, [bytes]) => sum + bytes!, 0)).toBe(upload.size);
+});
+
+test('uploads from data or a stream are refused, as in the seed', async ({ page }) => {
+  await recordSession(page, unique('upload-data'));
+  const errors = await page.evaluate(() => {
+    const session = (globalThis as any).session;
+    const attempt = (body: unknown) => {
+      try {
+        session.uploadTask('/upload', body);
+        return null;
+      } catch (error: any) {
+        return { name: error.name, message: error.message };
+      }
+    };
+    return [attempt(new Uint8Array(4)), attempt(new ReadableStream()), attempt('text')];
+  });
+  for (const error of errors) {
+    expect(error).toEqual({ name: 'TypeError', message: expect.stringContaining('upload only from files') });
+  }
+});

@@ -6,7 +6,7 @@ import { callWorker } from './connection.js';
 import { DownloadLocation } from './DownloadLocation.js';
 import type { URLSessionConfiguration } from './URLSessionConfiguration.js';
 import type { URLSessionDelegate } from './URLSessionDelegate.js';
-import { URLSessionDownloadTask, type TaskOwner, type URLSessionTask } from './URLSessionTask.js';
+import { URLSessionDownloadTask, URLSessionUploadTask, type TaskOwner, type URLSessionTask } from './URLSessionTask.js';
 
 /**
  * A background session, as `URLSession`. Its tasks run in the service worker and outlive the
@@ -36,6 +36,8 @@ export class URLSession {
   readonly #created = new Set<number>();
   /** Resume data of tasks not yet sent to the worker. */
   readonly #resumeData = new Map<number, string>();
+  /** Files of upload tasks not yet sent to the worker. */
+  readonly #bodies = new Map<number, Blob>();
 
   constructor(configuration: URLSessionConfiguration, delegate: URLSessionDelegate) {
     if (typeof configuration?.toRecord !== 'function') {
@@ -53,6 +55,7 @@ export class URLSession {
     channel.onmessage = ({ data }: MessageEvent<Notice>) => {
       if (data?.sessionId !== configuration.identifier) return;
       if (data.type === 'progress') this.#progress(data.taskIdentifier, data.received, data.expected);
+      else if (data.type === 'sent') this.#sent(data.taskIdentifier, data.sent, data.expected);
       else void this.#drain();
     };
     this.ready = this.#serial(() => callWorker('attach', configuration.toRecord())).then(async (snapshot) => {
@@ -74,18 +77,30 @@ export class URLSession {
       resumeData = request.resumeData;
       request = resumeDataURL(resumeData);
     }
-    let url: URL | undefined;
-    try {
-      url = new URL(request instanceof Request ? request.url : String(request), location.href);
-    } catch {
-      // reported below
-    }
-    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-      throw new TypeError(`Only http: and https: URLs can be downloaded, not ${quote(String(request instanceof Request ? request.url : request))}`);
-    }
+    const url = checkedURL(request instanceof Request ? request.url : request);
     const original = request instanceof Request ? request : new Request(url);
     const task = new URLSessionDownloadTask(this.#owner, newTaskIdentifier(this.#tasks), original);
     if (resumeData !== null) this.#resumeData.set(task.taskIdentifier, resumeData);
+    this.#tasks.set(task.taskIdentifier, task);
+    return task;
+  }
+
+  /**
+   * A task that uploads a file (`Blob` or `File`) with `request` (POST unless the request says
+   * otherwise), `suspended` until `resume()`. As in the seed, background sessions upload only
+   * from files: data or a stream would be lost with the page.
+   */
+  uploadTask(request: string | URL | Request, fromFile: Blob): URLSessionUploadTask {
+    this.#checkValid();
+    if (!(fromFile instanceof Blob)) {
+      throw new TypeError(
+        `uploadTask() takes a file (a Blob or File), not ${quote(Object.prototype.toString.call(fromFile))}: background sessions upload only from files; uploads from data or a stream fail once the page is gone`,
+      );
+    }
+    const original = request instanceof Request ? request : new Request(checkedURL(request), { method: 'POST' });
+    const task = new URLSessionUploadTask(this.#owner, newTaskIdentifier(this.#tasks), original);
+    checkedURL(original.url);
+    this.#bodies.set(task.taskIdentifier, fromFile);
     this.#tasks.set(task.taskIdentifier, task);
     return task;
   }
@@ -137,8 +152,10 @@ export class URLSession {
         earliestBeginDate: task.earliestBeginDate?.getTime() ?? null,
         priority: task.priority,
         resumeData: this.#resumeData.get(taskIdentifier) ?? null,
+        body: this.#bodies.get(taskIdentifier) ?? null,
       };
       this.#resumeData.delete(taskIdentifier);
+      this.#bodies.delete(taskIdentifier);
       this.#created.add(taskIdentifier);
       this.#command(task, async (id) => {
         await callWorker('createTask', id, init);
@@ -209,7 +226,8 @@ export class URLSession {
       let task = this.#tasks.get(record.taskIdentifier);
       if (!task) {
         const { url, method, headers } = record.originalRequest;
-        task = new URLSessionDownloadTask(this.#owner, record.taskIdentifier, new Request(url, { method, headers }));
+        const Task = record.kind === 'upload' ? URLSessionUploadTask : URLSessionDownloadTask;
+        task = new Task(this.#owner, record.taskIdentifier, new Request(url, { method, headers }));
         this.#tasks.set(task.taskIdentifier, task);
       }
       task.update(record);
@@ -225,10 +243,10 @@ export class URLSession {
 
   /** Starts the Background Fetches the worker ordered (browsers let only pages start them). */
   async #carryOut(orders: FetchOrder[]): Promise<void> {
-    for (const { taskIdentifier, engineId, request, options } of orders) {
+    for (const { taskIdentifier, engineId, request, body, options } of orders) {
       const manager = (await navigator.serviceWorker.ready).backgroundFetch!;
       try {
-        const registration = await manager.fetch(engineId, new Request(request.url, request), options);
+        const registration = await manager.fetch(engineId, new Request(request.url, { ...request, body }), options);
         void this.#watch(taskIdentifier, engineId, registration);
       } catch (error) {
         // Another page of the app may have started the same order already.
@@ -245,13 +263,22 @@ export class URLSession {
     if (!registration || this.#watched.has(engineId)) return;
     this.#watched.add(engineId);
     registration.addEventListener('progress', () => {
+      if (registration.uploadTotal > 0) this.#sent(taskIdentifier, registration.uploaded, registration.uploadTotal);
       this.#progress(taskIdentifier, registration.downloaded, registration.downloadTotal || -1);
     });
   }
 
+  #sent(taskIdentifier: number, sent: number, expected: number): void {
+    const task = this.#tasks.get(taskIdentifier);
+    if (!task || task.state !== 'running' || sent <= task.countOfBytesSent) return;
+    const delta = sent - task.countOfBytesSent;
+    task.countOfBytesSent = sent;
+    void this.#tell('didSendBodyData', task, delta, sent, expected);
+  }
+
   #progress(taskIdentifier: number, received: number, expected: number): void {
     const task = this.#tasks.get(taskIdentifier);
-    if (!task || task.state !== 'running' || received <= task.countOfBytesReceived) return;
+    if (!(task instanceof URLSessionDownloadTask) || task.state !== 'running' || received <= task.countOfBytesReceived) return;
     const written = received - task.countOfBytesReceived;
     task.countOfBytesReceived = received;
     if (expected >= 0) task.countOfBytesExpectedToReceive = expected;
@@ -314,6 +341,9 @@ export class URLSession {
       return;
     }
     if (task && event.type === 'didCompleteWithError') {
+      if (this.#live.has(task.taskIdentifier) && task.countOfBytesSent < task.countOfBytesExpectedToSend && !event.error) {
+        this.#sent(task.taskIdentifier, task.countOfBytesExpectedToSend, task.countOfBytesExpectedToSend);
+      }
       task.complete(event.error);
       await this.#tell('didCompleteWithError', task, task.error);
       this.#tasks.delete(task.taskIdentifier);
@@ -331,6 +361,20 @@ export class URLSession {
       reportError(error);
     }
   }
+}
+
+/** An absolute `http:` or `https:` URL (resolved against the page), as the seed's limitations require. */
+function checkedURL(value: string | URL): URL {
+  let url: URL | undefined;
+  try {
+    url = new URL(String(value), location.href);
+  } catch {
+    // reported below
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new TypeError(`Only http: and https: URLs can be used, not ${quote(String(value))}`);
+  }
+  return url;
 }
 
 /** The URL resume data is for; resume data that is not ours is refused with a named error. */

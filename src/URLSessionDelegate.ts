@@ -16,6 +16,14 @@ export interface URLSessionDelegate {
     totalBytesWritten: number,
     totalBytesExpectedToWrite: number,
   ): void;
+  /** Body bytes were sent for an upload (only while a page of the app is open). */
+  didSendBodyData?(
+    session: URLSession,
+    task: URLSessionTask,
+    bytesSent: number,
+    totalBytesSent: number,
+    totalBytesExpectedToSend: number,
+  ): void;
   /** A download finished: `location` is readable until this returns or its promise settles. */
   didFinishDownloadingTo?(session: URLSession, task: URLSessionTask, location: DownloadLocation): void | Promise<void>;
   /** A task ended: `error` is null on success, else a `URLError` (`name`, `code`, `status`). */

@@ -47,6 +47,10 @@ export class URLSessionTask {
   countOfBytesReceived = 0;
   /** The size of the body, -1 while unknown. */
   countOfBytesExpectedToReceive = -1;
+  /** Body bytes sent so far (upload tasks). */
+  countOfBytesSent = 0;
+  /** The size of the body to send (upload tasks). */
+  countOfBytesExpectedToSend = 0;
   /** The server's response, once the transfer has one. */
   response: HTTPURLResponse | null = null;
   /** Why the task failed, once it has. */
@@ -104,6 +108,7 @@ export class URLSessionTask {
   update(record: TaskRecord): void {
     this.taskDescription = record.taskDescription;
     this.earliestBeginDate = record.earliestBeginDate === null ? null : new Date(record.earliestBeginDate);
+    this.countOfBytesExpectedToSend = record.countOfBytesExpectedToSend;
     this.priority = record.priority;
     this.countOfBytesClientExpectsToReceive = record.countOfBytesClientExpectsToReceive || -1;
     if (record.response) this.response = httpResponse(record.response.url, record.response);
@@ -114,6 +119,7 @@ export class URLSessionTask {
       return;
     }
     this.state = record.state;
+    this.countOfBytesSent = Math.max(this.countOfBytesSent, record.countOfBytesSent);
     this.countOfBytesReceived = Math.max(this.countOfBytesReceived, record.countOfBytesReceived);
     this.countOfBytesExpectedToReceive = record.countOfBytesExpectedToReceive;
   }
@@ -127,6 +133,9 @@ export class URLSessionTask {
     this.error = rebuilt instanceof URLError ? rebuilt : new URLError('unknown', `${rebuilt.name}: ${rebuilt.message}`);
   }
 }
+
+/** An upload task, as `URLSessionUploadTask`: sends a file; its response is in `response`. */
+export class URLSessionUploadTask extends URLSessionTask {}
 
 /** A download task, as `URLSessionDownloadTask`. */
 export class URLSessionDownloadTask extends URLSessionTask {

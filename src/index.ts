@@ -1,7 +1,7 @@
 /** The page entry: `import { URLSession, URLSessionConfiguration } from 'bgdl'`. */
 export { URLSession } from './URLSession.js';
 export { URLSessionConfiguration } from './URLSessionConfiguration.js';
-export { URLSessionTask, URLSessionDownloadTask, type HTTPURLResponse } from './URLSessionTask.js';
+export { URLSessionTask, URLSessionDownloadTask, URLSessionUploadTask, type HTTPURLResponse } from './URLSessionTask.js';
 export type { URLSessionDelegate } from './URLSessionDelegate.js';
 export { DownloadLocation } from './DownloadLocation.js';
 export { documents } from './documents.js';

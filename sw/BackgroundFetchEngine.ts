@@ -45,8 +45,9 @@ export class BackgroundFetchEngine implements Engine {
   async start(task: TaskRecord, configuration: ConfigurationRecord | undefined): Promise<FetchOrder> {
     const { url } = task.originalRequest;
     const title = configuration?.title || task.taskDescription || new URL(url).pathname.split('/').pop() || url;
-    const order: FetchOrder = { taskIdentifier: task.taskIdentifier, engineId: task.engineId!, request: task.originalRequest, options: { title } };
+    const order: FetchOrder = { taskIdentifier: task.taskIdentifier, engineId: task.engineId!, request: task.originalRequest, body: task.body, options: { title } };
     if (task.countOfBytesClientExpectsToReceive > 0) order.options.downloadTotal = task.countOfBytesClientExpectsToReceive;
+    if (task.body) order.options.uploadTotal = task.body.size;
     return order;
   }
 
@@ -79,7 +80,9 @@ export class BackgroundFetchEngine implements Engine {
       const [record] = await registration.matchAll();
       const response = await record?.responseReady.catch(() => undefined);
       const { sessionId, taskIdentifier, engineId } = task;
-      if (success && response) {
+      if (success && response && task.kind === 'upload') {
+        await completeTask(sessionId, taskIdentifier, engineId, { response: responseRecord(response, task.originalRequest.url), size: 0, parts: 0 });
+      } else if (success && response) {
         const meta = responseRecord(response, task.originalRequest.url);
         // Chromium hands a record's body over as a disk-backed Blob: no copy into memory.
         const body = await response.blob();

@@ -66,7 +66,7 @@ export class StreamEngine implements Engine {
   async #run(task: TaskRecord, retryLimit: number, signal: AbortSignal): Promise<void> {
     for (let retry = 0; ; retry++) {
       try {
-        const outcome = await this.#transfer(task, signal);
+        const outcome = task.kind === 'upload' ? await this.#upload(task, signal) : await this.#transfer(task, signal);
         await this.#end(task, outcome);
         return;
       } catch (error) {
@@ -172,6 +172,26 @@ export class StreamEngine implements Engine {
       throw new Retryable(new URLError('networkConnectionLost', `The download of ${url} ended at ${received} of ${size} bytes`));
     }
     return { response: (await this.#saved(task)).response!, size: received, parts };
+  }
+
+  /** One attempt at an upload: the body is sent whole (fetch tells no upload progress). */
+  async #upload(task: TaskRecord, signal: AbortSignal) {
+    const { url, method, headers } = task.originalRequest;
+    let response: Response;
+    try {
+      response = await fetch(url, { method, headers, body: task.body, signal, cache: 'no-store' });
+      await response.arrayBuffer();
+    } catch (error) {
+      throw new Retryable(new URLError('networkConnectionLost', `The upload to ${url} failed: ${String(error)}`));
+    }
+    if (!response.ok) {
+      const error = new URLError('badServerResponse', `The server answered with an error status: HTTP ${response.status} for ${url}`, response.status);
+      if (isRetryableStatus(response.status)) throw new Retryable(error, response.headers.get('Retry-After'));
+      throw error;
+    }
+    const sent = task.body?.size ?? 0;
+    notify({ type: 'sent', sessionId: task.sessionId, taskIdentifier: task.taskIdentifier, sent, expected: sent });
+    return { response: responseRecord(response, url), size: 0, parts: 0 };
   }
 
   async #saved(task: TaskRecord): Promise<TaskRecord> {

@@ -17,6 +17,9 @@ import * as valid from './validate.js';
  */
 const MAX_ATTEMPTS = 50;
 
+/** How long a transfer just started is taken to be alive, whatever its engine says. */
+const START_GRACE_MS = 3000;
+
 /**
  * The worker's answers to pages. Every argument is checked, since anything may be posted;
  * the worker, not the page, is the one that writes the database.
@@ -40,6 +43,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
     engine: Engine = preferred,
   ): Promise<FetchOrder | void> {
     const db = await getDatabase();
+    const configuration = await db.get('sessions', sessionId);
     const tx = db.transaction('tasks', 'readwrite');
     const task = await tx.store.get([sessionId, taskIdentifier]);
     if (!task || task.state === 'completed' || task.engineId !== previousEngineId) return tx.done;
@@ -74,7 +78,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
     await tx.done;
     notify({ type: 'changed', sessionId });
     try {
-      return await engine.start(task, await db.get('sessions', sessionId));
+      return await engine.start(task, configuration);
     } catch (cause) {
       await failToStart(task.sessionId, task.taskIdentifier, task.engineId!, cause, task.originalRequest.url);
     }
@@ -101,6 +105,8 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
         }
         continue;
       }
+      // A transfer just handed to its engine may not be registered there yet.
+      if (Date.now() - task.startedAt < START_GRACE_MS) continue;
       const engine = task.engine ? engines[task.engine] : undefined;
       if (engine && (await engine.isAlive(task))) continue;
       const order = await start(sessionId, task.taskIdentifier, task.engineId);
@@ -212,12 +218,15 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
     },
 
     async createTask(sessionId, init) {
-      const { taskIdentifier, request, taskDescription, countOfBytesClientExpectsToReceive, earliestBeginDate, priority, resumeData } =
+      const { taskIdentifier, request, taskDescription, countOfBytesClientExpectsToReceive, earliestBeginDate, priority, resumeData, body } =
         valid.taskInit(init);
       const task: TaskRecord = {
         sessionId: valid.sessionId(sessionId),
         taskIdentifier,
-        kind: 'download',
+        kind: body ? 'upload' : 'download',
+        body,
+        countOfBytesSent: 0,
+        countOfBytesExpectedToSend: body ? body.size : 0,
         state: 'suspended',
         taskDescription,
         originalRequest: request,

@@ -33,12 +33,17 @@ export async function completeTask(
     task.response = outcome.response;
     task.countOfBytesReceived = outcome.size;
     task.countOfBytesExpectedToReceive = outcome.size;
-    task.parts = outcome.parts;
-    events.push({ type: 'didFinishDownloadingTo', taskIdentifier, size: outcome.size, parts: outcome.parts });
+    if (task.kind === 'upload') {
+      task.countOfBytesSent = task.countOfBytesExpectedToSend;
+    } else {
+      task.parts = outcome.parts;
+      events.push({ type: 'didFinishDownloadingTo', taskIdentifier, size: outcome.size, parts: outcome.parts });
+    }
   }
   events.push({ type: 'didCompleteWithError', taskIdentifier, error: task.error });
   task.state = 'completed';
   task.engineId = null;
+  task.body = null;
   await tasks.put(task);
   for (const event of events) await tx.objectStore('events').add({ ...event, sessionId } as EventRecord);
   await tx.done;

@@ -62,6 +62,9 @@ export function taskInit(value: unknown): TaskInit {
   if (typeof priority !== 'number' || !(priority >= 0 && priority <= 1)) {
     throw new TypeError(`priority must be a number from 0 to 1, not ${quote(priority)}`);
   }
+  if (init.body !== null && !(init.body instanceof Blob)) {
+    throw new TypeError(`An upload's body must be a Blob or File, not ${quote(init.body)}`);
+  }
   if (init.resumeData !== null && typeof init.resumeData !== 'string') {
     throw new TypeError(`resumeData must be a string or null, not ${quote(init.resumeData)}`);
   }
@@ -73,6 +76,7 @@ export function taskInit(value: unknown): TaskInit {
     earliestBeginDate: begin ?? null,
     priority,
     resumeData: init.resumeData ?? null,
+    body: init.body ?? null,
   };
 }
 
