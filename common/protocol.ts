@@ -5,7 +5,7 @@
  */
 import { transferHandlers, type TransferHandler } from 'comlink';
 import { deserializeError, serializeError, type SerializedError } from './errors.js';
-import type { ConfigurationRecord, EventRecord, RequestRecord, TaskRecord } from './schema.js';
+import type { ConfigurationRecord, EngineName, EventRecord, RequestRecord, TaskRecord } from './schema.js';
 
 /** `type` of the message that carries a call's port to the worker. */
 export const CONNECT = 'bgdl:connect';
@@ -46,7 +46,7 @@ export interface FetchOrder {
   request: RequestRecord;
   /** An upload's body. */
   body: Blob | null;
-  options: { title: string; downloadTotal?: number; uploadTotal?: number };
+  options: { title: string; icons?: { src: string }[]; downloadTotal?: number; uploadTotal?: number };
 }
 
 /** A session's tasks, the events waiting for its delegate, and the transfers to start. */
@@ -77,8 +77,36 @@ export interface WorkerApi {
    * would let it resume from).
    */
   cancelByProducingResumeData(sessionId: string, taskIdentifier: number): Promise<string | null>;
+  /** What the worker is doing for a session (`session.debugState()`). */
+  debugState(sessionId: string): Promise<DebugState>;
+  /** The sessions with events waiting in the outbox. */
+  pendingSessions(): Promise<string[]>;
+  /** The app has handled a session's background events: its launch notification goes. */
+  eventsHandled(sessionId: string): Promise<void>;
   /** Removes a delivered event from the outbox. */
   acknowledge(sessionId: string, seq: number): Promise<void>;
+}
+
+/** What `session.debugState()` shows. */
+export interface DebugState {
+  /** The engine new transfers go to. */
+  engine: EngineName;
+  online: boolean;
+  connection: { effectiveType?: string; saveData?: boolean; type?: string } | null;
+  appVisible: boolean;
+  /** Events waiting for this session's delegate. */
+  waitingEvents: number;
+  tasks: {
+    taskIdentifier: number;
+    state: TaskRecord['state'];
+    engine: EngineName | null;
+    waitingFor: string | null;
+    earliestBeginDate: number | null;
+    discretionary: boolean;
+    countOfBytesReceived: number;
+    parts: number;
+    attempts: number;
+  }[];
 }
 
 /** Name of the BroadcastChannel on which the worker tells pages that something changed. */

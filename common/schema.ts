@@ -41,8 +41,16 @@ export interface ConfigurationRecord {
   sessionSendsLaunchEvents: boolean;
   /** How many times a transfer is retried after a network error, 408, 429 or 5xx. */
   retryLimit: number;
-  /** Title shown by the browser's download UI. */
+  /** May transfers use a cellular network? (Default true.) */
+  allowsExpensiveNetworkAccess?: boolean;
+  /** May transfers use a network in Save-Data mode? (Default true.) */
+  allowsConstrainedNetworkAccess?: boolean;
+  /** Title shown by the browser's download UI and the launch notification. */
   title?: string;
+  /** Where a click on the download UI or the launch notification brings the user (same origin). */
+  launchURL?: string;
+  /** An icon for the download UI and the launch notification (same origin). */
+  icon?: string;
 }
 
 /** One task, as kept across page closes, worker stops and browser restarts. */
@@ -67,6 +75,10 @@ export interface TaskRecord {
   earliestBeginDate: number | null;
   /** 0 (lowest) to 1 (highest); 0.5 by default. */
   priority: number;
+  /** Waits for good conditions: the session is discretionary, or no page was visible at resume. */
+  discretionary: boolean;
+  /** Why the task waits to start (its conditions), or null. */
+  waitingFor: string | null;
   engine: EngineName | null;
   /** The engine's own id for the transfer in flight (a Background Fetch id). */
   engineId: string | null;

@@ -35,7 +35,11 @@ export async function recordSession(page: Page, identifier: string, configuratio
             task.taskIdentifier,
             error && { name: error.name, code: error.code, status: error.status, message: error.message },
           ]),
-        didFinishEvents: () => recorded.push(['didFinishEvents']),
+        didFinishEvents: () => {
+          recorded.push(['didFinishEvents']);
+          // As the seed's app does: call the completion handler kept from the app-delegate hook.
+          (globalThis as any).completionHandlers?.[identifier]?.();
+        },
       });
       Object.assign(globalThis, { session, recorded });
     },

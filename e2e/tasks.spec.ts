@@ -243,3 +243,66 @@ test('uploads from data or a stream are refused, as in the seed', async ({ page 
     expect(error).toEqual({ name: 'TypeError', message: expect.stringContaining('upload only from files') });
   }
 });
+
+for (const sends of [true, false]) {
+  test(`sessionSendsLaunchEvents = ${sends}: tasks that end with no page open ${sends ? 'bring a notification, closed by the completion handler' : 'bring nobody back'}`, async ({ page, context, openApp, server, engine, baseURL }) => {
+    test.skip(engine === 'background-fetch', "Background Fetch shows the browser's own download UI (title and icon from the configuration), which a headless test cannot see or click");
+    await context.grantPermissions(['notifications'], { origin: new URL(baseURL!).origin });
+    const sessionId = unique('launch');
+    const f = file(server, 2, '&rate=2000000');
+    await recordSession(page, sessionId, { title: 'Reports', launchURL: '/?from=notification', sessionSendsLaunchEvents: sends });
+    const task = await startDownload(page, f.url);
+    await expect.poll(async () => (await server.stats(f.id)).bytesSent).toBeGreaterThan(0);
+    await page.close();
+    await expect.poll(async () => (await server.stats(f.id)).completed).toBe(1);
+    const worker = context.serviceWorkers()[0]!;
+    const notifications = () =>
+      worker.evaluate(async () =>
+        (await (self as any).registration.getNotifications()).map((n: Notification) => [n.title, n.tag, n.body, n.data?.url]),
+      );
+    if (sends) {
+      await expect.poll(notifications).toEqual([['Reports', `bgdl:${sessionId}`, '1 task finished', new URL('/?from=notification', baseURL).href]]);
+    } else {
+      await new Promise((resolve) => setTimeout(resolve, 1000)); // the page is closed: wait here
+      expect(await notifications()).toEqual([]);
+    }
+
+    // A page of the app loads: the app-delegate hook says which session has events waiting.
+    const next = await openApp();
+    const pending = await next.evaluate(() =>
+      (globalThis as any).bgdl.handleEventsForBackgroundURLSession((identifier: string, completionHandler: () => void) => {
+        (globalThis as any).completionHandlers = { ...(globalThis as any).completionHandlers, [identifier]: completionHandler };
+      }),
+    );
+    expect(pending).toEqual([sessionId]);
+    await recordSession(next, sessionId);
+    await expectDownloaded(next, server, f, task);
+    await expect.poll(notifications).toEqual([]);
+    expect(await next.evaluate(() => (globalThis as any).bgdl.handleEventsForBackgroundURLSession(() => undefined))).toEqual([]);
+  });
+}
+
+test('isDiscretionary: a task waits while the browser is offline, says so, and starts when it is back', async ({ page, context, server }) => {
+  const f = file(server, 2);
+  await recordSession(page, unique('discretionary'), { isDiscretionary: true });
+  await page.evaluate(() => {
+    (globalThis as any).session.delegate.taskIsWaitingForConnectivity = (_s: unknown, task: any) =>
+      (globalThis as any).recorded.push(['taskIsWaitingForConnectivity', task.taskIdentifier]);
+  });
+  await context.setOffline(true);
+  const task = await startDownload(page, f.url);
+  await expect.poll(() => completions(page)).toEqual([['taskIsWaitingForConnectivity', task]]);
+  const state = await page.evaluate(() => (globalThis as any).session.debugState());
+  expect(state).toMatchObject({ online: false, tasks: [{ taskIdentifier: task, state: 'running', waitingFor: 'offline', discretionary: true }] });
+  await page.waitForTimeout(2000);
+  expect((await server.stats(f.id)).requests).toBe(0);
+
+  await context.setOffline(false);
+  await waitForFinishEvents(page);
+  expect(await completions(page)).toEqual([
+    ['taskIsWaitingForConnectivity', task],
+    ['didFinishDownloadingTo', task, { sha256: await server.sha256(f.id, f.size), size: f.size, movedTo: null }],
+    ['didCompleteWithError', task, null],
+    ['didFinishEvents'],
+  ]);
+});

@@ -1,5 +1,5 @@
 import { serializeError, URLError } from '../common/errors.js';
-import { NOTICE_CHANNEL, type FetchOrder, type Notice, type SessionSnapshot, type TaskInit } from '../common/protocol.js';
+import { NOTICE_CHANNEL, type DebugState, type FetchOrder, type Notice, type SessionSnapshot, type TaskInit } from '../common/protocol.js';
 import { quote } from '../common/quote.js';
 import type { EventRecord, TaskRecord } from '../common/schema.js';
 import { callWorker } from './connection.js';
@@ -23,6 +23,8 @@ export class URLSession {
   readonly #watched = new Set<string>();
   /** Tasks this page has seen running: they get a last `didWriteData` before they finish. */
   readonly #live = new Set<number>();
+  /** Tasks waiting for their conditions, whose delegate was told so. */
+  readonly #waiting = new Set<number>();
   /** Running tasks that need the worker alive: streamed, or waiting to start. */
   readonly #needsWorker = new Set<number>();
   #calls: Promise<unknown> = Promise.resolve();
@@ -109,6 +111,14 @@ export class URLSession {
   async getAllTasks(): Promise<URLSessionTask[]> {
     await this.ready;
     return [...this.#tasks.values()];
+  }
+
+  /**
+   * What the library is doing, as the seed's Background Networking Profile shows it: the
+   * engine in use, the network as the worker sees it, and each task's state and why it waits.
+   */
+  debugState(): Promise<DebugState> {
+    return callWorker('debugState', this.configuration.identifier);
   }
 
   /**
@@ -233,6 +243,9 @@ export class URLSession {
       task.update(record);
       this.#created.add(record.taskIdentifier);
       if (record.state === 'running') this.#live.add(record.taskIdentifier);
+      if (record.waitingFor && !this.#waiting.has(record.taskIdentifier)) void this.#tell('taskIsWaitingForConnectivity', task);
+      if (record.waitingFor) this.#waiting.add(record.taskIdentifier);
+      else this.#waiting.delete(record.taskIdentifier);
       if (record.state === 'running' && record.engine !== 'background-fetch') this.#needsWorker.add(record.taskIdentifier);
       else this.#needsWorker.delete(record.taskIdentifier);
       if (record.state === 'running' && record.engine === 'background-fetch' && record.engineId) {

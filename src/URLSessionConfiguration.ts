@@ -5,14 +5,26 @@ import { quote } from '../common/quote.js';
 export class URLSessionConfiguration {
   /** The session identifier: the same one re-attaches a session's tasks after a reload. */
   readonly identifier: string;
-  /** Let the transfers wait for good conditions. Default: false. */
+  /**
+   * Let the transfers wait for good conditions: online, no Save-Data, not a 2G-class
+   * connection. Default: false (a task resumed while no page of the app is visible is
+   * discretionary all the same).
+   */
   isDiscretionary = false;
+  /** May transfers use a cellular network (where the browser tells)? Default: true. */
+  allowsExpensiveNetworkAccess = true;
+  /** May transfers use a network in Save-Data mode? Default: true. */
+  allowsConstrainedNetworkAccess = true;
   /** Bring the user back to the app when tasks end with no page open. Default: true. */
   sessionSendsLaunchEvents = true;
   /** How many times a transfer is retried after a network error, 408, 429 or 5xx (with backoff). Default: 5. */
   retryLimit = 5;
-  /** The title the browser's download UI shows. Default: the task's description or file name. */
+  /** The title of the browser's download UI and of the launch notification. */
   title: string | undefined = undefined;
+  /** Where a click on the download UI or the launch notification brings the user. Default: the worker's scope. */
+  launchURL: string | undefined = undefined;
+  /** An icon for the download UI and the launch notification. */
+  icon: string | undefined = undefined;
 
   private constructor(identifier: string) {
     this.identifier = identifier;
@@ -31,7 +43,19 @@ export class URLSessionConfiguration {
 
   /** @internal The form the worker keeps. */
   toRecord(): ConfigurationRecord {
-    const { identifier, isDiscretionary, sessionSendsLaunchEvents, retryLimit, title } = this;
-    return { identifier, isDiscretionary, sessionSendsLaunchEvents, retryLimit, ...(title === undefined ? {} : { title }) };
+    const { identifier, isDiscretionary, sessionSendsLaunchEvents, retryLimit, title, launchURL, icon } = this;
+    const { allowsExpensiveNetworkAccess, allowsConstrainedNetworkAccess } = this;
+    const record: ConfigurationRecord = {
+      identifier,
+      isDiscretionary,
+      sessionSendsLaunchEvents,
+      retryLimit,
+      allowsExpensiveNetworkAccess,
+      allowsConstrainedNetworkAccess,
+    };
+    if (title !== undefined) record.title = title;
+    if (launchURL !== undefined) record.launchURL = new URL(launchURL, location.href).href;
+    if (icon !== undefined) record.icon = new URL(icon, location.href).href;
+    return record;
   }
 }

@@ -24,6 +24,8 @@ export interface URLSessionDelegate {
     totalBytesSent: number,
     totalBytesExpectedToSend: number,
   ): void;
+  /** A task waits for good conditions to start (offline, Save-Data, a slow or disallowed network). */
+  taskIsWaitingForConnectivity?(session: URLSession, task: URLSessionTask): void;
   /** A download finished: `location` is readable until this returns or its promise settles. */
   didFinishDownloadingTo?(session: URLSession, task: URLSessionTask, location: DownloadLocation): void | Promise<void>;
   /** A task ended: `error` is null on success, else a `URLError` (`name`, `code`, `status`). */

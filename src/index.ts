@@ -6,4 +6,5 @@ export type { URLSessionDelegate } from './URLSessionDelegate.js';
 export { DownloadLocation } from './DownloadLocation.js';
 export { documents } from './documents.js';
 export { registerServiceWorker } from './registerServiceWorker.js';
+export { handleEventsForBackgroundURLSession } from './handleEventsForBackgroundURLSession.js';
 export { URLError, type URLErrorCode } from '../common/errors.js';

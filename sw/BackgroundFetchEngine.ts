@@ -6,6 +6,7 @@ import { getDatabase } from './database.js';
 import type { Engine } from './engine.js';
 import { isRetryableStatus } from './http.js';
 import { putPart } from './parts.js';
+import { openApp } from './launch.js';
 import { responseRecord } from './responseRecord.js';
 
 declare const self: ServiceWorkerGlobalScope;
@@ -38,7 +39,7 @@ export class BackgroundFetchEngine implements Engine {
     self.addEventListener('backgroundfetchsuccess', (event) => event.waitUntil(this.#end(event, true)));
     self.addEventListener('backgroundfetchfail', (event) => event.waitUntil(this.#end(event, false)));
     self.addEventListener('backgroundfetchabort', (event) => event.waitUntil(this.#end(event, false)));
-    self.addEventListener('backgroundfetchclick', (event) => event.waitUntil(openApp()));
+    self.addEventListener('backgroundfetchclick', (event) => event.waitUntil(this.#click(event)));
   }
 
   /** A page starts the fetch (browsers refuse it in a worker): this returns its order. */
@@ -46,6 +47,7 @@ export class BackgroundFetchEngine implements Engine {
     const { url } = task.originalRequest;
     const title = configuration?.title || task.taskDescription || new URL(url).pathname.split('/').pop() || url;
     const order: FetchOrder = { taskIdentifier: task.taskIdentifier, engineId: task.engineId!, request: task.originalRequest, body: task.body, options: { title } };
+    if (configuration?.icon) order.options.icons = [{ src: configuration.icon }];
     if (task.countOfBytesClientExpectsToReceive > 0) order.options.downloadTotal = task.countOfBytesClientExpectsToReceive;
     if (task.body) order.options.uploadTotal = task.body.size;
     return order;
@@ -69,6 +71,14 @@ export class BackgroundFetchEngine implements Engine {
         error: new URLError('cancelled', 'The download was cancelled'),
       });
     }
+  }
+
+  /** A click on the browser's download UI brings the user back, if the session says so. */
+  async #click(event: BackgroundFetchEvent): Promise<void> {
+    const db = await getDatabase();
+    const task = await db.getFromIndex('tasks', 'byEngineId', event.registration.id);
+    const configuration = task && (await db.get('sessions', task.sessionId));
+    if (configuration?.sessionSendsLaunchEvents !== false) await openApp(configuration?.launchURL);
   }
 
   async #end(event: BackgroundFetchEvent, success: boolean): Promise<void> {
@@ -107,11 +117,3 @@ export class BackgroundFetchEngine implements Engine {
 function isWorthRetrying(reason: BackgroundFetchFailureReason, status: number | undefined): boolean {
   return reason === 'fetch-error' || (reason === 'bad-status' && status !== undefined && isRetryableStatus(status));
 }
-
-/** Brings the user back to the app: focuses one of its windows, or opens its scope. */
-async function openApp(): Promise<void> {
-  const windows = await self.clients.matchAll({ type: 'window' });
-  if (windows[0]) await windows[0].focus();
-  else await self.clients.openWindow(self.registration.scope);
-}
-

@@ -1,11 +1,13 @@
 import { URLError } from '../common/errors.js';
-import type { FetchOrder, SessionSnapshot, WorkerApi } from '../common/protocol.js';
+import type { DebugState, FetchOrder, SessionSnapshot, WorkerApi } from '../common/protocol.js';
 import { PART_SIZE, resumeKey, temporaryKey, type EngineName, type ResumeDataRecord, type TaskRecord } from '../common/schema.js';
 import { completeTask } from './completion.js';
 import { getDatabase, getTask } from './database.js';
 import type { Engine } from './engine.js';
 
 declare const self: ServiceWorkerGlobalScope;
+import { isAppVisible, waitingReason } from './conditions.js';
+import { dismiss } from './launch.js';
 import { notify } from './notify.js';
 import { deleteParts, filesCache } from './parts.js';
 import * as valid from './validate.js';
@@ -44,9 +46,21 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
   ): Promise<FetchOrder | void> {
     const db = await getDatabase();
     const configuration = await db.get('sessions', sessionId);
+    const before = await db.get('tasks', [sessionId, taskIdentifier]);
+    const waitingFor = before ? waitingReason(configuration, before) : null;
     const tx = db.transaction('tasks', 'readwrite');
     const task = await tx.store.get([sessionId, taskIdentifier]);
     if (!task || task.state === 'completed' || task.engineId !== previousEngineId) return tx.done;
+    if (waitingFor) {
+      // Conditions are poor: the task waits, running with no engine, and is tried at each wake.
+      const told = task.waitingFor !== null;
+      Object.assign(task, { state: 'running', engine: null, engineId: null, waitingFor });
+      await tx.store.put(task);
+      await tx.done;
+      if (!told) notify({ type: 'changed', sessionId });
+      return;
+    }
+    task.waitingFor = null;
     // Only starts that brought no byte more count toward the limit.
     if (task.countOfBytesReceived > task.receivedAtStart) task.attempts = 0;
     if (task.attempts >= MAX_ATTEMPTS) {
@@ -196,6 +210,16 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
     });
   }
 
+  /** A session's tasks and undelivered events, as they are. */
+  async function read(sessionId: string): Promise<Omit<SessionSnapshot, 'orders'>> {
+    const tx = (await getDatabase()).transaction(['tasks', 'events']);
+    const [tasks, events] = await Promise.all([
+      tx.objectStore('tasks').index('bySession').getAll(sessionId),
+      tx.objectStore('events').index('bySession').getAll(sessionId),
+    ]);
+    return { tasks, events };
+  }
+
   const api: WorkerApi = {
     async attach(configuration) {
       const config = valid.configuration(configuration);
@@ -206,22 +230,20 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
     },
 
     async snapshot(sessionId) {
-      const db = await getDatabase();
       const id = valid.sessionId(sessionId);
       const orders = await reconcile(id);
-      const tx = db.transaction(['tasks', 'events']);
-      const [tasks, events] = await Promise.all([
-        tx.objectStore('tasks').index('bySession').getAll(id),
-        tx.objectStore('events').index('bySession').getAll(id),
-      ]);
-      return { tasks, events, orders };
+      return { ...(await read(id)), orders };
     },
 
     async createTask(sessionId, init) {
       const { taskIdentifier, request, taskDescription, countOfBytesClientExpectsToReceive, earliestBeginDate, priority, resumeData, body } =
         valid.taskInit(init);
+      const id = valid.sessionId(sessionId);
+      const configuration = await (await getDatabase()).get('sessions', id);
+      // As the seed says: a task resumed while the app is in the background is discretionary.
+      const discretionary = (configuration?.isDiscretionary ?? false) || !(await isAppVisible());
       const task: TaskRecord = {
-        sessionId: valid.sessionId(sessionId),
+        sessionId: id,
         taskIdentifier,
         kind: body ? 'upload' : 'download',
         body,
@@ -237,6 +259,8 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
         countOfBytesClientExpectsToReceive,
         earliestBeginDate,
         priority,
+        discretionary,
+        waitingFor: null,
         engine: null,
         engineId: null,
         attempts: 0,
@@ -297,6 +321,32 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       await tx.done;
       notify({ type: 'changed', sessionId: task.sessionId });
       await engine.cancel(current);
+    },
+
+    async debugState(sessionId) {
+      const { tasks, events } = await read(valid.sessionId(sessionId));
+      const connection = (navigator as WorkerNavigator & { connection?: DebugState['connection'] }).connection;
+      return {
+        engine: preferred.name,
+        online: navigator.onLine,
+        connection: connection ? { effectiveType: connection.effectiveType, saveData: connection.saveData, type: connection.type } : null,
+        appVisible: await isAppVisible(),
+        waitingEvents: events.length,
+        tasks: tasks.map(({ taskIdentifier, state, engine, waitingFor, earliestBeginDate, discretionary, countOfBytesReceived, parts, attempts }) => ({
+          taskIdentifier, state, engine, waitingFor, earliestBeginDate, discretionary, countOfBytesReceived, parts, attempts,
+        })),
+      };
+    },
+
+    async pendingSessions() {
+      const index = (await getDatabase()).transaction('events').store.index('bySession');
+      const sessions: string[] = [];
+      for (let cursor = await index.openKeyCursor(null, 'nextunique'); cursor; cursor = await cursor.continue()) sessions.push(cursor.key);
+      return sessions;
+    },
+
+    async eventsHandled(sessionId) {
+      await dismiss(valid.sessionId(sessionId));
     },
 
     async acknowledge(sessionId, seq) {

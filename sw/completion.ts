@@ -1,6 +1,7 @@
 import { serializeError } from '../common/errors.js';
 import type { EventRecord, ResponseRecord, TaskEvent } from '../common/schema.js';
 import { getDatabase } from './database.js';
+import { announce } from './launch.js';
 import { notify } from './notify.js';
 
 /** How a transfer ended: its file is stored in `parts` at the task's temporary keys, or it failed. */
@@ -19,9 +20,11 @@ export async function completeTask(
   outcome: Outcome,
 ): Promise<boolean> {
   const db = await getDatabase();
-  const tx = db.transaction(['tasks', 'events'], 'readwrite');
+  const tx = db.transaction(['tasks', 'events', 'sessions'], 'readwrite');
   const tasks = tx.objectStore('tasks');
   const task = await tasks.get([sessionId, taskIdentifier]);
+  const configuration = await tx.objectStore('sessions').get(sessionId);
+  const engine = task?.engine;
   if (!task || task.state === 'completed' || task.engineId !== engineId) {
     await tx.done;
     return false;
@@ -46,7 +49,11 @@ export async function completeTask(
   task.body = null;
   await tasks.put(task);
   for (const event of events) await tx.objectStore('events').add({ ...event, sessionId } as EventRecord);
+  const waiting = await tx.objectStore('events').index('bySession').getAll(sessionId);
+  const finished = waiting.filter((event) => event.type === 'didCompleteWithError').length;
   await tx.done;
   notify({ type: 'changed', sessionId });
+  // Background Fetch shows its own UI; for the streaming engine's tasks, a notification.
+  if (engine === 'stream') await announce(configuration, finished).catch(() => undefined);
   return true;
 }

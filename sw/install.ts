@@ -3,6 +3,7 @@ import { serializeError } from '../common/errors.js';
 import { CONNECT, installErrorTransfer, isConnectMessage, type WorkerApi } from '../common/protocol.js';
 import { quote } from '../common/quote.js';
 import { createApi } from './api.js';
+import { handleNotificationClicks } from './launch.js';
 import { BackgroundFetchEngine } from './BackgroundFetchEngine.js';
 import type { Engine } from './engine.js';
 import { StreamEngine } from './StreamEngine.js';
@@ -41,6 +42,7 @@ export function installURLSessionWorker(options: WorkerOptions = {}): void {
   const manager = options.disableBackgroundFetch ? undefined : self.registration.backgroundFetch;
   const backgroundFetch = manager ? new BackgroundFetchEngine(manager) : undefined;
   const preferred: Engine = backgroundFetch ?? stream;
+  handleNotificationClicks();
   const { api, handOver } = createApi({ stream, 'background-fetch': backgroundFetch }, preferred);
   // What Background Fetch could not finish (a browser restart, a 5xx), the streaming engine
   // retries, within the event that reported the failure.

@@ -86,17 +86,30 @@ export function configuration(value: unknown): ConfigurationRecord {
   for (const key of ['isDiscretionary', 'sessionSendsLaunchEvents'] as const) {
     if (typeof config[key] !== 'boolean') throw new TypeError(`${key} must be a boolean, not ${quote(config[key])}`);
   }
+  for (const key of ['allowsExpensiveNetworkAccess', 'allowsConstrainedNetworkAccess'] as const) {
+    if (config[key] !== undefined && typeof config[key] !== 'boolean') throw new TypeError(`${key} must be a boolean, not ${quote(config[key])}`);
+  }
   if (!Number.isSafeInteger(config.retryLimit) || config.retryLimit! < 0) {
     throw new TypeError(`retryLimit must be an integer >= 0, not ${quote(config.retryLimit)}`);
   }
   if (config.title !== undefined && typeof config.title !== 'string') {
     throw new TypeError(`title must be a string, not ${quote(config.title)}`);
   }
+  for (const key of ['launchURL', 'icon'] as const) {
+    const value = config[key];
+    if (value !== undefined && (typeof value !== 'string' || new URL(value, location.href).origin !== location.origin)) {
+      throw new TypeError(`${key} must be a URL of this origin, not ${quote(value)}`);
+    }
+  }
   return {
     identifier: sessionId(config.identifier),
     isDiscretionary: config.isDiscretionary!,
     sessionSendsLaunchEvents: config.sessionSendsLaunchEvents!,
     retryLimit: config.retryLimit!,
+    allowsExpensiveNetworkAccess: config.allowsExpensiveNetworkAccess ?? true,
+    allowsConstrainedNetworkAccess: config.allowsConstrainedNetworkAccess ?? true,
     ...(config.title === undefined ? {} : { title: config.title }),
+    ...(config.launchURL === undefined ? {} : { launchURL: new URL(config.launchURL, location.href).href }),
+    ...(config.icon === undefined ? {} : { icon: new URL(config.icon, location.href).href }),
   };
 }

@@ -1,0 +1,47 @@
+import type { ConfigurationRecord } from '../common/schema.js';
+
+declare const self: ServiceWorkerGlobalScope;
+
+/** The tag of a session's launch notification. */
+const tagOf = (sessionId: string) => `bgdl:${sessionId}`;
+
+/** Brings the user back to the app: focuses one of its windows, or opens `url` (default: the scope). */
+export async function openApp(url: string = self.registration.scope): Promise<void> {
+  const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+  const open = windows.find((window) => window.url === url) ?? windows[0];
+  if (open) await open.focus();
+  else await self.clients.openWindow(url);
+}
+
+/**
+ * Tells the user that a session's tasks ended while no page of the app was visible, so that
+ * they can be brought back (`sessionSendsLaunchEvents`): a notification, where permission was
+ * granted. Background Fetch shows its own; this is for the streaming engine.
+ */
+export async function announce(configuration: ConfigurationRecord | undefined, finished: number): Promise<void> {
+  if (!configuration?.sessionSendsLaunchEvents || Notification.permission !== 'granted') return;
+  const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+  if (windows.some((window) => window.visibilityState === 'visible')) return;
+  const options: NotificationOptions = {
+    tag: tagOf(configuration.identifier),
+    body: `${finished} ${finished === 1 ? 'task' : 'tasks'} finished`,
+    data: { bgdl: configuration.identifier, url: configuration.launchURL ?? self.registration.scope },
+  };
+  if (configuration.icon) options.icon = configuration.icon;
+  await self.registration.showNotification(configuration.title ?? 'Downloads finished', options);
+}
+
+/** Closes a session's launch notification: its events have been handled. */
+export async function dismiss(sessionId: string): Promise<void> {
+  for (const notification of await self.registration.getNotifications({ tag: tagOf(sessionId) })) notification.close();
+}
+
+/** Opens the app when one of the library's notifications is clicked; leaves others alone. */
+export function handleNotificationClicks(): void {
+  self.addEventListener('notificationclick', (event) => {
+    const data = event.notification.data as { bgdl?: string; url?: string } | null;
+    if (typeof data?.bgdl !== 'string') return;
+    event.notification.close();
+    event.waitUntil(openApp(data.url));
+  });
+}
