@@ -94,6 +94,8 @@ export interface DebugState {
   online: boolean;
   connection: { effectiveType?: string; saveData?: boolean; type?: string } | null;
   appVisible: boolean;
+  /** The rate limiter: a task started in the background waits until `lastWakeAt + delay`. */
+  rateLimiter: { delay: number; lastWakeAt: number };
   /** Events waiting for this session's delegate. */
   waitingEvents: number;
   tasks: {

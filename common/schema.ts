@@ -8,7 +8,7 @@ import type { SerializedError } from './errors.js';
 
 /** Name and version of the IndexedDB database. */
 export const DB_NAME = 'bgdl';
-export const DB_VERSION = 1;
+export const DB_VERSION = 2;
 
 /** Cache Storage cache that holds temporary locations and the permanent store. */
 export const FILES_CACHE = 'bgdl-files';
@@ -106,6 +106,12 @@ export type TaskEvent =
 /** An outbox row: `seq` orders every event of every session. */
 export type EventRecord = TaskEvent & { seq: number; sessionId: string };
 
+/** The rate limiter's state: the delay, and when the app was last woken in the background. */
+export interface RateLimiterState {
+  delay: number;
+  lastWakeAt: number;
+}
+
 /** The database schema (idb's typed form). */
 export interface Schema extends DBSchema {
   sessions: { key: string; value: ConfigurationRecord };
@@ -119,6 +125,8 @@ export interface Schema extends DBSchema {
     value: EventRecord;
     indexes: { bySession: string };
   };
+  /** Since version 2: state of the whole app, by name (`'rateLimiter'`). */
+  app: { key: 'rateLimiter'; value: RateLimiterState };
 }
 
 const FILE_PREFIX = '/__bgdl__/';

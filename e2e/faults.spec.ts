@@ -13,8 +13,8 @@ function file(server: TestServer, mib: number, params = '') {
 }
 
 /** Waits for the session to end its events, and checks them: the file's bytes, each event once. */
-async function expectDownloaded(page: Page, server: TestServer, f: { id: string; size: number }, taskIdentifier: number, version = 1) {
-  await waitForFinishEvents(page);
+async function expectDownloaded(page: Page, server: TestServer, f: { id: string; size: number }, taskIdentifier: number, version = 1, timeout?: number) {
+  await waitForFinishEvents(page, 1, timeout);
   expect(await completions(page)).toEqual([
     ['didFinishDownloadingTo', taskIdentifier, { sha256: await server.sha256(f.id, f.size, version), size: f.size, movedTo: null }],
     ['didCompleteWithError', taskIdentifier, null],
@@ -50,6 +50,9 @@ test('the worker stopped mid-download, twice: the download completes and each ev
 });
 
 test('every page closed mid-download, then one opened again: the download completes there', async ({ page, openApp, server, stopWorkers, engine }) => {
+  // Seen with Background Fetch: once the app's last page closes and its worker is stopped,
+  // Chromium stops reading the response for about 30 s before it goes on.
+  test.setTimeout(240_000);
   const sessionId = unique('closed');
   const f = file(server, 32, '&rate=6000000');
   await recordSession(page, sessionId);
@@ -60,7 +63,7 @@ test('every page closed mid-download, then one opened again: the download comple
   await stopWorkers();
   const next = await openApp();
   await recordSession(next, sessionId);
-  await expectDownloaded(next, server, f, task);
+  await expectDownloaded(next, server, f, task, 1, 180_000);
   const { bytesSent } = await server.stats(f.id);
   expect(bytesSent).toBeLessThanOrEqual(engine === 'stream' ? f.size + PART : f.size);
 });

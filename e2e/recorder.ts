@@ -72,10 +72,10 @@ export async function completions(page: Page): Promise<Recorded[]> {
 }
 
 /** Waits until the page's delegate has recorded `didFinishEvents` `count` times. */
-export async function waitForFinishEvents(page: Page, count = 1): Promise<void> {
+export async function waitForFinishEvents(page: Page, count = 1, timeout = 60_000): Promise<void> {
   await page.waitForFunction(
     (count) => ((globalThis as any).recorded as unknown[][]).filter((e) => e[0] === 'didFinishEvents').length >= count,
     count,
-    { timeout: 60_000 },
+    { timeout },
   );
 }

@@ -306,3 +306,38 @@ test('isDiscretionary: a task waits while the browser is offline, says so, and s
     ['didFinishEvents'],
   ]);
 });
+
+test('the rate limiter: each background wake grows the delay, and a visible page resets it', async ({ page, context, openApp, server, engine }) => {
+  test.skip(engine === 'stream', "the wakes counted are Background Fetch's: the browser waking the worker for a download that ended");
+  const sessionId = unique('limiter');
+  await recordSession(page, sessionId);
+  test.setTimeout(240_000); // Chromium holds a fetch ~30 s once the app's last page closes
+  // Chromium runs one registration at a time: each ends after the page is gone.
+  const files = [0, 1, 2].map((i) => file(server, 1, `&delay=${2000 + i * 1000}`));
+  for (const f of files) await startDownload(page, f.url);
+  await expect.poll(async () => (await server.stats(files[0]!.id)).requests, { timeout: 30_000 }).toBe(1);
+  await page.close(); // no page of the app is visible now (the fixture's about:blank is another origin)
+
+  const limiter = () =>
+    context.serviceWorkers()[0]!.evaluate(
+      () =>
+        new Promise((resolve, reject) => {
+          const open = indexedDB.open('bgdl');
+          open.onerror = () => reject(open.error);
+          open.onsuccess = () => {
+            const get = open.result.transaction('app').objectStore('app').get('rateLimiter');
+            get.onsuccess = () => (resolve(get.result ?? null), open.result.close());
+          };
+        }),
+    ) as Promise<{ delay: number; lastWakeAt: number } | null>;
+  await expect.poll(async () => (await server.stats(files[2]!.id)).completed, { timeout: 150_000 }).toBe(1);
+  // Two wakes at least: the first sets one minute, each next one within it doubles it.
+  await expect.poll(async () => (await limiter())?.delay, { timeout: 30_000 }).toBeGreaterThanOrEqual(2 * 60_000);
+  expect([2 * 60_000, 4 * 60_000]).toContain((await limiter())!.delay);
+
+  const next = await openApp();
+  await recordSession(next, sessionId);
+  await waitForFinishEvents(next, 1, 120_000);
+  expect((await completions(next)).filter((e) => e[0] === 'didCompleteWithError')).toHaveLength(3);
+  expect(await next.evaluate(() => (globalThis as any).session.debugState())).toMatchObject({ appVisible: true, rateLimiter: { delay: 0 } });
+});

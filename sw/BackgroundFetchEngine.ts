@@ -2,11 +2,13 @@ import { URLError, type URLErrorCode } from '../common/errors.js';
 import type { FetchOrder } from '../common/protocol.js';
 import type { ConfigurationRecord, TaskRecord } from '../common/schema.js';
 import { completeTask } from './completion.js';
-import { getDatabase } from './database.js';
+import { getDatabase, updateRateLimiter } from './database.js';
 import type { Engine } from './engine.js';
 import { isRetryableStatus } from './http.js';
 import { putPart } from './parts.js';
+import { isAppVisible } from './conditions.js';
 import { openApp } from './launch.js';
+import { afterWake } from './rateLimiter.js';
 import { responseRecord } from './responseRecord.js';
 
 declare const self: ServiceWorkerGlobalScope;
@@ -85,6 +87,8 @@ export class BackgroundFetchEngine implements Engine {
     const { registration } = event;
     this.#ending.add(registration.id);
     try {
+      // The browser woke the app for this: with no page visible, the rate limiter counts it.
+      if (!(await isAppVisible())) await updateRateLimiter((state) => afterWake(state, Date.now()));
       const task = await (await getDatabase()).getFromIndex('tasks', 'byEngineId', registration.id);
       if (!task) return;
       const [record] = await registration.matchAll();

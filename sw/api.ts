@@ -2,7 +2,8 @@ import { URLError } from '../common/errors.js';
 import type { DebugState, FetchOrder, SessionSnapshot, WorkerApi } from '../common/protocol.js';
 import { PART_SIZE, resumeKey, temporaryKey, type EngineName, type ResumeDataRecord, type TaskRecord } from '../common/schema.js';
 import { completeTask } from './completion.js';
-import { getDatabase, getTask } from './database.js';
+import { getDatabase, getRateLimiter, getTask, updateRateLimiter } from './database.js';
+import { NO_DELAY, notBefore } from './rateLimiter.js';
 import type { Engine } from './engine.js';
 
 declare const self: ServiceWorkerGlobalScope;
@@ -231,6 +232,8 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
 
     async snapshot(sessionId) {
       const id = valid.sessionId(sessionId);
+      // A visible page: the user has the app in the foreground, and the delay is reset.
+      if ((await getRateLimiter()).delay > 0 && (await isAppVisible())) await updateRateLimiter(() => NO_DELAY);
       const orders = await reconcile(id);
       return { ...(await read(id)), orders };
     },
@@ -240,8 +243,11 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
         valid.taskInit(init);
       const id = valid.sessionId(sessionId);
       const configuration = await (await getDatabase()).get('sessions', id);
-      // As the seed says: a task resumed while the app is in the background is discretionary.
-      const discretionary = (configuration?.isDiscretionary ?? false) || !(await isAppVisible());
+      // As the seed says: a task resumed while the app is in the background is discretionary,
+      // and does not begin before the rate limiter's delay expires.
+      const background = !(await isAppVisible());
+      const discretionary = (configuration?.isDiscretionary ?? false) || background;
+      const limit = background ? notBefore(await getRateLimiter(), Date.now()) : 0;
       const task: TaskRecord = {
         sessionId: id,
         taskIdentifier,
@@ -257,7 +263,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
         countOfBytesReceived: 0,
         countOfBytesExpectedToReceive: -1,
         countOfBytesClientExpectsToReceive,
-        earliestBeginDate,
+        earliestBeginDate: limit > Date.now() ? Math.max(limit, earliestBeginDate ?? 0) : earliestBeginDate,
         priority,
         discretionary,
         waitingFor: null,
@@ -331,6 +337,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
         online: navigator.onLine,
         connection: connection ? { effectiveType: connection.effectiveType, saveData: connection.saveData, type: connection.type } : null,
         appVisible: await isAppVisible(),
+        rateLimiter: await getRateLimiter(),
         waitingEvents: events.length,
         tasks: tasks.map(({ taskIdentifier, state, engine, waitingFor, earliestBeginDate, discretionary, countOfBytesReceived, parts, attempts }) => ({
           taskIdentifier, state, engine, waitingFor, earliestBeginDate, discretionary, countOfBytesReceived, parts, attempts,
