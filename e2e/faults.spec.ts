@@ -1,26 +1,5 @@
-import type { Page } from '@playwright/test';
-import { completions, recordSession, startDownload, waitForFinishEvents } from './recorder.js';
+import { completions, expectDownloaded, MiB, PART, recordSession, startDownload, testFile as file, waitForFinishEvents } from './recorder.js';
 import { expect, test, unique, type TestServer } from './fixtures.js';
-
-const MiB = 1024 * 1024;
-/** The part size of the streaming engine: what a stop may cost it. */
-const PART = 8 * MiB;
-
-/** A file on the test server, with its own stats id. */
-function file(server: TestServer, mib: number, params = '') {
-  const id = unique('f');
-  return { id, size: mib * MiB, url: server.url(`/files/${mib}m?seed=${id}&id=${id}${params}`) };
-}
-
-/** Waits for the session to end its events, and checks them: the file's bytes, each event once. */
-async function expectDownloaded(page: Page, server: TestServer, f: { id: string; size: number }, taskIdentifier: number, version = 1, timeout?: number) {
-  await waitForFinishEvents(page, 1, timeout);
-  expect(await completions(page)).toEqual([
-    ['didFinishDownloadingTo', taskIdentifier, { sha256: await server.sha256(f.id, f.size, version), size: f.size, movedTo: null }],
-    ['didCompleteWithError', taskIdentifier, null],
-    ['didFinishEvents'],
-  ]);
-}
 
 async function sentAtLeast(server: TestServer, id: string, bytes: number) {
   await expect.poll(async () => (await server.stats(id)).bytesSent, { timeout: 60_000 }).toBeGreaterThan(bytes);
@@ -63,7 +42,7 @@ test('every page closed mid-download, then one opened again: the download comple
   await stopWorkers();
   const next = await openApp();
   await recordSession(next, sessionId);
-  await expectDownloaded(next, server, f, task, 1, 180_000);
+  await expectDownloaded(next, server, f, task, { timeout: 180_000 });
   const { bytesSent } = await server.stats(f.id);
   expect(bytesSent).toBeLessThanOrEqual(engine === 'stream' ? f.size + PART : f.size);
 });

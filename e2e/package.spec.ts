@@ -1,10 +1,9 @@
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { APP_INDEX_HTML, APP_MAIN_JS, ROOT, expect, listFiles, run, test, versionOf, workerViteConfig } from './apps.js';
-import { completions, recordSession, startDownload, waitForFinishEvents } from './recorder.js';
+import { expectDownloaded, recordSession, startDownload, testFile } from './recorder.js';
 import { unique } from './fixtures.js';
 
-const MiB = 1024 * 1024;
 
 /** The app's worker: the library's, plus the app's own lifecycle choices. */
 const SW_JS = `
@@ -120,14 +119,9 @@ test('the packed tarball works in a separate Vite app: types resolve, the app bu
 
   const server = await serveApp(dist);
   const page = await openAppPage(server);
-  const id = unique('pkg');
+  const f = testFile(server, 5);
+  const id = f.id;
   await recordSession(page, unique('pkg-session'));
-  const taskIdentifier = await startDownload(page, server.url(`/files/5m?seed=${id}&id=${id}`));
-  await waitForFinishEvents(page);
-  expect(await completions(page)).toEqual([
-    ['didFinishDownloadingTo', taskIdentifier, { sha256: await server.sha256(id, '5m'), size: 5 * MiB, movedTo: null }],
-    ['didCompleteWithError', taskIdentifier, null],
-    ['didFinishEvents'],
-  ]);
+  await expectDownloaded(page, server, f, await startDownload(page, f.url));
   expect((await server.stats(id)).completed).toBe(1);
 });

@@ -1,4 +1,40 @@
-import type { Page } from '@playwright/test';
+import { expect, type Page } from '@playwright/test';
+import { unique } from './fixtures.js';
+
+export const MiB = 1024 * 1024;
+/** The streaming engine's part size: what a stop may cost it. */
+export const PART = 8 * MiB;
+
+/** A server that serves deterministic files and knows their SHA-256 (the test server). */
+interface FileServer {
+  url(path: string): string;
+  sha256(seed: string, size: string | number, version?: number): Promise<string>;
+}
+
+/** A file of `mib` MiB on the test server, with its own seed and stats id; `params` adds faults. */
+export function testFile(server: FileServer, mib: number, params = '') {
+  const id = unique('f');
+  return { id, size: mib * MiB, url: server.url(`/files/${mib}m?seed=${id}&id=${id}${params}`) };
+}
+
+/**
+ * Waits for the session to finish its events and checks them: the file's bytes (SHA-256 of
+ * the source), each event once, in order.
+ */
+export async function expectDownloaded(
+  page: Page,
+  server: FileServer,
+  file: { id: string; size: number },
+  taskIdentifier: number,
+  { version = 1, timeout }: { version?: number; timeout?: number } = {},
+): Promise<void> {
+  await waitForFinishEvents(page, 1, timeout);
+  expect(await completions(page)).toEqual([
+    ['didFinishDownloadingTo', taskIdentifier, { sha256: await server.sha256(file.id, file.size, version), size: file.size, movedTo: null }],
+    ['didCompleteWithError', taskIdentifier, null],
+    ['didFinishEvents'],
+  ]);
+}
 
 /** An event as the recording delegate keeps it. */
 export type Recorded =

@@ -1,14 +1,6 @@
 import type { Page } from '@playwright/test';
-import { completions, recordSession, recorded, startDownload, waitForFinishEvents } from './recorder.js';
-import { expect, test, unique, type TestServer } from './fixtures.js';
-
-const MiB = 1024 * 1024;
-const PART = 8 * MiB;
-
-function file(server: TestServer, mib: number, params = '') {
-  const id = unique('f');
-  return { id, size: mib * MiB, url: server.url(`/files/${mib}m?seed=${id}&id=${id}${params}`) };
-}
+import { completions, expectDownloaded, MiB, PART, recordSession, recorded, startDownload, testFile as file, waitForFinishEvents } from './recorder.js';
+import { expect, test, unique } from './fixtures.js';
 
 /** Creates a task in the page's recorded session, sets properties on it, and resumes it. */
 function startTask(page: Page, url: string, properties: Record<string, unknown>): Promise<number> {
@@ -21,15 +13,6 @@ function startTask(page: Page, url: string, properties: Record<string, unknown>)
     },
     { url, properties },
   );
-}
-
-async function expectDownloaded(page: Page, server: TestServer, f: { id: string; size: number }, task: number) {
-  await waitForFinishEvents(page);
-  expect(await completions(page)).toEqual([
-    ['didFinishDownloadingTo', task, { sha256: await server.sha256(f.id, f.size), size: f.size, movedTo: null }],
-    ['didCompleteWithError', task, null],
-    ['didFinishEvents'],
-  ]);
 }
 
 test('earliestBeginDate: the first request never comes before it', async ({ page, server }) => {

@@ -1,10 +1,9 @@
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { APP_INDEX_HTML, APP_MAIN_JS, expect, listFiles, test, versionOf, workerViteConfig } from './apps.js';
-import { completions, recordSession, startDownload, waitForFinishEvents } from './recorder.js';
+import { expectDownloaded, recordSession, startDownload, testFile } from './recorder.js';
 import { unique } from './fixtures.js';
 
-const MiB = 1024 * 1024;
 
 /**
  * The app's worker source, as a Workbox app writes it: precaching, its own routes, and the
@@ -89,15 +88,10 @@ test('a Workbox-built worker (injectManifest) precaches and routes as before, an
   expect(precache.paths).toEqual(precached);
 
   // A download through the library, in the same worker.
-  const id = unique('wb');
+  const f = testFile(server, 5);
+  const id = f.id;
   await recordSession(page, unique('wb-session'));
-  const taskIdentifier = await startDownload(page, server.url(`/files/5m?seed=${id}&id=${id}`));
-  await waitForFinishEvents(page);
-  expect(await completions(page)).toEqual([
-    ['didFinishDownloadingTo', taskIdentifier, { sha256: await server.sha256(id, '5m'), size: 5 * MiB, movedTo: null }],
-    ['didCompleteWithError', taskIdentifier, null],
-    ['didFinishEvents'],
-  ]);
+  await expectDownloaded(page, server, f, await startDownload(page, f.url));
   expect((await server.stats(id)).requests).toBe(1);
 
   // The app's own routes still answer; requests no route claims go to the network untouched.
