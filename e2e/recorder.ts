@@ -46,7 +46,8 @@ export type Recorded =
 /**
  * Creates, in the page, a background session whose delegate records every event in order
  * (`window.recorded`). `didFinishDownloadingTo` hashes the file and, while `setMoveTo()` has
- * named a file, keeps it under that name followed by the task identifier.
+ * named a file, keeps it under that name followed by the task identifier. While
+ * `setHangOnFinish()` is on, it never settles instead (and `hasHung()` says it was entered).
  */
 export async function recordSession(page: Page, identifier: string, configuration: Record<string, unknown> = {}): Promise<void> {
   await page.evaluate(
@@ -59,6 +60,10 @@ export async function recordSession(page: Page, identifier: string, configuratio
         didWriteData: (_s: unknown, task: any, written: number, total: number, expected: number) =>
           recorded.push(['didWriteData', task.taskIdentifier, written, total, expected]),
         async didFinishDownloadingTo(_s: unknown, task: any, location: any) {
+          if ((globalThis as any).hangOnFinish) {
+            (globalThis as any).hung = task.taskIdentifier;
+            await new Promise(() => {}); // a handler that never settles: the event stays unacknowledged
+          }
           const sha256 = hex(await crypto.subtle.digest('SHA-256', await (await location.blob()).arrayBuffer()));
           const moveTo = (globalThis as any).moveFilesTo as string | null | undefined;
           const movedTo = moveTo ? `${moveTo}-${task.taskIdentifier}` : null;
@@ -86,6 +91,16 @@ export async function recordSession(page: Page, identifier: string, configuratio
 /** Makes the recording delegate keep the next finished files as `name-<taskIdentifier>` (null: keep none). */
 export async function setMoveTo(page: Page, name: string | null): Promise<void> {
   await page.evaluate((name) => Object.assign(globalThis, { moveFilesTo: name }), name);
+}
+
+/** Makes the recording delegate's `didFinishDownloadingTo` hang (never settle) from now on, or not. */
+export async function setHangOnFinish(page: Page, on: boolean): Promise<void> {
+  await page.evaluate((on) => Object.assign(globalThis, { hangOnFinish: on }), on);
+}
+
+/** The task whose `didFinishDownloadingTo` hangs in the page, if one does. */
+export function hungTask(page: Page): Promise<number | undefined> {
+  return page.evaluate(() => (globalThis as any).hung as number | undefined);
 }
 
 /** Creates a task in the page's recorded session, resumes it, and returns its identifier. */

@@ -36,6 +36,8 @@ export class URLSession {
   #invalidTold = false;
   /** Tasks the worker knows (created there, or re-attached from there). */
   readonly #created = new Set<number>();
+  /** Tasks this page has seen in the worker's records. */
+  readonly #seen = new Set<number>();
   /** Resume data of tasks not yet sent to the worker. */
   readonly #resumeData = new Map<number, string>();
   /** Files of upload tasks not yet sent to the worker. */
@@ -242,6 +244,7 @@ export class URLSession {
       }
       task.update(record);
       this.#created.add(record.taskIdentifier);
+      this.#seen.add(record.taskIdentifier);
       if (record.state === 'running') this.#live.add(record.taskIdentifier);
       if (record.waitingFor && !this.#waiting.has(record.taskIdentifier)) void this.#tell('taskIsWaitingForConnectivity', task);
       if (record.waitingFor) this.#waiting.add(record.taskIdentifier);
@@ -322,6 +325,14 @@ export class URLSession {
 
   async #deliverAll({ tasks, events, orders }: SessionSnapshot): Promise<void> {
     this.#apply(tasks);
+    // A task the worker had and no longer has was completed and delivered by another page.
+    const current = new Set(tasks.map((record) => record.taskIdentifier));
+    for (const [taskIdentifier, task] of this.#tasks) {
+      if (!this.#seen.has(taskIdentifier) || current.has(taskIdentifier)) continue;
+      task.complete(null);
+      this.#tasks.delete(taskIdentifier);
+      this.#seen.delete(taskIdentifier);
+    }
     await this.#carryOut(orders);
     for (const event of events) {
       await this.#deliver(event);

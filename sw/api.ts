@@ -367,6 +367,8 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
         if (event.type === 'didCompleteWithError') await tx.objectStore('tasks').delete([id, event.taskIdentifier]);
       }
       await tx.done;
+      // Other pages of the session learn that the task has left it.
+      if (event?.type === 'didCompleteWithError' && event.sessionId === id) notify({ type: 'changed', sessionId: id });
     },
   };
   const handOver: HandOver = (task, engine) => start(task.sessionId, task.taskIdentifier, task.engineId, engine).then(() => undefined);

@@ -1,0 +1,105 @@
+import { copyFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect, test, unique } from './fixtures.js';
+
+const MiB = 1024 * 1024;
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * The demo, used as a person would. Its screenshot, taken mid-download, is written to
+ * `docs/demo.png` when `UPDATE_DEMO_SCREENSHOT=1` (with Background Fetch), and attached to the
+ * test's output always.
+ */
+test('the demo: a URL typed in the box downloads to a completed row, a stored file and log lines', async ({ page, server, engine }, testInfo) => {
+  const id = unique('demo');
+  const size = 12 * MiB;
+  // 12 MiB at 4 MB/s: about 3 s, long enough to see it move.
+  await page.getByLabel('URL to download').fill(server.url(`/files/12m?seed=${id}&id=${id}&rate=4000000`));
+  // With the size given, Background Fetch too can show the progress (it tells no headers before the end).
+  await page.getByLabel('countOfBytesClientExpectsToReceive').fill(String(size));
+  await page.getByRole('button', { name: 'Download in background' }).click();
+
+  const row = page.locator('#tasks tbody tr').first();
+  await expect(row.locator('td.state')).toHaveText('running');
+  const taskIdentifier = (await row.getAttribute('data-task'))!;
+  const short = taskIdentifier.slice(-6);
+  await expect.poll(() => row.locator('progress').evaluate((bar: HTMLProgressElement) => bar.value), { timeout: 30_000 }).toBeGreaterThan(0);
+  await expect(row.locator('td.state')).toHaveText('completed', { timeout: 60_000 });
+  await expect(row.locator('.percent')).toHaveText('100 %');
+  await expect(row.locator('td.bytes')).toHaveText('12.0 MiB / 12.0 MiB');
+  await expect(row.getByRole('button', { name: 'Cancel' })).toBeDisabled();
+
+  const name = `${short}-12m`;
+  await expect(page.locator('#files li')).toHaveText([`${name} (12.0 MiB) Save Delete`]);
+  const log = page.locator('#log');
+  await expect(log).toContainText(`resume() #${short}: ${server.url('/files/12m')}`);
+  await expect(log).toContainText(`didFinishDownloadingTo #${short}: ${size} bytes, kept as "${name}"`);
+  await expect(log).toContainText(`didCompleteWithError #${short}: null`);
+  await expect(log).toContainText('didFinishEvents (session "demo")');
+  const sha256 = await page.evaluate(async (name) => {
+    const blob: Blob = await (globalThis as any).bgdl.documents.get(name);
+    const digest = await crypto.subtle.digest('SHA-256', await blob.arrayBuffer());
+    return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  }, name);
+  expect(sha256).toBe(await server.sha256(id, '12m'));
+
+  // A second, slower download, seen mid-way (the screenshot), then cancelled with its button.
+  const slow = unique('demo-slow');
+  await page.getByLabel('URL to download').fill(server.url(`/files/48m?seed=${slow}&id=${slow}&rate=2000000`));
+  await page.getByLabel('countOfBytesClientExpectsToReceive').fill(String(48 * MiB));
+  await page.getByRole('button', { name: 'Download in background' }).click();
+  const second = page.locator('#tasks tbody tr').nth(1);
+  await expect.poll(() => second.locator('progress').evaluate((bar: HTMLProgressElement) => bar.value), { timeout: 30_000 }).toBeGreaterThan(0.08);
+  await expect(second.locator('td.speed')).toHaveText(/\/s$/);
+  await expect(second.locator('td.eta')).toHaveText(/ s$/);
+  await page.locator('#debug-refresh').click();
+  await expect(page.locator('#debug')).toContainText('session "demo"');
+  const screenshot = testInfo.outputPath('demo.png');
+  await page.screenshot({ path: screenshot, fullPage: true });
+  await testInfo.attach('demo', { path: screenshot, contentType: 'image/png' });
+  if (process.env.UPDATE_DEMO_SCREENSHOT && engine === 'background-fetch') {
+    await mkdir(path.join(ROOT, 'docs'), { recursive: true });
+    await copyFile(screenshot, path.join(ROOT, 'docs/demo.png'));
+  }
+
+  await second.getByRole('button', { name: 'Cancel' }).click();
+  await expect(second.locator('td.state')).toHaveText('completed (cancelled)', { timeout: 30_000 });
+  const slowShort = (await second.getAttribute('data-task'))!.slice(-6);
+  await expect(log).toContainText(`didCompleteWithError #${slowShort}: URLError cancelled`);
+  await expect(page.locator('#files li')).toHaveCount(1);
+});
+
+test('bgdl.help() prints the seed’s examples for this version of the library, and they run', async ({ page, server }) => {
+  const messages: string[] = [];
+  page.on('console', (message) => messages.push(message.text()));
+  await page.evaluate(() => (globalThis as any).bgdl.help());
+  await expect.poll(() => messages.length).toBeGreaterThan(0);
+  const help = messages[0]!;
+  expect(help).toContain("const config = bgdl.URLSessionConfiguration.background('MySession')");
+  expect(help).toContain('new bgdl.URLSession(config, {');
+  expect(help).toContain('backgroundTask.resume()');
+  expect(help).toContain('await urlSession.getAllTasks()');
+  expect(help).toContain('await bgdl.documents.list()');
+  expect(help).toContain('backgroundTask.earliestBeginDate = new Date(');
+  expect(help).toContain('backgroundTask.suspend()');
+  expect(help).toContain('await urlSession.debugState()');
+
+  // The examples, as typed in the console (with a small file of the test server), do what they say.
+  const id = unique('help');
+  const code = help
+    .slice(help.indexOf('// Configure the background session'), help.indexOf('// More'))
+    .replace(/'http[^']*\/files\/20m\?rate=2000000'/, `'${server.url(`/files/2m?seed=${id}&id=${id}`)}'`)
+    // The seed's example begins an hour later; two seconds will do to see it wait.
+    .replace('Date.now() + 60 * 60 * 1000', 'Date.now() + 2000');
+  expect(code).toContain(`/files/2m?seed=${id}`);
+  expect(code).toContain('Date.now() + 2000');
+  const typedAt = Date.now();
+  await page.evaluate((code) => new Function(`return (async () => {\n${code}\n})()`)(), code);
+  await expect.poll(() => messages.some((text) => text === 'every event delivered'), { timeout: 60_000 }).toBe(true);
+  expect(messages.some((text) => /^completed \d+ ok$/.test(text))).toBe(true);
+  expect(await page.evaluate(() => (globalThis as any).bgdl.documents.list())).toEqual(['report.bin']);
+  const stats = await server.stats(id);
+  expect(stats.completed).toBe(1);
+  expect(stats.log[0]!.t).toBeGreaterThanOrEqual(typedAt + 2000);
+});
