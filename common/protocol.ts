@@ -38,6 +38,10 @@ export interface FetchOrder {
   taskIdentifier: number;
   engineId: string;
   request: RequestRecord;
+  /** The registration's requests when the file is fetched in byte ranges; else it is `[request]`. */
+  requests?: RequestRecord[];
+  /** Bytes of the file already stored before this registration's first one (its progress adds them). */
+  received?: number;
   options: { title: string; downloadTotal?: number };
 }
 
