@@ -241,8 +241,9 @@ async function fail(task: TaskRecord, registration: BackgroundFetchRegistration,
   const reason = registration.failureReason;
   const [code, message] = reasons[reason] ?? reasons[''];
   const text = status ? `${message}: HTTP ${status} for ${task.originalRequest.url}` : `${message} (${reason})`;
-  if (reason === 'quota-exceeded') await deleteParts(task.sessionId, task.taskIdentifier);
-  await completeTask(task.sessionId, task.taskIdentifier, task.engineId, { error: new URLError(code, text, status || undefined) });
+  const ended = await completeTask(task.sessionId, task.taskIdentifier, task.engineId, { error: new URLError(code, text, status || undefined) });
+  // A file that found no room gives back what it took, so that other files keep theirs.
+  if (ended && reason === 'quota-exceeded') await deleteParts(task.sessionId, task.taskIdentifier);
 }
 
 function isQuotaError(error: unknown): boolean {
@@ -251,9 +252,10 @@ function isQuotaError(error: unknown): boolean {
 
 /** Ends a task whose file found no room: its parts go, so that other files keep theirs. */
 async function failForQuota(task: TaskRecord, error: unknown): Promise<void> {
-  await deleteParts(task.sessionId, task.taskIdentifier);
   const text = `No storage left for the download of ${task.originalRequest.url}: ${(error as Error).message}`;
-  await completeTask(task.sessionId, task.taskIdentifier, task.engineId, { error: new URLError('cannotWriteToFile', text) });
+  if (await completeTask(task.sessionId, task.taskIdentifier, task.engineId, { error: new URLError('cannotWriteToFile', text) })) {
+    await deleteParts(task.sessionId, task.taskIdentifier);
+  }
 }
 
 /**
