@@ -72,8 +72,14 @@ export class StreamEngine implements Engine {
       } catch (error) {
         if (signal.aborted) return void (await this.#end(task, { error: cancelled() }));
         if (!(error instanceof Retryable) || retry >= retryLimit) {
-          const cause = error instanceof Retryable ? error.cause : error;
-          return void (await this.#end(task, { error: cause }));
+          let cause = error instanceof Retryable ? error.cause : error;
+          if ((cause as { name?: unknown }).name === 'QuotaExceededError') {
+            cause = new URLError('cannotWriteToFile', `No storage left for the download of ${task.originalRequest.url}: ${(cause as Error).message}`);
+          }
+          const ended = await this.#end(task, { error: cause });
+          // A file that found no room gives back what it took, so that other files keep theirs.
+          if (ended && cause instanceof URLError && cause.code === 'cannotWriteToFile') await deleteParts(task.sessionId, task.taskIdentifier);
+          return;
         }
         const delay = retryDelay(retry + 1, error.retryAfter);
         if (!(await sleep(delay, signal))) return void (await this.#end(task, { error: cancelled() }));
