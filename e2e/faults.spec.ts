@@ -85,7 +85,7 @@ test('the browser closed mid-download and started again on the same profile: the
   expect(before).toBeGreaterThan(PART);
   if (engine === 'background-fetch') {
     expect(log[0]!.method).toBe('HEAD');
-    expect(log[1]!.range).toBe(`bytes=0-${PART / 2 - 1}`);
+    expect(log.map((request) => request.range)).toContain(`bytes=0-${PART / 2 - 1}`);
     expect(log.at(-1)!.ifRange).toBe(`"${f.id}-${f.size}-v1"`); // the streaming engine's resume
   }
 });
