@@ -4,7 +4,7 @@
  * and how much memory the browser grows while it does. See bench/README.md.
  *
  * Env: BENCH_SIZES (default `256m,1g`), BENCH_RUNS (default 3),
- * BENCH_ENGINES (default `background-fetch,stream`).
+ * BENCH_ENGINES (default `background-fetch,stream`), BENCH_PORT (default 8700).
  */
 import { chromium } from '@playwright/test';
 import { spawnSync } from 'node:child_process';
@@ -41,16 +41,19 @@ for (const size of SIZES) if (parseSize(size) === null) throw new Error(`BENCH_S
 if (!(RUNS >= 1)) throw new Error(`BENCH_RUNS: not a positive number: ${process.env.BENCH_RUNS}`);
 for (const engine of ENGINES) if (engine !== 'background-fetch' && engine !== 'stream') throw new Error(`BENCH_ENGINES: unknown engine ${engine}`);
 
-/** Starts the test server on the first free port in 8700-8799. */
+/** The first port the bench's server tries (`BENCH_PORT`, default 8700); it takes the first free one of 100. */
+const FIRST_PORT = Number(process.env.BENCH_PORT ?? 8700);
+
+/** Starts the test server on the first free port in FIRST_PORT .. FIRST_PORT + 99. */
 async function listen() {
-  for (let port = 8700; port <= 8799; port++) {
+  for (let port = FIRST_PORT; port < FIRST_PORT + 100; port++) {
     try {
       return await startServer({ port, host: '127.0.0.1', staticDir: STATIC_DIR });
     } catch (error) {
       if (/** @type {NodeJS.ErrnoException} */ (error).code !== 'EADDRINUSE') throw error;
     }
   }
-  throw new Error('No free port in 8700-8799');
+  throw new Error(`No free port in ${FIRST_PORT}-${FIRST_PORT + 99}`);
 }
 
 /** The pid of the browser whose command line holds `--user-data-dir=<profile>` (not one of its children). */

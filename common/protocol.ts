@@ -46,6 +46,10 @@ export interface FetchOrder {
   request: RequestRecord;
   /** An upload's body. */
   body: Blob | null;
+  /** The registration's requests when the file is fetched in byte ranges; else it is `[request]`. */
+  requests?: RequestRecord[];
+  /** Bytes of the file already stored before this registration's first one (its progress adds them). */
+  received?: number;
   options: { title: string; icons?: { src: string }[]; downloadTotal?: number; uploadTotal?: number };
 }
 

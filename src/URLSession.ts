@@ -252,18 +252,21 @@ export class URLSession {
       if (record.state === 'running' && record.engine !== 'background-fetch') this.#needsWorker.add(record.taskIdentifier);
       else this.#needsWorker.delete(record.taskIdentifier);
       if (record.state === 'running' && record.engine === 'background-fetch' && record.engineId) {
-        void this.#watch(record.taskIdentifier, record.engineId);
+        void this.#watch(record.taskIdentifier, record.engineId, undefined, record.receivedAtStart);
       }
     }
   }
 
   /** Starts the Background Fetches the worker ordered (browsers let only pages start them). */
   async #carryOut(orders: FetchOrder[]): Promise<void> {
-    for (const { taskIdentifier, engineId, request, body, options } of orders) {
+    for (const { taskIdentifier, engineId, request, body, requests, received, options } of orders) {
       const manager = (await navigator.serviceWorker.ready).backgroundFetch!;
       try {
-        const registration = await manager.fetch(engineId, new Request(request.url, { ...request, body }), options);
-        void this.#watch(taskIdentifier, engineId, registration);
+        // One request (with an upload's body), or the file's byte ranges (a restart then costs
+        // only the ranges in flight).
+        const all = requests ? requests.map((each) => new Request(each.url, each)) : [new Request(request.url, { ...request, body })];
+        const registration = await manager.fetch(engineId, all, options);
+        void this.#watch(taskIdentifier, engineId, registration, received);
       } catch (error) {
         // Another page of the app may have started the same order already.
         if (await manager.get(engineId)) continue;
@@ -272,15 +275,19 @@ export class URLSession {
     }
   }
 
-  /** Reports a Background Fetch's progress as `didWriteData` while this page is open. */
-  async #watch(taskIdentifier: number, engineId: string, started?: BackgroundFetchRegistration): Promise<void> {
+  /**
+   * Reports a Background Fetch's progress as `didWriteData` while this page is open. The
+   * registration fetches what is not stored yet: its bytes count from `received` on.
+   */
+  async #watch(taskIdentifier: number, engineId: string, started?: BackgroundFetchRegistration, received = 0): Promise<void> {
     if (this.#watched.has(engineId)) return;
     const registration = started ?? (await (await navigator.serviceWorker.ready).backgroundFetch?.get(engineId));
     if (!registration || this.#watched.has(engineId)) return;
     this.#watched.add(engineId);
     registration.addEventListener('progress', () => {
       if (registration.uploadTotal > 0) this.#sent(taskIdentifier, registration.uploaded, registration.uploadTotal);
-      this.#progress(taskIdentifier, registration.downloaded, registration.downloadTotal || -1);
+      const total = registration.downloadTotal ? received + registration.downloadTotal : -1;
+      this.#progress(taskIdentifier, received + registration.downloaded, total);
     });
   }
 

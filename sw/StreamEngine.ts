@@ -11,6 +11,19 @@ import { responseRecord } from './responseRecord.js';
 /** How often, at most, a transfer reports its progress to the pages. */
 const PROGRESS_INTERVAL_MS = 100;
 
+/**
+ * Where the body is a byte stream, it is read with a BYOB reader into fresh buffers of this
+ * size rather than taken in the network's chunks: measured in Chromium 156, the browser's
+ * memory grew by a third to a half as much, at the same speed.
+ */
+const CHUNK_SIZE = 256 * 1024;
+
+/**
+ * How many chunks a part's stream reads ahead of Cache Storage's writing (within the part, so a
+ * stop still loses at most the part in flight).
+ */
+const READ_AHEAD = 8;
+
 /** A failure worth another try, after `retryAfter` if the server said so. */
 class Retryable extends Error {
   constructor(
@@ -72,8 +85,14 @@ export class StreamEngine implements Engine {
       } catch (error) {
         if (signal.aborted) return void (await this.#end(task, { error: cancelled() }));
         if (!(error instanceof Retryable) || retry >= retryLimit) {
-          const cause = error instanceof Retryable ? error.cause : error;
-          return void (await this.#end(task, { error: cause }));
+          let cause = error instanceof Retryable ? error.cause : error;
+          if ((cause as { name?: unknown }).name === 'QuotaExceededError') {
+            cause = new URLError('cannotWriteToFile', `No storage left for the download of ${task.originalRequest.url}: ${(cause as Error).message}`);
+          }
+          const ended = await this.#end(task, { error: cause });
+          // A file that found no room gives back what it took, so that other files keep theirs.
+          if (ended && cause instanceof URLError && cause.code === 'cannotWriteToFile') await deleteParts(task.sessionId, task.taskIdentifier);
+          return;
         }
         const delay = retryDelay(retry + 1, error.retryAfter);
         if (!(await sleep(delay, signal))) return void (await this.#end(task, { error: cancelled() }));
@@ -134,7 +153,7 @@ export class StreamEngine implements Engine {
     if (size > limit) throw tooLarge();
     let exceeded: URLError | undefined;
     let received = placement.start;
-    const body = new PartReader(response.body!.getReader());
+    const body = new PartReader(response.body!);
     let reported = 0;
     for (;;) {
       let partBytes = 0;
@@ -151,7 +170,7 @@ export class StreamEngine implements Engine {
           }
           if (partBytes === PART_SIZE) controller.close();
         },
-      });
+      }, new CountQueuingStrategy({ highWaterMark: READ_AHEAD }));
       try {
         await putPart(sessionId, taskIdentifier, parts, part);
       } catch (error) {
@@ -211,20 +230,52 @@ export class StreamEngine implements Engine {
   }
 }
 
-/** Reads a body in pieces of at most a given size, so that parts end exactly at `PART_SIZE`. */
+/**
+ * Reads a body in pieces of at most a given size, so that parts end exactly at `PART_SIZE`.
+ * Where the body is a byte stream, a BYOB reader fills fresh buffers of `CHUNK_SIZE`.
+ */
 class PartReader {
+  readonly #byob: ReadableStreamBYOBReader | undefined;
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   #pending: Uint8Array | undefined;
   done = false;
 
-  constructor(private readonly reader: ReadableStreamDefaultReader<Uint8Array>) {}
+  constructor(body: ReadableStream<Uint8Array>) {
+    try {
+      this.#byob = body.getReader({ mode: 'byob' });
+    } catch {
+      this.#reader = body.getReader(); // not a byte stream
+    }
+  }
 
   /** At most `max` bytes, or undefined at the end of the body. */
   async read(max: number): Promise<Uint8Array | undefined> {
     if (max <= 0) return undefined;
+    return this.#byob ? this.#readInto(this.#byob, max) : this.#readChunk(this.#reader!, max);
+  }
+
+  async #readInto(reader: ReadableStreamBYOBReader, max: number): Promise<Uint8Array | undefined> {
+    if (this.done) return undefined;
+    let buffer = new ArrayBuffer(Math.min(CHUNK_SIZE, max));
+    let filled = 0;
+    while (filled < buffer.byteLength) {
+      // Each read transfers the buffer: the bytes so far live on in the view it gives back.
+      const { value, done } = await reader.read(new Uint8Array(buffer, filled, buffer.byteLength - filled));
+      if (value) buffer = value.buffer as ArrayBuffer;
+      if (done) {
+        this.done = true;
+        break;
+      }
+      filled += value!.byteLength;
+    }
+    return filled === 0 ? undefined : new Uint8Array(buffer, 0, filled);
+  }
+
+  async #readChunk(reader: ReadableStreamDefaultReader<Uint8Array>, max: number): Promise<Uint8Array | undefined> {
     let chunk = this.#pending;
     this.#pending = undefined;
     while (!chunk || chunk.byteLength === 0) {
-      const { value, done } = await this.reader.read();
+      const { value, done } = await reader.read();
       if (done) {
         this.done = true;
         return undefined;

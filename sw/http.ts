@@ -56,3 +56,33 @@ export function bodyPlacement(response: { status: number; headers: Headers }, as
   const length = response.headers.get('Content-Length');
   return { start: 0, size: length === null || response.headers.get('Content-Encoding') ? -1 : Number(length) };
 }
+
+/**
+ * The size and validator of a file whose server serves byte ranges of it, from the headers of a
+ * `200` to `HEAD` (or `GET`): `Accept-Ranges: bytes`, a `Content-Length` not of an encoded body,
+ * and a validator (without one, two versions could be spliced). Null if any is missing.
+ */
+export function rangesOf(response: { status: number; headers: Headers }): { size: number; validator: string } | null {
+  const { headers } = response;
+  if (response.status !== 200 || headers.get('Content-Encoding')) return null;
+  if (!/(^|,)\s*bytes\s*(,|$)/i.test(headers.get('Accept-Ranges') ?? '')) return null;
+  const length = headers.get('Content-Length');
+  const size = length === null || !/^\s*\d+\s*$/.test(length) ? NaN : Number(length);
+  const validator = validatorOf(headers);
+  return Number.isSafeInteger(size) && validator ? { size, validator } : null;
+}
+
+/** A `Range: bytes=first-last` request header, or null if it is not one range with both ends. */
+export function parseRange(value: string | null): { first: number; last: number } | null {
+  const match = /^bytes=(\d+)-(\d+)$/.exec(value?.trim() ?? '');
+  if (!match) return null;
+  const [first, last] = [Number(match[1]), Number(match[2])];
+  return last < first ? null : { first, last };
+}
+
+/** The inclusive byte ranges that cover `from` .. `size - 1` in pieces of `step` bytes (the last may be shorter). */
+export function rangesFrom(from: number, size: number, step: number): { first: number; last: number }[] {
+  const out: { first: number; last: number }[] = [];
+  for (let first = from; first < size; first += step) out.push({ first, last: Math.min(size, first + step) - 1 });
+  return out;
+}

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { bodyPlacement, isRetryableStatus, parseContentRange, retryDelay, validatorOf } from '../../sw/http.js';
+import { bodyPlacement, isRetryableStatus, parseContentRange, parseRange, rangesFrom, rangesOf, retryDelay, validatorOf } from '../../sw/http.js';
 
 test('network-side statuses are retried, client errors are not', () => {
   for (const status of [408, 429, 500, 502, 503, 504]) expect(isRetryableStatus(status)).toBe(true);
@@ -40,4 +40,22 @@ test('a 206 continues the file only where it was asked to; a 200 is the whole fi
   expect(bodyPlacement(partial('bytes 0-999/1000'), 800)).toBeNull();
   expect(bodyPlacement({ status: 200, headers: new Headers({ 'Content-Length': '1000' }) }, 800)).toEqual({ start: 0, size: 1000 });
   expect(bodyPlacement({ status: 200, headers: new Headers() }, 0)).toEqual({ start: 0, size: -1 });
+});
+
+test('a file is fetched in ranges only with Accept-Ranges, a plain length and a validator', () => {
+  const ok = { 'Accept-Ranges': 'bytes', 'Content-Length': '100', ETag: '"v1"' };
+  expect(rangesOf({ status: 200, headers: new Headers(ok) })).toEqual({ size: 100, validator: '"v1"' });
+  expect(rangesOf({ status: 200, headers: new Headers({ ...ok, 'Accept-Ranges': 'none' }) })).toBeNull();
+  expect(rangesOf({ status: 200, headers: new Headers({ ...ok, 'Content-Encoding': 'gzip' }) })).toBeNull();
+  expect(rangesOf({ status: 200, headers: new Headers({ ...ok, ETag: 'W/"v1"' }) })).toBeNull();
+  expect(rangesOf({ status: 206, headers: new Headers(ok) })).toBeNull();
+  const { 'Content-Length': _, ...noLength } = ok;
+  expect(rangesOf({ status: 200, headers: new Headers(noLength) })).toBeNull();
+});
+
+test('Range headers with both ends, and the ranges that cover a file from an offset', () => {
+  expect(parseRange('bytes=0-99')).toEqual({ first: 0, last: 99 });
+  for (const value of ['bytes=5-', 'bytes=-5', 'bytes=9-3', 'bytes=0-1,3-4', null]) expect(parseRange(value)).toBeNull();
+  expect(rangesFrom(10, 35, 10)).toEqual([{ first: 10, last: 19 }, { first: 20, last: 29 }, { first: 30, last: 34 }]);
+  expect(rangesFrom(40, 40, 10)).toEqual([]);
 });
