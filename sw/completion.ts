@@ -49,11 +49,13 @@ export async function completeTask(
   task.body = null;
   await tasks.put(task);
   for (const event of events) await tx.objectStore('events').add({ ...event, sessionId } as EventRecord);
-  const waiting = await tx.objectStore('events').index('bySession').getAll(sessionId);
+  // Counted only when a launch notification may be shown (the streaming engine's tasks).
+  const announcing = engine === 'stream' && configuration?.sessionSendsLaunchEvents === true;
+  const waiting = announcing ? await tx.objectStore('events').index('bySession').getAll(sessionId) : [];
   const finished = waiting.filter((event) => event.type === 'didCompleteWithError').length;
   await tx.done;
   notify({ type: 'changed', sessionId });
   // Background Fetch shows its own UI; for the streaming engine's tasks, a notification.
-  if (engine === 'stream') await announce(configuration, finished).catch(() => undefined);
+  if (announcing) await announce(configuration, finished).catch(() => undefined);
   return true;
 }
