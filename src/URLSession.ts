@@ -282,7 +282,12 @@ export class URLSession {
   async #watch(taskIdentifier: number, engineId: string, started?: BackgroundFetchRegistration, received = 0): Promise<void> {
     if (this.#watched.has(engineId)) return;
     const registration = started ?? (await (await navigator.serviceWorker.ready).backgroundFetch?.get(engineId));
-    if (!registration || this.#watched.has(engineId)) return;
+    if (this.#watched.has(engineId)) return;
+    if (!registration) {
+      // Another page may not have started the order yet: look again while the task runs.
+      if (this.#tasks.get(taskIdentifier)?.state === 'running') setTimeout(() => void this.#watch(taskIdentifier, engineId, undefined, received), 1000);
+      return;
+    }
     this.#watched.add(engineId);
     registration.addEventListener('progress', () => {
       if (registration.uploadTotal > 0) this.#sent(taskIdentifier, registration.uploaded, registration.uploadTotal);
