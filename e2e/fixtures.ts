@@ -48,6 +48,11 @@ export interface Fixtures {
   stopWorkers: () => Promise<void>;
   /** A fresh page of the app (the demo), loaded and ready. */
   openApp: () => Promise<Page>;
+  /**
+   * Fires a Background Sync event with this tag at the app's worker, as the browser does when
+   * it retries a sync (Chromium waits minutes before it does so by itself).
+   */
+  fireSync: (tag: string) => Promise<void>;
 }
 
 /** The browser under test, replaced by `restartBrowser`. */
@@ -119,6 +124,24 @@ export const test = base.extend<Fixtures & EngineOption & { chromiumProfile: Bro
       const cdp = await context.newCDPSession(anyPage);
       await cdp.send('ServiceWorker.enable');
       await cdp.send('ServiceWorker.stopAllWorkers');
+      await cdp.detach();
+    });
+  },
+
+  fireSync: async ({ chromiumProfile: browser, baseURL }, use) => {
+    await use(async (tag) => {
+      const context = browser.current;
+      const anyPage = context.pages()[0] ?? (await context.newPage());
+      const cdp = await context.newCDPSession(anyPage);
+      const origin = new URL(baseURL!).origin;
+      const registration = new Promise<string>((resolve) =>
+        cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }) => {
+          const ours = registrations.find((r) => !r.isDeleted && new URL(r.scopeURL).origin === origin);
+          if (ours) resolve(ours.registrationId);
+        }),
+      );
+      await cdp.send('ServiceWorker.enable');
+      await cdp.send('ServiceWorker.dispatchSyncEvent', { origin, registrationId: await registration, tag, lastChance: false });
       await cdp.detach();
     });
   },

@@ -27,7 +27,7 @@ const START_GRACE_MS = 3000;
  * The worker's answers to pages. Every argument is checked, since anything may be posted;
  * the worker, not the page, is the one that writes the database.
  */
-export function createApi(engines: Partial<Record<EngineName, Engine>>, preferred: Engine): { api: WorkerApi; handOver: HandOver } {
+export function createApi(engines: Partial<Record<EngineName, Engine>>, preferred: Engine): { api: WorkerApi; handOver: HandOver; wake: () => Promise<void> } {
   async function mustGetTask(sessionId: unknown, taskIdentifier: unknown): Promise<TaskRecord> {
     const id = valid.taskIdentifier(taskIdentifier);
     const task = await getTask(valid.sessionId(sessionId), id);
@@ -372,7 +372,22 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
     },
   };
   const handOver: HandOver = (task, engine) => start(task.sessionId, task.taskIdentifier, task.engineId, engine).then(() => undefined);
-  return { api, handOver };
+
+  /**
+   * The worker was woken with no page to ask (Background Sync): starts again the streaming
+   * transfers that died with the last worker, and, where the streaming engine is the only one,
+   * the tasks whose time or conditions have come. Background Fetch orders wait for a page.
+   */
+  async function wake(): Promise<void> {
+    const stream = engines.stream;
+    if (!stream) return;
+    for (const task of await (await getDatabase()).getAll('tasks')) {
+      if (task.state !== 'running') continue;
+      if (preferred === stream && !task.engineId) await reconcile(task.sessionId);
+      else if (task.engine === 'stream' && !(await stream.isAlive(task))) await start(task.sessionId, task.taskIdentifier, task.engineId, stream);
+    }
+  }
+  return { api, handOver, wake };
 }
 
 /** Gives a task's transfer to another engine, to finish what its engine could not. */

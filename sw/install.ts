@@ -20,6 +20,13 @@ const CALL_TIMEOUT_MS = 60_000;
  */
 const EVENT_BUDGET_MS = 4 * 60_000;
 
+/**
+ * The Background Sync tag under which the worker asks the browser to wake it while streaming
+ * transfers are unfinished: a worker stopped mid-transfer with no page open is woken again
+ * when the browser retries the sync (Chromium: minutes later), and picks the transfers up.
+ */
+export const SYNC_TAG = 'bgdl:transfers';
+
 /** Options of `installURLSessionWorker`. */
 export interface WorkerOptions {
   /** Use the streaming engine even where Background Fetch exists. Default: false. */
@@ -43,10 +50,28 @@ export function installURLSessionWorker(options: WorkerOptions = {}): void {
   const backgroundFetch = manager ? new BackgroundFetchEngine(manager) : undefined;
   const preferred: Engine = backgroundFetch ?? stream;
   handleNotificationClicks();
-  const { api, handOver } = createApi({ stream, 'background-fetch': backgroundFetch }, preferred);
+  const { api, handOver, wake } = createApi({ stream, 'background-fetch': backgroundFetch }, preferred);
+  /** Keeps the worker alive while streaming transfers run, within one event's budget. */
+  const whileStreaming = () => {
+    // Where the browser has Background Sync, it is asked to wake the worker if this one dies.
+    if (stream.busy) self.registration.sync?.register(SYNC_TAG).catch(() => undefined);
+    return Promise.race([stream.idle(), delay(EVENT_BUDGET_MS)]);
+  };
   // What Background Fetch could not finish (a browser restart, a 5xx), the streaming engine
   // retries, within the event that reported the failure.
-  backgroundFetch?.onRetryable((task) => handOver(task, stream).then(() => Promise.race([stream.idle(), delay(EVENT_BUDGET_MS)])));
+  backgroundFetch?.onRetryable((task) => handOver(task, stream).then(whileStreaming));
+
+  self.addEventListener('sync', (event) => {
+    if (event.tag !== SYNC_TAG) return;
+    event.waitUntil(
+      wake()
+        .then(whileStreaming)
+        .then(() => {
+          // Rejected, the sync is retried by the browser later: the transfers go on then.
+          if (stream.busy) throw new Error('Transfers are still under way');
+        }),
+    );
+  });
 
   self.addEventListener('message', (event) => {
     const source = event.source as Client | null;
@@ -68,7 +93,7 @@ export function installURLSessionWorker(options: WorkerOptions = {}): void {
     const call = new Promise<void>((resolve) => (called = resolve));
     expose(oneCall(api, called), port);
     // Each call extends the worker's life while transfers are under way, within a budget.
-    event.waitUntil(Promise.race([call, delay(CALL_TIMEOUT_MS)]).then(() => Promise.race([stream.idle(), delay(EVENT_BUDGET_MS)])));
+    event.waitUntil(Promise.race([call, delay(CALL_TIMEOUT_MS)]).then(whileStreaming));
   });
 }
 
