@@ -1,5 +1,5 @@
 import { FILES_CACHE, permanentKey, temporaryKey } from '../common/schema.js';
-import { quote } from '../common/quote.js';
+import { badValue } from '../common/quote.js';
 
 /**
  * A finished download's temporary location, handed to `didFinishDownloadingTo`. It is
@@ -46,9 +46,7 @@ export class DownloadLocation {
    * It is then listed and read with `documents`.
    */
   async moveTo(name: string): Promise<void> {
-    if (typeof name !== 'string' || name.length === 0) {
-      throw new TypeError(`moveTo() needs a non-empty file name, not ${quote(name)}`);
-    }
+    if (typeof name !== 'string' || name.length === 0) throw badValue('moveTo() needs a non-empty file name', name);
     const blob = await this.blob();
     await (await caches.open(FILES_CACHE)).put(permanentKey(name), new Response(blob, { headers: { 'Content-Type': this.#type } }));
   }

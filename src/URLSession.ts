@@ -1,6 +1,6 @@
 import { serializeError, URLError } from '../common/errors.js';
 import { NOTICE_CHANNEL, type DebugState, type FetchOrder, type Notice, type SessionSnapshot, type TaskInit } from '../common/protocol.js';
-import { quote } from '../common/quote.js';
+import { badValue, quote } from '../common/quote.js';
 import type { EventRecord, TaskRecord } from '../common/schema.js';
 import { callWorker } from './connection.js';
 import { DownloadLocation } from './DownloadLocation.js';
@@ -44,15 +44,9 @@ export class URLSession {
   readonly #bodies = new Map<number, Blob>();
 
   constructor(configuration: URLSessionConfiguration, delegate: URLSessionDelegate) {
-    if (typeof configuration?.toRecord !== 'function') {
-      throw new TypeError(`new URLSession() needs a URLSessionConfiguration, not ${quote(configuration)}`);
-    }
-    if (typeof delegate !== 'object' || delegate === null) {
-      throw new TypeError(`A background URLSession needs a delegate to receive its events, not ${quote(delegate)}`);
-    }
-    if (!('serviceWorker' in navigator)) {
-      throw new TypeError('Background URL sessions need service workers, which this page does not have (is it served over https?)');
-    }
+    if (typeof configuration?.toRecord !== 'function') throw badValue('new URLSession() needs a URLSessionConfiguration', configuration);
+    if (typeof delegate !== 'object' || delegate === null) throw badValue('A background URLSession needs a delegate', delegate);
+    if (!('serviceWorker' in navigator)) throw new TypeError('URLSession needs service workers (is the page served over https?)');
     this.configuration = configuration;
     this.delegate = delegate;
     const channel = new BroadcastChannel(NOTICE_CHANNEL);
@@ -97,9 +91,8 @@ export class URLSession {
   uploadTask(request: string | URL | Request, fromFile: Blob): URLSessionUploadTask {
     this.#checkValid();
     if (!(fromFile instanceof Blob)) {
-      throw new TypeError(
-        `uploadTask() takes a file (a Blob or File), not ${quote(Object.prototype.toString.call(fromFile))}: background sessions upload only from files; uploads from data or a stream fail once the page is gone`,
-      );
+      // Uploads from data or a stream would fail once the page is gone.
+      throw badValue('uploadTask() takes a Blob or File (background sessions upload only from files)', Object.prototype.toString.call(fromFile));
     }
     const original = request instanceof Request ? request : new Request(checkedURL(request), { method: 'POST' });
     const task = new URLSessionUploadTask(this.#owner, newTaskIdentifier(this.#tasks), original);
@@ -407,9 +400,7 @@ function checkedURL(value: string | URL): URL {
   } catch {
     // reported below
   }
-  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-    throw new TypeError(`Only http: and https: URLs can be used, not ${quote(String(value))}`);
-  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw badValue('Only http: and https: URLs can be used', String(value));
   return url;
 }
 
@@ -421,7 +412,7 @@ function resumeDataURL(resumeData: unknown): string {
   } catch {
     // reported below
   }
-  throw new URLError('cannotDecodeRawData', `This is not resume data from cancelByProducingResumeData(): ${quote(String(resumeData).slice(0, 80))}`);
+  throw new URLError('cannotDecodeRawData', `Not resume data: ${quote(String(resumeData).slice(0, 80))}`);
 }
 
 /** How often a page calls the worker while the streaming engine runs one of its tasks. */

@@ -1,5 +1,5 @@
 import type { ConfigurationRecord } from '../common/schema.js';
-import { quote } from '../common/quote.js';
+import { badValue } from '../common/quote.js';
 
 /** A session's configuration, as `URLSessionConfiguration`. */
 export class URLSessionConfiguration {
@@ -36,7 +36,7 @@ export class URLSessionConfiguration {
    */
   static background(identifier: string): URLSessionConfiguration {
     if (typeof identifier !== 'string' || identifier.length === 0 || identifier.length > 256) {
-      throw new TypeError(`URLSessionConfiguration.background() needs a non-empty identifier of at most 256 characters, not ${quote(identifier)}`);
+      throw badValue('URLSessionConfiguration.background() needs an identifier of 1 to 256 characters', identifier);
     }
     return new URLSessionConfiguration(identifier);
   }
