@@ -75,11 +75,8 @@ export class URLSession {
       resumeData = request.resumeData;
       request = resumeDataURL(resumeData);
     }
-    const url = checkedURL(request instanceof Request ? request.url : request);
-    const original = request instanceof Request ? request : new Request(url);
-    const task = new URLSessionDownloadTask(this.#owner, newTaskIdentifier(this.#tasks), original);
+    const task = this.#add(URLSessionDownloadTask, request);
     if (resumeData !== null) this.#resumeData.set(task.taskIdentifier, resumeData);
-    this.#tasks.set(task.taskIdentifier, task);
     return task;
   }
 
@@ -94,10 +91,16 @@ export class URLSession {
       // Uploads from data or a stream would fail once the page is gone.
       throw badValue('uploadTask() takes a Blob or File (background sessions upload only from files)', Object.prototype.toString.call(fromFile));
     }
-    const original = request instanceof Request ? request : new Request(checkedURL(request), { method: 'POST' });
-    const task = new URLSessionUploadTask(this.#owner, newTaskIdentifier(this.#tasks), original);
-    checkedURL(original.url);
+    const task = this.#add(URLSessionUploadTask, request, { method: 'POST' });
     this.#bodies.set(task.taskIdentifier, fromFile);
+    return task;
+  }
+
+  /** A new task of the session, for an `http:` or `https:` request (made with `init` from a URL). */
+  #add<T extends URLSessionTask>(Task: new (owner: TaskOwner, id: number, request: Request) => T, request: string | URL | Request, init?: RequestInit): T {
+    const original = request instanceof Request ? request : new Request(checkedURL(request), init);
+    checkedURL(original.url);
+    const task = new Task(this.#owner, newTaskIdentifier(this.#tasks), original);
     this.#tasks.set(task.taskIdentifier, task);
     return task;
   }

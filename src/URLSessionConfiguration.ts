@@ -43,19 +43,8 @@ export class URLSessionConfiguration {
 
   /** @internal The form the worker keeps. */
   toRecord(): ConfigurationRecord {
-    const { identifier, isDiscretionary, sessionSendsLaunchEvents, retryLimit, title, launchURL, icon } = this;
-    const { allowsExpensiveNetworkAccess, allowsConstrainedNetworkAccess } = this;
-    const record: ConfigurationRecord = {
-      identifier,
-      isDiscretionary,
-      sessionSendsLaunchEvents,
-      retryLimit,
-      allowsExpensiveNetworkAccess,
-      allowsConstrainedNetworkAccess,
-    };
-    if (title !== undefined) record.title = title;
-    if (launchURL !== undefined) record.launchURL = new URL(launchURL, location.href).href;
-    if (icon !== undefined) record.icon = new URL(icon, location.href).href;
-    return record;
+    // Every field is the worker's (it checks them); URLs are resolved against the page.
+    const url = (value: string | undefined) => value === undefined ? value : new URL(value, location.href).href;
+    return { ...this, launchURL: url(this.launchURL), icon: url(this.icon) };
   }
 }
