@@ -22,13 +22,11 @@ export class DownloadLocation {
 
   /** The file's bytes as a Blob (backed by storage, not memory). */
   async blob(): Promise<Blob> {
-    if (!this.#open) {
-      throw new DOMException('A download location is readable only until didFinishDownloadingTo settles', 'InvalidStateError');
-    }
+    if (!this.#open) throw new DOMException('Readable only until didFinishDownloadingTo settles', 'InvalidStateError');
     const cache = await caches.open(FILES_CACHE);
-    const parts = await Promise.all(this.#keys.map((key) => cache.match(key)));
-    if (parts.some((part) => !part)) throw new DOMException('The downloaded file is gone from storage', 'NotFoundError');
-    return new Blob(await Promise.all(parts.map((part) => part!.blob())), { type: this.#type });
+    const parts = await Promise.all(this.#keys.map(async (key) => (await cache.match(key))?.blob()));
+    if (parts.includes(undefined)) throw new DOMException('The downloaded file is gone from storage', 'NotFoundError');
+    return new Blob(parts as Blob[], { type: this.#type });
   }
 
   /** The file as a `Response`. */

@@ -423,9 +423,8 @@ const KEEP_ALIVE_MS = 5000;
 
 /** A random identifier unique among the session's tasks (tabs create tasks independently). */
 function newTaskIdentifier(tasks: Map<number, unknown>): number {
-  for (;;) {
-    const [high, low] = crypto.getRandomValues(new Uint32Array(2));
-    const id = (high! & 0xffff) * 2 ** 32 + low!;
-    if (id > 0 && !tasks.has(id)) return id;
-  }
+  let id = 0;
+  // 48 random bits: a safe integer.
+  while (!id || tasks.has(id)) id = Number(crypto.getRandomValues(new BigUint64Array(1))[0]! >> 16n);
+  return id;
 }
