@@ -139,9 +139,7 @@ export class URLSession {
   }
 
   #checkValid(): void {
-    if (this.#invalid) {
-      throw new DOMException(`The session ${quote(this.configuration.identifier)} was invalidated and takes no new task`, 'InvalidStateError');
-    }
+    if (this.#invalid) throw new DOMException(`Session ${quote(this.configuration.identifier)} was invalidated: no new tasks`, 'InvalidStateError');
   }
 
   /** What the session's tasks ask of the worker, in the order they ask it. */
@@ -243,11 +241,10 @@ export class URLSession {
       this.#seen.add(record.taskIdentifier);
       if (record.state === 'running') this.#live.add(record.taskIdentifier);
       if (record.waitingFor && !this.#waiting.has(record.taskIdentifier)) void this.#tell('taskIsWaitingForConnectivity', task);
-      if (record.waitingFor) this.#waiting.add(record.taskIdentifier);
-      else this.#waiting.delete(record.taskIdentifier);
-      if (record.state === 'running' && record.engine !== 'background-fetch') this.#needsWorker.add(record.taskIdentifier);
-      else this.#needsWorker.delete(record.taskIdentifier);
-      if (record.state === 'running' && record.engine === 'background-fetch' && record.engineId) {
+      mark(this.#waiting, record.taskIdentifier, !!record.waitingFor);
+      const fetched = record.engine === 'background-fetch';
+      mark(this.#needsWorker, record.taskIdentifier, record.state === 'running' && !fetched);
+      if (record.state === 'running' && fetched && record.engineId) {
         void this.#watch(record.taskIdentifier, record.engineId, undefined, record.receivedAtStart);
       }
     }
@@ -256,7 +253,7 @@ export class URLSession {
   /** Starts the Background Fetches the worker ordered (browsers let only pages start them). */
   async #carryOut(orders: FetchOrder[]): Promise<void> {
     for (const { taskIdentifier, engineId, request, body, requests, received, options } of orders) {
-      const manager = (await navigator.serviceWorker.ready).backgroundFetch!;
+      const manager = (await backgroundFetch())!;
       try {
         // One request (with an upload's body), or the file's byte ranges (a restart then costs
         // only the ranges in flight).
@@ -277,7 +274,7 @@ export class URLSession {
    */
   async #watch(taskIdentifier: number, engineId: string, started?: BackgroundFetchRegistration, received = 0): Promise<void> {
     if (this.#watched.has(engineId)) return;
-    const registration = started ?? (await (await navigator.serviceWorker.ready).backgroundFetch?.get(engineId));
+    const registration = started ?? (await (await backgroundFetch())?.get(engineId));
     if (this.#watched.has(engineId)) return;
     if (!registration) {
       // Another page may not have started the order yet: look again while the task runs.
@@ -416,6 +413,17 @@ function resumeDataURL(resumeData: unknown): string {
     // reported below
   }
   throw new URLError('cannotDecodeRawData', `Not resume data: ${quote(String(resumeData).slice(0, 80))}`);
+}
+
+/** Adds `id` to `set` or removes it. */
+function mark(set: Set<number>, id: number, on: boolean): void {
+  if (on) set.add(id);
+  else set.delete(id);
+}
+
+/** The Background Fetch manager (browsers without it never get orders to carry out). */
+async function backgroundFetch(): Promise<BackgroundFetchManager | undefined> {
+  return (await navigator.serviceWorker.ready).backgroundFetch;
 }
 
 /** How often a page calls the worker while the streaming engine runs one of its tasks. */

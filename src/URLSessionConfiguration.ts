@@ -20,11 +20,11 @@ export class URLSessionConfiguration {
   /** How many times a transfer is retried after a network error, 408, 429 or 5xx (with backoff). Default: 5. */
   retryLimit = 5;
   /** The title of the browser's download UI and of the launch notification. */
-  title: string | undefined = undefined;
+  title: string | undefined;
   /** Where a click on the download UI or the launch notification brings the user. Default: the worker's scope. */
-  launchURL: string | undefined = undefined;
+  launchURL: string | undefined;
   /** An icon for the download UI and the launch notification. */
-  icon: string | undefined = undefined;
+  icon: string | undefined;
 
   private constructor(identifier: string) {
     this.identifier = identifier;
