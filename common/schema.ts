@@ -139,7 +139,7 @@ export const PART_SIZE = 8 * 1024 * 1024;
 
 /** Cache key of a part of a download's body, while it downloads and until it is delivered. */
 export function temporaryKey(sessionId: string, taskIdentifier: number, part: number): string {
-  return `${temporaryFolder(sessionId, taskIdentifier)}${part}`;
+  return `${FILE_PREFIX}tmp/${segment(sessionId)}/${taskIdentifier}/${part}`;
 }
 
 /** The prefix of every temporary key of a task (of a session, without `taskIdentifier`). */

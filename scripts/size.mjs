@@ -4,6 +4,9 @@
  * (`bgdl`, dist/index.js) and worker entry (`bgdl/sw`, dist/sw.js) the way an app's bundler
  * would, with their dependencies (idb, comlink, workbox-window) included and minified, and
  * prints each bundle's minified and minified+gzipped (level 9) size against its budget.
+ * The page entry (what `import 'bgdl'` loads) is measured apart from the chunk it imports
+ * lazily (workbox-window, loaded only when `registerServiceWorker()` is called); the budget is
+ * the page entry's, and the total of both is printed as well.
  * Exits 0 either way, unless `--check` is given: then 1 when a budget is exceeded.
  * Measures the build in dist/: run `npm run build` first.
  */
@@ -18,10 +21,10 @@ import { build } from 'vite';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const KiB = 1024;
 
-/** @type {{ name: string; entry: string; budget: number | null }[]} */
+/** @type {{ name: string; lazy: string; entry: string; budget: number | null }[]} */
 const bundles = [
-  { name: 'page (bgdl)', entry: 'dist/index.js', budget: 6 * KiB },
-  { name: 'worker (bgdl/sw)', entry: 'dist/sw.js', budget: null },
+  { name: 'page (bgdl)', lazy: 'registerServiceWorker()', entry: 'dist/index.js', budget: 5.6 * KiB },
+  { name: 'worker (bgdl/sw)', lazy: '', entry: 'dist/sw.js', budget: null },
 ];
 
 /** @param {number} bytes */
@@ -30,7 +33,8 @@ const kib = (bytes) => `${(bytes / KiB).toFixed(2)} KiB`;
 /**
  * Bundles one entry with everything it imports, minified, into a temporary directory.
  * @param {string} entry
- * @returns {Promise<Buffer>} the bundle (one file: the entries have no dynamic imports)
+ * @returns {Promise<{ main: Buffer; chunks: { file: string; code: Buffer }[] }>} the entry's
+ *   file, and the chunks it imports lazily (`import()`), which a page loads only when called
  */
 async function bundle(entry) {
   const outDir = await mkdtemp(path.join(tmpdir(), 'bgdl-size-'));
@@ -47,17 +51,22 @@ async function bundle(entry) {
         minify: true,
         sourcemap: false,
         reportCompressedSize: false,
-        // Not library mode: Vite leaves the whitespace of an `es` library unminified.
-        rolldownOptions: {
-          input: path.join(root, entry),
-          preserveEntrySignatures: 'strict',
-          output: { format: 'es', entryFileNames: 'bundle.js' },
-        },
+        // Library mode, as a library is measured: an app build would add Vite's own
+        // `__vitePreload` helper (about 0.6 KiB gzipped) for the lazy import, which an app pays
+        // once whatever it imports lazily, and other bundlers do not add.
+        lib: { entry: path.join(root, entry), formats: ['es'], fileName: () => 'bundle.js' },
+        // Vite minifies an `es` library without its whitespace and keeps its comments: not so
+        // an app's bundle.
+        rolldownOptions: { output: { minify: true, comments: false } },
       },
     });
-    const files = (await readdir(outDir)).filter((name) => name.endsWith('.js'));
-    if (files.length !== 1) throw new Error(`expected one bundle for ${entry}, got ${files.join(', ')}`);
-    return await readFile(path.join(outDir, files[0] ?? ''));
+    const files = (await readdir(outDir, { recursive: true })).filter((name) => name.endsWith('.js'));
+    if (!files.includes('bundle.js')) throw new Error(`no bundle for ${entry}, got ${files.join(', ')}`);
+    const chunks = files.filter((file) => file !== 'bundle.js');
+    return {
+      main: await readFile(path.join(outDir, 'bundle.js')),
+      chunks: await Promise.all(chunks.map(async (file) => ({ file, code: await readFile(path.join(outDir, file)) }))),
+    };
   } finally {
     await rm(outDir, { recursive: true, force: true });
   }
@@ -71,13 +80,27 @@ if (missing.length) {
 }
 
 let over = false;
-console.log('bundle               minified     gzip -9      budget (gzip)');
-for (const { name, entry, budget } of bundles) {
-  const code = await bundle(entry);
-  const gzipped = gzipSync(code, { level: 9 }).length;
-  const verdict = budget === null ? 'none' : `${kib(budget)}: ${gzipped < budget ? 'met' : `OVER by ${kib(gzipped - budget)}`}`;
-  if (budget !== null && gzipped >= budget) over = true;
-  console.log(`${name.padEnd(20)} ${kib(code.length).padStart(11)}  ${kib(gzipped).padStart(11)}  ${verdict}`);
+/** @param {string} label @param {number} minified @param {number} gzipped @param {string} verdict */
+const row = (label, minified, gzipped, verdict) =>
+  console.log(`${label.padEnd(26)} ${kib(minified).padStart(11)}  ${kib(gzipped).padStart(11)}  ${verdict}`);
+console.log(`${'bundle'.padEnd(26)} ${'minified'.padStart(11)}  ${'gzip -9'.padStart(11)}  budget (gzip)`);
+for (const { name, lazy, entry, budget } of bundles) {
+  const { main, chunks } = await bundle(entry);
+  const gzipped = gzipSync(main, { level: 9 }).length;
+  const verdict = budget === null ? 'none' : `${kib(budget)}: ${gzipped <= budget ? 'met' : `OVER by ${kib(gzipped - budget)}`}`;
+  if (budget !== null && gzipped > budget) over = true;
+  row(chunks.length ? `${name}, entry` : name, main.length, gzipped, verdict);
+  if (!chunks.length) continue;
+  let minifiedTotal = main.length;
+  let gzippedTotal = gzipped;
+  for (const { file, code } of chunks) {
+    const size = gzipSync(code, { level: 9 }).length;
+    minifiedTotal += code.length;
+    gzippedTotal += size;
+    const what = path.basename(file).replace(/(\.prod)?(\.es5)?-[\w-]+\.js$/, '');
+    row(`  + ${what} (lazy)`, code.length, size, `outside the budget: loaded by ${lazy || 'import()'}`);
+  }
+  row(`${name}, total`, minifiedTotal, gzippedTotal, '');
 }
 console.log(over ? 'size budget exceeded' : 'size budget met');
 if (check && over) process.exit(1);

@@ -1,5 +1,5 @@
 import { FILES_CACHE, permanentKey, temporaryKey } from '../common/schema.js';
-import { quote } from '../common/quote.js';
+import { badValue } from '../common/quote.js';
 
 /**
  * A finished download's temporary location, handed to `didFinishDownloadingTo`. It is
@@ -22,13 +22,11 @@ export class DownloadLocation {
 
   /** The file's bytes as a Blob (backed by storage, not memory). */
   async blob(): Promise<Blob> {
-    if (!this.#open) {
-      throw new DOMException('A download location is readable only until didFinishDownloadingTo settles', 'InvalidStateError');
-    }
+    if (!this.#open) throw new DOMException('Readable only until didFinishDownloadingTo settles', 'InvalidStateError');
     const cache = await caches.open(FILES_CACHE);
-    const parts = await Promise.all(this.#keys.map((key) => cache.match(key)));
-    if (parts.some((part) => !part)) throw new DOMException('The downloaded file is gone from storage', 'NotFoundError');
-    return new Blob(await Promise.all(parts.map((part) => part!.blob())), { type: this.#type });
+    const parts = await Promise.all(this.#keys.map(async (key) => (await cache.match(key))?.blob()));
+    if (parts.includes(undefined)) throw new DOMException('The downloaded file is gone from storage', 'NotFoundError');
+    return new Blob(parts as Blob[], { type: this.#type });
   }
 
   /** The file as a `Response`. */
@@ -46,9 +44,7 @@ export class DownloadLocation {
    * It is then listed and read with `documents`.
    */
   async moveTo(name: string): Promise<void> {
-    if (typeof name !== 'string' || name.length === 0) {
-      throw new TypeError(`moveTo() needs a non-empty file name, not ${quote(name)}`);
-    }
+    if (typeof name !== 'string' || name.length === 0) throw badValue('moveTo() needs a non-empty file name', name);
     const blob = await this.blob();
     await (await caches.open(FILES_CACHE)).put(permanentKey(name), new Response(blob, { headers: { 'Content-Type': this.#type } }));
   }

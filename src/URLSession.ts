@@ -1,6 +1,6 @@
 import { serializeError, URLError } from '../common/errors.js';
 import { NOTICE_CHANNEL, type DebugState, type FetchOrder, type Notice, type SessionSnapshot, type TaskInit } from '../common/protocol.js';
-import { quote } from '../common/quote.js';
+import { badValue, quote } from '../common/quote.js';
 import type { EventRecord, TaskRecord } from '../common/schema.js';
 import { callWorker } from './connection.js';
 import { DownloadLocation } from './DownloadLocation.js';
@@ -44,15 +44,9 @@ export class URLSession {
   readonly #bodies = new Map<number, Blob>();
 
   constructor(configuration: URLSessionConfiguration, delegate: URLSessionDelegate) {
-    if (typeof configuration?.toRecord !== 'function') {
-      throw new TypeError(`new URLSession() needs a URLSessionConfiguration, not ${quote(configuration)}`);
-    }
-    if (typeof delegate !== 'object' || delegate === null) {
-      throw new TypeError(`A background URLSession needs a delegate to receive its events, not ${quote(delegate)}`);
-    }
-    if (!('serviceWorker' in navigator)) {
-      throw new TypeError('Background URL sessions need service workers, which this page does not have (is it served over https?)');
-    }
+    if (typeof configuration?.toRecord !== 'function') throw badValue('new URLSession() needs a URLSessionConfiguration', configuration);
+    if (typeof delegate !== 'object' || delegate === null) throw badValue('A background URLSession needs a delegate', delegate);
+    if (!('serviceWorker' in navigator)) throw new TypeError('URLSession needs service workers (is the page served over https?)');
     this.configuration = configuration;
     this.delegate = delegate;
     const channel = new BroadcastChannel(NOTICE_CHANNEL);
@@ -81,11 +75,8 @@ export class URLSession {
       resumeData = request.resumeData;
       request = resumeDataURL(resumeData);
     }
-    const url = checkedURL(request instanceof Request ? request.url : request);
-    const original = request instanceof Request ? request : new Request(url);
-    const task = new URLSessionDownloadTask(this.#owner, newTaskIdentifier(this.#tasks), original);
+    const task = this.#add(URLSessionDownloadTask, request);
     if (resumeData !== null) this.#resumeData.set(task.taskIdentifier, resumeData);
-    this.#tasks.set(task.taskIdentifier, task);
     return task;
   }
 
@@ -97,14 +88,19 @@ export class URLSession {
   uploadTask(request: string | URL | Request, fromFile: Blob): URLSessionUploadTask {
     this.#checkValid();
     if (!(fromFile instanceof Blob)) {
-      throw new TypeError(
-        `uploadTask() takes a file (a Blob or File), not ${quote(Object.prototype.toString.call(fromFile))}: background sessions upload only from files; uploads from data or a stream fail once the page is gone`,
-      );
+      // Uploads from data or a stream would fail once the page is gone.
+      throw badValue('uploadTask() takes a Blob or File (background sessions upload only from files)', Object.prototype.toString.call(fromFile));
     }
-    const original = request instanceof Request ? request : new Request(checkedURL(request), { method: 'POST' });
-    const task = new URLSessionUploadTask(this.#owner, newTaskIdentifier(this.#tasks), original);
-    checkedURL(original.url);
+    const task = this.#add(URLSessionUploadTask, request, { method: 'POST' });
     this.#bodies.set(task.taskIdentifier, fromFile);
+    return task;
+  }
+
+  /** A new task of the session, for an `http:` or `https:` request (made with `init` from a URL). */
+  #add<T extends URLSessionTask>(Task: new (owner: TaskOwner, id: number, request: Request) => T, request: string | URL | Request, init?: RequestInit): T {
+    const original = request instanceof Request ? request : new Request(checkedURL(request), init);
+    checkedURL(original.url);
+    const task = new Task(this.#owner, newTaskIdentifier(this.#tasks), original);
     this.#tasks.set(task.taskIdentifier, task);
     return task;
   }
@@ -143,9 +139,7 @@ export class URLSession {
   }
 
   #checkValid(): void {
-    if (this.#invalid) {
-      throw new DOMException(`The session ${quote(this.configuration.identifier)} was invalidated and takes no new task`, 'InvalidStateError');
-    }
+    if (this.#invalid) throw new DOMException(`Session ${quote(this.configuration.identifier)} was invalidated: no new tasks`, 'InvalidStateError');
   }
 
   /** What the session's tasks ask of the worker, in the order they ask it. */
@@ -247,11 +241,10 @@ export class URLSession {
       this.#seen.add(record.taskIdentifier);
       if (record.state === 'running') this.#live.add(record.taskIdentifier);
       if (record.waitingFor && !this.#waiting.has(record.taskIdentifier)) void this.#tell('taskIsWaitingForConnectivity', task);
-      if (record.waitingFor) this.#waiting.add(record.taskIdentifier);
-      else this.#waiting.delete(record.taskIdentifier);
-      if (record.state === 'running' && record.engine !== 'background-fetch') this.#needsWorker.add(record.taskIdentifier);
-      else this.#needsWorker.delete(record.taskIdentifier);
-      if (record.state === 'running' && record.engine === 'background-fetch' && record.engineId) {
+      mark(this.#waiting, record.taskIdentifier, !!record.waitingFor);
+      const fetched = record.engine === 'background-fetch';
+      mark(this.#needsWorker, record.taskIdentifier, record.state === 'running' && !fetched);
+      if (record.state === 'running' && fetched && record.engineId) {
         void this.#watch(record.taskIdentifier, record.engineId, undefined, record.receivedAtStart);
       }
     }
@@ -260,7 +253,7 @@ export class URLSession {
   /** Starts the Background Fetches the worker ordered (browsers let only pages start them). */
   async #carryOut(orders: FetchOrder[]): Promise<void> {
     for (const { taskIdentifier, engineId, request, body, requests, received, options } of orders) {
-      const manager = (await navigator.serviceWorker.ready).backgroundFetch!;
+      const manager = (await backgroundFetch())!;
       try {
         // One request (with an upload's body), or the file's byte ranges (a restart then costs
         // only the ranges in flight).
@@ -281,7 +274,7 @@ export class URLSession {
    */
   async #watch(taskIdentifier: number, engineId: string, started?: BackgroundFetchRegistration, received = 0): Promise<void> {
     if (this.#watched.has(engineId)) return;
-    const registration = started ?? (await (await navigator.serviceWorker.ready).backgroundFetch?.get(engineId));
+    const registration = started ?? (await (await backgroundFetch())?.get(engineId));
     if (this.#watched.has(engineId)) return;
     if (!registration) {
       // Another page may not have started the order yet: look again while the task runs.
@@ -407,9 +400,7 @@ function checkedURL(value: string | URL): URL {
   } catch {
     // reported below
   }
-  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-    throw new TypeError(`Only http: and https: URLs can be used, not ${quote(String(value))}`);
-  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw badValue('Only http: and https: URLs can be used', String(value));
   return url;
 }
 
@@ -421,7 +412,18 @@ function resumeDataURL(resumeData: unknown): string {
   } catch {
     // reported below
   }
-  throw new URLError('cannotDecodeRawData', `This is not resume data from cancelByProducingResumeData(): ${quote(String(resumeData).slice(0, 80))}`);
+  throw new URLError('cannotDecodeRawData', `Not resume data: ${quote(String(resumeData).slice(0, 80))}`);
+}
+
+/** Adds `id` to `set` or removes it. */
+function mark(set: Set<number>, id: number, on: boolean): void {
+  if (on) set.add(id);
+  else set.delete(id);
+}
+
+/** The Background Fetch manager (browsers without it never get orders to carry out). */
+async function backgroundFetch(): Promise<BackgroundFetchManager | undefined> {
+  return (await navigator.serviceWorker.ready).backgroundFetch;
 }
 
 /** How often a page calls the worker while the streaming engine runs one of its tasks. */
@@ -429,9 +431,8 @@ const KEEP_ALIVE_MS = 5000;
 
 /** A random identifier unique among the session's tasks (tabs create tasks independently). */
 function newTaskIdentifier(tasks: Map<number, unknown>): number {
-  for (;;) {
-    const [high, low] = crypto.getRandomValues(new Uint32Array(2));
-    const id = (high! & 0xffff) * 2 ** 32 + low!;
-    if (id > 0 && !tasks.has(id)) return id;
-  }
+  let id = 0;
+  // 48 random bits: a safe integer.
+  while (!id || tasks.has(id)) id = Number(crypto.getRandomValues(new BigUint64Array(1))[0]! >> 16n);
+  return id;
 }

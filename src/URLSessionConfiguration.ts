@@ -1,5 +1,5 @@
 import type { ConfigurationRecord } from '../common/schema.js';
-import { quote } from '../common/quote.js';
+import { badValue } from '../common/quote.js';
 
 /** A session's configuration, as `URLSessionConfiguration`. */
 export class URLSessionConfiguration {
@@ -20,11 +20,11 @@ export class URLSessionConfiguration {
   /** How many times a transfer is retried after a network error, 408, 429 or 5xx (with backoff). Default: 5. */
   retryLimit = 5;
   /** The title of the browser's download UI and of the launch notification. */
-  title: string | undefined = undefined;
+  title: string | undefined;
   /** Where a click on the download UI or the launch notification brings the user. Default: the worker's scope. */
-  launchURL: string | undefined = undefined;
+  launchURL: string | undefined;
   /** An icon for the download UI and the launch notification. */
-  icon: string | undefined = undefined;
+  icon: string | undefined;
 
   private constructor(identifier: string) {
     this.identifier = identifier;
@@ -36,26 +36,15 @@ export class URLSessionConfiguration {
    */
   static background(identifier: string): URLSessionConfiguration {
     if (typeof identifier !== 'string' || identifier.length === 0 || identifier.length > 256) {
-      throw new TypeError(`URLSessionConfiguration.background() needs a non-empty identifier of at most 256 characters, not ${quote(identifier)}`);
+      throw badValue('URLSessionConfiguration.background() needs an identifier of 1 to 256 characters', identifier);
     }
     return new URLSessionConfiguration(identifier);
   }
 
   /** @internal The form the worker keeps. */
   toRecord(): ConfigurationRecord {
-    const { identifier, isDiscretionary, sessionSendsLaunchEvents, retryLimit, title, launchURL, icon } = this;
-    const { allowsExpensiveNetworkAccess, allowsConstrainedNetworkAccess } = this;
-    const record: ConfigurationRecord = {
-      identifier,
-      isDiscretionary,
-      sessionSendsLaunchEvents,
-      retryLimit,
-      allowsExpensiveNetworkAccess,
-      allowsConstrainedNetworkAccess,
-    };
-    if (title !== undefined) record.title = title;
-    if (launchURL !== undefined) record.launchURL = new URL(launchURL, location.href).href;
-    if (icon !== undefined) record.icon = new URL(icon, location.href).href;
-    return record;
+    // Every field is the worker's (it checks them); URLs are resolved against the page.
+    const url = (value: string | undefined) => value === undefined ? value : new URL(value, location.href).href;
+    return { ...this, launchURL: url(this.launchURL), icon: url(this.icon) };
   }
 }

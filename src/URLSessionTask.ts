@@ -56,10 +56,6 @@ export class URLSessionTask {
   /** Why the task failed, once it has. */
   error: URLError | null = null;
   readonly #owner: TaskOwner;
-  /** @internal */
-  protected get owner(): TaskOwner {
-    return this.#owner;
-  }
 
   /** @internal Tasks are made by `URLSession.downloadTask()`. */
   constructor(owner: TaskOwner, taskIdentifier: number, originalRequest: Request) {
@@ -99,9 +95,16 @@ export class URLSessionTask {
 
   /** Cancels the task: it ends with `didCompleteWithError` and a `cancelled` URLError. */
   cancel(): void {
-    if (this.state === 'completed' || this.state === 'canceling') return;
+    void this.end(false);
+  }
+
+  /** @internal Cancels the task (keeping its bytes as resume data if asked); null if it had ended. */
+  protected end(keepBytes: boolean): Promise<string | null> {
+    if (this.state === 'completed' || this.state === 'canceling') return Promise.resolve(null);
     this.state = 'canceling';
+    if (keepBytes) return this.#owner.cancelByProducingResumeData(this);
     this.#owner.cancelTask(this);
+    return Promise.resolve(null);
   }
 
   /** @internal Takes the worker's record of the task. */
@@ -145,9 +148,7 @@ export class URLSessionDownloadTask extends URLSessionTask {
    * response cannot be resumed (no strong ETag nor Last-Modified).
    */
   cancelByProducingResumeData(): Promise<string | null> {
-    if (this.state === 'completed' || this.state === 'canceling') return Promise.resolve(null);
-    this.state = 'canceling';
-    return this.owner.cancelByProducingResumeData(this);
+    return this.end(true);
   }
 }
 
