@@ -194,10 +194,7 @@ export class URLSession {
     cancelTask: (task) => {
       if (!this.#created.has(task.taskIdentifier)) {
         // A task the worker never knew ends here.
-        task.complete(serializeError(new URLError('cancelled', 'The download was cancelled')));
-        this.#tasks.delete(task.taskIdentifier);
-        void this.#tell('didCompleteWithError', task, task.error);
-        return;
+        return void this.#fail(task, serializeError(new URLError('cancelled', 'The download was cancelled')));
       }
       this.#command([task], async (id) => void (await callWorker('cancel', id, task.taskIdentifier)));
     },
@@ -229,7 +226,7 @@ export class URLSession {
     });
   }
 
-  /** Ends a task the worker refused. */
+  /** Ends a task the worker refused (or never knew). */
   async #fail(task: URLSessionTask | undefined, error: SerializedError): Promise<void> {
     if (!task) return;
     task.complete(error);
