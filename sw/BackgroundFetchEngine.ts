@@ -150,7 +150,10 @@ export class BackgroundFetchEngine implements Engine {
       await mapBounded(tasks, ENDS_AT_ONCE, async (task, index) => {
         try {
           const records = byTask[index]!;
-          const own = success ? { reason: registration.failureReason, ok: true } : await reasonOf(records, requestsOf(task).length, registration.failureReason);
+          // A registration's success or failure is its one task's; with several, a failure
+          // (a status, an unfinished request) may be another task's.
+          const shared = !success && tasks.length > 1 && /^(bad-status|fetch-error)$/.test(registration.failureReason);
+          const own = shared ? await reasonOf(records, requestsOf(task).length, registration.failureReason) : { reason: registration.failureReason, ok: success };
           await this.#endTask(task, records, own.ok, own.reason, success);
         } catch (error) {
           if (isQuotaError(error)) await failForQuota(task, error);
