@@ -423,12 +423,13 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       await Promise.all([...deletes, tx.done]);
       // Other pages of the session learn that the tasks have left it.
       if (delivered.some((event) => event.type === 'didCompleteWithError')) notify({ type: 'changed', sessionId: id });
-      // A delivered file's temporary location goes (a file the delegate kept was copied).
+      // A delivered file's temporary location goes (a file the delegate kept was copied), without
+      // holding up the page's next call: what a stopped worker leaves, `attach` sweeps.
       const cache = await filesCache();
-      for (const event of delivered) {
-        if (event.type !== 'didFinishDownloadingTo') continue;
-        for (let part = 0; part < event.parts; part++) await cache.delete(temporaryKey(id, event.taskIdentifier, part));
-      }
+      const files = delivered.flatMap((event) =>
+        event.type === 'didFinishDownloadingTo' ? Array.from({ length: event.parts }, (_, part) => temporaryKey(id, event.taskIdentifier, part)) : [],
+      );
+      void Promise.all(files.map((key) => cache.delete(key)));
     },
   };
   const handOver: HandOver = (task, engine) => startMany(task.sessionId, [[task.taskIdentifier, task.engineId]], engine).then(() => undefined);
