@@ -270,7 +270,7 @@ async function benchMany(/** @type {import('@playwright/test').BrowserContext} *
     libHeads: libRequests.filter((/** @type {string} */ m) => m === 'HEAD').length,
   };
   if (lib.error) result.error = lib.error;
-  else Object.assign(result, { libMs: lib.ms, ratio: lib.ms / plain.ms });
+  else Object.assign(result, { libMs: lib.ms, ratio: /** @type {number} */ (lib.ms) / plain.ms });
   console.error(`  ${engine} ${MANY} x 16 KiB: lib ${lib.ms?.toFixed(0) ?? lib.error} ms, ${MANY} fetch() ${plain.ms.toFixed(0)} ms, ratio ${result.ratio?.toFixed(2)} (lib: ${result.libGets} GET, ${result.libHeads} HEAD)`);
 
   // (2) Events waiting: the first page hangs in its first handler, so none is acknowledged.
