@@ -3,8 +3,9 @@
  * `npm run bench`: how fast the library downloads, next to the browser's own fastest paths,
  * and how much memory the browser grows while it does. See bench/README.md.
  *
- * Env: BENCH_SIZES (default `256m,1g`), BENCH_RUNS (default 3),
- * BENCH_ENGINES (default `background-fetch,stream`), BENCH_PORT (default 8700).
+ * Env: BENCH_SIZES (default `256m,1g`; `none`: no size runs), BENCH_RUNS (default 3),
+ * BENCH_ENGINES (default `background-fetch,stream`), BENCH_PORT (default 8700),
+ * BENCH_MANY (default 1000: tasks of 16 KiB for the many-tasks runs; 0 skips them).
  */
 import { chromium } from '@playwright/test';
 import { spawnSync } from 'node:child_process';
@@ -29,15 +30,17 @@ const STATIC_DIR = path.join(ROOT, 'dist/demo');
 const MiB = 1024 ** 2;
 const list = (/** @type {string | undefined} */ text, /** @type {string} */ fallback) =>
   (text || fallback).split(',').map((s) => s.trim()).filter(Boolean);
-const SIZES = list(process.env.BENCH_SIZES, '256m,1g');
+const SIZES = process.env.BENCH_SIZES === 'none' ? [] : list(process.env.BENCH_SIZES, '256m,1g');
+const MANY = Number(process.env.BENCH_MANY ?? 1000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const ENGINES = /** @type {Engine[]} */ (list(process.env.BENCH_ENGINES, 'background-fetch,stream'));
 const METHODS = /** @type {Method[]} */ (['lib', 'a', 'b']);
-const TARGETS = { libOverB: 0.9, memoryGrowth: 64 * MiB };
+const TARGETS = { libOverB: 0.9, memoryGrowth: 64 * MiB, manyOverFetch: 1.5, deliveryMs: 100 };
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 for (const size of SIZES) if (parseSize(size) === null) throw new Error(`BENCH_SIZES: not a size: ${size}`);
+if (!(MANY >= 0)) throw new Error(`BENCH_MANY: not a number >= 0: ${process.env.BENCH_MANY}`);
 if (!(RUNS >= 1)) throw new Error(`BENCH_RUNS: not a positive number: ${process.env.BENCH_RUNS}`);
 for (const engine of ENGINES) if (engine !== 'background-fetch' && engine !== 'stream') throw new Error(`BENCH_ENGINES: unknown engine ${engine}`);
 
@@ -147,6 +150,69 @@ async function libDownload(/** @type {{ url: string, timeoutMs: number }} */ { u
   return { ms: result.finished - t0, size: result.size, startedAt, endedAt: result.endedAt };
 }
 
+/** In the page: `urls.length` tasks resumed together in one new session, to the last `didCompleteWithError`. */
+async function libMany(/** @type {{ urls: string[], identifier: string, timeoutMs: number }} */ { urls, identifier, timeoutMs }) {
+  const { URLSession, URLSessionConfiguration } = /** @type {any} */ (globalThis).bgdl;
+  let completed = 0;
+  let failed = 0;
+  /** @type {() => void} */
+  let allDone = () => {};
+  const done = new Promise((resolve) => (allDone = () => resolve(undefined)));
+  const session = new URLSession(URLSessionConfiguration.background(identifier), {
+    didFinishDownloadingTo() {},
+    didCompleteWithError(/** @type {any} */ _s, /** @type {any} */ _t, /** @type {any} */ error) {
+      if (error) failed++;
+      if (++completed === urls.length) allDone();
+    },
+  });
+  await session.ready;
+  const t0 = performance.now();
+  for (const url of urls) session.downloadTask(url).resume();
+  await Promise.race([done, new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
+  const ms = performance.now() - t0;
+  if (completed < urls.length) return { error: `timeout after ${timeoutMs} ms: ${completed} of ${urls.length} completed` };
+  return failed > 0 ? { error: `${failed} of ${urls.length} tasks failed` } : { ms };
+}
+
+/** In the page: a plain `fetch()` of each URL, all at once, every body read. */
+async function fetchMany(/** @type {string[]} */ urls) {
+  const t0 = performance.now();
+  const sizes = await Promise.all(urls.map(async (url) => (await (await fetch(url)).arrayBuffer()).byteLength));
+  return { ms: performance.now() - t0, size: sizes.reduce((a, b) => a + b, 0) };
+}
+
+/**
+ * In the page: starts `urls.length` tasks in a session whose delegate never lets its first
+ * `didFinishDownloadingTo` settle, so that every event waits in the worker's outbox.
+ */
+async function startWaiting(/** @type {{ urls: string[], identifier: string }} */ { urls, identifier }) {
+  const { URLSession, URLSessionConfiguration } = /** @type {any} */ (globalThis).bgdl;
+  const session = new URLSession(URLSessionConfiguration.background(identifier), { didFinishDownloadingTo: () => new Promise(() => {}) });
+  for (const url of urls) session.downloadTask(url).resume();
+  Object.assign(globalThis, { waitingSession: session });
+  await session.ready;
+}
+
+/** In a new page: creates the session and times its delegate's events (ms from `new URLSession`). */
+async function deliverWaiting(/** @type {{ identifier: string, count: number, timeoutMs: number }} */ { identifier, count, timeoutMs }) {
+  const { URLSession, URLSessionConfiguration } = /** @type {any} */ (globalThis).bgdl;
+  let events = 0;
+  /** @type {number | undefined} */
+  let atCount;
+  let last = 0;
+  /** @type {() => void} */
+  let finish = () => {};
+  const finished = new Promise((resolve) => (finish = () => resolve(undefined)));
+  const t0 = performance.now();
+  const seen = () => {
+    if (++events === count) atCount = performance.now() - t0;
+    last = performance.now() - t0;
+  };
+  new URLSession(URLSessionConfiguration.background(identifier), { didFinishDownloadingTo: seen, didCompleteWithError: seen, didFinishEvents: finish });
+  await Promise.race([finished, new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
+  return { events, atCount, last, finished: performance.now() - t0 };
+}
+
 /** In the page: (a) a plain fetch, the body read to the end and dropped. */
 async function pageFetch(/** @type {string} */ url) {
   const startedAt = Date.now();
@@ -184,6 +250,55 @@ async function serviceWorker(/** @type {import('@playwright/test').BrowserContex
   return started;
 }
 
+/**
+ * The many-tasks runs, in the browser of `engine`: (1) MANY tasks of 16 KiB through one
+ * session against MANY plain `fetch()`es in the page, all at once; (2) the same number of
+ * tasks finished while no page delivers their events, then a new page creating the session,
+ * timed to its MANY-th event and to its last.
+ */
+async function benchMany(/** @type {import('@playwright/test').BrowserContext} */ context, /** @type {import('@playwright/test').Page} */ page, /** @type {string} */ origin, /** @type {Engine} */ engine) {
+  const token = `${Date.now().toString(36)}-${engine}`;
+  const urls = (/** @type {string} */ name) => Array.from({ length: MANY }, (_, i) => `${origin}files/16k?seed=${name}-${token}-${i}&id=${name}-${token}`);
+  const timeoutMs = 300_000;
+  const lib = await page.evaluate(libMany, { urls: urls('many-lib'), identifier: `bench-many-${token}`, timeoutMs });
+  const plain = await page.evaluate(fetchMany, urls('many-fetch'));
+  const libRequests = (await (await fetch(`${origin}__stats?id=many-lib-${token}`)).json()).log.map((/** @type {any} */ e) => e.method);
+  /** @type {{ libMs?: number, fetchMs: number, ratio?: number, libGets: number, libHeads: number, error?: string, delivery?: any }} */
+  const result = {
+    fetchMs: plain.ms,
+    libGets: libRequests.filter((/** @type {string} */ m) => m === 'GET').length,
+    libHeads: libRequests.filter((/** @type {string} */ m) => m === 'HEAD').length,
+  };
+  if (lib.error) result.error = lib.error;
+  else Object.assign(result, { libMs: lib.ms, ratio: /** @type {number} */ (lib.ms) / plain.ms });
+  console.error(`  ${engine} ${MANY} x 16 KiB: lib ${lib.ms?.toFixed(0) ?? lib.error} ms, ${MANY} fetch() ${plain.ms.toFixed(0)} ms, ratio ${result.ratio?.toFixed(2)} (lib: ${result.libGets} GET, ${result.libHeads} HEAD)`);
+
+  // (2) Events waiting: the first page hangs in its first handler, so none is acknowledged.
+  const identifier = `bench-waiting-${token}`;
+  const first = await context.newPage();
+  await first.goto(origin);
+  await first.locator('body[data-ready="true"]').waitFor({ state: 'attached' });
+  await first.evaluate(startWaiting, { urls: urls('many-waiting'), identifier });
+  const deadline = Date.now() + timeoutMs;
+  let waiting = 0;
+  while ((waiting = await first.evaluate(async () => (await /** @type {any} */ (globalThis).waitingSession.debugState()).waitingEvents)) < 2 * MANY) {
+    if (Date.now() > deadline) throw new Error(`${engine}: only ${waiting} of ${2 * MANY} events waiting after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  await first.close();
+  const second = await context.newPage();
+  await second.goto(origin);
+  await second.locator('body[data-ready="true"]').waitFor({ state: 'attached' });
+  result.delivery = await second.evaluate(deliverWaiting, { identifier, count: MANY, timeoutMs: 60_000 });
+  await second.close();
+  const d = result.delivery;
+  console.error(`  ${engine} ${2 * MANY} waiting events: ${MANY}th delivered at ${d.atCount?.toFixed(0)} ms, last (${d.events}th) at ${d.last.toFixed(0)} ms, didFinishEvents at ${d.finished.toFixed(0)} ms`);
+  return result;
+}
+
+/** The many-tasks results, by engine. @type {Record<string, any>} */
+const manyResults = {};
+
 /** Runs every size and method in one browser for `engine`. */
 async function benchEngine(/** @type {Engine} */ engine, /** @type {string} */ origin) {
   const profile = await mkdtemp(path.join(tmpdir(), 'bgdl-bench-'));
@@ -214,6 +329,10 @@ async function benchEngine(/** @type {Engine} */ engine, /** @type {string} */ o
     for (const method of METHODS) { // warm-up: the first Background Fetch after launch starts seconds late
       const warm = await measure(method, '1m', `warmup-${method}-${token}`);
       if (warm.error) throw new Error(`${engine}: warm-up (${method}) failed: ${warm.error}`);
+    }
+
+    if (MANY > 0) {
+      manyResults[engine] = await benchMany(context, page, origin, engine).catch((error) => ({ error: firstLine(error) }));
     }
 
     /** @type {Record<string, Run[]>} */
@@ -318,10 +437,22 @@ const widths = table.map((row) => row.map((cell) => cell.length)).reduce((w, row
 console.log(`\nmedian of ${RUNS} run(s); MB/s = 10^6 bytes/s; (a) page fetch(), body dropped; (b) worker fetch() + cache.put()`);
 for (const row of table) console.log(row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
 for (const r of rows) for (const failure of r.failures) console.log(`FAILED ${r.engine} ${r.size} ${failure}`);
+if (MANY > 0) {
+  console.log(`\n${MANY} tasks of 16 KiB: lib = one session, resume() of all to the last didCompleteWithError; fetch = ${MANY} fetch() in the page at once, bodies read`);
+  console.log(`delivery = a new page creating the session, to its ${MANY}th waiting event handled (and to the last of ${2 * MANY})`);
+  for (const engine of ENGINES) {
+    const m = manyResults[engine];
+    if (!m) continue;
+    const ratio = m.ratio === undefined ? '-' : `${fmt(m.ratio, 2)} ${met(m.ratio <= TARGETS.manyOverFetch)}`;
+    const d = m.delivery;
+    const delivery = d?.atCount === undefined ? '-' : `${fmt(d.atCount)} ms ${met(d.atCount < TARGETS.deliveryMs)} (last ${fmt(d.last)} ms)`;
+    console.log(`${engine.padEnd(16)}  lib ${fmt(m.libMs)} ms  fetch ${fmt(m.fetchMs)} ms  lib/fetch [<= ${TARGETS.manyOverFetch}] ${ratio}  delivery [< ${TARGETS.deliveryMs} ms] ${delivery}${m.error ? `  FAILED: ${m.error}` : ''}`);
+  }
+}
 
 const out = path.join(ROOT, 'bench/results/latest.json');
 await mkdir(path.dirname(out), { recursive: true });
 const chromiumVersion = spawnSync('/usr/bin/chromium', ['--version'], { encoding: 'utf8' }).stdout.trim();
-await writeFile(out, `${JSON.stringify({ date: new Date().toISOString(), chromium: chromiumVersion, sizes: SIZES, runs: RUNS, targets: TARGETS, summary: rows, raw: runs }, null, 2)}\n`);
+await writeFile(out, `${JSON.stringify({ date: new Date().toISOString(), chromium: chromiumVersion, sizes: SIZES, runs: RUNS, targets: TARGETS, summary: rows, raw: runs, many: manyResults }, null, 2)}\n`);
 console.log(`\nwritten: ${path.relative(process.cwd(), out)}`);
-process.exitCode = rows.some((r) => r.failures.length > 0) ? 1 : 0;
+process.exitCode = rows.some((r) => r.failures.length > 0) || Object.values(manyResults).some((m) => m.error) ? 1 : 0;

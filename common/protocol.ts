@@ -38,18 +38,17 @@ export interface TaskInit {
 
 /**
  * A Background Fetch for the page to start: browsers let only a page start one, so the worker
- * decides what runs and under which id, and the page carries the order out.
+ * decides what runs and under which id, and the page carries the order out. One registration
+ * may carry many tasks' requests (tasks resumed together), since Chromium runs one at a time.
  */
 export interface FetchOrder {
-  taskIdentifier: number;
   engineId: string;
-  request: RequestRecord;
-  /** An upload's body. */
+  /** The tasks it carries, each with the bytes of its file stored before (its progress adds them). */
+  tasks: { taskIdentifier: number; received: number }[];
+  /** Every task's requests: a file's request, or its byte ranges when it is fetched in ranges. */
+  requests: RequestRecord[];
+  /** An upload's body (an upload goes alone). */
   body: Blob | null;
-  /** The registration's requests when the file is fetched in byte ranges; else it is `[request]`. */
-  requests?: RequestRecord[];
-  /** Bytes of the file already stored before this registration's first one (its progress adds them). */
-  received?: number;
   options: { title: string; icons?: { src: string }[]; downloadTotal?: number; uploadTotal?: number };
 }
 
@@ -58,6 +57,8 @@ export interface SessionSnapshot {
   tasks: TaskRecord[];
   events: EventRecord[];
   orders: FetchOrder[];
+  /** Tasks `resume` refused (bad input), with the TypeError each got. */
+  rejected?: [taskIdentifier: unknown, error: SerializedError][];
 }
 
 /** What the worker answers. Every method validates its arguments and throws a TypeError if bad. */
@@ -66,12 +67,14 @@ export interface WorkerApi {
   attach(configuration: ConfigurationRecord): Promise<SessionSnapshot>;
   /** The session's tasks and undelivered events; first starts again the transfers that died. */
   snapshot(sessionId: string): Promise<SessionSnapshot>;
-  /** Stores a new task, suspended. */
-  createTask(sessionId: string, init: TaskInit): Promise<TaskRecord>;
-  /** Starts (or continues) a task's transfer; the snapshot holds the task and any order. */
-  resume(sessionId: string, taskIdentifier: number): Promise<SessionSnapshot>;
-  /** Ends a task whose order the page could not carry out. */
-  fail(sessionId: string, taskIdentifier: number, engineId: string, error: SerializedError): Promise<void>;
+  /**
+   * Starts (or continues) tasks resumed together, in one call: a number is a task the worker
+   * has, a `TaskInit` a new one. The tasks go into as few transfers as their engine allows. The
+   * snapshot holds the tasks and the orders; a task with bad input is in `rejected`.
+   */
+  resume(sessionId: string, tasks: (number | TaskInit)[]): Promise<SessionSnapshot>;
+  /** Ends the tasks of an order the page could not carry out. */
+  fail(sessionId: string, engineId: string, error: SerializedError): Promise<void>;
   /** Cancels a task; it ends with a `cancelled` URLError. */
   cancel(sessionId: string, taskIdentifier: number): Promise<void>;
   /** Stops a task's transfer and keeps its bytes, for a later `resume`. */
@@ -87,7 +90,10 @@ export interface WorkerApi {
   pendingSessions(): Promise<string[]>;
   /** The app has handled a session's background events: its launch notification goes. */
   eventsHandled(sessionId: string): Promise<void>;
-  /** Removes a delivered event from the outbox. */
+  /**
+   * Removes the session's delivered events, every one up to `seq`, from the outbox (with the
+   * temporary files of their downloads, and the tasks whose last event they were).
+   */
   acknowledge(sessionId: string, seq: number): Promise<void>;
 }
 
@@ -106,6 +112,8 @@ export interface DebugState {
     taskIdentifier: number;
     state: TaskRecord['state'];
     engine: EngineName | null;
+    /** The transfer carrying the task: tasks resumed together share one. */
+    engineId: string | null;
     waitingFor: string | null;
     earliestBeginDate: number | null;
     discretionary: boolean;

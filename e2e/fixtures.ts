@@ -25,7 +25,7 @@ export interface FileStats {
   bytesSent: number;
   completed: number;
   version: number;
-  log: { method: string; range: string | null; ifRange: string | null; status: number; bytesSent: number; t: number }[];
+  log: { method: string; range: string | null; ifRange: string | null; status: number; bytesSent: number; t: number; end?: number }[];
 }
 
 /** The test HTTP server, seen from a test. */

@@ -3,7 +3,8 @@ import { badValue } from '../common/quote.js';
 
 /**
  * A finished download's temporary location, handed to `didFinishDownloadingTo`. It is
- * readable until the handler returns (or its promise settles); then it is deleted. A file kept
+ * readable until the handler returns (or its promise settles); then it is deleted (by the
+ * worker, once the event is acknowledged). A file kept
  * with `moveTo()` lives on in the permanent store (`documents`).
  */
 export class DownloadLocation {
@@ -52,11 +53,5 @@ export class DownloadLocation {
   /** @internal Ends the handler's access. */
   close(): void {
     this.#open = false;
-  }
-
-  /** @internal Deletes the temporary file (a moved file lives on under its new name). */
-  async delete(): Promise<void> {
-    const cache = await caches.open(FILES_CACHE);
-    await Promise.all(this.#keys.map((key) => cache.delete(key)));
   }
 }

@@ -1,4 +1,4 @@
-import { serializeError, URLError } from '../common/errors.js';
+import { serializeError, URLError, type SerializedError } from '../common/errors.js';
 import { NOTICE_CHANNEL, type DebugState, type FetchOrder, type Notice, type SessionSnapshot, type TaskInit } from '../common/protocol.js';
 import { badValue, quote } from '../common/quote.js';
 import type { EventRecord, TaskRecord } from '../common/schema.js';
@@ -31,6 +31,12 @@ export class URLSession {
   #draining: Promise<void> | undefined;
   #drainAgain = false;
   #delivered = 0;
+  /** The last event delivered, and the last one the worker was told of. */
+  #seq = 0;
+  #acked = 0;
+  #acking: Promise<void> | undefined;
+  /** Tasks resumed in this tick, for one worker call. */
+  #batch: [URLSessionTask[], (number | TaskInit)[]] | undefined;
   #keepAlive: ReturnType<typeof setInterval> | undefined;
   #invalid = false;
   #invalidTold = false;
@@ -56,6 +62,8 @@ export class URLSession {
       else if (data.type === 'sent') this.#sent(data.taskIdentifier, data.sent, data.expected);
       else void this.#drain();
     };
+    // A page that goes away tells the worker what it delivered, so that nothing comes twice.
+    addEventListener('pagehide', () => this.#acked < this.#seq && void callWorker('acknowledge', configuration.identifier, (this.#acked = this.#seq)));
     this.ready = this.#serial(() => callWorker('attach', configuration.toRecord())).then(async (snapshot) => {
       this.#apply(snapshot.tasks);
       await this.#carryOut(snapshot.orders);
@@ -145,41 +153,44 @@ export class URLSession {
   /** What the session's tasks ask of the worker, in the order they ask it. */
   readonly #owner: TaskOwner = {
     resumeTask: (task) => {
-      if (this.#created.has(task.taskIdentifier)) {
-        this.#command(task, (id) => callWorker('resume', id, task.taskIdentifier));
-        return;
-      }
       const { taskIdentifier, originalRequest: request } = task;
-      const init: TaskInit = {
-        taskIdentifier,
-        request: { url: request.url, method: request.method, headers: [...request.headers] },
-        taskDescription: task.taskDescription,
-        countOfBytesClientExpectsToReceive: Math.max(0, task.countOfBytesClientExpectsToReceive),
-        earliestBeginDate: task.earliestBeginDate?.getTime() ?? null,
-        priority: task.priority,
-        resumeData: this.#resumeData.get(taskIdentifier) ?? null,
-        body: this.#bodies.get(taskIdentifier) ?? null,
-      };
+      const item: number | TaskInit = this.#created.has(taskIdentifier)
+        ? taskIdentifier
+        : {
+            taskIdentifier,
+            request: { url: request.url, method: request.method, headers: [...request.headers] },
+            taskDescription: task.taskDescription,
+            countOfBytesClientExpectsToReceive: Math.max(0, task.countOfBytesClientExpectsToReceive),
+            earliestBeginDate: task.earliestBeginDate?.getTime() ?? null,
+            priority: task.priority,
+            resumeData: this.#resumeData.get(taskIdentifier) ?? null,
+            body: this.#bodies.get(taskIdentifier) ?? null,
+          };
       this.#resumeData.delete(taskIdentifier);
       this.#bodies.delete(taskIdentifier);
       this.#created.add(taskIdentifier);
-      this.#command(task, async (id) => {
-        await callWorker('createTask', id, init);
-        return callWorker('resume', id, taskIdentifier);
-      });
+      // Tasks resumed in the same tick (until another call is queued) go in one worker call,
+      // so that the worker can put them into as few transfers as possible.
+      if (!this.#batch) {
+        const batch: [URLSessionTask[], (number | TaskInit)[]] = [[], []];
+        this.#command(batch[0], (id) => {
+          if (this.#batch === batch) this.#batch = undefined;
+          return callWorker('resume', id, batch[1]);
+        });
+        this.#batch = batch;
+      }
+      this.#batch[0].push(task);
+      this.#batch[1].push(item);
     },
     suspendTask: (task) => {
-      if (this.#created.has(task.taskIdentifier)) this.#command(task, (id) => callWorker('suspend', id, task.taskIdentifier));
+      if (this.#created.has(task.taskIdentifier)) this.#command([task], (id) => callWorker('suspend', id, task.taskIdentifier));
     },
     cancelTask: (task) => {
       if (!this.#created.has(task.taskIdentifier)) {
         // A task the worker never knew ends here.
-        task.complete(serializeError(new URLError('cancelled', 'The download was cancelled')));
-        this.#tasks.delete(task.taskIdentifier);
-        void this.#tell('didCompleteWithError', task, task.error);
-        return;
+        return void this.#fail(task, serializeError(new URLError('cancelled', 'The download was cancelled')));
       }
-      this.#command(task, async (id) => void (await callWorker('cancel', id, task.taskIdentifier)));
+      this.#command([task], async (id) => void (await callWorker('cancel', id, task.taskIdentifier)));
     },
     cancelByProducingResumeData: (task) => {
       if (!this.#created.has(task.taskIdentifier)) {
@@ -192,25 +203,33 @@ export class URLSession {
     },
   };
 
-  /** Runs a worker call for a task after the earlier ones; a failure completes the task. */
-  #command(task: URLSessionTask, call: (sessionId: string) => Promise<SessionSnapshot | undefined>): void {
+  /** Runs a worker call for tasks after the earlier ones; a failure completes the tasks. */
+  #command(tasks: URLSessionTask[], call: (sessionId: string) => Promise<SessionSnapshot | undefined>): void {
     // Queued after `attach`, so the worker knows the session first.
     void this.#serial(async () => {
       try {
         const snapshot = await call(this.configuration.identifier);
         if (snapshot) {
+          for (const [taskIdentifier, error] of snapshot.rejected ?? []) await this.#fail(this.#tasks.get(taskIdentifier as number), error);
           this.#apply(snapshot.tasks);
           await this.#carryOut(snapshot.orders);
         }
       } catch (error) {
-        task.complete(serializeError(error));
-        this.#tasks.delete(task.taskIdentifier);
-        await this.#tell('didCompleteWithError', task, task.error);
+        for (const task of tasks) await this.#fail(task, serializeError(error));
       }
     });
   }
 
+  /** Ends a task the worker refused (or never knew). */
+  async #fail(task: URLSessionTask | undefined, error: SerializedError): Promise<void> {
+    if (!task) return;
+    task.complete(error);
+    this.#tasks.delete(task.taskIdentifier);
+    await this.#tell('didCompleteWithError', task, task.error);
+  }
+
   #serial<T>(call: () => Promise<T>): Promise<T> {
+    this.#batch = undefined;
     const result = this.#calls.then(call);
     this.#calls = result.catch(() => undefined);
     return result;
@@ -228,6 +247,9 @@ export class URLSession {
   }
 
   #update(records: TaskRecord[]): void {
+    // A Background Fetch that carries several tasks tells no task's own progress.
+    const carried = new Map<string | null, number>();
+    for (const { engineId } of records) carried.set(engineId, (carried.get(engineId) ?? 0) + 1);
     for (const record of records) {
       let task = this.#tasks.get(record.taskIdentifier);
       if (!task) {
@@ -244,7 +266,7 @@ export class URLSession {
       mark(this.#waiting, record.taskIdentifier, !!record.waitingFor);
       const fetched = record.engine === 'background-fetch';
       mark(this.#needsWorker, record.taskIdentifier, record.state === 'running' && !fetched);
-      if (record.state === 'running' && fetched && record.engineId) {
+      if (record.state === 'running' && fetched && record.engineId && carried.get(record.engineId) === 1) {
         void this.#watch(record.taskIdentifier, record.engineId, undefined, record.receivedAtStart);
       }
     }
@@ -252,18 +274,17 @@ export class URLSession {
 
   /** Starts the Background Fetches the worker ordered (browsers let only pages start them). */
   async #carryOut(orders: FetchOrder[]): Promise<void> {
-    for (const { taskIdentifier, engineId, request, body, requests, received, options } of orders) {
+    for (const { engineId, tasks, requests, body, options } of orders) {
       const manager = (await backgroundFetch())!;
       try {
-        // One request (with an upload's body), or the file's byte ranges (a restart then costs
-        // only the ranges in flight).
-        const all = requests ? requests.map((each) => new Request(each.url, each)) : [new Request(request.url, { ...request, body })];
-        const registration = await manager.fetch(engineId, all, options);
-        void this.#watch(taskIdentifier, engineId, registration, received);
+        // A file's request (with an upload's body) or its byte ranges, for each task it carries.
+        const registration = await manager.fetch(engineId, requests.map((each) => new Request(each.url, { ...each, body })), options);
+        // Its progress is a task's only when it carries one.
+        if (tasks.length === 1) void this.#watch(tasks[0]!.taskIdentifier, engineId, registration, tasks[0]!.received);
       } catch (error) {
         // Another page of the app may have started the same order already.
         if (await manager.get(engineId)) continue;
-        await callWorker('fail', this.configuration.identifier, taskIdentifier, engineId, serializeError(error));
+        await callWorker('fail', this.configuration.identifier, engineId, serializeError(error));
       }
     }
   }
@@ -342,7 +363,12 @@ export class URLSession {
     for (const event of events) {
       await this.#deliver(event);
       this.#delivered++;
+      // Acknowledged without waiting: the worker is told the last event delivered so far.
+      this.#seq = event.seq;
+      void this.#acknowledge();
     }
+    // Every event delivered is acknowledged before another page may take the lock.
+    while (this.#acked < this.#seq) await this.#acknowledge();
     const busy = [...this.#tasks.values()].some((task) => task.state === 'running' || task.state === 'canceling');
     if (this.#delivered > 0 && !busy) {
       this.#delivered = 0;
@@ -355,19 +381,16 @@ export class URLSession {
   }
 
   async #deliver(event: EventRecord): Promise<void> {
-    const id = this.configuration.identifier;
     const task = this.#tasks.get(event.taskIdentifier);
     if (task && event.type === 'didFinishDownloadingTo') {
       if (this.#live.has(task.taskIdentifier) && task.countOfBytesReceived < event.size) {
         this.#progress(task.taskIdentifier, event.size, event.size);
       }
       const type = task.response?.mimeType ?? '';
-      const location = new DownloadLocation(id, task.taskIdentifier, event.parts, event.size, type);
+      const location = new DownloadLocation(this.configuration.identifier, task.taskIdentifier, event.parts, event.size, type);
       await this.#tell('didFinishDownloadingTo', task, location);
+      // The worker deletes the file when the event is acknowledged.
       location.close();
-      await callWorker('acknowledge', id, event.seq);
-      await location.delete();
-      return;
     }
     if (task && event.type === 'didCompleteWithError') {
       if (this.#live.has(task.taskIdentifier) && task.countOfBytesSent < task.countOfBytesExpectedToSend && !event.error) {
@@ -378,7 +401,20 @@ export class URLSession {
       this.#tasks.delete(task.taskIdentifier);
       this.#live.delete(task.taskIdentifier);
     }
-    await callWorker('acknowledge', id, event.seq);
+  }
+
+  /**
+   * Tells the worker the events delivered up to `#seq` (one call at a time: while one is under
+   * way, events delivered meanwhile wait for the next, which carries them all).
+   */
+  #acknowledge(): Promise<void> {
+    this.#acking ??= (async () => {
+      while (this.#acked < this.#seq) await callWorker('acknowledge', this.configuration.identifier, (this.#acked = this.#seq));
+    })()
+      // Not acknowledged: the events are delivered again (to this page or another).
+      .catch(() => undefined)
+      .finally(() => (this.#acking = undefined));
+    return this.#acking;
   }
 
   /** Calls a delegate method; what it throws is reported, never lost in the library. */

@@ -7,6 +7,7 @@ import type { Engine } from './engine.js';
 import { isAppVisible } from './conditions.js';
 import { isRetryableStatus, parseContentRange, parseRange, rangesFrom, rangesOf, validatorOf } from './http.js';
 import { openApp } from './launch.js';
+import { mapBounded } from './bounded.js';
 import { deleteParts, putPart } from './parts.js';
 import { saveTransfer } from './progress.js';
 import { afterWake } from './rateLimiter.js';
@@ -27,6 +28,12 @@ const REQUEST_SIZE = PART_SIZE / 2;
 /** How long `start` waits for the answer to its `HEAD` before it orders the file as one request. */
 const PROBE_TIMEOUT_MS = 10_000;
 
+/** How many `HEAD`s a registration of many tasks sends at a time (HTTP/1.1's per-host limit). */
+const PROBES_AT_ONCE = 6;
+
+/** How many tasks of an ended registration are stored at a time. */
+const ENDS_AT_ONCE = 8;
+
 const reasons: Record<BackgroundFetchFailureReason, [URLErrorCode, string]> = {
   '': ['unknown', 'The background fetch failed'],
   aborted: ['cancelled', 'The download was cancelled'],
@@ -37,7 +44,8 @@ const reasons: Record<BackgroundFetchFailureReason, [URLErrorCode, string]> = {
 };
 
 /**
- * The engine for browsers with Background Fetch: one registration per task. The browser
+ * The engine for browsers with Background Fetch: one registration per transfer, which carries
+ * every task resumed together (each ends with its own records, whatever the others did). The browser
  * carries the transfer even with every page closed and the worker stopped; the worker is
  * woken for the end, moves the file into the library's store, then lets the registration go.
  * Only a page may start a Background Fetch, so the worker hands out orders (`FetchOrder`).
@@ -64,43 +72,37 @@ export class BackgroundFetchEngine implements Engine {
   }
 
   /** A page starts the fetch (browsers refuse it in a worker): this returns its order. */
-  async start(task: TaskRecord, configuration: ConfigurationRecord | undefined): Promise<FetchOrder | void> {
-    const { url } = task.originalRequest;
-    const title = configuration?.title || task.taskDescription || new URL(url).pathname.split('/').pop() || url;
-    const order: FetchOrder = { taskIdentifier: task.taskIdentifier, engineId: task.engineId!, request: task.originalRequest, body: task.body, options: { title } };
-    if (configuration?.icon) order.options.icons = [{ src: configuration.icon }];
-    const file = await probe(task);
-    if (!file) {
-      // One request for the whole file: what is stored of it is of no use to this registration.
-      if (task.parts > 0) await deleteParts(task.sessionId, task.taskIdentifier);
-      await saveTransfer(task, { parts: 0, validator: null, countOfBytesReceived: 0, receivedAtStart: 0 });
-      if (task.countOfBytesClientExpectsToReceive > 0) order.options.downloadTotal = task.countOfBytesClientExpectsToReceive;
-      if (task.body) order.options.uploadTotal = task.body.size;
-      return order;
-    }
-    const { size, validator, response } = file;
-    // The parts stored are of this version of the file, or are dropped.
-    const kept = task.validator === validator && task.countOfBytesExpectedToReceive === size ? task.parts : 0;
-    if (kept === 0 && task.parts > 0) await deleteParts(task.sessionId, task.taskIdentifier);
-    const received = kept * PART_SIZE;
-    const saved = await saveTransfer(task, {
-      parts: kept,
-      validator,
-      response,
-      countOfBytesReceived: received,
-      receivedAtStart: received,
-      countOfBytesExpectedToReceive: size,
+  start(task: TaskRecord, configuration: ConfigurationRecord | undefined): Promise<FetchOrder | void> {
+    return this.startMany([task], configuration);
+  }
+
+  /**
+   * One registration for tasks resumed together (sharing `engineId`): every task's requests,
+   * in the order the tasks were resumed. Chromium runs one registration at a time and the first
+   * after a launch starts late, so many tasks in one cost that wait once.
+   */
+  async startMany(tasks: TaskRecord[], configuration: ConfigurationRecord | undefined): Promise<FetchOrder | void> {
+    const plans = await mapBounded(tasks, PROBES_AT_ONCE, plan);
+    const order: FetchOrder = { engineId: tasks[0]!.engineId!, tasks: [], requests: [], body: null, options: { title: '' } };
+    let total: number | undefined = 0;
+    tasks.forEach((task, index) => {
+      const planned = plans[index];
+      if (!planned) return;
+      order.tasks.push({ taskIdentifier: task.taskIdentifier, received: planned.received });
+      order.requests.push(...planned.requests);
+      total = total === undefined || planned.total === undefined ? undefined : total + planned.total;
     });
-    if (!saved) return;
-    if (received >= size) {
-      // Every part is stored already (the last transfer stopped before it could say so).
-      await completeTask(task.sessionId, task.taskIdentifier, task.engineId, { response, size, parts: kept });
-      return;
+    if (order.tasks.length === 0) return;
+    const first = tasks.find((task) => task.taskIdentifier === order.tasks[0]!.taskIdentifier)!;
+    const { url } = first.originalRequest;
+    const title = order.tasks.length > 1 ? `${order.tasks.length} downloads` : first.taskDescription || new URL(url).pathname.split('/').pop() || url;
+    order.options.title = configuration?.title || title;
+    if (configuration?.icon) order.options.icons = [{ src: configuration.icon }];
+    if (total) order.options.downloadTotal = total;
+    if (first.body) {
+      order.body = first.body;
+      order.options.uploadTotal = first.body.size;
     }
-    order.requests = rangesFrom(received, size, REQUEST_SIZE).map(({ first, last }) => rangeRequest(task.originalRequest, first, last));
-    order.received = received;
-    // Bounds the bytes a server that ignores Range (a whole file per request) could waste.
-    order.options.downloadTotal = size - received;
     return order;
   }
 
@@ -115,8 +117,11 @@ export class BackgroundFetchEngine implements Engine {
     this.#retry = retry;
   }
 
+  /** Aborts the registration, unless it carries other running tasks: then only this task ends. */
   async cancel(task: TaskRecord): Promise<void> {
-    const registration = await this.manager.get(task.engineId!);
+    const carried = await (await getDatabase()).getAllFromIndex('tasks', 'byEngineId', task.engineId!);
+    const shared = carried.some((other) => other.taskIdentifier !== task.taskIdentifier && other.state === 'running');
+    const registration = shared ? undefined : await this.manager.get(task.engineId!);
     if (!(await registration?.abort())) {
       await completeTask(task.sessionId, task.taskIdentifier, task.engineId, {
         error: new URLError('cancelled', 'The download was cancelled'),
@@ -138,32 +143,52 @@ export class BackgroundFetchEngine implements Engine {
     try {
       // The browser woke the app for this: with no page visible, the rate limiter counts it.
       if (!(await isAppVisible())) await updateRateLimiter((state) => afterWake(state, Date.now()));
-      const task = await (await getDatabase()).getFromIndex('tasks', 'byEngineId', registration.id);
-      if (!task) return;
-      const records = await registration.matchAll();
-      // `start` keeps a validator only for a registration of ranges.
-      if (task.validator !== null) return await this.#endRanged(task, registration, records, success);
-      const response = await records[0]?.responseReady.catch(() => undefined);
-      const { sessionId, taskIdentifier, engineId } = task;
-      if (success && response && task.kind === 'upload') {
-        await completeTask(sessionId, taskIdentifier, engineId, { response: responseRecord(response, task.originalRequest.url), size: 0, parts: 0 });
-      } else if (success && response) {
-        const meta = responseRecord(response, task.originalRequest.url);
-        // Chromium hands a record's body over as a disk-backed Blob: no copy into memory.
-        const body = await response.blob();
-        await putPart(sessionId, taskIdentifier, 0, body);
-        await completeTask(sessionId, taskIdentifier, engineId, { response: meta, size: body.size, parts: 1 });
-      } else if (this.#retry && task.state === 'running' && isWorthRetrying(registration.failureReason, response?.status)) {
-        await this.#retry(task);
-      } else {
-        await fail(task, registration, response?.status);
-      }
-    } catch (error) {
-      const task = await (await getDatabase()).getFromIndex('tasks', 'byEngineId', registration.id);
-      if (task && isQuotaError(error)) await failForQuota(task, error);
-      else throw error;
+      const tasks = await (await getDatabase()).getAllFromIndex('tasks', 'byEngineId', registration.id);
+      if (tasks.length === 0) return;
+      const byTask = recordsByTask(tasks, await registration.matchAll());
+      // Each task ends with its own records: one that failed does not fail the others.
+      await mapBounded(tasks, ENDS_AT_ONCE, async (task, index) => {
+        try {
+          const records = byTask[index]!;
+          // A registration's success or failure is its one task's; with several, a failure
+          // (a status, an unfinished request) may be another task's.
+          const shared = !success && tasks.length > 1 && /^(bad-status|fetch-error)$/.test(registration.failureReason);
+          const own = shared ? await reasonOf(records, requestsOf(task).length, registration.failureReason) : { reason: registration.failureReason, ok: success };
+          await this.#endTask(task, records, own.ok, own.reason, success);
+        } catch (error) {
+          if (isQuotaError(error)) await failForQuota(task, error);
+          else throw error;
+        }
+      });
     } finally {
       this.#ending.delete(registration.id);
+    }
+  }
+
+  /**
+   * Ends one task of a registration, from its own records, whether they all came, and why not
+   * (`whole`: the registration as a whole succeeded).
+   */
+  async #endTask(task: TaskRecord, records: BackgroundFetchRecord[], success: boolean, reason: BackgroundFetchFailureReason, whole: boolean): Promise<void> {
+    // `plan` keeps a validator only for a task fetched in ranges.
+    if (task.validator !== null) return this.#endRanged(task, records, success, reason);
+    const response = await records[0]?.responseReady.catch(() => undefined);
+    const { sessionId, taskIdentifier, engineId } = task;
+    if (success && response && task.kind === 'upload') {
+      await completeTask(sessionId, taskIdentifier, engineId, { response: responseRecord(response, task.originalRequest.url), size: 0, parts: 0 });
+      return;
+    }
+    // Chromium hands a record's body over as a disk-backed Blob: no copy into memory.
+    const body = success && response ? await response.blob() : undefined;
+    // In a registration that failed, a response of this task may have been cut off.
+    const length = whole || response?.headers.has('Content-Encoding') ? null : response?.headers.get('Content-Length');
+    if (body && response && (length === null || length === undefined || Number(length) === body.size)) {
+      await putPart(sessionId, taskIdentifier, 0, body);
+      await completeTask(sessionId, taskIdentifier, engineId, { response: responseRecord(response, task.originalRequest.url), size: body.size, parts: 1 });
+    } else if (this.#retry && task.state === 'running' && isWorthRetrying(body ? 'fetch-error' : reason, response?.status)) {
+      await this.#retry(task);
+    } else {
+      await fail(task, reason, response?.status);
     }
   }
 
@@ -171,11 +196,10 @@ export class BackgroundFetchEngine implements Engine {
    * The end of a registration of byte ranges: stores the leading parts whose ranges all came
    * whole, then completes the task, or has the streaming engine fetch the rest.
    */
-  async #endRanged(task: TaskRecord, registration: BackgroundFetchRegistration, records: BackgroundFetchRecord[], success: boolean): Promise<void> {
-    const reason = registration.failureReason;
+  async #endRanged(task: TaskRecord, records: BackgroundFetchRecord[], success: boolean, reason: BackgroundFetchFailureReason): Promise<void> {
     const status = success ? undefined : await failedStatus(records);
     const retry = !success && this.#retry !== undefined && task.state === 'running' && isRangedRetry(reason, status);
-    if (!success && !retry) return fail(task, registration, status);
+    if (!success && !retry) return fail(task, reason, status);
     const size = task.countOfBytesExpectedToReceive;
     const byFirst = new Map<number, BackgroundFetchRecord>();
     for (const record of records) {
@@ -203,9 +227,96 @@ export class BackgroundFetchEngine implements Engine {
       // ignored Range): the streaming engine resumes after the parts stored, with If-Range.
       await this.#retry((await (await getDatabase()).get('tasks', [task.sessionId, task.taskIdentifier])) ?? task);
     } else {
-      await fail(task, registration, status);
+      await fail(task, reason, status);
     }
   }
+}
+
+/**
+ * What a registration fetches for a task: its request, or the byte ranges of its file not
+ * stored yet; with the bytes stored before and the bytes it may take (if known). Nothing if
+ * the task is no longer this transfer's, or its file is stored whole already.
+ */
+async function plan(task: TaskRecord): Promise<{ requests: RequestRecord[]; received: number; total?: number } | undefined> {
+  const file = await probe(task);
+  if (!file) {
+    // One request for the whole file: what is stored of it is of no use to this registration.
+    if (task.parts > 0) await deleteParts(task.sessionId, task.taskIdentifier);
+    if (!(await saveTransfer(task, { parts: 0, validator: null, countOfBytesReceived: 0, receivedAtStart: 0 }))) return;
+    const limit = task.countOfBytesClientExpectsToReceive;
+    return { requests: [task.originalRequest], received: 0, ...(limit > 0 ? { total: limit } : {}) };
+  }
+  const { size, validator, response } = file;
+  // The parts stored are of this version of the file, or are dropped.
+  const kept = task.validator === validator && task.countOfBytesExpectedToReceive === size ? task.parts : 0;
+  if (kept === 0 && task.parts > 0) await deleteParts(task.sessionId, task.taskIdentifier);
+  const received = kept * PART_SIZE;
+  const saved = await saveTransfer(task, {
+    parts: kept,
+    validator,
+    response,
+    countOfBytesReceived: received,
+    receivedAtStart: received,
+    countOfBytesExpectedToReceive: size,
+  });
+  if (!saved) return;
+  if (received >= size) {
+    // Every part is stored already (the last transfer stopped before it could say so).
+    await completeTask(task.sessionId, task.taskIdentifier, task.engineId, { response, size, parts: kept });
+    return;
+  }
+  const requests = rangesFrom(received, size, REQUEST_SIZE).map(({ first, last }) => rangeRequest(task.originalRequest, first, last));
+  // Bounds the bytes a server that ignores Range (a whole file per request) could waste.
+  return { requests, received, total: size - received };
+}
+
+/** What a task's part of a registration asks: its request, or its ranges (from the parts stored). */
+function requestsOf(task: TaskRecord): RequestRecord[] {
+  // `plan` keeps a validator only for a task fetched in ranges.
+  if (task.validator === null) return [task.originalRequest];
+  return rangesFrom(task.parts * PART_SIZE, task.countOfBytesExpectedToReceive, REQUEST_SIZE).map(({ first, last }) =>
+    rangeRequest(task.originalRequest, first, last),
+  );
+}
+
+/** A request's identity within a registration: method, URL and range. */
+function requestKey(method: string, url: string, range: string | null | undefined): string {
+  return `${method} ${url} ${range ?? ''}`;
+}
+
+/**
+ * Each task's records: the ones whose requests it asked. Two tasks that asked the very same
+ * request take its records in turn.
+ */
+function recordsByTask(tasks: TaskRecord[], records: readonly BackgroundFetchRecord[]): BackgroundFetchRecord[][] {
+  const pool = new Map<string, BackgroundFetchRecord[]>();
+  for (const record of records) {
+    const key = requestKey(record.request.method, record.request.url, record.request.headers.get('Range'));
+    pool.set(key, [...(pool.get(key) ?? []), record]);
+  }
+  return tasks.map((task) =>
+    requestsOf(task).flatMap(({ method, url, headers }) => {
+      const range = headers.find(([name]) => name.toLowerCase() === 'range')?.[1];
+      const record = pool.get(requestKey(method, url, range))?.shift();
+      return record ? [record] : [];
+    }),
+  );
+}
+
+/**
+ * Why a task of a failed registration failed, from its own records: an error status of its
+ * own, else a request of its own that did not finish (`fetch-error`, whatever another task's
+ * status was), else the registration's reason.
+ */
+async function reasonOf(records: BackgroundFetchRecord[], expected: number, reason: BackgroundFetchFailureReason): Promise<{ reason: BackgroundFetchFailureReason; ok: boolean }> {
+  let finished = 0;
+  for (const record of records) {
+    const response = await record.responseReady.catch(() => undefined);
+    if (response && !response.ok) return { reason: 'bad-status', ok: false };
+    if (response) finished++;
+  }
+  if (finished === expected && records.length === expected) return { reason, ok: true };
+  return { reason: reason === 'bad-status' ? 'fetch-error' : reason, ok: false };
 }
 
 /** A `GET` of the file's bytes `first` to `last`. */
@@ -254,8 +365,7 @@ async function failedStatus(records: BackgroundFetchRecord[]): Promise<number | 
 }
 
 /** Ends a task with the registration's failure, named. */
-async function fail(task: TaskRecord, registration: BackgroundFetchRegistration, status: number | undefined): Promise<void> {
-  const reason = registration.failureReason;
+async function fail(task: TaskRecord, reason: BackgroundFetchFailureReason, status: number | undefined): Promise<void> {
   const [code, message] = reasons[reason] ?? reasons[''];
   const text = status ? `${message}: HTTP ${status} for ${task.originalRequest.url}` : `${message} (${reason})`;
   const ended = await completeTask(task.sessionId, task.taskIdentifier, task.engineId, { error: new URLError(code, text, status || undefined) });

@@ -24,6 +24,12 @@ const CHUNK_SIZE = 256 * 1024;
  */
 const READ_AHEAD = 8;
 
+/**
+ * How many transfers run at a time (HTTP/1.1's per-host limit): tasks resumed together take
+ * turns rather than all opening connections at once; the others wait, queued, in order.
+ */
+const TRANSFERS_AT_ONCE = 6;
+
 /** A failure worth another try, after `retryAfter` if the server said so. */
 class Retryable extends Error {
   constructor(
@@ -48,6 +54,9 @@ class Retryable extends Error {
 export class StreamEngine implements Engine {
   readonly name = 'stream';
   readonly #transfers = new Map<string, { done: Promise<void>; abort: AbortController }>();
+  /** Transfers running now, and those waiting for a turn. */
+  #running = 0;
+  readonly #waiting: (() => void)[] = [];
 
   /** Whether transfers are under way. */
   get busy(): boolean {
@@ -62,8 +71,26 @@ export class StreamEngine implements Engine {
   async start(task: TaskRecord, configuration: ConfigurationRecord | undefined): Promise<void> {
     const id = task.engineId!;
     const abort = new AbortController();
-    const done = this.#run(task, configuration?.retryLimit ?? 5, abort.signal).finally(() => this.#transfers.delete(id));
+    const done = this.#turn()
+      .then(() => this.#run(task, configuration?.retryLimit ?? 5, abort.signal))
+      .finally(() => {
+        this.#transfers.delete(id);
+        this.#done();
+      });
     this.#transfers.set(id, { done, abort });
+  }
+
+  /** Waits until fewer than `TRANSFERS_AT_ONCE` transfers run, and counts this one in. */
+  async #turn(): Promise<void> {
+    if (this.#running < TRANSFERS_AT_ONCE) this.#running++;
+    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
+  }
+
+  /** A transfer has ended: the next one waiting takes its turn. */
+  #done(): void {
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#running--;
   }
 
   async isAlive(task: TaskRecord): Promise<boolean> {

@@ -1,5 +1,5 @@
-import { URLError } from '../common/errors.js';
-import type { DebugState, FetchOrder, SessionSnapshot, WorkerApi } from '../common/protocol.js';
+import { serializeError, URLError } from '../common/errors.js';
+import type { DebugState, FetchOrder, SessionSnapshot, TaskInit, WorkerApi } from '../common/protocol.js';
 import { PART_SIZE, resumeKey, temporaryKey, type EngineName, type ResumeDataRecord, type TaskRecord } from '../common/schema.js';
 import { completeTask } from './completion.js';
 import { getDatabase, getRateLimiter, getTask, updateRateLimiter } from './database.js';
@@ -36,67 +36,83 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
   }
 
   /**
-   * Starts a new transfer for a task, if it still waits for `previousEngineId` (or none).
-   * Returns the order for the page when the engine needs a page to start it.
+   * Starts new transfers for tasks, each if it still waits for its `previousEngineId` (or
+   * none). The downloads an engine can carry together (Background Fetch: one registration of
+   * many requests) share one transfer; the rest get one each. Returns the orders for the page.
    */
-  async function start(
+  async function startMany(
     sessionId: string,
-    taskIdentifier: number,
-    previousEngineId: string | null,
+    entries: [taskIdentifier: number, previousEngineId: string | null][],
     engine: Engine = preferred,
-  ): Promise<FetchOrder | void> {
+  ): Promise<FetchOrder[]> {
     const db = await getDatabase();
     const configuration = await db.get('sessions', sessionId);
-    const before = await db.get('tasks', [sessionId, taskIdentifier]);
-    const waitingFor = before ? waitingReason(configuration, before) : null;
+    const shared = `bgdl:${crypto.randomUUID()}`;
+    const started: TaskRecord[] = [];
+    const exhausted: TaskRecord[] = [];
+    let changed = false;
     const tx = db.transaction('tasks', 'readwrite');
-    const task = await tx.store.get([sessionId, taskIdentifier]);
-    if (!task || task.state === 'completed' || task.engineId !== previousEngineId) return tx.done;
-    if (waitingFor) {
-      // Conditions are poor: the task waits, running with no engine, and is tried at each wake.
-      const told = task.waitingFor !== null;
-      Object.assign(task, { state: 'running', engine: null, engineId: null, waitingFor });
+    for (const [taskIdentifier, previousEngineId] of entries) {
+      const task = await tx.store.get([sessionId, taskIdentifier]);
+      if (!task || task.state === 'completed' || task.engineId !== previousEngineId) continue;
+      const waitingFor = waitingReason(configuration, task);
+      if (waitingFor) {
+        // Conditions are poor: the task waits, running with no engine, and is tried at each wake.
+        changed ||= task.waitingFor === null;
+        Object.assign(task, { state: 'running', engine: null, engineId: null, waitingFor });
+        await tx.store.put(task);
+        continue;
+      }
+      task.waitingFor = null;
+      // Only starts that brought no byte more count toward the limit.
+      if (task.countOfBytesReceived > task.receivedAtStart) task.attempts = 0;
+      if (task.attempts >= MAX_ATTEMPTS) {
+        exhausted.push(task);
+        continue;
+      }
+      changed = true;
+      if (task.earliestBeginDate !== null && task.earliestBeginDate > Date.now()) {
+        // Not yet: the task waits, running but with no engine, until a wake after that time.
+        Object.assign(task, { state: 'running', engine: null, engineId: null });
+        await tx.store.put(task);
+        continue;
+      }
+      // Bytes kept (after a suspend, resume data, a failed Background Fetch): the streaming
+      // engine continues from them.
+      const chosen = task.parts > 0 && task.validator && engines.stream ? engines.stream : engine;
+      // An upload, or a download with its own size limit, goes alone (a registration has one limit).
+      const together = chosen.startMany !== undefined && task.kind === 'download' && task.countOfBytesClientExpectsToReceive === 0;
+      Object.assign(task, {
+        state: 'running',
+        engine: chosen.name,
+        engineId: together ? shared : `bgdl:${crypto.randomUUID()}`,
+        startedAt: Date.now(),
+        receivedAtStart: task.countOfBytesReceived,
+      });
+      task.attempts++;
       await tx.store.put(task);
-      await tx.done;
-      if (!told) notify({ type: 'changed', sessionId });
-      return;
+      started.push(task);
     }
-    task.waitingFor = null;
-    // Only starts that brought no byte more count toward the limit.
-    if (task.countOfBytesReceived > task.receivedAtStart) task.attempts = 0;
-    if (task.attempts >= MAX_ATTEMPTS) {
-      await tx.done;
-      const error = new URLError('networkConnectionLost', `The download of ${task.originalRequest.url} was interrupted ${task.attempts} times`);
-      await completeTask(sessionId, taskIdentifier, previousEngineId, { error });
-      return;
-    }
-    if (task.earliestBeginDate !== null && task.earliestBeginDate > Date.now()) {
-      // Not yet: the task waits, running but with no engine, until a wake after that time.
-      Object.assign(task, { state: 'running', engine: null, engineId: null });
-      await tx.store.put(task);
-      await tx.done;
-      notify({ type: 'changed', sessionId });
-      return;
-    }
-    // Bytes kept (after a suspend, resume data, a failed Background Fetch): the streaming
-    // engine continues from them.
-    if (task.parts > 0 && task.validator && engines.stream) engine = engines.stream;
-    Object.assign(task, {
-      state: 'running',
-      engine: engine.name,
-      engineId: `bgdl:${crypto.randomUUID()}`,
-      startedAt: Date.now(),
-      receivedAtStart: task.countOfBytesReceived,
-    });
-    task.attempts++;
-    await tx.store.put(task);
     await tx.done;
-    notify({ type: 'changed', sessionId });
-    try {
-      return await engine.start(task, configuration);
-    } catch (cause) {
-      await failToStart(task.sessionId, task.taskIdentifier, task.engineId!, cause, task.originalRequest.url);
+    if (changed) notify({ type: 'changed', sessionId });
+    for (const task of exhausted) {
+      const error = new URLError('networkConnectionLost', `The download of ${task.originalRequest.url} was interrupted ${task.attempts} times`);
+      await completeTask(sessionId, task.taskIdentifier, task.engineId, { error });
     }
+    const orders: FetchOrder[] = [];
+    const together = started.filter((task) => task.engineId === shared);
+    const transfers = together.length > 0 ? [together] : [];
+    for (const task of started) if (task.engineId !== shared) transfers.push([task]);
+    for (const tasks of transfers) {
+      const carrier = engines[tasks[0]!.engine!]!;
+      try {
+        const order = tasks[0]!.engineId === shared ? await carrier.startMany!(tasks, configuration) : await carrier.start(tasks[0]!, configuration);
+        if (order) orders.push(order);
+      } catch (cause) {
+        for (const task of tasks) await failToStart(sessionId, task.taskIdentifier, task.engineId!, cause, task.originalRequest.url);
+      }
+    }
+    return orders;
   }
 
   /** Ends a task whose transfer could not start. */
@@ -107,27 +123,26 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
     await completeTask(sessionId, taskIdentifier, engineId, { error });
   }
 
-  /** Starts again every running task of the session whose transfer is gone. */
+  /** Starts again, together, every running task of the session whose transfer is gone. */
   async function reconcile(sessionId: string): Promise<FetchOrder[]> {
     const tasks = await (await getDatabase()).getAllFromIndex('tasks', 'bySession', sessionId);
-    const orders: FetchOrder[] = [];
+    const entries: [number, string | null][] = [];
+    // Tasks resumed together share a transfer: each transfer is asked about once.
+    const alive = new Map<string, Promise<boolean>>();
     for (const task of tasks) {
       if (task.state !== 'running') continue;
       if (!task.engineId) {
-        if ((task.earliestBeginDate ?? 0) <= Date.now()) {
-          const order = await start(sessionId, task.taskIdentifier, null);
-          if (order) orders.push(order);
-        }
+        if ((task.earliestBeginDate ?? 0) <= Date.now()) entries.push([task.taskIdentifier, null]);
         continue;
       }
       // A transfer just handed to its engine may not be registered there yet.
       if (Date.now() - task.startedAt < START_GRACE_MS) continue;
       const engine = task.engine ? engines[task.engine] : undefined;
-      if (engine && (await engine.isAlive(task))) continue;
-      const order = await start(sessionId, task.taskIdentifier, task.engineId);
-      if (order) orders.push(order);
+      if (engine && !alive.has(task.engineId)) alive.set(task.engineId, engine.isAlive(task));
+      if (engine && (await alive.get(task.engineId))) continue;
+      entries.push([task.taskIdentifier, task.engineId]);
     }
-    return orders;
+    return entries.length > 0 ? startMany(sessionId, entries) : [];
   }
 
   /** Deletes temporary files of tasks that no longer need them (a page closed mid-cleanup). */
@@ -211,6 +226,70 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
     });
   }
 
+  /**
+   * Stores new tasks, suspended. Returns the identifiers of those stored, and the errors of
+   * those that could not be (resume data that cannot be used, an identifier taken).
+   */
+  async function createTasks(sessionId: string, inits: TaskInit[], rejected: Rejected): Promise<number[]> {
+    const db = await getDatabase();
+    const configuration = await db.get('sessions', sessionId);
+    // As the seed says: a task resumed while the app is in the background is discretionary,
+    // and does not begin before the rate limiter's delay expires.
+    const background = !(await isAppVisible());
+    const discretionary = (configuration?.isDiscretionary ?? false) || background;
+    const limit = background ? notBefore(await getRateLimiter(), Date.now()) : 0;
+    const tasks: TaskRecord[] = [];
+    for (const { taskIdentifier, request, taskDescription, countOfBytesClientExpectsToReceive, earliestBeginDate, priority, resumeData, body } of inits) {
+      const task: TaskRecord = {
+        sessionId,
+        taskIdentifier,
+        kind: body ? 'upload' : 'download',
+        body,
+        countOfBytesSent: 0,
+        countOfBytesExpectedToSend: body ? body.size : 0,
+        state: 'suspended',
+        taskDescription,
+        originalRequest: request,
+        response: null,
+        error: null,
+        countOfBytesReceived: 0,
+        countOfBytesExpectedToReceive: -1,
+        countOfBytesClientExpectsToReceive,
+        earliestBeginDate: limit > Date.now() ? Math.max(limit, earliestBeginDate ?? 0) : earliestBeginDate,
+        priority,
+        discretionary,
+        waitingFor: null,
+        engine: null,
+        engineId: null,
+        attempts: 0,
+        receivedAtStart: 0,
+        parts: 0,
+        validator: null,
+        startedAt: 0,
+        createdAt: Date.now(),
+      };
+      try {
+        if (resumeData !== null) await adoptResumeData(task, resumeData);
+        tasks.push(task);
+      } catch (error) {
+        rejected.push([taskIdentifier, serializeError(error)]);
+      }
+    }
+    const stored: number[] = [];
+    const tx = db.transaction('tasks', 'readwrite');
+    for (const task of tasks) {
+      if (await tx.store.getKey([sessionId, task.taskIdentifier])) {
+        rejected.push([task.taskIdentifier, serializeError(new TypeError(`Session ${valid.quote(sessionId)} has a task ${task.taskIdentifier} already`))]);
+        continue;
+      }
+      await tx.store.put(task);
+      stored.push(task.taskIdentifier);
+    }
+    await tx.done;
+    if (stored.length > 0) notify({ type: 'changed', sessionId });
+    return stored;
+  }
+
   /** A session's tasks and undelivered events, as they are. */
   async function read(sessionId: string): Promise<Omit<SessionSnapshot, 'orders'>> {
     const tx = (await getDatabase()).transaction(['tasks', 'events']);
@@ -238,50 +317,6 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       return { ...(await read(id)), orders };
     },
 
-    async createTask(sessionId, init) {
-      const { taskIdentifier, request, taskDescription, countOfBytesClientExpectsToReceive, earliestBeginDate, priority, resumeData, body } =
-        valid.taskInit(init);
-      const id = valid.sessionId(sessionId);
-      const configuration = await (await getDatabase()).get('sessions', id);
-      // As the seed says: a task resumed while the app is in the background is discretionary,
-      // and does not begin before the rate limiter's delay expires.
-      const background = !(await isAppVisible());
-      const discretionary = (configuration?.isDiscretionary ?? false) || background;
-      const limit = background ? notBefore(await getRateLimiter(), Date.now()) : 0;
-      const task: TaskRecord = {
-        sessionId: id,
-        taskIdentifier,
-        kind: body ? 'upload' : 'download',
-        body,
-        countOfBytesSent: 0,
-        countOfBytesExpectedToSend: body ? body.size : 0,
-        state: 'suspended',
-        taskDescription,
-        originalRequest: request,
-        response: null,
-        error: null,
-        countOfBytesReceived: 0,
-        countOfBytesExpectedToReceive: -1,
-        countOfBytesClientExpectsToReceive,
-        earliestBeginDate: limit > Date.now() ? Math.max(limit, earliestBeginDate ?? 0) : earliestBeginDate,
-        priority,
-        discretionary,
-        waitingFor: null,
-        engine: null,
-        engineId: null,
-        attempts: 0,
-        receivedAtStart: 0,
-        parts: 0,
-        validator: null,
-        startedAt: 0,
-        createdAt: Date.now(),
-      };
-      if (resumeData !== null) await adoptResumeData(task, resumeData);
-      await (await getDatabase()).add('tasks', task);
-      notify({ type: 'changed', sessionId: task.sessionId });
-      return task;
-    },
-
     async suspend(sessionId, taskIdentifier) {
       const task = await mustGetTask(sessionId, taskIdentifier);
       await stop(task, 'suspended');
@@ -297,17 +332,35 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       return data;
     },
 
-    async resume(sessionId, taskIdentifier) {
-      const task = await mustGetTask(sessionId, taskIdentifier);
-      let order: FetchOrder | void = undefined;
-      if (task.state === 'suspended' && task.engineId === null) order = await start(task.sessionId, task.taskIdentifier, null);
-      return { tasks: [(await getTask(task.sessionId, task.taskIdentifier))!], events: [], orders: order ? [order] : [] };
+    async resume(sessionId, items) {
+      const id = valid.sessionId(sessionId);
+      if (!Array.isArray(items)) throw new TypeError(`resume() takes a list of tasks, not ${valid.quote(items)}`);
+      const rejected: Rejected = [];
+      // In the order resumed: a task the worker has, or a new one to store first.
+      const order: (number | TaskInit)[] = [];
+      for (const item of items as unknown[]) {
+        try {
+          if (typeof item !== 'number') order.push(valid.taskInit(item));
+          else if ((await mustGetTask(id, item)).state === 'suspended') order.push(item);
+        } catch (error) {
+          rejected.push([typeof item === 'number' ? item : (item as Partial<TaskInit> | null)?.taskIdentifier, serializeError(error)]);
+        }
+      }
+      const created = new Set(await createTasks(id, order.filter((item): item is TaskInit => typeof item !== 'number'), rejected));
+      const ids = order.flatMap((item) => (typeof item === 'number' ? [item] : created.has(item.taskIdentifier) ? [item.taskIdentifier] : []));
+      const orders = await startMany(id, ids.map((taskIdentifier) => [taskIdentifier, null]));
+      const wanted = new Set(ids);
+      const { tasks } = await read(id);
+      return { tasks: tasks.filter((task) => wanted.has(task.taskIdentifier)), events: [], orders, rejected };
     },
 
-    async fail(sessionId, taskIdentifier, engineId, error) {
-      const task = await mustGetTask(sessionId, taskIdentifier);
+    async fail(sessionId, engineId, error) {
+      const id = valid.sessionId(sessionId);
       if (typeof engineId !== 'string') throw new TypeError(`An engine id must be a string, not ${valid.quote(engineId)}`);
-      await failToStart(task.sessionId, task.taskIdentifier, engineId, error, task.originalRequest.url);
+      const tasks = await (await getDatabase()).getAllFromIndex('tasks', 'byEngineId', engineId);
+      for (const task of tasks) {
+        if (task.sessionId === id) await failToStart(id, task.taskIdentifier, engineId, error, task.originalRequest.url);
+      }
     },
 
     async cancel(sessionId, taskIdentifier) {
@@ -339,8 +392,8 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
         appVisible: await isAppVisible(),
         rateLimiter: await getRateLimiter(),
         waitingEvents: events.length,
-        tasks: tasks.map(({ taskIdentifier, state, engine, waitingFor, earliestBeginDate, discretionary, countOfBytesReceived, parts, attempts }) => ({
-          taskIdentifier, state, engine, waitingFor, earliestBeginDate, discretionary, countOfBytesReceived, parts, attempts,
+        tasks: tasks.map(({ taskIdentifier, state, engine, engineId, waitingFor, earliestBeginDate, discretionary, countOfBytesReceived, parts, attempts }) => ({
+          taskIdentifier, state, engine, engineId, waitingFor, earliestBeginDate, discretionary, countOfBytesReceived, parts, attempts,
         })),
       };
     },
@@ -360,18 +413,26 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       const id = valid.sessionId(sessionId);
       if (!Number.isSafeInteger(seq)) throw new TypeError(`An event number must be an integer, not ${valid.quote(seq)}`);
       const tx = (await getDatabase()).transaction(['events', 'tasks'], 'readwrite');
-      const event = await tx.objectStore('events').get(seq);
-      if (event?.sessionId === id) {
-        await tx.objectStore('events').delete(seq);
+      const delivered = (await tx.objectStore('events').index('bySession').getAll(id)).filter((event) => event.seq <= seq);
+      const deletes: Promise<unknown>[] = [];
+      for (const event of delivered) {
+        deletes.push(tx.objectStore('events').delete(event.seq));
         // A task whose last event was seen is done with: it leaves the session, as in URLSession.
-        if (event.type === 'didCompleteWithError') await tx.objectStore('tasks').delete([id, event.taskIdentifier]);
+        if (event.type === 'didCompleteWithError') deletes.push(tx.objectStore('tasks').delete([id, event.taskIdentifier]));
       }
-      await tx.done;
-      // Other pages of the session learn that the task has left it.
-      if (event?.type === 'didCompleteWithError' && event.sessionId === id) notify({ type: 'changed', sessionId: id });
+      await Promise.all([...deletes, tx.done]);
+      // Other pages of the session learn that the tasks have left it.
+      if (delivered.some((event) => event.type === 'didCompleteWithError')) notify({ type: 'changed', sessionId: id });
+      // A delivered file's temporary location goes (a file the delegate kept was copied), without
+      // holding up the page's next call: what a stopped worker leaves, `attach` sweeps.
+      const cache = await filesCache();
+      const files = delivered.flatMap((event) =>
+        event.type === 'didFinishDownloadingTo' ? Array.from({ length: event.parts }, (_, part) => temporaryKey(id, event.taskIdentifier, part)) : [],
+      );
+      void Promise.all(files.map((key) => cache.delete(key)));
     },
   };
-  const handOver: HandOver = (task, engine) => start(task.sessionId, task.taskIdentifier, task.engineId, engine).then(() => undefined);
+  const handOver: HandOver = (task, engine) => startMany(task.sessionId, [[task.taskIdentifier, task.engineId]], engine).then(() => undefined);
 
   /**
    * The worker was woken with no page to ask (Background Sync): starts again the streaming
@@ -381,14 +442,20 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
   async function wake(): Promise<void> {
     const stream = engines.stream;
     if (!stream) return;
+    const dead = new Map<string, [number, string | null][]>();
     for (const task of await (await getDatabase()).getAll('tasks')) {
-      if (task.state !== 'running') continue;
-      if (preferred === stream && !task.engineId) await reconcile(task.sessionId);
-      else if (task.engine === 'stream' && !(await stream.isAlive(task))) await start(task.sessionId, task.taskIdentifier, task.engineId, stream);
+      if (task.state !== 'running' || (preferred !== stream && task.engine !== 'stream')) continue;
+      if (task.engineId && (await stream.isAlive(task))) continue;
+      if (preferred === stream && !task.engineId && (task.earliestBeginDate ?? 0) > Date.now()) continue;
+      dead.set(task.sessionId, [...(dead.get(task.sessionId) ?? []), [task.taskIdentifier, task.engineId]]);
     }
+    for (const [sessionId, entries] of dead) await startMany(sessionId, entries, stream);
   }
   return { api, handOver, wake };
 }
+
+/** The tasks `resume` refused, with their errors. */
+type Rejected = NonNullable<SessionSnapshot['rejected']>;
 
 /** Gives a task's transfer to another engine, to finish what its engine could not. */
 export type HandOver = (task: TaskRecord, engine: Engine) => Promise<void>;

@@ -10,6 +10,11 @@ export interface Engine {
    * An engine that a page must start returns the order for it.
    */
   start(task: TaskRecord, configuration: ConfigurationRecord | undefined): Promise<FetchOrder | void>;
+  /**
+   * Starts, as one transfer, tasks resumed together and stored as running under one shared
+   * `engineId` (only an engine that can carry many tasks in one transfer has it).
+   */
+  startMany?(tasks: TaskRecord[], configuration: ConfigurationRecord | undefined): Promise<FetchOrder | void>;
   /** Whether the transfer `task.engineId` is still under way (or being ended) in this engine. */
   isAlive(task: TaskRecord): Promise<boolean>;
   /** Stops the transfer; the task ends with a `cancelled` URLError. */

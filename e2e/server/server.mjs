@@ -24,6 +24,7 @@ import { contentChunks, sha256Of, CHUNK_SIZE } from './content.mjs';
  * @property {number} status          Status code sent (0 until headers are sent).
  * @property {number} bytesSent       Body bytes written to the socket for this response.
  * @property {number} t               Date.now() when the request arrived.
+ * @property {number} [end]           Date.now() when the response ended (sent whole or cut off).
  */
 
 /**
@@ -372,6 +373,7 @@ export async function startServer({ port = 0, host = '127.0.0.1', staticDir } = 
     }
 
     const { s, entry } = recordRequest(id, req, t);
+    res.once('close', () => (entry.end = Date.now()));
     const n = s.requests;
     const version = s.version;
     if (changeEvery && n % changeEvery === 0) s.version++;

@@ -1,0 +1,139 @@
+import type { Page } from '@playwright/test';
+import { completions, hungTask, recordSession, setHangOnFinish, waitForFinishEvents, type Recorded } from './recorder.js';
+import { expect, test, unique, type FileStats, type TestServer } from './fixtures.js';
+
+const KiB = 1024;
+
+/** `count` small files on the test server, each its own content, all under one stats id. */
+function smallFiles(server: TestServer, count: number, params = '') {
+  const id = unique('batch');
+  const seeds = Array.from({ length: count }, (_, index) => `${id}-${index}`);
+  return { id, seeds, urls: seeds.map((seed) => server.url(`/files/16k?seed=${seed}&id=${id}${params}`)) };
+}
+
+/**
+ * Resumes one task per URL in the same tick, counting the Background Fetch registrations the
+ * page starts (only a page can start one) and the requests they carry. Returns the tasks' ids.
+ */
+function resumeTogether(page: Page, urls: string[]): Promise<number[]> {
+  return page.evaluate((urls) => {
+    const manager = (globalThis as any).BackgroundFetchManager?.prototype;
+    const counts = { registrations: 0, requests: 0 };
+    Object.assign(globalThis, { fetchCounts: counts });
+    if (manager) {
+      const fetch = manager.fetch;
+      manager.fetch = function (id: string, requests: unknown[], options: unknown) {
+        counts.registrations++;
+        counts.requests += requests.length;
+        return fetch.call(this, id, requests, options);
+      };
+    }
+    const tasks = urls.map((url) => (globalThis as any).session.downloadTask(url));
+    for (const task of tasks) task.resume();
+    return tasks.map((task) => task.taskIdentifier as number);
+  }, urls);
+}
+
+/** The most requests the server was answering at once (from each request's arrival and end). */
+function mostAtOnce(log: FileStats['log']): number {
+  const edges = log.flatMap((entry) => [[entry.t, 1], [entry.end ?? Infinity, -1]] as const);
+  // At equal times, an end comes before a start.
+  edges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let now = 0;
+  let most = 0;
+  for (const [, step] of edges) most = Math.max(most, (now += step));
+  return most;
+}
+
+/** Checks that every task got its own file (SHA-256 of its source) and its completion, each once. */
+async function expectEachOnce(events: Recorded[], server: TestServer, ids: number[], seeds: string[]): Promise<void> {
+  const finished = events.filter((event) => event[0] === 'didFinishDownloadingTo');
+  const completed = events.filter((event) => event[0] === 'didCompleteWithError');
+  expect(finished.map((event) => event[1]).sort()).toEqual([...ids].sort());
+  expect(completed.map((event) => event[1]).sort()).toEqual([...ids].sort());
+  expect(completed.every((event) => event[2] === null)).toBe(true);
+  const expected = await Promise.all(seeds.map((seed) => server.sha256(seed, 16 * KiB)));
+  const sha256 = new Map(finished.map((event) => [event[1], (event[2] as { sha256: string }).sha256]));
+  expect(ids.map((id) => sha256.get(id))).toEqual(expected);
+  // Each task's file comes before its completion.
+  for (const id of ids) {
+    const at = (type: string) => events.findIndex((event) => event[0] === type && event[1] === id);
+    expect(at('didFinishDownloadingTo')).toBeLessThan(at('didCompleteWithError'));
+  }
+}
+
+test('200 tasks resumed together: few engine transfers, and every task its own file and events, once', async ({ page, server, engine }) => {
+  test.setTimeout(180_000);
+  // For the streaming engine, the server holds each request 250 ms before it answers, so that
+  // the requests in flight at once show in its log.
+  const files = smallFiles(server, 200, engine === 'stream' ? '&delay=250' : '');
+  await recordSession(page, unique('batching'));
+  await page.evaluate(() => (globalThis as any).session.ready);
+  const ids = await resumeTogether(page, files.urls);
+
+  await waitForFinishEvents(page, 1, 150_000);
+  const events = await completions(page);
+  await expectEachOnce(events, server, ids, files.seeds);
+  expect(events.filter((event) => event[0] === 'didFinishEvents')).toHaveLength(1);
+  expect(events.at(-1)).toEqual(['didFinishEvents']);
+
+  const { log } = await server.stats(files.id);
+  const gets = log.filter((entry) => entry.method === 'GET');
+  // Each file was fetched once: no task fell back to another transfer.
+  expect(gets).toHaveLength(200);
+  const counts = await page.evaluate(() => (globalThis as any).fetchCounts as { registrations: number; requests: number });
+  if (engine === 'background-fetch') {
+    // One registration carries all 200 requests (Chromium runs one registration at a time).
+    expect(counts).toEqual({ registrations: 1, requests: 200 });
+    // Background Fetch runs a registration's requests two at a time.
+    expect(mostAtOnce(gets)).toBeLessThanOrEqual(2);
+  } else {
+    // No Background Fetch: one fetch per task, at most 6 at a time (HTTP/1.1's per-host limit).
+    expect(counts.registrations).toBe(0);
+    const most = mostAtOnce(gets);
+    expect(most).toBeLessThanOrEqual(6);
+    expect(most).toBeGreaterThan(1);
+  }
+});
+
+test('300 waiting events are delivered to a new page once each, in the order they happened', async ({ page, openApp, server }) => {
+  test.setTimeout(180_000);
+  const sessionId = unique('waiting');
+  const files = smallFiles(server, 150);
+  // The first page hangs in its first didFinishDownloadingTo: every event waits in the outbox.
+  await recordSession(page, sessionId);
+  await setHangOnFinish(page, true);
+  const ids = await resumeTogether(page, files.urls);
+  await expect.poll(() => hungTask(page), { timeout: 60_000 }).toBeDefined();
+  await expect
+    .poll(() => page.evaluate(async () => (await (globalThis as any).session.debugState()).waitingEvents), { timeout: 120_000 })
+    .toBe(300);
+
+  const next = await openApp();
+  await page.close();
+  // The outbox as the worker keeps it, in order.
+  const outbox = await next.evaluate(
+    (sessionId) =>
+      new Promise<[string, number][]>((resolve, reject) => {
+        const open = indexedDB.open('bgdl');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const all = open.result.transaction('events').objectStore('events').getAll();
+          all.onsuccess = () => {
+            resolve((all.result as { sessionId: string; type: string; taskIdentifier: number }[]).filter((e) => e.sessionId === sessionId).map((e) => [e.type, e.taskIdentifier]));
+            open.result.close();
+          };
+        };
+      }),
+    sessionId,
+  );
+  expect(outbox).toHaveLength(300);
+
+  await recordSession(next, sessionId);
+  await waitForFinishEvents(next, 1, 60_000);
+  const events = await completions(next);
+  expect(events.slice(0, -1).map((event) => [event[0], event[1]])).toEqual(outbox);
+  expect(events.at(-1)).toEqual(['didFinishEvents']);
+  await expectEachOnce(events, server, ids, files.seeds);
+  expect(await next.evaluate(async () => (await (globalThis as any).session.debugState()).waitingEvents)).toBe(0);
+});
