@@ -123,9 +123,11 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
     await completeTask(sessionId, taskIdentifier, engineId, { error });
   }
 
-  /** Starts again, together, every running task of the session whose transfer is gone. */
-  async function reconcile(sessionId: string): Promise<FetchOrder[]> {
-    const tasks = await (await getDatabase()).getAllFromIndex('tasks', 'bySession', sessionId);
+  /**
+   * Starts again, together, every running task of the session (`tasks`, as read) whose transfer
+   * is gone. Returns the orders, or undefined if there was nothing to start.
+   */
+  async function reconcile(sessionId: string, tasks: TaskRecord[]): Promise<FetchOrder[] | undefined> {
     const entries: [number, string | null][] = [];
     // Tasks resumed together share a transfer: each transfer is asked about once.
     const alive = new Map<string, Promise<boolean>>();
@@ -142,7 +144,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       if (engine && (await alive.get(task.engineId))) continue;
       entries.push([task.taskIdentifier, task.engineId]);
     }
-    return entries.length > 0 ? startMany(sessionId, entries) : [];
+    return entries.length > 0 ? startMany(sessionId, entries) : undefined;
   }
 
   /** Deletes temporary files of tasks that no longer need them (a page closed mid-cleanup). */
@@ -313,8 +315,10 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       const id = valid.sessionId(sessionId);
       // A visible page: the user has the app in the foreground, and the delay is reset.
       if ((await getRateLimiter()).delay > 0 && (await isAppVisible())) await updateRateLimiter(() => NO_DELAY);
-      const orders = await reconcile(id);
-      return { ...(await read(id)), orders };
+      const state = await read(id);
+      const orders = await reconcile(id, state.tasks);
+      // Read again only if something was started: the records changed.
+      return orders ? { ...(await read(id)), orders } : { ...state, orders: [] };
     },
 
     async suspend(sessionId, taskIdentifier) {
@@ -413,7 +417,8 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       const id = valid.sessionId(sessionId);
       if (!Number.isSafeInteger(seq)) throw new TypeError(`An event number must be an integer, not ${valid.quote(seq)}`);
       const tx = (await getDatabase()).transaction(['events', 'tasks'], 'readwrite');
-      const delivered = (await tx.objectStore('events').index('bySession').getAll(id)).filter((event) => event.seq <= seq);
+      // Events are numbered in order: those up to `seq` (of this session) are the delivered ones.
+      const delivered = (await tx.objectStore('events').getAll(IDBKeyRange.upperBound(seq))).filter((event) => event.sessionId === id);
       const deletes: Promise<unknown>[] = [];
       for (const event of delivered) {
         deletes.push(tx.objectStore('events').delete(event.seq));
