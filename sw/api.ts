@@ -147,12 +147,22 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
     return entries.length > 0 ? startMany(sessionId, entries) : undefined;
   }
 
-  /** Deletes temporary files of tasks that no longer need them (a page closed mid-cleanup). */
-  async function sweep(sessionId: string, snapshot: SessionSnapshot): Promise<void> {
-    const keep = new Set<number>();
-    for (const task of snapshot.tasks) if (task.state !== 'completed') keep.add(task.taskIdentifier);
-    for (const event of snapshot.events) keep.add(event.taskIdentifier);
-    await deleteParts(sessionId, undefined, keep);
+  /** The sweep under way, if any: resume data waits for it before it puts its parts back. */
+  let sweeping: Promise<void> = Promise.resolve();
+
+  /**
+   * Deletes temporary files of tasks that no longer need them (a page closed mid-cleanup).
+   * The files are listed before the records are read: a file's task was stored before the file,
+   * so a file whose task is neither running nor waiting to be delivered then is left over.
+   */
+  async function sweep(sessionId: string): Promise<void> {
+    await deleteParts(sessionId, undefined, async () => {
+      const { tasks, events } = await read(sessionId);
+      const keep = new Set<number>();
+      for (const task of tasks) if (task.state !== 'completed') keep.add(task.taskIdentifier);
+      for (const event of events) keep.add(event.taskIdentifier);
+      return keep;
+    });
   }
 
   /**
@@ -211,6 +221,8 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       throw invalid('it is corrupt');
     }
     const cache = await filesCache();
+    // Parts put back before the task is stored would look left over to a sweep under way.
+    await sweeping;
     for (let part = 0; part < data.parts; part++) {
       const stored = await cache.match(resumeKey(data.token, part));
       if (!stored) throw invalid('the bytes it kept are gone (it was used already, or storage was cleared)');
@@ -307,7 +319,8 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       const config = valid.configuration(configuration);
       await (await getDatabase()).put('sessions', config);
       const snapshot = await api.snapshot(config.identifier);
-      await sweep(config.identifier, snapshot);
+      // Not awaited: listing every stored file held up the answer (and the waiting events).
+      sweeping = sweeping.then(() => sweep(config.identifier)).catch(() => undefined);
       return snapshot;
     },
 
