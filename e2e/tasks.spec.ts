@@ -297,11 +297,15 @@ test('the rate limiter: each background wake grows the delay, and a visible page
   // of its own. Chromium runs one registration at a time, so each ends, one after the other,
   // after the page is gone: three background wakes.
   const files = [0, 1, 2].map(() => file(server, 1, '&rate=100000'));
-  for (const f of files) await startDownload(page, f.url);
   // Only a page starts a Background Fetch: the page stays until it has started all three.
   const started = () =>
     page.evaluate(async () => (await ((await navigator.serviceWorker.ready) as any).backgroundFetch.getIds()).length);
-  await expect.poll(started, { timeout: 60_000 }).toBe(3);
+  // Each waits for the one before to be registered: resumed while another resume is still
+  // with the worker, it would join that call's batch, and the two would share a registration.
+  for (const [index, f] of files.entries()) {
+    await startDownload(page, f.url);
+    await expect.poll(started, { timeout: 60_000 }).toBe(index + 1);
+  }
   // None may have ended while the page was visible, or its end would not be a background wake.
   for (const f of files) expect((await server.stats(f.id)).completed).toBe(0);
   await page.close(); // no page of the app is visible now (the fixture's about:blank is another origin)

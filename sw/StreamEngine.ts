@@ -7,6 +7,7 @@ import { bodyPlacement, isRetryableStatus, retryDelay, validatorOf } from './htt
 import { notify } from './notify.js';
 import { deleteParts, putPart } from './parts.js';
 import { responseRecord } from './responseRecord.js';
+import { saveTransfer } from './progress.js';
 
 /** How often, at most, a transfer reports its progress to the pages. */
 const PROGRESS_INTERVAL_MS = 100;
@@ -246,10 +247,7 @@ export class StreamEngine implements Engine {
 
   /** Records the transfer's progress in the task, if the task is still this transfer's. */
   async #save(task: TaskRecord, changes: Partial<TaskRecord>): Promise<void> {
-    const tx = (await getDatabase()).transaction('tasks', 'readwrite');
-    const saved = await tx.store.get([task.sessionId, task.taskIdentifier]);
-    if (saved && saved.engineId === task.engineId && saved.state !== 'completed') await tx.store.put({ ...saved, ...changes });
-    await tx.done;
+    await saveTransfer(task, changes);
   }
 
   #end(task: TaskRecord, outcome: Parameters<typeof completeTask>[3]): Promise<boolean> {

@@ -123,9 +123,11 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
     await completeTask(sessionId, taskIdentifier, engineId, { error });
   }
 
-  /** Starts again, together, every running task of the session whose transfer is gone. */
-  async function reconcile(sessionId: string): Promise<FetchOrder[]> {
-    const tasks = await (await getDatabase()).getAllFromIndex('tasks', 'bySession', sessionId);
+  /**
+   * Starts again, together, every running task of the session (`tasks`, as read) whose transfer
+   * is gone. Returns the orders, or undefined if there was nothing to start.
+   */
+  async function reconcile(sessionId: string, tasks: TaskRecord[]): Promise<FetchOrder[] | undefined> {
     const entries: [number, string | null][] = [];
     // Tasks resumed together share a transfer: each transfer is asked about once.
     const alive = new Map<string, Promise<boolean>>();
@@ -142,15 +144,25 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       if (engine && (await alive.get(task.engineId))) continue;
       entries.push([task.taskIdentifier, task.engineId]);
     }
-    return entries.length > 0 ? startMany(sessionId, entries) : [];
+    return entries.length > 0 ? startMany(sessionId, entries) : undefined;
   }
 
-  /** Deletes temporary files of tasks that no longer need them (a page closed mid-cleanup). */
-  async function sweep(sessionId: string, snapshot: SessionSnapshot): Promise<void> {
-    const keep = new Set<number>();
-    for (const task of snapshot.tasks) if (task.state !== 'completed') keep.add(task.taskIdentifier);
-    for (const event of snapshot.events) keep.add(event.taskIdentifier);
-    await deleteParts(sessionId, undefined, keep);
+  /** The sweep under way, if any: resume data waits for it before it puts its parts back. */
+  let sweeping: Promise<void> = Promise.resolve();
+
+  /**
+   * Deletes temporary files of tasks that no longer need them (a page closed mid-cleanup).
+   * The files are listed before the records are read: a file's task was stored before the file,
+   * so a file whose task is neither running nor waiting to be delivered then is left over.
+   */
+  async function sweep(sessionId: string): Promise<void> {
+    await deleteParts(sessionId, undefined, async () => {
+      const { tasks, events } = await read(sessionId);
+      const keep = new Set<number>();
+      for (const task of tasks) if (task.state !== 'completed') keep.add(task.taskIdentifier);
+      for (const event of events) keep.add(event.taskIdentifier);
+      return keep;
+    });
   }
 
   /**
@@ -209,6 +221,8 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       throw invalid('it is corrupt');
     }
     const cache = await filesCache();
+    // Parts put back before the task is stored would look left over to a sweep under way.
+    await sweeping;
     for (let part = 0; part < data.parts; part++) {
       const stored = await cache.match(resumeKey(data.token, part));
       if (!stored) throw invalid('the bytes it kept are gone (it was used already, or storage was cleared)');
@@ -305,7 +319,8 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       const config = valid.configuration(configuration);
       await (await getDatabase()).put('sessions', config);
       const snapshot = await api.snapshot(config.identifier);
-      await sweep(config.identifier, snapshot);
+      // Not awaited: listing every stored file held up the answer (and the waiting events).
+      sweeping = sweeping.then(() => sweep(config.identifier)).catch(() => undefined);
       return snapshot;
     },
 
@@ -313,8 +328,10 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       const id = valid.sessionId(sessionId);
       // A visible page: the user has the app in the foreground, and the delay is reset.
       if ((await getRateLimiter()).delay > 0 && (await isAppVisible())) await updateRateLimiter(() => NO_DELAY);
-      const orders = await reconcile(id);
-      return { ...(await read(id)), orders };
+      const state = await read(id);
+      const orders = await reconcile(id, state.tasks);
+      // Read again only if something was started: the records changed.
+      return orders ? { ...(await read(id)), orders } : { ...state, orders: [] };
     },
 
     async suspend(sessionId, taskIdentifier) {
@@ -413,7 +430,8 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       const id = valid.sessionId(sessionId);
       if (!Number.isSafeInteger(seq)) throw new TypeError(`An event number must be an integer, not ${valid.quote(seq)}`);
       const tx = (await getDatabase()).transaction(['events', 'tasks'], 'readwrite');
-      const delivered = (await tx.objectStore('events').index('bySession').getAll(id)).filter((event) => event.seq <= seq);
+      // Events are numbered in order: those up to `seq` (of this session) are the delivered ones.
+      const delivered = (await tx.objectStore('events').getAll(IDBKeyRange.upperBound(seq))).filter((event) => event.sessionId === id);
       const deletes: Promise<unknown>[] = [];
       for (const event of delivered) {
         deletes.push(tx.objectStore('events').delete(event.seq));

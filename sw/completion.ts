@@ -1,6 +1,6 @@
 import { serializeError } from '../common/errors.js';
 import type { EventRecord, ResponseRecord, TaskEvent } from '../common/schema.js';
-import { getDatabase } from './database.js';
+import { inBatch } from './batch.js';
 import { announce } from './launch.js';
 import { notify } from './notify.js';
 
@@ -8,10 +8,10 @@ import { notify } from './notify.js';
 export type Outcome = { response: ResponseRecord; size: number; parts: number } | { error: unknown };
 
 /**
- * Ends a task: in one transaction, marks it completed and queues its delegate events in the
- * outbox, so that a stop at any point leaves either both or neither. Only the transfer the
- * task is waiting for (`engineId`) may end it; a late or repeated report is ignored.
- * Returns whether the task was ended by this call.
+ * Ends a task: in one transaction (shared with other writes of the moment), marks it completed
+ * and queues its delegate events in the outbox, so that a stop at any point leaves either both
+ * or neither. Only the transfer the task is waiting for (`engineId`) may end it; a late or
+ * repeated report is ignored. Returns whether the task was ended by this call.
  */
 export async function completeTask(
   sessionId: string,
@@ -19,43 +19,41 @@ export async function completeTask(
   engineId: string | null,
   outcome: Outcome,
 ): Promise<boolean> {
-  const db = await getDatabase();
-  const tx = db.transaction(['tasks', 'events', 'sessions'], 'readwrite');
-  const tasks = tx.objectStore('tasks');
-  const task = await tasks.get([sessionId, taskIdentifier]);
-  const configuration = await tx.objectStore('sessions').get(sessionId);
-  const engine = task?.engine;
-  if (!task || task.state === 'completed' || task.engineId !== engineId) {
-    await tx.done;
-    return false;
-  }
-  const events: TaskEvent[] = [];
-  if ('error' in outcome) {
-    task.error = serializeError(outcome.error);
-  } else {
-    task.response = outcome.response;
-    task.countOfBytesReceived = outcome.size;
-    task.countOfBytesExpectedToReceive = outcome.size;
-    if (task.kind === 'upload') {
-      task.countOfBytesSent = task.countOfBytesExpectedToSend;
+  const ended = await inBatch(async (tx) => {
+    const tasks = tx.objectStore('tasks');
+    const task = await tasks.get([sessionId, taskIdentifier]);
+    const configuration = await tx.objectStore('sessions').get(sessionId);
+    const engine = task?.engine;
+    if (!task || task.state === 'completed' || task.engineId !== engineId) return undefined;
+    const events: TaskEvent[] = [];
+    if ('error' in outcome) {
+      task.error = serializeError(outcome.error);
     } else {
-      task.parts = outcome.parts;
-      events.push({ type: 'didFinishDownloadingTo', taskIdentifier, size: outcome.size, parts: outcome.parts });
+      task.response = outcome.response;
+      task.countOfBytesReceived = outcome.size;
+      task.countOfBytesExpectedToReceive = outcome.size;
+      if (task.kind === 'upload') {
+        task.countOfBytesSent = task.countOfBytesExpectedToSend;
+      } else {
+        task.parts = outcome.parts;
+        events.push({ type: 'didFinishDownloadingTo', taskIdentifier, size: outcome.size, parts: outcome.parts });
+      }
     }
-  }
-  events.push({ type: 'didCompleteWithError', taskIdentifier, error: task.error });
-  task.state = 'completed';
-  task.engineId = null;
-  task.body = null;
-  await tasks.put(task);
-  for (const event of events) await tx.objectStore('events').add({ ...event, sessionId } as EventRecord);
-  // Counted only when a launch notification may be shown (the streaming engine's tasks).
-  const announcing = engine === 'stream' && configuration?.sessionSendsLaunchEvents === true;
-  const waiting = announcing ? await tx.objectStore('events').index('bySession').getAll(sessionId) : [];
-  const finished = waiting.filter((event) => event.type === 'didCompleteWithError').length;
-  await tx.done;
+    events.push({ type: 'didCompleteWithError', taskIdentifier, error: task.error });
+    task.state = 'completed';
+    task.engineId = null;
+    task.body = null;
+    await tasks.put(task);
+    for (const event of events) await tx.objectStore('events').add({ ...event, sessionId } as EventRecord);
+    // Counted only when a launch notification may be shown (the streaming engine's tasks, with
+    // permission): with many tasks ending, reading every waiting event each time adds up.
+    const announcing = engine === 'stream' && configuration?.sessionSendsLaunchEvents === true && Notification.permission === 'granted';
+    const waiting = announcing ? await tx.objectStore('events').index('bySession').getAll(sessionId) : [];
+    return { configuration, announcing, finished: waiting.filter((event) => event.type === 'didCompleteWithError').length };
+  });
+  if (!ended) return false;
   notify({ type: 'changed', sessionId });
   // Background Fetch shows its own UI; for the streaming engine's tasks, a notification.
-  if (announcing) await announce(configuration, finished).catch(() => undefined);
+  if (ended.announcing) await announce(ended.configuration, ended.finished).catch(() => undefined);
   return true;
 }

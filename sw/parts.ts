@@ -10,12 +10,17 @@ export async function putPart(sessionId: string, taskIdentifier: number, index: 
   await (await filesCache()).put(temporaryKey(sessionId, taskIdentifier, index), new Response(body));
 }
 
-/** Deletes every stored part of a task (or of a session's tasks but `keep`). */
-export async function deleteParts(sessionId: string, taskIdentifier?: number, keep: ReadonlySet<number> = new Set()): Promise<void> {
+/**
+ * Deletes every stored part of a task (or of a session's tasks but those `keep` gives, asked
+ * once the parts are listed).
+ */
+export async function deleteParts(sessionId: string, taskIdentifier?: number, keeping?: () => Promise<ReadonlySet<number>>): Promise<void> {
   const cache = await filesCache();
   const prefix = temporaryFolder(sessionId, taskIdentifier);
   const sessionPrefix = temporaryFolder(sessionId);
-  for (const request of await cache.keys()) {
+  const requests = await cache.keys();
+  const keep = (await keeping?.()) ?? new Set<number>();
+  for (const request of requests) {
     const { pathname } = new URL(request.url);
     if (!pathname.startsWith(prefix)) continue;
     const task = Number(pathname.slice(sessionPrefix.length).split('/')[0]);

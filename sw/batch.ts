@@ -1,0 +1,53 @@
+import type { IDBPTransaction } from 'idb';
+import type { Schema } from '../common/schema.js';
+import { getDatabase } from './database.js';
+
+/** The stores a batched write may touch. */
+const STORES = ['tasks', 'events', 'sessions'] as const;
+
+/** A read-write transaction over `STORES`. */
+export type BatchTransaction = IDBPTransaction<Schema, typeof STORES, 'readwrite'>;
+
+interface Queued {
+  work: (tx: BatchTransaction) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+let queue: Queued[] = [];
+let flushing = false;
+
+/**
+ * Runs `work` in a read-write transaction shared with the other writes queued meanwhile: while
+ * one transaction commits, the writes that come in wait and then go together in the next.
+ * Measured with 1,000 small files on the streaming engine (6 at a time), a transaction per
+ * write, each waiting for the one before, took most of the time. `work` must use only `tx`
+ * (no other awaits, or the transaction ends under it). Settles after the transaction committed.
+ */
+export function inBatch<T>(work: (tx: BatchTransaction) => Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+    if (!flushing) void flush();
+  });
+}
+
+async function flush(): Promise<void> {
+  flushing = true;
+  try {
+    while (queue.length > 0) {
+      const batch = queue;
+      queue = [];
+      try {
+        const tx = (await getDatabase()).transaction(STORES, 'readwrite');
+        // Each write's own failure is its own; the transaction's failure is everyone's.
+        const outcomes = await Promise.all(batch.map(({ work }) => work(tx).then((value) => ({ value }), (error: unknown) => ({ error }))));
+        await tx.done;
+        outcomes.forEach((outcome, index) => ('error' in outcome ? batch[index]!.reject(outcome.error) : batch[index]!.resolve(outcome.value)));
+      } catch (error) {
+        for (const { reject } of batch) reject(error);
+      }
+    }
+  } finally {
+    flushing = false;
+  }
+}
