@@ -28,6 +28,8 @@ export interface TaskInit {
   request: RequestRecord;
   taskDescription: string;
   countOfBytesClientExpectsToReceive: number;
+  /** An upload's upper bound on the bytes it sends (0: none). */
+  countOfBytesClientExpectsToSend: number;
   earliestBeginDate: number | null;
   priority: number;
   /** Resume data from `cancelByProducingResumeData()`: the task continues from its bytes. */

@@ -71,6 +71,8 @@ export interface TaskRecord {
   /** -1 while unknown, as `NSURLSessionTransferSizeUnknown`. */
   countOfBytesExpectedToReceive: number;
   countOfBytesClientExpectsToReceive: number;
+  /** An upload's upper bound (0: none; absent in tasks stored before it existed). */
+  countOfBytesClientExpectsToSend?: number;
   /** The transfer does not start before this time (ms since the epoch), or null. */
   earliestBeginDate: number | null;
   /** 0 (lowest) to 1 (highest); 0.5 by default. */

@@ -206,6 +206,23 @@ test('uploadTask from a file: the server receives it whole, and didSendBodyData 
   expect(sent.reduce((sum, [bytes]) => sum + bytes!, 0)).toBe(upload.size);
 });
 
+test('countOfBytesClientExpectsToSend: a larger file ends the upload in a named error, and nothing is sent', async ({ page, server }) => {
+  const id = unique('up-limit');
+  await recordSession(page, unique('upload-limit'));
+  const task = await page.evaluate((url) => {
+    const task = (globalThis as any).session.uploadTask(url, new Blob([new Uint8Array(2 * 1024 * 1024)]));
+    task.countOfBytesClientExpectsToSend = 1024 * 1024;
+    task.resume();
+    return task.taskIdentifier as number;
+  }, server.url(`/upload?id=${id}`));
+  await waitForFinishEvents(page);
+  expect(await completions(page)).toEqual([
+    ['didCompleteWithError', task, expect.objectContaining({ name: 'URLError', code: 'dataLengthExceedsMaximum', message: expect.stringContaining('countOfBytesClientExpectsToSend') })],
+    ['didFinishEvents'],
+  ]);
+  expect((await server.stats(id)).requests).toBe(0);
+});
+
 test('uploads from data or a stream are refused, as in the seed', async ({ page }) => {
   await recordSession(page, unique('upload-data'));
   const errors = await page.evaluate(() => {

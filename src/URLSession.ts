@@ -161,6 +161,7 @@ export class URLSession {
             request: { url: request.url, method: request.method, headers: [...request.headers] },
             taskDescription: task.taskDescription,
             countOfBytesClientExpectsToReceive: Math.max(0, task.countOfBytesClientExpectsToReceive),
+            countOfBytesClientExpectsToSend: Math.max(0, task.countOfBytesClientExpectsToSend),
             earliestBeginDate: task.earliestBeginDate?.getTime() ?? null,
             priority: task.priority,
             resumeData: this.#resumeData.get(taskIdentifier) ?? null,

@@ -39,6 +39,11 @@ export class URLSessionTask {
   state: TaskState = 'suspended';
   /** A best-guess upper bound of the bytes to receive; the transfer fails past it. -1: unknown. */
   countOfBytesClientExpectsToReceive = -1;
+  /**
+   * An upload's upper bound on the bytes it sends, or -1 (unknown). A larger file ends the
+   * task with a `dataLengthExceedsMaximum` URLError before any byte is sent.
+   */
+  countOfBytesClientExpectsToSend = -1;
   /** The transfer does not start before this time (set it before `resume()`). */
   earliestBeginDate: Date | null = null;
   /** 0 (lowest) to 1 (highest), as `URLSessionTask.defaultPriority` (0.5) and its neighbours. */
@@ -114,6 +119,7 @@ export class URLSessionTask {
     this.countOfBytesExpectedToSend = record.countOfBytesExpectedToSend;
     this.priority = record.priority;
     this.countOfBytesClientExpectsToReceive = record.countOfBytesClientExpectsToReceive || -1;
+    this.countOfBytesClientExpectsToSend = record.countOfBytesClientExpectsToSend || -1;
     if (record.response) this.response = httpResponse(record.response.url, record.response);
     if (record.state === 'completed') {
       // The end is applied when its events are delivered, so that the delegate sees the task

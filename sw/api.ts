@@ -66,7 +66,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       task.waitingFor = null;
       // Only starts that brought no byte more count toward the limit.
       if (task.countOfBytesReceived > task.receivedAtStart) task.attempts = 0;
-      if (task.attempts >= MAX_ATTEMPTS) {
+      if (task.attempts >= MAX_ATTEMPTS || overSendLimit(task)) {
         exhausted.push(task);
         continue;
       }
@@ -96,7 +96,10 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
     await tx.done;
     if (changed) notify({ type: 'changed', sessionId });
     for (const task of exhausted) {
-      const error = new URLError('networkConnectionLost', `The download of ${task.originalRequest.url} was interrupted ${task.attempts} times`);
+      const limit = task.countOfBytesClientExpectsToSend;
+      const error = overSendLimit(task)
+        ? new URLError('dataLengthExceedsMaximum', `The upload to ${task.originalRequest.url} (${task.body!.size} bytes) is larger than countOfBytesClientExpectsToSend (${limit} bytes)`)
+        : new URLError('networkConnectionLost', `The download of ${task.originalRequest.url} was interrupted ${task.attempts} times`);
       await completeTask(sessionId, task.taskIdentifier, task.engineId, { error });
     }
     const orders: FetchOrder[] = [];
@@ -253,7 +256,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
     const discretionary = (configuration?.isDiscretionary ?? false) || background;
     const limit = background ? notBefore(await getRateLimiter(), Date.now()) : 0;
     const tasks: TaskRecord[] = [];
-    for (const { taskIdentifier, request, taskDescription, countOfBytesClientExpectsToReceive, earliestBeginDate, priority, resumeData, body } of inits) {
+    for (const { taskIdentifier, request, taskDescription, countOfBytesClientExpectsToReceive, countOfBytesClientExpectsToSend, earliestBeginDate, priority, resumeData, body } of inits) {
       const task: TaskRecord = {
         sessionId,
         taskIdentifier,
@@ -269,6 +272,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
         countOfBytesReceived: 0,
         countOfBytesExpectedToReceive: -1,
         countOfBytesClientExpectsToReceive,
+        countOfBytesClientExpectsToSend,
         earliestBeginDate: limit > Date.now() ? Math.max(limit, earliestBeginDate ?? 0) : earliestBeginDate,
         priority,
         discretionary,
@@ -474,6 +478,12 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
 
 /** The tasks `resume` refused, with their errors. */
 type Rejected = NonNullable<SessionSnapshot['rejected']>;
+
+/** Whether an upload's file is larger than the bound its task set (it then never starts). */
+function overSendLimit(task: TaskRecord): boolean {
+  const limit = task.countOfBytesClientExpectsToSend ?? 0;
+  return task.body !== null && limit > 0 && task.body.size > limit;
+}
 
 /** Gives a task's transfer to another engine, to finish what its engine could not. */
 export type HandOver = (task: TaskRecord, engine: Engine) => Promise<void>;

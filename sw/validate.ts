@@ -51,6 +51,10 @@ export function taskInit(value: unknown): TaskInit {
   if (typeof expected !== 'number' || !(expected >= 0)) {
     throw new TypeError(`countOfBytesClientExpectsToReceive must be a number >= 0, not ${quote(expected)}`);
   }
+  const toSend = init.countOfBytesClientExpectsToSend;
+  if (typeof toSend !== 'number' || !(toSend >= 0)) {
+    throw new TypeError(`countOfBytesClientExpectsToSend must be a number >= 0, not ${quote(toSend)}`);
+  }
   if (typeof init.taskDescription !== 'string') {
     throw new TypeError(`taskDescription must be a string, not ${quote(init.taskDescription)}`);
   }
@@ -73,6 +77,7 @@ export function taskInit(value: unknown): TaskInit {
     request: request(init.request),
     taskDescription: init.taskDescription,
     countOfBytesClientExpectsToReceive: expected,
+    countOfBytesClientExpectsToSend: toSend,
     earliestBeginDate: begin ?? null,
     priority,
     resumeData: init.resumeData ?? null,

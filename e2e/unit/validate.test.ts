@@ -16,6 +16,7 @@ test('a task init is checked field by field', () => {
     request: { url: 'https://example.com/f', method: 'get', headers: [['x-a', '1']] },
     taskDescription: 'report',
     countOfBytesClientExpectsToReceive: 0,
+    countOfBytesClientExpectsToSend: 0,
     earliestBeginDate: null,
     priority: 0.5,
     resumeData: null,
@@ -27,6 +28,7 @@ test('a task init is checked field by field', () => {
   expect(() => valid.taskInit({ ...good, request: { ...good.request, headers: [['x']] } })).toThrow('[name, value]');
   expect(() => valid.taskInit({ ...good, request: { ...good.request, method: 'GET /' } })).toThrow('"GET /"');
   expect(() => valid.taskInit({ ...good, countOfBytesClientExpectsToReceive: -5 })).toThrow('-5');
+  expect(() => valid.taskInit({ ...good, countOfBytesClientExpectsToSend: 'lots' })).toThrow('"lots"');
   expect(() => valid.taskInit({ ...good, priority: 2 })).toThrow('2');
   expect(() => valid.taskInit({ ...good, earliestBeginDate: 'tomorrow' })).toThrow('"tomorrow"');
   expect(() => valid.taskInit({ ...good, body: 'text' })).toThrow('Blob');
