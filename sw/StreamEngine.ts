@@ -276,7 +276,7 @@ export class StreamEngine implements Engine {
           stored.catch(() => undefined); // seen by the next wait, or at the end
           recording.push(stored);
         }
-        if (bytes < max || body.done) break;
+        if (bytes < max || body.done || (size >= 0 && filled >= size)) break;
         const ms = performance.now() - began;
         const fit = ms > 0 ? (bytes * PART_DURATION_MS) / ms : MAX_PART_SIZE;
         partSize = Math.min(MAX_PART_SIZE, Math.max(MIN_PART_SIZE, Math.round(fit / CHUNK_SIZE) * CHUNK_SIZE));
