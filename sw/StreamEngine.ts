@@ -41,6 +41,9 @@ const PART_DURATION_MS = 500;
 /** How long a suspend waits for the parts in flight to be stored before it gives them up. */
 const STOP_TIMEOUT_MS = 10_000;
 
+/** Why a suspend aborts a transfer whose parts in flight took too long to store (not a cancel). */
+const GIVEN_UP = 'bgdl: suspend gave up the parts in flight';
+
 /** A failure worth another try, after `retryAfter` if the server said so. */
 class Retryable extends Error {
   constructor(
@@ -112,7 +115,7 @@ export class StreamEngine implements Engine {
     const transfer = this.#transfers.get(task.engineId!);
     if (!transfer) return;
     transfer.stop.abort();
-    const timer = setTimeout(() => transfer.abort.abort(), STOP_TIMEOUT_MS);
+    const timer = setTimeout(() => transfer.abort.abort(GIVEN_UP), STOP_TIMEOUT_MS);
     await transfer.done;
     clearTimeout(timer);
   }
@@ -124,7 +127,8 @@ export class StreamEngine implements Engine {
         if (outcome) await this.#end(task, outcome);
         return;
       } catch (error) {
-        if (signal.aborted && !stop.aborted) return void (await this.#end(task, { error: cancelled() }));
+        // A cancel ends the task, even while a suspend waits for the parts in flight.
+        if (signal.aborted && signal.reason !== GIVEN_UP) return void (await this.#end(task, { error: cancelled() }));
         if (stop.aborted) return; // suspended: what was kept is recorded, the rest is fetched on resume
         if (!(error instanceof Retryable) || retry >= retryLimit) {
           let cause = error instanceof Retryable ? error.cause : error;
@@ -138,7 +142,7 @@ export class StreamEngine implements Engine {
         }
         const delay = retryDelay(retry + 1, error.retryAfter);
         if (!(await sleep(delay, signal, stop))) {
-          if (!stop.aborted) await this.#end(task, { error: cancelled() });
+          if (signal.aborted && signal.reason !== GIVEN_UP) await this.#end(task, { error: cancelled() });
           return;
         }
       }
