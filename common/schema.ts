@@ -88,7 +88,10 @@ export interface TaskRecord {
   attempts: number;
   /** `countOfBytesReceived` when the transfer in flight was started. */
   receivedAtStart: number;
-  /** How many parts of the body are stored (`temporaryKey(…, index)`); all but the last are `PART_SIZE`. */
+  /**
+   * How many parts of the body are stored (`temporaryKey(…, index)`), in order from byte 0;
+   * their bytes are `countOfBytesReceived`. Parts vary in size, up to `PART_SIZE`.
+   */
   parts: number;
   /** What `If-Range` sends to resume: the response's strong ETag, else its Last-Modified. */
   validator: string | null;
@@ -136,7 +139,10 @@ const FILE_PREFIX = '/__bgdl__/';
 /** A name as one URL path segment; the `~` keeps `.` and `..` from being read as dot segments. */
 const segment = (name: string) => `~${encodeURIComponent(name)}`;
 
-/** A stored body is cut into parts of this size, so that a stop loses at most one part. */
+/**
+ * A stored body is cut into parts of at most this size, and a transfer keeps at most this many
+ * bytes unstored (in parts in flight), so that a stop loses at most this much.
+ */
 export const PART_SIZE = 8 * 1024 * 1024;
 
 /** Cache key of a part of a download's body, while it downloads and until it is delivered. */
@@ -163,6 +169,8 @@ export interface ResumeDataRecord {
   response: ResponseRecord | null;
   validator: string;
   parts: number;
+  /** The bytes in the parts (absent from data made when every part but the last was `PART_SIZE`). */
+  countOfBytesReceived?: number;
   countOfBytesExpectedToReceive: number;
 }
 

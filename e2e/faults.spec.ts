@@ -31,11 +31,14 @@ test('the worker stopped mid-download, twice: the download completes and each ev
   if (engine === 'background-fetch') {
     expect(bytesSent).toBe(f.size); // the browser carries the transfer; the worker is not needed
   } else {
+    // Each stop loses at most the bytes not yet recorded (PART_SIZE); parts vary in size.
     expect(bytesSent).toBeLessThanOrEqual(f.size + 2 * PART);
     expect(log.length).toBeGreaterThan(1);
+    let from = 0;
     for (const request of log.slice(1)) {
       expect(request.range).toMatch(/^bytes=\d+-$/);
-      expect(Number(request.range!.slice(6, -1)) % PART).toBe(0);
+      expect(Number(request.range!.slice(6, -1))).toBeGreaterThan(from);
+      from = Number(request.range!.slice(6, -1));
       expect(request.ifRange).toBe(`"${f.id}-${f.size}-v1"`);
     }
   }
@@ -94,9 +97,14 @@ test('a connection dropped mid-body is resumed from the bytes kept', async ({ pa
   await expectDownloaded(page, server, f, task);
   const { bytesSent, log } = await server.stats(f.id);
   if (engine === 'stream') {
+    // It resumes after the last part recorded: the part cut off (at most half of PART) and
+    // the bytes of it received are fetched again, nothing more.
     expect(log).toHaveLength(2);
-    expect(log[1]!.range).toBe(`bytes=${PART}-`);
-    expect(bytesSent).toBeLessThanOrEqual(f.size + 12 * MiB - PART);
+    expect(log[1]!.range).toMatch(/^bytes=\d+-$/);
+    const from = Number(log[1]!.range!.slice(6, -1));
+    expect(from).toBeGreaterThanOrEqual(12 * MiB - PART / 2);
+    expect(from).toBeLessThanOrEqual(12 * MiB);
+    expect(bytesSent).toBe(f.size + 12 * MiB - from);
   } else {
     // Chromium's download layer resumes the cut range where it stopped, within the range.
     expect(log.map((request) => request.range)).toContain(`bytes=${2 * MiB}-${PART / 2 - 1}`);
@@ -154,7 +162,7 @@ test('a server that ignores Range: the file is fetched whole again, never splice
   const { log } = await server.stats(f.id);
   expect(log.map((request) => [request.range, request.status])).toEqual([
     [null, 200],
-    [`bytes=${PART}-`, 200],
+    [expect.stringMatching(/^bytes=[1-9]\d*-$/), 200],
   ]);
 });
 

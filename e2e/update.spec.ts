@@ -116,11 +116,10 @@ test('a new worker version activating mid-download keeps every task, byte and un
     for (const request of log.slice(1)) {
       expect(request.range).toMatch(/^bytes=\d+-$/);
       const from = Number(request.range!.slice(6, -1));
-      expect(from % PART).toBe(0);
       expect(from).toBeGreaterThan(0);
       expect(request.ifRange).toBe(`"${big.id}-${big.size}-v1"`);
     }
-    // Lost: at most the part in flight, and what the network buffers held.
+    // Lost: at most the bytes not yet recorded (PART), and what the network buffers held.
     expect(bytesSent).toBeLessThanOrEqual(big.size + PART + 2 * MiB);
   }
 

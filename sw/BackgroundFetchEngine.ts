@@ -206,21 +206,23 @@ export class BackgroundFetchEngine implements Engine {
       const range = parseRange(record.request.headers.get('Range'));
       if (range) byFirst.set(range.first, record);
     }
+    // The ranges start at the bytes kept when the registration was ordered (parts vary in size).
     let parts = task.parts;
-    const count = Math.ceil(size / PART_SIZE);
-    for (; parts < count; parts++) {
-      const end = Math.min(size, (parts + 1) * PART_SIZE);
+    let received = task.countOfBytesReceived;
+    for (; received < size; parts++) {
+      const end = Math.min(size, received + PART_SIZE);
       const blobs: Blob[] = [];
-      for (const { first, last } of rangesFrom(parts * PART_SIZE, end, REQUEST_SIZE)) {
+      for (const { first, last } of rangesFrom(received, end, REQUEST_SIZE)) {
         const blob = await wholeRange(byFirst.get(first), first, last, size, task.validator!);
         if (blob) blobs.push(blob);
       }
-      if (blobs.reduce((sum, blob) => sum + blob.size, 0) !== end - parts * PART_SIZE) break;
+      if (blobs.reduce((sum, blob) => sum + blob.size, 0) !== end - received) break;
       // The ranges' Blobs are disk-backed: the part is joined and stored without a copy in memory.
       await putPart(task.sessionId, task.taskIdentifier, parts, new Blob(blobs));
       if (!(await saveTransfer(task, { parts: parts + 1, countOfBytesReceived: end }))) return;
+      received = end;
     }
-    if (parts === count) {
+    if (received >= size) {
       await completeTask(task.sessionId, task.taskIdentifier, task.engineId, { response: task.response!, size, parts });
     } else if (this.#retry && task.state === 'running') {
       // A restart, a 5xx, or ranges that did not come whole (the file changed, the server
@@ -250,7 +252,7 @@ async function plan(task: TaskRecord): Promise<{ requests: RequestRecord[]; rece
   // The parts stored are of this version of the file, or are dropped.
   const kept = task.validator === validator && task.countOfBytesExpectedToReceive === size ? task.parts : 0;
   if (kept === 0 && task.parts > 0) await deleteParts(task.sessionId, task.taskIdentifier);
-  const received = kept * PART_SIZE;
+  const received = kept > 0 ? task.countOfBytesReceived : 0;
   const saved = await saveTransfer(task, {
     parts: kept,
     validator,
@@ -274,7 +276,7 @@ async function plan(task: TaskRecord): Promise<{ requests: RequestRecord[]; rece
 function requestsOf(task: TaskRecord): RequestRecord[] {
   // `plan` keeps a validator only for a task fetched in ranges.
   if (task.validator === null) return [task.originalRequest];
-  return rangesFrom(task.parts * PART_SIZE, task.countOfBytesExpectedToReceive, REQUEST_SIZE).map(({ first, last }) =>
+  return rangesFrom(task.countOfBytesReceived, task.countOfBytesExpectedToReceive, REQUEST_SIZE).map(({ first, last }) =>
     rangeRequest(task.originalRequest, first, last),
   );
 }

@@ -169,10 +169,15 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
   }
 
   /**
-   * Stops a task's transfer, keeping its stored parts, and leaves it in `state` with no engine.
+   * Stops a task's transfer, keeping its stored parts (and what the engine can keep of the
+   * bytes in flight), and leaves it in `state` with no engine.
    * Returns the task as stopped, or undefined if it was not running or suspended.
    */
   async function stop(task: TaskRecord, state: 'suspended' | 'canceling'): Promise<TaskRecord | undefined> {
+    // First the engine keeps what it received (the stream engine stores its parts in flight),
+    // while the task is still its own to record them in.
+    const running = await getTask(task.sessionId, task.taskIdentifier);
+    if (running?.state === 'running' && running.engine && running.engineId) await engines[running.engine]?.suspend?.(running);
     const tx = (await getDatabase()).transaction('tasks', 'readwrite');
     const current = await tx.store.get([task.sessionId, task.taskIdentifier]);
     if (!current || (current.state !== 'running' && current.state !== 'suspended')) return void (await tx.done);
@@ -204,6 +209,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       response: task.response,
       validator: task.validator!,
       parts: task.parts,
+      countOfBytesReceived: task.countOfBytesReceived,
       countOfBytesExpectedToReceive: task.countOfBytesExpectedToReceive,
     };
     return JSON.stringify(data);
@@ -220,7 +226,10 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
     }
     if (data?.format !== 'bgdl-resume-data/1') throw invalid('it is not resume data from cancelByProducingResumeData()');
     if (data.origin !== self.location.origin) throw invalid(`it was made by another origin (${valid.quote(data.origin)})`);
-    if (typeof data.token !== 'string' || !Number.isSafeInteger(data.parts) || data.parts < 0 || typeof data.validator !== 'string') {
+    // Data made when every part but the last was PART_SIZE does not say how many bytes they hold.
+    const received = data?.countOfBytesReceived ?? data?.parts * PART_SIZE;
+    if (typeof data.token !== 'string' || !Number.isSafeInteger(data.parts) || data.parts < 0 || typeof data.validator !== 'string' ||
+      !Number.isSafeInteger(received) || received < 0) {
       throw invalid('it is corrupt');
     }
     const cache = await filesCache();
@@ -237,8 +246,8 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       response: data.response,
       validator: data.validator,
       parts: data.parts,
-      countOfBytesReceived: data.parts * PART_SIZE,
-      receivedAtStart: data.parts * PART_SIZE,
+      countOfBytesReceived: received,
+      receivedAtStart: received,
       countOfBytesExpectedToReceive: data.countOfBytesExpectedToReceive,
     });
   }

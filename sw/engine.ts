@@ -19,4 +19,10 @@ export interface Engine {
   isAlive(task: TaskRecord): Promise<boolean>;
   /** Stops the transfer; the task ends with a `cancelled` URLError. */
   cancel(task: TaskRecord): Promise<void>;
+  /**
+   * Stops the transfer keeping what it can of the bytes received (stored and recorded in the
+   * task), and leaves the task running under `task.engineId` for the caller to stop. Engines
+   * without it are only cancelled.
+   */
+  suspend?(task: TaskRecord): Promise<void>;
 }

@@ -1,0 +1,180 @@
+// @ts-check
+/**
+ * `node bench/paths.mjs`: the ways a service worker can store a downloaded body in Cache
+ * Storage, side by side in one Chromium without Background Fetch (the streaming engine's
+ * browser), with the browser's CPU time and memory growth. It backs the streaming engine's
+ * design (see bench/README.md). Run `npm run build` first.
+ *
+ * Env: PATHS_SIZE (default `256m`), PATHS_RUNS (default 3), PATHS_PORT (default 8700; the
+ * server takes that port), PATHS (a comma-separated subset of the names below).
+ */
+import { chromium } from '@playwright/test';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseSize, startServer } from '../e2e/server/server.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const MiB = 1024 ** 2;
+const SIZE = process.env.PATHS_SIZE ?? '256m';
+const RUNS = Number(process.env.PATHS_RUNS ?? 3);
+const BYTES = /** @type {number} */ (parseSize(SIZE));
+
+/**
+ * What each path does, in the worker:
+ * - `whole`: `cache.put(url, response)`, the body never in JavaScript (bench's (b)).
+ * - `wrapped`: `cache.put(url, new Response(response.body))`, the body untouched by scripts.
+ * - `js-parts`: the streaming engine's way: BYOB reads of 256 KiB into parts of 4 MiB, each a
+ *   `cache.put` of a `ReadableStream`, one part filling while the one before commits.
+ * - `ranged-blob`: `Range` requests of 4 MiB, two at a time, each stored as `new Response(await response.blob())`.
+ * - `ranged-206`: the same, each `206` handed to `cache.put` as is (Cache Storage refuses it).
+ * - `read-only`: the body read in the worker and dropped: what reading costs alone.
+ */
+const ALL = ['whole', 'wrapped', 'js-parts', 'ranged-blob', 'ranged-206', 'read-only'];
+const PATHS = (process.env.PATHS ?? ALL.join(',')).split(',').map((name) => name.trim());
+for (const name of PATHS) if (!ALL.includes(name)) throw new Error(`PATHS: unknown path ${name}`);
+
+/** In the worker: stores `url` by `way`; returns the time taken, or the error. */
+async function store(/** @type {{ url: string, way: string }} */ { url, way }) {
+  const PART = 4 * 1024 * 1024;
+  const cache = await caches.open('bgdl-paths');
+  const t0 = performance.now();
+  try {
+    if (way === 'whole') await cache.put(url, await fetch(url, { cache: 'no-store' }));
+    else if (way === 'wrapped') await cache.put(url, new Response(/** @type {Response} */ (await fetch(url, { cache: 'no-store' })).body));
+    else if (way === 'read-only') {
+      const reader = /** @type {ReadableStream<Uint8Array>} */ ((await fetch(url, { cache: 'no-store' })).body).getReader();
+      while (!(await reader.read()).done);
+    } else if (way === 'js-parts') {
+      const reader = /** @type {ReadableStream<Uint8Array>} */ ((await fetch(url, { cache: 'no-store' })).body).getReader({ mode: 'byob' });
+      let done = false;
+      const read = async (/** @type {number} */ max) => {
+        let buffer = new ArrayBuffer(Math.min(256 * 1024, max));
+        let filled = 0;
+        while (filled < buffer.byteLength) {
+          const result = await reader.read(new Uint8Array(buffer, filled, buffer.byteLength - filled));
+          if (result.value) buffer = /** @type {ArrayBuffer} */ (result.value.buffer);
+          if (result.done) {
+            done = true;
+            break;
+          }
+          filled += result.value.byteLength;
+        }
+        return filled ? new Uint8Array(buffer, 0, filled) : undefined;
+      };
+      /** @type {Promise<void> | undefined} */
+      let previous;
+      for (let part = 0; !done; part++) {
+        let bytes = 0;
+        /** @type {() => void} */
+        let closed = () => undefined;
+        const full = new Promise((resolve) => (closed = () => resolve(undefined)));
+        const stream = new ReadableStream({
+          async pull(controller) {
+            const chunk = await read(PART - bytes);
+            if (chunk) controller.enqueue(chunk);
+            bytes += chunk?.byteLength ?? 0;
+            if (!chunk || bytes >= PART) {
+              controller.close();
+              closed();
+            }
+          },
+        }, new CountQueuingStrategy({ highWaterMark: 8 }));
+        const put = cache.put(`${url}&part=${part}`, new Response(stream));
+        await full;
+        await previous;
+        previous = put;
+      }
+      await previous;
+    } else {
+      const first = await fetch(url, { cache: 'no-store', headers: { Range: `bytes=0-${PART - 1}` } });
+      const total = Number(first.headers.get('Content-Range')?.split('/')[1]);
+      const etag = first.headers.get('ETag') ?? '';
+      const keep = async (/** @type {number} */ part, /** @type {Response} */ response) => {
+        await cache.put(`${url}&part=${part}`, way === 'ranged-206' ? response : new Response(await response.blob()));
+      };
+      let next = 1;
+      const count = Math.ceil(total / PART);
+      const lane = async () => {
+        for (let part = next++; part < count; part = next++) {
+          const last = Math.min(total, (part + 1) * PART) - 1;
+          await keep(part, await fetch(url, { cache: 'no-store', headers: { Range: `bytes=${part * PART}-${last}`, 'If-Range': etag } }));
+        }
+      };
+      await Promise.all([keep(0, first), lane(), lane()]);
+    }
+    return { ms: performance.now() - t0 };
+  } catch (error) {
+    return { error: String(error) };
+  } finally {
+    for (const request of await cache.keys()) await cache.delete(request);
+  }
+}
+
+/** The processes of the browser run on `profile`. */
+function browserPids(/** @type {string} */ profile) {
+  return readdirSync('/proc').filter((name) => /^\d+$/.test(name)).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`--user-data-dir=${profile}`);
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Their summed CPU time (s) and resident memory (bytes). */
+function usage(/** @type {string[]} */ pids) {
+  let cpu = 0;
+  let rss = 0;
+  for (const pid of pids) {
+    try {
+      const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const stat = text.slice(text.lastIndexOf(')') + 2).split(' ');
+      cpu += (Number(stat[11]) + Number(stat[12])) / 100; // utime + stime, in clock ticks of 10 ms
+      rss += Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+    } catch { /* the process ended */ }
+  }
+  return { cpu, rss };
+}
+
+const server = await startServer({ port: Number(process.env.PATHS_PORT ?? 8700), host: '127.0.0.1', staticDir: path.join(ROOT, 'dist/demo') });
+const profile = await mkdtemp(path.join(tmpdir(), 'bgdl-paths-'));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-blink-features=BackgroundFetch'],
+});
+try {
+  const page = await context.newPage();
+  await page.goto(server.url);
+  await page.locator('body[data-ready="true"]').waitFor({ state: 'attached' });
+  /** The demo's worker, woken first if the browser stopped it (as in bench.mjs). */
+  const serviceWorker = async () => {
+    const running = context.serviceWorkers().find((w) => w.url().endsWith('/sw.js'));
+    if (running) return running;
+    const started = context.waitForEvent('serviceworker', { timeout: 10_000 });
+    await page.evaluate(() => navigator.serviceWorker.controller?.postMessage('paths: wake up'));
+    return started;
+  };
+  console.log(`paths: ${SIZE}, ${RUNS} run(s), ${PATHS.join(', ')}`);
+  for (let run = 1; run <= RUNS; run++) {
+    for (const way of PATHS) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const pids = browserPids(profile);
+      const before = usage(pids);
+      let peak = before.rss;
+      const timer = setInterval(() => (peak = Math.max(peak, usage(browserPids(profile)).rss)), 100);
+      const result = await (await serviceWorker()).evaluate(store, { url: `${server.url}files/${SIZE}?seed=paths-${way}-${run}-${Date.now()}`, way });
+      clearInterval(timer);
+      const cpu = usage(browserPids(profile)).cpu - before.cpu;
+      const shown = result.ms ? `${(BYTES / 1e6 / (result.ms / 1000)).toFixed(0)} MB/s` : `FAILED ${result.error}`;
+      console.log(`run ${run} ${way.padEnd(11)} ${shown}, CPU ${cpu.toFixed(2)} s, memory +${((peak - before.rss) / MiB).toFixed(0)} MiB`);
+    }
+  }
+} finally {
+  await context.close().catch(() => undefined);
+  await server.close();
+  await rm(profile, { recursive: true, force: true });
+}
