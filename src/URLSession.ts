@@ -269,9 +269,9 @@ export class URLSession {
       this.#seen.add(record.taskIdentifier);
       if (record.state === 'running') this.#live.add(record.taskIdentifier);
       if (record.waitingFor && !this.#waiting.has(record.taskIdentifier)) void this.#tell('taskIsWaitingForConnectivity', task);
-      mark(this.#waiting, record.taskIdentifier, !!record.waitingFor);
+      this.#waiting[record.waitingFor ? 'add' : 'delete'](record.taskIdentifier);
       const fetched = record.engine === 'background-fetch';
-      mark(this.#needsWorker, record.taskIdentifier, record.state === 'running' && !fetched);
+      this.#needsWorker[record.state === 'running' && !fetched ? 'add' : 'delete'](record.taskIdentifier);
       if (record.state === 'running' && fetched && record.engineId && carried.get(record.engineId) === 1) {
         void this.#watch(record.taskIdentifier, record.engineId, undefined, record.receivedAtStart);
       }
@@ -459,12 +459,6 @@ function resumeDataURL(resumeData: unknown): string {
     // reported below
   }
   throw new URLError('cannotDecodeRawData', `Not resume data: ${quote(String(resumeData).slice(0, 80))}`);
-}
-
-/** Adds `id` to `set` or removes it. */
-function mark(set: Set<number>, id: number, on: boolean): void {
-  if (on) set.add(id);
-  else set.delete(id);
 }
 
 /** The Background Fetch manager (browsers without it never get orders to carry out). */
