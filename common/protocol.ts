@@ -59,6 +59,12 @@ export interface SessionSnapshot {
   tasks: TaskRecord[];
   events: EventRecord[];
   orders: FetchOrder[];
+  /**
+   * What a `snapshot` stands for, to give back to the next one: it then holds only the tasks
+   * changed since, and `gone`, those that left the session. Without `gone`, it holds them all.
+   */
+  stamp?: string;
+  gone?: number[];
   /** Tasks `resume` refused (bad input), with the TypeError each got. */
   rejected?: [taskIdentifier: unknown, error: SerializedError][];
 }
@@ -67,8 +73,11 @@ export interface SessionSnapshot {
 export interface WorkerApi {
   /** Records the session's configuration, restarts what should run, and returns its state. */
   attach(configuration: ConfigurationRecord): Promise<SessionSnapshot>;
-  /** The session's tasks and undelivered events; first starts again the transfers that died. */
-  snapshot(sessionId: string): Promise<SessionSnapshot>;
+  /**
+   * The session's undelivered events and its tasks (only those changed since `since`, a stamp
+   * from an earlier snapshot, if the worker can tell); first starts again the transfers that died.
+   */
+  snapshot(sessionId: string, since?: string): Promise<SessionSnapshot>;
   /**
    * Starts (or continues) tasks resumed together, in one call: a number is a task the worker
    * has, a `TaskInit` a new one. The tasks go into as few transfers as their engine allows. The

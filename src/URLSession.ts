@@ -35,6 +35,8 @@ export class URLSession {
   #seq = 0;
   #acked = 0;
   #acking: Promise<void> | undefined;
+  /** The stamp of the last snapshot delivered: the next holds only the tasks changed since. */
+  #stamp: string | undefined;
   /** Tasks resumed in this tick, for one worker call. */
   #batch: [URLSessionTask[], (number | TaskInit)[]] | undefined;
   #keepAlive: ReturnType<typeof setInterval> | undefined;
@@ -64,11 +66,15 @@ export class URLSession {
     };
     // A page that goes away tells the worker what it delivered, so that nothing comes twice.
     addEventListener('pagehide', () => this.#acked < this.#seq && void callWorker('acknowledge', configuration.identifier, (this.#acked = this.#seq)));
-    this.ready = this.#serial(() => callWorker('attach', configuration.toRecord())).then(async (snapshot) => {
+    // With the session's lock free, the waiting events are delivered from attach's answer.
+    this.ready = this.#locked(async (lock) => {
+      const snapshot = await this.#serial(() => callWorker('attach', configuration.toRecord()));
+      if (lock) return this.#deliverAll(snapshot);
+      this.#stamp = snapshot.stamp;
       this.#apply(snapshot.tasks);
       await this.#carryOut(snapshot.orders);
       return this.#drain();
-    });
+    }, true);
   }
 
   /**
@@ -254,9 +260,8 @@ export class URLSession {
     for (const record of records) {
       let task = this.#tasks.get(record.taskIdentifier);
       if (!task) {
-        const { url, method, headers } = record.originalRequest;
         const Task = record.kind === 'upload' ? URLSessionUploadTask : URLSessionDownloadTask;
-        task = new Task(this.#owner, record.taskIdentifier, new Request(url, { method, headers }));
+        task = new Task(this.#owner, record.taskIdentifier, record.originalRequest);
         this.#tasks.set(task.taskIdentifier, task);
       }
       task.update(record);
@@ -264,9 +269,9 @@ export class URLSession {
       this.#seen.add(record.taskIdentifier);
       if (record.state === 'running') this.#live.add(record.taskIdentifier);
       if (record.waitingFor && !this.#waiting.has(record.taskIdentifier)) void this.#tell('taskIsWaitingForConnectivity', task);
-      mark(this.#waiting, record.taskIdentifier, !!record.waitingFor);
+      this.#waiting[record.waitingFor ? 'add' : 'delete'](record.taskIdentifier);
       const fetched = record.engine === 'background-fetch';
-      mark(this.#needsWorker, record.taskIdentifier, record.state === 'running' && !fetched);
+      this.#needsWorker[record.state === 'running' && !fetched ? 'add' : 'delete'](record.taskIdentifier);
       if (record.state === 'running' && fetched && record.engineId && carried.get(record.engineId) === 1) {
         void this.#watch(record.taskIdentifier, record.engineId, undefined, record.receivedAtStart);
       }
@@ -337,25 +342,29 @@ export class URLSession {
       this.#drainAgain = true;
       return this.#draining;
     }
-    const locks = navigator.locks;
-    const run = async () => {
+    this.#draining = this.#locked(async () => {
       do {
         this.#drainAgain = false;
-        const snapshot = await callWorker('snapshot', this.configuration.identifier);
-        await this.#deliverAll(snapshot);
+        await this.#deliverAll(await callWorker('snapshot', this.configuration.identifier, this.#stamp));
       } while (this.#drainAgain);
-    };
-    const name = `bgdl:${this.configuration.identifier}`;
-    this.#draining = (locks ? locks.request(name, run) : run()).finally(() => (this.#draining = undefined));
+    }).finally(() => (this.#draining = undefined));
     return this.#draining;
   }
 
-  async #deliverAll({ tasks, events, orders }: SessionSnapshot): Promise<void> {
+  /** Runs `run` holding the session's lock (if it is free, with `ifAvailable`; else `lock` is null). */
+  #locked<T>(run: (lock: unknown) => Promise<T>, ifAvailable = false): Promise<T> {
+    const locks = navigator.locks;
+    return locks ? locks.request(`bgdl:${this.configuration.identifier}`, { ifAvailable }, run) : run(true);
+  }
+
+  async #deliverAll({ tasks, events, orders, stamp, gone }: SessionSnapshot): Promise<void> {
+    this.#stamp = stamp;
     this.#apply(tasks);
     // A task the worker had and no longer has was completed and delivered by another page.
     const current = new Set(tasks.map((record) => record.taskIdentifier));
-    for (const [taskIdentifier, task] of this.#tasks) {
-      if (!this.#seen.has(taskIdentifier) || current.has(taskIdentifier)) continue;
+    for (const taskIdentifier of gone ?? [...this.#tasks.keys()].filter((id) => !current.has(id))) {
+      const task = this.#tasks.get(taskIdentifier);
+      if (!task || !this.#seen.has(taskIdentifier)) continue;
       task.complete(null);
       this.#tasks.delete(taskIdentifier);
       this.#seen.delete(taskIdentifier);
@@ -450,12 +459,6 @@ function resumeDataURL(resumeData: unknown): string {
     // reported below
   }
   throw new URLError('cannotDecodeRawData', `Not resume data: ${quote(String(resumeData).slice(0, 80))}`);
-}
-
-/** Adds `id` to `set` or removes it. */
-function mark(set: Set<number>, id: number, on: boolean): void {
-  if (on) set.add(id);
-  else set.delete(id);
 }
 
 /** The Background Fetch manager (browsers without it never get orders to carry out). */

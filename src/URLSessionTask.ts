@@ -1,5 +1,5 @@
 import { deserializeError, URLError, type SerializedError } from '../common/errors.js';
-import type { TaskRecord, TaskState } from '../common/schema.js';
+import type { RequestRecord, TaskRecord, TaskState } from '../common/schema.js';
 
 /** The response a task got, as `HTTPURLResponse`. */
 export interface HTTPURLResponse {
@@ -31,8 +31,6 @@ export class URLSessionTask {
   static readonly highPriority = 0.75;
   /** Unique within the session, kept across reloads. */
   readonly taskIdentifier: number;
-  /** The request the task was created with. */
-  readonly originalRequest: Request;
   /** A description of the task for the app's own use; kept across reloads. */
   taskDescription = '';
   /** `'suspended'` until `resume()`, then `'running'`, `'canceling'`, `'completed'`. */
@@ -61,12 +59,20 @@ export class URLSessionTask {
   /** Why the task failed, once it has. */
   error: URLError | null = null;
   readonly #owner: TaskOwner;
+  /** A re-attached task's request is made only when asked for: many tasks re-attach at once. */
+  #request: Request | RequestRecord;
 
   /** @internal Tasks are made by `URLSession.downloadTask()`. */
-  constructor(owner: TaskOwner, taskIdentifier: number, originalRequest: Request) {
+  constructor(owner: TaskOwner, taskIdentifier: number, originalRequest: Request | RequestRecord) {
     this.#owner = owner;
     this.taskIdentifier = taskIdentifier;
-    this.originalRequest = originalRequest;
+    this.#request = originalRequest;
+  }
+
+  /** The request the task was created with. */
+  get originalRequest(): Request {
+    const request = this.#request;
+    return request instanceof Request ? request : (this.#request = new Request(request.url, request));
   }
 
   /** The request as it is now. Redirects are followed by the browser, so it stays the original. */

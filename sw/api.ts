@@ -1,6 +1,7 @@
 import { serializeError, URLError } from '../common/errors.js';
 import type { DebugState, FetchOrder, SessionSnapshot, TaskInit, WorkerApi } from '../common/protocol.js';
 import { PART_SIZE, resumeKey, temporaryKey, type EngineName, type ResumeDataRecord, type TaskRecord } from '../common/schema.js';
+import { changedSince, stampNow, touch } from './changes.js';
 import { completeTask } from './completion.js';
 import { getDatabase, getRateLimiter, getTask, updateRateLimiter } from './database.js';
 import { NO_DELAY, notBefore } from './rateLimiter.js';
@@ -19,6 +20,12 @@ import * as valid from './validate.js';
  * engine's `retryLimit`). A stopped worker is an interruption, not a failure.
  */
 const MAX_ATTEMPTS = 50;
+
+/**
+ * How often, at most, a page's drain reads every task of its session to find transfers that
+ * died (or are due): the other drains read only the tasks changed since the page's last one.
+ */
+const RECONCILE_MS = 1000;
 
 /** How long a transfer just started is taken to be alive, whatever its engine says. */
 const START_GRACE_MS = 3000;
@@ -94,6 +101,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       started.push(task);
     }
     await tx.done;
+    touch(sessionId, entries.map(([taskIdentifier]) => taskIdentifier));
     if (changed) notify({ type: 'changed', sessionId });
     for (const task of exhausted) {
       const limit = task.countOfBytesClientExpectsToSend;
@@ -150,6 +158,9 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
     return entries.length > 0 ? startMany(sessionId, entries) : undefined;
   }
 
+  /** When each session's tasks were last all read for dead transfers (ms since the epoch). */
+  const reconciled = new Map<string, number>();
+
   /** The sweep under way, if any: resume data waits for it before it puts its parts back. */
   let sweeping: Promise<void> = Promise.resolve();
 
@@ -185,6 +196,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
     Object.assign(current, { state, engine: null, engineId: null });
     await tx.store.put(current);
     await tx.done;
+    touch(task.sessionId, [task.taskIdentifier]);
     notify({ type: 'changed', sessionId: task.sessionId });
     // The transfer's own end is ignored now that the task no longer waits for it.
     const engine = engineName && engineId ? engines[engineName] : undefined;
@@ -313,6 +325,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       stored.push(task.taskIdentifier);
     }
     await tx.done;
+    touch(sessionId, stored);
     if (stored.length > 0) notify({ type: 'changed', sessionId });
     return stored;
   }
@@ -337,14 +350,29 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       return snapshot;
     },
 
-    async snapshot(sessionId) {
+    async snapshot(sessionId, since) {
       const id = valid.sessionId(sessionId);
       // A visible page: the user has the app in the foreground, and the delay is reset.
       if ((await getRateLimiter()).delay > 0 && (await isAppVisible())) await updateRateLimiter(() => NO_DELAY);
-      const state = await read(id);
-      const orders = await reconcile(id, state.tasks);
-      // Read again only if something was started: the records changed.
-      return orders ? { ...(await read(id)), orders } : { ...state, orders: [] };
+      const stamp = stampNow();
+      let orders: FetchOrder[] = [];
+      // Every task is read to find dead transfers, at most every RECONCILE_MS for a page that
+      // has the tasks already (it then gets only those changed since its stamp).
+      const full = changedSince(id, since) === undefined;
+      if (full || Date.now() - (reconciled.get(id) ?? 0) >= RECONCILE_MS) {
+        reconciled.set(id, Date.now());
+        const state = await read(id);
+        orders = (await reconcile(id, state.tasks)) ?? [];
+        // Read again only if something was started: the records changed.
+        if (full) return { ...(orders.length > 0 ? await read(id) : state), orders, stamp };
+      }
+      const changed = changedSince(id, since)!;
+      const tx = (await getDatabase()).transaction(['tasks', 'events']);
+      const [tasks, events] = await Promise.all([
+        Promise.all(changed.map((taskIdentifier) => tx.objectStore('tasks').get([id, taskIdentifier]))),
+        tx.objectStore('events').index('bySession').getAll(id),
+      ]);
+      return { tasks: tasks.filter((task) => task !== undefined), gone: changed.filter((_, index) => !tasks[index]), events, orders, stamp };
     },
 
     async suspend(sessionId, taskIdentifier) {
@@ -408,6 +436,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       current.state = 'canceling';
       await tx.store.put(current);
       await tx.done;
+      touch(task.sessionId, [task.taskIdentifier]);
       notify({ type: 'changed', sessionId: task.sessionId });
       await engine.cancel(current);
     },
@@ -452,6 +481,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
         if (event.type === 'didCompleteWithError') deletes.push(tx.objectStore('tasks').delete([id, event.taskIdentifier]));
       }
       await Promise.all([...deletes, tx.done]);
+      touch(id, delivered.flatMap((event) => (event.type === 'didCompleteWithError' ? [event.taskIdentifier] : [])));
       // Other pages of the session learn that the tasks have left it.
       if (delivered.some((event) => event.type === 'didCompleteWithError')) notify({ type: 'changed', sessionId: id });
       // A delivered file's temporary location goes (a file the delegate kept was copied), without

@@ -1,6 +1,7 @@
 import { serializeError } from '../common/errors.js';
 import type { EventRecord, ResponseRecord, TaskEvent } from '../common/schema.js';
 import { inBatch } from './batch.js';
+import { touch } from './changes.js';
 import { announce } from './launch.js';
 import { notify } from './notify.js';
 
@@ -52,6 +53,7 @@ export async function completeTask(
     return { configuration, announcing, finished: waiting.filter((event) => event.type === 'didCompleteWithError').length };
   });
   if (!ended) return false;
+  touch(sessionId, [taskIdentifier]);
   notify({ type: 'changed', sessionId });
   // Background Fetch shows its own UI; for the streaming engine's tasks, a notification.
   if (ended.announcing) await announce(ended.configuration, ended.finished).catch(() => undefined);
