@@ -1,4 +1,4 @@
-import { serializeError, URLError, type SerializedError } from '../common/errors.js';
+import { serializeError, URLError } from '../common/errors.js';
 import { NOTICE_CHANNEL, type DebugState, type FetchOrder, type Notice, type SessionSnapshot, type TaskInit } from '../common/protocol.js';
 import { badValue, quote } from '../common/quote.js';
 import type { EventRecord, TaskRecord } from '../common/schema.js';
@@ -21,12 +21,6 @@ export class URLSession {
   readonly ready: Promise<void>;
   readonly #tasks = new Map<number, URLSessionTask>();
   readonly #watched = new Set<string>();
-  /** Tasks this page has seen running: they get a last `didWriteData` before they finish. */
-  readonly #live = new Set<number>();
-  /** Tasks waiting for their conditions, whose delegate was told so. */
-  readonly #waiting = new Set<number>();
-  /** Running tasks that need the worker alive: streamed, or waiting to start. */
-  readonly #needsWorker = new Set<number>();
   #calls: Promise<unknown> = Promise.resolve();
   #draining: Promise<void> | undefined;
   #drainAgain = false;
@@ -42,14 +36,6 @@ export class URLSession {
   #keepAlive: ReturnType<typeof setInterval> | undefined;
   #invalid = false;
   #invalidTold = false;
-  /** Tasks the worker knows (created there, or re-attached from there). */
-  readonly #created = new Set<number>();
-  /** Tasks this page has seen in the worker's records. */
-  readonly #seen = new Set<number>();
-  /** Resume data of tasks not yet sent to the worker. */
-  readonly #resumeData = new Map<number, string>();
-  /** Files of upload tasks not yet sent to the worker. */
-  readonly #bodies = new Map<number, Blob>();
 
   constructor(configuration: URLSessionConfiguration, delegate: URLSessionDelegate) {
     if (typeof configuration?.toRecord !== 'function') throw badValue('new URLSession() needs a URLSessionConfiguration', configuration);
@@ -60,9 +46,8 @@ export class URLSession {
     const channel = new BroadcastChannel(NOTICE_CHANNEL);
     channel.onmessage = ({ data }: MessageEvent<Notice>) => {
       if (data?.sessionId !== configuration.identifier) return;
-      if (data.type === 'progress') this.#progress(data.taskIdentifier, data.received, data.expected);
-      else if (data.type === 'sent') this.#sent(data.taskIdentifier, data.sent, data.expected);
-      else void this.#drain();
+      if (data.type === 'changed') void this.#drain();
+      else this.#progress(data.taskIdentifier, data.type === 'sent' ? data.sent : data.received, data.expected, data.type === 'sent');
     };
     // A page that goes away tells the worker what it delivered, so that nothing comes twice.
     addEventListener('pagehide', () => this.#acked < this.#seq && void callWorker('acknowledge', configuration.identifier, (this.#acked = this.#seq)));
@@ -84,14 +69,11 @@ export class URLSession {
    */
   downloadTask(request: string | URL | Request | { resumeData: string }): URLSessionDownloadTask {
     this.#checkValid();
-    let resumeData: string | null = null;
     if (typeof request === 'object' && request !== null && 'resumeData' in request) {
-      resumeData = request.resumeData;
-      request = resumeDataURL(resumeData);
+      const { resumeData } = request;
+      return this.#add(URLSessionDownloadTask, resumeDataURL(resumeData), { resumeData });
     }
-    const task = this.#add(URLSessionDownloadTask, request);
-    if (resumeData !== null) this.#resumeData.set(task.taskIdentifier, resumeData);
-    return task;
+    return this.#add(URLSessionDownloadTask, request, {});
   }
 
   /**
@@ -105,16 +87,23 @@ export class URLSession {
       // Uploads from data or a stream would fail once the page is gone.
       throw badValue('uploadTask() takes a Blob or File (background sessions upload only from files)', Object.prototype.toString.call(fromFile));
     }
-    const task = this.#add(URLSessionUploadTask, request, { method: 'POST' });
-    this.#bodies.set(task.taskIdentifier, fromFile);
-    return task;
+    return this.#add(URLSessionUploadTask, request, { body: fromFile }, { method: 'POST' });
   }
 
-  /** A new task of the session, for an `http:` or `https:` request (made with `init` from a URL). */
-  #add<T extends URLSessionTask>(Task: new (owner: TaskOwner, id: number, request: Request) => T, request: string | URL | Request, init?: RequestInit): T {
-    const original = request instanceof Request ? request : new Request(checkedURL(request), init);
+  /**
+   * A new task of the session, for an `http:` or `https:` request (made with `requestInit` from
+   * a URL), that the worker creates from `init` when it is first resumed.
+   */
+  #add<T extends URLSessionTask>(
+    Task: new (owner: TaskOwner, id: number, request: Request) => T,
+    request: string | URL | Request,
+    init: Partial<TaskInit>,
+    requestInit?: RequestInit,
+  ): T {
+    const original = request instanceof Request ? request : new Request(checkedURL(request), requestInit);
     checkedURL(original.url);
     const task = new Task(this.#owner, newTaskIdentifier(this.#tasks), original);
+    task.init = init;
     this.#tasks.set(task.taskIdentifier, task);
     return task;
   }
@@ -157,12 +146,11 @@ export class URLSession {
   }
 
   /** What the session's tasks ask of the worker, in the order they ask it. */
-  readonly #owner: TaskOwner = {
-    resumeTask: (task) => {
-      const { taskIdentifier, originalRequest: request } = task;
-      const item: number | TaskInit = this.#created.has(taskIdentifier)
-        ? taskIdentifier
-        : {
+  readonly #owner: TaskOwner = (task, action) => {
+    const { taskIdentifier, originalRequest: request, init } = task;
+    if (action === 'resume') {
+      const item: number | TaskInit = init
+        ? {
             taskIdentifier,
             request: { url: request.url, method: request.method, headers: [...request.headers] },
             taskDescription: task.taskDescription,
@@ -170,12 +158,13 @@ export class URLSession {
             countOfBytesClientExpectsToSend: Math.max(0, task.countOfBytesClientExpectsToSend),
             earliestBeginDate: task.earliestBeginDate?.getTime() ?? null,
             priority: task.priority,
-            resumeData: this.#resumeData.get(taskIdentifier) ?? null,
-            body: this.#bodies.get(taskIdentifier) ?? null,
-          };
-      this.#resumeData.delete(taskIdentifier);
-      this.#bodies.delete(taskIdentifier);
-      this.#created.add(taskIdentifier);
+            resumeData: null,
+            body: null,
+            ...init,
+          }
+        : taskIdentifier;
+      // From now on the worker knows the task.
+      task.init = undefined;
       // Tasks resumed in the same tick (until another call is queued) go in one worker call,
       // so that the worker can put them into as few transfers as possible.
       if (!this.#batch) {
@@ -188,30 +177,20 @@ export class URLSession {
       }
       this.#batch[0].push(task);
       this.#batch[1].push(item);
-    },
-    suspendTask: (task) => {
-      if (this.#created.has(task.taskIdentifier)) this.#command([task], (id) => callWorker('suspend', id, task.taskIdentifier));
-    },
-    cancelTask: (task) => {
-      if (!this.#created.has(task.taskIdentifier)) {
-        // A task the worker never knew ends here.
-        return void this.#fail(task, serializeError(new URLError('cancelled', 'The download was cancelled')));
-      }
-      this.#command([task], async (id) => void (await callWorker('cancel', id, task.taskIdentifier)));
-    },
-    cancelByProducingResumeData: (task) => {
-      if (!this.#created.has(task.taskIdentifier)) {
-        this.#owner.cancelTask(task);
-        return Promise.resolve(null);
-      }
-      const data = this.#serial(() => callWorker('cancelByProducingResumeData', this.configuration.identifier, task.taskIdentifier));
+    } else if (init) {
+      // A task the worker never knew ends here when cancelled.
+      if (action !== 'suspend') void this.#fail(task, new URLError('cancelled', 'The download was cancelled'));
+    } else if (action === 'keep') {
+      const data = this.#serial(() => callWorker('cancelByProducingResumeData', this.configuration.identifier, taskIdentifier));
       void data.then(() => this.#drain(), () => undefined);
       return data;
-    },
+    } else {
+      this.#command([task], (id) => callWorker(action, id, taskIdentifier));
+    }
   };
 
   /** Runs a worker call for tasks after the earlier ones; a failure completes the tasks. */
-  #command(tasks: URLSessionTask[], call: (sessionId: string) => Promise<SessionSnapshot | undefined>): void {
+  #command(tasks: URLSessionTask[], call: (sessionId: string) => Promise<SessionSnapshot | void>): void {
     // Queued after `attach`, so the worker knows the session first.
     void this.#serial(async () => {
       try {
@@ -222,17 +201,23 @@ export class URLSession {
           await this.#carryOut(snapshot.orders);
         }
       } catch (error) {
-        for (const task of tasks) await this.#fail(task, serializeError(error));
+        for (const task of tasks) await this.#fail(task, error);
       }
     });
   }
 
-  /** Ends a task the worker refused (or never knew). */
-  async #fail(task: URLSessionTask | undefined, error: SerializedError): Promise<void> {
+  /** Ends a task the worker refused (or never knew): it is gone before its delegate is told. */
+  async #fail(task: URLSessionTask | undefined, error: unknown): Promise<void> {
     if (!task) return;
-    task.complete(error);
     this.#tasks.delete(task.taskIdentifier);
+    await this.#complete(task, error);
+  }
+
+  /** Completes a task and tells its delegate; `error` is a SerializedError, an Error, or null. */
+  async #complete(task: URLSessionTask, error: unknown): Promise<void> {
+    task.complete(error);
     await this.#tell('didCompleteWithError', task, task.error);
+    this.#tasks.delete(task.taskIdentifier);
   }
 
   #serial<T>(call: () => Promise<T>): Promise<T> {
@@ -244,38 +229,31 @@ export class URLSession {
 
   /** Takes the worker's records of tasks into the page's task objects. */
   #apply(records: TaskRecord[]): void {
-    this.#update(records);
-    // A transfer of the streaming engine lives only as long as the worker, and a task waiting
-    // for its earliestBeginDate starts at a wake: while there is one, the page calls the worker
-    // now and then, which keeps it alive, revives it if it died, and starts what is due.
-    const streaming = [...this.#tasks.values()].some((task) => task.state === 'running' && this.#needsWorker.has(task.taskIdentifier));
-    if (streaming && !this.#keepAlive) this.#keepAlive = setInterval(() => void this.#drain(), KEEP_ALIVE_MS);
-    if (!streaming && this.#keepAlive) this.#keepAlive = void clearInterval(this.#keepAlive);
-  }
-
-  #update(records: TaskRecord[]): void {
     // A Background Fetch that carries several tasks tells no task's own progress.
     const carried = new Map<string | null, number>();
     for (const { engineId } of records) carried.set(engineId, (carried.get(engineId) ?? 0) + 1);
     for (const record of records) {
-      let task = this.#tasks.get(record.taskIdentifier);
+      const { taskIdentifier, engineId } = record;
+      let task = this.#tasks.get(taskIdentifier);
       if (!task) {
         const Task = record.kind === 'upload' ? URLSessionUploadTask : URLSessionDownloadTask;
-        task = new Task(this.#owner, record.taskIdentifier, record.originalRequest);
-        this.#tasks.set(task.taskIdentifier, task);
+        this.#tasks.set(taskIdentifier, (task = new Task(this.#owner, taskIdentifier, record.originalRequest)));
       }
+      const waiting = task.record?.waitingFor;
       task.update(record);
-      this.#created.add(record.taskIdentifier);
-      this.#seen.add(record.taskIdentifier);
-      if (record.state === 'running') this.#live.add(record.taskIdentifier);
-      if (record.waitingFor && !this.#waiting.has(record.taskIdentifier)) void this.#tell('taskIsWaitingForConnectivity', task);
-      this.#waiting[record.waitingFor ? 'add' : 'delete'](record.taskIdentifier);
-      const fetched = record.engine === 'background-fetch';
-      this.#needsWorker[record.state === 'running' && !fetched ? 'add' : 'delete'](record.taskIdentifier);
-      if (record.state === 'running' && fetched && record.engineId && carried.get(record.engineId) === 1) {
-        void this.#watch(record.taskIdentifier, record.engineId, undefined, record.receivedAtStart);
+      if (record.waitingFor && !waiting) void this.#tell('taskIsWaitingForConnectivity', task);
+      if (record.state === 'running' && record.engine === 'background-fetch' && engineId && carried.get(engineId) === 1) {
+        void this.#watch(taskIdentifier, engineId, undefined, record.receivedAtStart);
       }
     }
+    // A transfer of the streaming engine lives only as long as the worker, and a task waiting
+    // for its earliestBeginDate starts at a wake: while there is one, the page calls the worker
+    // now and then, which keeps it alive, revives it if it died, and starts what is due.
+    const streaming = [...this.#tasks.values()].some(
+      ({ state, record }) => state === 'running' && record?.state === 'running' && record.engine !== 'background-fetch',
+    );
+    if (streaming && !this.#keepAlive) this.#keepAlive = setInterval(() => void this.#drain(), KEEP_ALIVE_MS);
+    if (!streaming && this.#keepAlive) this.#keepAlive = void clearInterval(this.#keepAlive);
   }
 
   /** Starts the Background Fetches the worker ordered (browsers let only pages start them). */
@@ -310,27 +288,25 @@ export class URLSession {
     }
     this.#watched.add(engineId);
     registration.addEventListener('progress', () => {
-      if (registration.uploadTotal > 0) this.#sent(taskIdentifier, registration.uploaded, registration.uploadTotal);
+      if (registration.uploadTotal > 0) this.#progress(taskIdentifier, registration.uploaded, registration.uploadTotal, true);
       const total = registration.downloadTotal ? received + registration.downloadTotal : -1;
       this.#progress(taskIdentifier, received + registration.downloaded, total);
     });
   }
 
-  #sent(taskIdentifier: number, sent: number, expected: number): void {
+  /**
+   * Tells the delegate of a running task's bytes received (`didWriteData`, for a download) or
+   * `sent` (`didSendBodyData`), when they are more than it was told before.
+   */
+  #progress(taskIdentifier: number, bytes: number, expected: number, sent = false): void {
     const task = this.#tasks.get(taskIdentifier);
-    if (!task || task.state !== 'running' || sent <= task.countOfBytesSent) return;
-    const delta = sent - task.countOfBytesSent;
-    task.countOfBytesSent = sent;
-    void this.#tell('didSendBodyData', task, delta, sent, expected);
-  }
-
-  #progress(taskIdentifier: number, received: number, expected: number): void {
-    const task = this.#tasks.get(taskIdentifier);
-    if (!(task instanceof URLSessionDownloadTask) || task.state !== 'running' || received <= task.countOfBytesReceived) return;
-    const written = received - task.countOfBytesReceived;
-    task.countOfBytesReceived = received;
+    const count = sent ? 'countOfBytesSent' : 'countOfBytesReceived';
+    if (!task || task.state !== 'running' || bytes <= task[count] || !(sent || task instanceof URLSessionDownloadTask)) return;
+    const delta = bytes - task[count];
+    task[count] = bytes;
+    if (sent) return void this.#tell('didSendBodyData', task, delta, bytes, expected);
     if (expected >= 0) task.countOfBytesExpectedToReceive = expected;
-    void this.#tell('didWriteData', task, written, received, task.countOfBytesExpectedToReceive);
+    void this.#tell('didWriteData', task, delta, bytes, task.countOfBytesExpectedToReceive);
   }
 
   /**
@@ -364,10 +340,9 @@ export class URLSession {
     const current = new Set(tasks.map((record) => record.taskIdentifier));
     for (const taskIdentifier of gone ?? [...this.#tasks.keys()].filter((id) => !current.has(id))) {
       const task = this.#tasks.get(taskIdentifier);
-      if (!task || !this.#seen.has(taskIdentifier)) continue;
+      if (!task?.record) continue;
       task.complete(null);
       this.#tasks.delete(taskIdentifier);
-      this.#seen.delete(taskIdentifier);
     }
     await this.#carryOut(orders);
     for (const event of events) {
@@ -392,24 +367,18 @@ export class URLSession {
 
   async #deliver(event: EventRecord): Promise<void> {
     const task = this.#tasks.get(event.taskIdentifier);
-    if (task && event.type === 'didFinishDownloadingTo') {
-      if (this.#live.has(task.taskIdentifier) && task.countOfBytesReceived < event.size) {
-        this.#progress(task.taskIdentifier, event.size, event.size);
-      }
+    if (!task) return;
+    // A task this page saw running gets a last progress event before it ends.
+    if (event.type === 'didFinishDownloadingTo') {
+      if (task.live) this.#progress(task.taskIdentifier, event.size, event.size);
       const type = task.response?.mimeType ?? '';
       const location = new DownloadLocation(this.configuration.identifier, task.taskIdentifier, event.parts, event.size, type);
       await this.#tell('didFinishDownloadingTo', task, location);
       // The worker deletes the file when the event is acknowledged.
       location.close();
-    }
-    if (task && event.type === 'didCompleteWithError') {
-      if (this.#live.has(task.taskIdentifier) && task.countOfBytesSent < task.countOfBytesExpectedToSend && !event.error) {
-        this.#sent(task.taskIdentifier, task.countOfBytesExpectedToSend, task.countOfBytesExpectedToSend);
-      }
-      task.complete(event.error);
-      await this.#tell('didCompleteWithError', task, task.error);
-      this.#tasks.delete(task.taskIdentifier);
-      this.#live.delete(task.taskIdentifier);
+    } else {
+      if (task.live && !event.error) this.#progress(task.taskIdentifier, task.countOfBytesExpectedToSend, task.countOfBytesExpectedToSend, true);
+      await this.#complete(task, event.error);
     }
   }
 

@@ -1,4 +1,5 @@
 import { deserializeError, URLError, type SerializedError } from '../common/errors.js';
+import type { TaskInit } from '../common/protocol.js';
 import type { RequestRecord, TaskRecord, TaskState } from '../common/schema.js';
 
 /** The response a task got, as `HTTPURLResponse`. */
@@ -13,13 +14,11 @@ export interface HTTPURLResponse {
   readonly mimeType: string | null;
 }
 
-/** What a task asks its session to do; the session is the one that talks to the worker. */
-export interface TaskOwner {
-  resumeTask(task: URLSessionTask): void;
-  suspendTask(task: URLSessionTask): void;
-  cancelTask(task: URLSessionTask): void;
-  cancelByProducingResumeData(task: URLSessionTask): Promise<string | null>;
-}
+/**
+ * What a task asks its session (the one that talks to the worker): to `resume`, `suspend` or
+ * `cancel` it, or to cancel it and `keep` its bytes (resolving to resume data, or null).
+ */
+export type TaskOwner = (task: URLSessionTask, action: 'resume' | 'suspend' | 'cancel' | 'keep') => unknown;
 
 /**
  * A transfer in a session, as `URLSessionTask`. Its properties mirror the worker's record and
@@ -58,6 +57,12 @@ export class URLSessionTask {
   response: HTTPURLResponse | null = null;
   /** Why the task failed, once it has. */
   error: URLError | null = null;
+  /** @internal The worker's last record of the task, once the page has seen one. */
+  declare record?: TaskRecord;
+  /** @internal This page has seen the task running: it gets a last progress event before it ends. */
+  declare live?: boolean;
+  /** @internal What a task the worker does not know yet is created with (its resume data or file). */
+  declare init?: Partial<TaskInit>;
   readonly #owner: TaskOwner;
   /** A re-attached task's request is made only when asked for: many tasks re-attach at once. */
   #request: Request | RequestRecord;
@@ -91,7 +96,7 @@ export class URLSessionTask {
   resume(): void {
     if (this.state !== 'suspended') return;
     this.state = 'running';
-    this.#owner.resumeTask(this);
+    this.#owner(this, 'resume');
   }
 
   /**
@@ -101,7 +106,7 @@ export class URLSessionTask {
   suspend(): void {
     if (this.state !== 'running') return;
     this.state = 'suspended';
-    this.#owner.suspendTask(this);
+    this.#owner(this, 'suspend');
   }
 
   /** Cancels the task: it ends with `didCompleteWithError` and a `cancelled` URLError. */
@@ -110,16 +115,16 @@ export class URLSessionTask {
   }
 
   /** @internal Cancels the task (keeping its bytes as resume data if asked); null if it had ended. */
-  protected end(keepBytes: boolean): Promise<string | null> {
-    if (this.state === 'completed' || this.state === 'canceling') return Promise.resolve(null);
+  protected async end(keepBytes: boolean): Promise<string | null> {
+    if (this.state === 'completed' || this.state === 'canceling') return null;
     this.state = 'canceling';
-    if (keepBytes) return this.#owner.cancelByProducingResumeData(this);
-    this.#owner.cancelTask(this);
-    return Promise.resolve(null);
+    return ((await this.#owner(this, keepBytes ? 'keep' : 'cancel')) as string | undefined) ?? null;
   }
 
   /** @internal Takes the worker's record of the task. */
   update(record: TaskRecord): void {
+    this.record = record;
+    if (record.state === 'running') this.live = true;
     this.taskDescription = record.taskDescription;
     this.earliestBeginDate = record.earliestBeginDate === null ? null : new Date(record.earliestBeginDate);
     this.countOfBytesExpectedToSend = record.countOfBytesExpectedToSend;
@@ -140,10 +145,10 @@ export class URLSessionTask {
   }
 
   /** @internal The task has completed, successfully if `error` is null. */
-  complete(error: SerializedError | null): void {
+  complete(error: unknown): void {
     this.state = 'completed';
     if (!error) return void (this.error = null);
-    const rebuilt = deserializeError(error);
+    const rebuilt = error instanceof Error ? error : deserializeError(error as SerializedError);
     // Whatever ended the task is told as a URLError, so that `code` is always there.
     this.error = rebuilt instanceof URLError ? rebuilt : new URLError('unknown', `${rebuilt.name}: ${rebuilt.message}`);
   }
