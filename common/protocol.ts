@@ -145,7 +145,7 @@ export type Notice =
 
 /**
  * Extends Comlink's `throw` handler so that `code` and `status` cross with an error and the
- * other side gets the error's own class back. Both sides call it before their first call.
+ * other side gets the error's own class back. The worker calls it before its first call.
  */
 export function installErrorTransfer(): void {
   const comlinkThrow = transferHandlers.get('throw') as TransferHandler<{ value: unknown }, unknown>;
@@ -158,4 +158,19 @@ export function installErrorTransfer(): void {
       throw deserializeError(data);
     },
   } as TransferHandler<unknown, unknown>);
+}
+
+/**
+ * The page's half of `installErrorTransfer()`: an error thrown in the worker is rebuilt with
+ * its own class, `code` and `status` (a page throws nothing back, so it serializes no error).
+ * The page calls it before each call; calling it again changes nothing.
+ */
+export function receiveErrors(): void {
+  const comlinkThrow = transferHandlers.get('throw')!;
+  transferHandlers.set('throw', {
+    ...comlinkThrow,
+    deserialize: (data: SerializedError) => {
+      throw deserializeError(data);
+    },
+  });
 }

@@ -1,5 +1,5 @@
-import { serializeError, URLError } from '../common/errors.js';
-import { NOTICE_CHANNEL, type DebugState, type FetchOrder, type Notice, type SessionSnapshot, type TaskInit } from '../common/protocol.js';
+import { URLError, type SerializedError } from '../common/errors.js';
+import { NOTICE_CHANNEL, type DebugState, type FetchOrder, type Notice, type SessionSnapshot, type TaskInit, type WorkerApi } from '../common/protocol.js';
 import { badValue, quote } from '../common/quote.js';
 import type { EventRecord, TaskRecord } from '../common/schema.js';
 import { callWorker } from './connection.js';
@@ -50,7 +50,7 @@ export class URLSession {
       else this.#progress(data.taskIdentifier, data.type === 'sent' ? data.sent : data.received, data.expected, data.type === 'sent');
     };
     // A page that goes away tells the worker what it delivered, so that nothing comes twice.
-    addEventListener('pagehide', () => this.#acked < this.#seq && void callWorker('acknowledge', configuration.identifier, (this.#acked = this.#seq)));
+    addEventListener('pagehide', () => this.#acked < this.#seq && void this.#call('acknowledge', (this.#acked = this.#seq)));
     // With the session's lock free, the waiting events are delivered from attach's answer.
     this.ready = this.#locked(async (lock) => {
       const snapshot = await this.#serial(() => callWorker('attach', configuration.toRecord()));
@@ -119,7 +119,7 @@ export class URLSession {
    * engine in use, the network as the worker sees it, and each task's state and why it waits.
    */
   debugState(): Promise<DebugState> {
-    return callWorker('debugState', this.configuration.identifier);
+    return this.#call('debugState');
   }
 
   /**
@@ -169,9 +169,9 @@ export class URLSession {
       // so that the worker can put them into as few transfers as possible.
       if (!this.#batch) {
         const batch: [URLSessionTask[], (number | TaskInit)[]] = [[], []];
-        this.#command(batch[0], (id) => {
+        this.#command(batch[0], () => {
           if (this.#batch === batch) this.#batch = undefined;
-          return callWorker('resume', id, batch[1]);
+          return this.#call('resume', batch[1]);
         });
         this.#batch = batch;
       }
@@ -181,20 +181,20 @@ export class URLSession {
       // A task the worker never knew ends here when cancelled.
       if (action !== 'suspend') void this.#fail(task, new URLError('cancelled', 'The download was cancelled'));
     } else if (action === 'keep') {
-      const data = this.#serial(() => callWorker('cancelByProducingResumeData', this.configuration.identifier, taskIdentifier));
+      const data = this.#serial(() => this.#call('cancelByProducingResumeData', taskIdentifier));
       void data.then(() => this.#drain(), () => undefined);
       return data;
     } else {
-      this.#command([task], (id) => callWorker(action, id, taskIdentifier));
+      this.#command([task], () => this.#call(action, taskIdentifier));
     }
   };
 
   /** Runs a worker call for tasks after the earlier ones; a failure completes the tasks. */
-  #command(tasks: URLSessionTask[], call: (sessionId: string) => Promise<SessionSnapshot | void>): void {
+  #command(tasks: URLSessionTask[], call: () => Promise<SessionSnapshot | void>): void {
     // Queued after `attach`, so the worker knows the session first.
     void this.#serial(async () => {
       try {
-        const snapshot = await call(this.configuration.identifier);
+        const snapshot = await call();
         if (snapshot) {
           for (const [taskIdentifier, error] of snapshot.rejected ?? []) await this.#fail(this.#tasks.get(taskIdentifier as number), error);
           this.#apply(snapshot.tasks);
@@ -268,7 +268,8 @@ export class URLSession {
       } catch (error) {
         // Another page of the app may have started the same order already.
         if (await manager.get(engineId)) continue;
-        await callWorker('fail', this.configuration.identifier, engineId, serializeError(error));
+        // A DOMException or TypeError: posted as it is, with its name and message.
+        await this.#call('fail', engineId, error as SerializedError);
       }
     }
   }
@@ -321,7 +322,7 @@ export class URLSession {
     this.#draining = this.#locked(async () => {
       do {
         this.#drainAgain = false;
-        await this.#deliverAll(await callWorker('snapshot', this.configuration.identifier, this.#stamp));
+        await this.#deliverAll(await this.#call('snapshot', this.#stamp));
       } while (this.#drainAgain);
     }).finally(() => (this.#draining = undefined));
     return this.#draining;
@@ -388,12 +389,17 @@ export class URLSession {
    */
   #acknowledge(): Promise<void> {
     this.#acking ??= (async () => {
-      while (this.#acked < this.#seq) await callWorker('acknowledge', this.configuration.identifier, (this.#acked = this.#seq));
+      while (this.#acked < this.#seq) await this.#call('acknowledge', (this.#acked = this.#seq));
     })()
       // Not acknowledged: the events are delivered again (to this page or another).
       .catch(() => undefined)
       .finally(() => (this.#acking = undefined));
     return this.#acking;
+  }
+
+  /** Calls the worker about this session. */
+  #call<M extends SessionMethod>(method: M, ...args: SessionArgs<M>): ReturnType<WorkerApi[M]> {
+    return (callWorker as (method: M, ...args: unknown[]) => ReturnType<WorkerApi[M]>)(method, this.configuration.identifier, ...args);
   }
 
   /** Calls a delegate method; what it throws is reported, never lost in the library. */
@@ -406,6 +412,11 @@ export class URLSession {
     }
   }
 }
+
+/** The worker's methods about one session (their first argument, its identifier). */
+type SessionMethod = { [M in keyof WorkerApi]: Parameters<WorkerApi[M]> extends [string, ...unknown[]] ? M : never }[keyof WorkerApi];
+/** A session method's arguments after the session's identifier. */
+type SessionArgs<M extends SessionMethod> = Parameters<WorkerApi[M]> extends [string, ...infer Rest] ? Rest : never;
 
 /** An absolute `http:` or `https:` URL (resolved against the page), as the seed's limitations require. */
 function checkedURL(value: string | URL): URL {

@@ -1,5 +1,5 @@
 import { releaseProxy, wrap } from 'comlink';
-import { CONNECT, installErrorTransfer, type ConnectMessage, type WorkerApi } from '../common/protocol.js';
+import { CONNECT, receiveErrors, type ConnectMessage, type WorkerApi } from '../common/protocol.js';
 
 type Method = keyof WorkerApi;
 
@@ -12,7 +12,7 @@ export async function callWorker<M extends Method>(
   method: M,
   ...args: Parameters<WorkerApi[M]>
 ): Promise<Awaited<ReturnType<WorkerApi[M]>>> {
-  installErrorTransfer();
+  receiveErrors();
   const registration = await navigator.serviceWorker.ready;
   const { port1, port2 } = new MessageChannel();
   registration.active!.postMessage({ type: CONNECT } satisfies ConnectMessage, [port2]);
