@@ -100,8 +100,10 @@ export class URLSession {
     init: Partial<TaskInit>,
     requestInit?: RequestInit,
   ): T {
-    const original = request instanceof Request ? request : new Request(checkedURL(request), requestInit);
-    checkedURL(original.url);
+    // A URL is resolved against the page; one that does not parse throws the browser's TypeError.
+    const original = request instanceof Request ? request : new Request(request, requestInit);
+    // Only http: and https: URLs, as the seed's limitations require.
+    if (!/^https?:/.test(original.url)) throw badValue('Only http: and https: URLs can be used', original.url);
     const task = new Task(this.#owner, newTaskIdentifier(this.#tasks), original);
     task.init = init;
     this.#tasks.set(task.taskIdentifier, task);
@@ -417,18 +419,6 @@ export class URLSession {
 type SessionMethod = { [M in keyof WorkerApi]: Parameters<WorkerApi[M]> extends [string, ...unknown[]] ? M : never }[keyof WorkerApi];
 /** A session method's arguments after the session's identifier. */
 type SessionArgs<M extends SessionMethod> = Parameters<WorkerApi[M]> extends [string, ...infer Rest] ? Rest : never;
-
-/** An absolute `http:` or `https:` URL (resolved against the page), as the seed's limitations require. */
-function checkedURL(value: string | URL): URL {
-  let url: URL | undefined;
-  try {
-    url = new URL(String(value), location.href);
-  } catch {
-    // reported below
-  }
-  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw badValue('Only http: and https: URLs can be used', String(value));
-  return url;
-}
 
 /** The URL resume data is for; resume data that is not ours is refused with a named error. */
 function resumeDataURL(resumeData: unknown): string {
