@@ -131,7 +131,18 @@ export class URLSessionTask {
     this.priority = record.priority;
     this.countOfBytesClientExpectsToReceive = record.countOfBytesClientExpectsToReceive || -1;
     this.countOfBytesClientExpectsToSend = record.countOfBytesClientExpectsToSend || -1;
-    if (record.response) this.response = httpResponse(record.response.url, record.response);
+    const { response } = record;
+    if (response) {
+      const headers = new Headers(response.headers);
+      this.response = {
+        url: response.url,
+        statusCode: response.status,
+        statusText: response.statusText,
+        headers,
+        expectedContentLength: Number(headers.get('Content-Length') ?? -1),
+        mimeType: headers.get('Content-Type')?.split(';')[0]!.trim() ?? null,
+      };
+    }
     if (record.state === 'completed') {
       // The end is applied when its events are delivered, so that the delegate sees the task
       // change at the moment it is told.
@@ -167,17 +178,4 @@ export class URLSessionDownloadTask extends URLSessionTask {
   cancelByProducingResumeData(): Promise<string | null> {
     return this.end(true);
   }
-}
-
-function httpResponse(url: string, record: NonNullable<TaskRecord['response']>): HTTPURLResponse {
-  const headers = new Headers(record.headers);
-  const length = headers.get('Content-Length');
-  return {
-    url,
-    statusCode: record.status,
-    statusText: record.statusText,
-    headers,
-    expectedContentLength: length === null ? -1 : Number(length),
-    mimeType: headers.get('Content-Type')?.split(';')[0]?.trim() ?? null,
-  };
 }
