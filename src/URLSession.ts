@@ -47,7 +47,7 @@ export class URLSession {
     channel.onmessage = ({ data }: MessageEvent<Notice>) => {
       if (data?.sessionId !== configuration.identifier) return;
       if (data.type === 'changed') void this.#drain();
-      else this.#progress(data.taskIdentifier, data.type === 'sent' ? data.sent : data.received, data.expected, data.type === 'sent');
+      else this.#progress(this.#tasks.get(data.taskIdentifier), data.type === 'sent' ? data.sent : data.received, data.expected, data.type === 'sent');
     };
     // A page that goes away tells the worker what it delivered, so that nothing comes twice.
     addEventListener('pagehide', () => this.#acked < this.#seq && void this.#call('acknowledge', (this.#acked = this.#seq)));
@@ -254,8 +254,9 @@ export class URLSession {
     const streaming = [...this.#tasks.values()].some(
       ({ state, record }) => state === 'running' && record?.state === 'running' && record.engine !== 'background-fetch',
     );
-    if (streaming && !this.#keepAlive) this.#keepAlive = setInterval(() => void this.#drain(), KEEP_ALIVE_MS);
-    if (!streaming && this.#keepAlive) this.#keepAlive = void clearInterval(this.#keepAlive);
+    // (Set again at each change: the worker was called just now.)
+    clearInterval(this.#keepAlive);
+    this.#keepAlive = streaming ? setInterval(() => void this.#drain(), KEEP_ALIVE_MS) : undefined;
   }
 
   /** Starts the Background Fetches the worker ordered (browsers let only pages start them). */
@@ -291,9 +292,10 @@ export class URLSession {
     }
     this.#watched.add(engineId);
     registration.addEventListener('progress', () => {
-      if (registration.uploadTotal > 0) this.#progress(taskIdentifier, registration.uploaded, registration.uploadTotal, true);
+      const task = this.#tasks.get(taskIdentifier);
+      if (registration.uploadTotal > 0) this.#progress(task, registration.uploaded, registration.uploadTotal, true);
       const total = registration.downloadTotal ? received + registration.downloadTotal : -1;
-      this.#progress(taskIdentifier, received + registration.downloaded, total);
+      this.#progress(task, received + registration.downloaded, total);
     });
   }
 
@@ -301,8 +303,7 @@ export class URLSession {
    * Tells the delegate of a running task's bytes received (`didWriteData`, for a download) or
    * `sent` (`didSendBodyData`), when they are more than it was told before.
    */
-  #progress(taskIdentifier: number, bytes: number, expected: number, sent = false): void {
-    const task = this.#tasks.get(taskIdentifier);
+  #progress(task: URLSessionTask | undefined, bytes: number, expected: number, sent = false): void {
     const count = sent ? 'countOfBytesSent' : 'countOfBytesReceived';
     if (!task || task.state !== 'running' || bytes <= task[count] || !(sent || task instanceof URLSessionDownloadTask)) return;
     const delta = bytes - task[count];
@@ -373,14 +374,14 @@ export class URLSession {
     if (!task) return;
     // A task this page saw running gets a last progress event before it ends.
     if (event.type === 'didFinishDownloadingTo') {
-      if (task.live) this.#progress(task.taskIdentifier, event.size, event.size);
+      if (task.live) this.#progress(task, event.size, event.size);
       const type = task.response?.mimeType ?? '';
       const location = new DownloadLocation(this.configuration.identifier, task.taskIdentifier, event.parts, event.size, type);
       await this.#tell('didFinishDownloadingTo', task, location);
       // The worker deletes the file when the event is acknowledged.
       location.close();
     } else {
-      if (task.live && !event.error) this.#progress(task.taskIdentifier, task.countOfBytesExpectedToSend, task.countOfBytesExpectedToSend, true);
+      if (task.live && !event.error) this.#progress(task, task.countOfBytesExpectedToSend, task.countOfBytesExpectedToSend, true);
       await this.#complete(task, event.error);
     }
   }
