@@ -8,7 +8,7 @@ import type { SerializedError } from './errors.js';
 
 /** Name and version of the IndexedDB database. */
 export const DB_NAME = 'bgdl';
-export const DB_VERSION = 2;
+export const DB_VERSION = 3;
 
 /** Cache Storage cache that holds temporary locations and the permanent store. */
 export const FILES_CACHE = 'bgdl-files';
@@ -26,12 +26,19 @@ export interface RequestRecord {
   headers: [string, string][];
 }
 
-/** The parts of a response a task keeps (`task.response`). */
+/**
+ * The parts of a response a task keeps, with what the page's `HTTPURLResponse` shows of them
+ * (worked out by the worker; records stored before version 3 got them at the upgrade).
+ */
 export interface ResponseRecord {
   url: string;
   status: number;
   statusText: string;
   headers: [string, string][];
+  /** `Content-Length`, or -1 if the server did not send it. */
+  expectedContentLength: number;
+  /** The media type of `Content-Type`, without its parameters, or null. */
+  mimeType: string | null;
 }
 
 /** The options of a session's configuration that the worker needs. */
@@ -130,7 +137,7 @@ export interface Schema extends DBSchema {
     value: EventRecord;
     indexes: { bySession: string };
   };
-  /** Since version 2: state of the whole app, by name (`'rateLimiter'`). */
+  /** Since version 2: state of the whole app, by name (`'rateLimiter'`). Version 3 added fields to `ResponseRecord`. */
   app: { key: 'rateLimiter'; value: RateLimiterState };
 }
 

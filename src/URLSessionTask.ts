@@ -133,15 +133,9 @@ export class URLSessionTask {
     this.countOfBytesClientExpectsToSend = record.countOfBytesClientExpectsToSend || -1;
     const { response } = record;
     if (response) {
-      const headers = new Headers(response.headers);
-      this.response = {
-        url: response.url,
-        statusCode: response.status,
-        statusText: response.statusText,
-        headers,
-        expectedContentLength: Number(headers.get('Content-Length') ?? -1),
-        mimeType: headers.get('Content-Type')?.split(';')[0]!.trim() ?? null,
-      };
+      // The worker worked out the rest; the headers become Headers here (they cannot be posted).
+      const { status: statusCode, ...rest } = response;
+      this.response = { ...rest, statusCode, headers: new Headers(rest.headers) };
     }
     if (record.state === 'completed') {
       // The end is applied when its events are delivered, so that the delegate sees the task

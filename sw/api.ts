@@ -12,6 +12,7 @@ import { isAppVisible, waitingReason } from './conditions.js';
 import { dismiss } from './launch.js';
 import { notify } from './notify.js';
 import { deleteParts, filesCache } from './parts.js';
+import { withResponseFields } from './responseRecord.js';
 import * as valid from './validate.js';
 
 /**
@@ -255,7 +256,8 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
     for (let part = 0; part < data.parts; part++) await cache.delete(resumeKey(data.token, part));
     Object.assign(task, {
       originalRequest: valid.request(data.request),
-      response: data.response,
+      // Resume data made by an older version lacks what the page shows of the response.
+      response: data.response && withResponseFields(data.response),
       validator: data.validator,
       parts: data.parts,
       countOfBytesReceived: received,

@@ -1,13 +1,14 @@
-import { openDB, type IDBPDatabase } from 'idb';
+import { openDB, type IDBPDatabase, type IDBPObjectStore, type StoreNames } from 'idb';
 import { DB_NAME, DB_VERSION, type RateLimiterState, type Schema, type TaskRecord } from '../common/schema.js';
 import { NO_DELAY } from './rateLimiter.js';
+import { withResponseFields } from './responseRecord.js';
 
 let database: Promise<IDBPDatabase<Schema>> | undefined;
 
 /** The library's database, opened once per worker life and upgraded by version. */
 export function getDatabase(): Promise<IDBPDatabase<Schema>> {
   database ??= openDB<Schema>(DB_NAME, DB_VERSION, {
-    upgrade(db, oldVersion) {
+    upgrade(db, oldVersion, _newVersion, transaction) {
       if (oldVersion < 1) {
         db.createObjectStore('sessions', { keyPath: 'identifier' });
         const tasks = db.createObjectStore('tasks', { keyPath: ['sessionId', 'taskIdentifier'] });
@@ -17,12 +18,22 @@ export function getDatabase(): Promise<IDBPDatabase<Schema>> {
         events.createIndex('bySession', 'sessionId');
       }
       if (oldVersion < 2) db.createObjectStore('app');
+      // Version 3: a response record holds what the page shows of it.
+      if (oldVersion >= 1 && oldVersion < 3) void addResponseFields(transaction.objectStore('tasks'));
     },
     terminated() {
       database = undefined;
     },
   });
   return database;
+}
+
+/** Gives the response records of tasks stored before version 3 the fields the page shows. */
+async function addResponseFields(tasks: IDBPObjectStore<Schema, ArrayLike<StoreNames<Schema>>, 'tasks', 'versionchange'>): Promise<void> {
+  for (let cursor = await tasks.openCursor(); cursor; cursor = await cursor.continue()) {
+    const task = cursor.value;
+    if (task.response) await cursor.update({ ...task, response: withResponseFields(task.response) });
+  }
 }
 
 /** One task, or undefined. */
