@@ -1,4 +1,4 @@
-import { FILES_CACHE, permanentKey, temporaryKey } from '../common/schema.js';
+import { FILES_CACHE, permanentKey, temporaryKey, type EventRecord } from '../common/schema.js';
 import { badValue } from '../common/quote.js';
 
 /**
@@ -15,7 +15,7 @@ export class DownloadLocation {
   #open = true;
 
   /** @internal Made by the session for each finished download, from the parts it is stored in. */
-  constructor(sessionId: string, taskIdentifier: number, parts: number, size: number, type: string) {
+  constructor({ sessionId, taskIdentifier, parts, size }: EventRecord & { type: 'didFinishDownloadingTo' }, type: string) {
     this.#keys = Array.from({ length: parts }, (_, index) => temporaryKey(sessionId, taskIdentifier, index));
     this.size = size;
     this.#type = type;

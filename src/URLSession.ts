@@ -375,8 +375,7 @@ export class URLSession {
     // A task this page saw running gets a last progress event before it ends.
     if (event.type === 'didFinishDownloadingTo') {
       if (task.live) this.#progress(task, event.size, event.size);
-      const type = task.response?.mimeType ?? '';
-      const location = new DownloadLocation(this.configuration.identifier, task.taskIdentifier, event.parts, event.size, type);
+      const location = new DownloadLocation(event, task.response?.mimeType ?? '');
       await this.#tell('didFinishDownloadingTo', task, location);
       // The worker deletes the file when the event is acknowledged.
       location.close();
