@@ -50,15 +50,10 @@ export function serializeError(error: unknown): SerializedError {
 
 /** Rebuilds an error from its plain-object form, with its original class where known. */
 export function deserializeError(data: SerializedError): Error {
-  let error: Error;
-  if (data.name === 'URLError') {
-    error = new URLError((data.code ?? 'unknown') as URLErrorCode, data.message, data.status);
-  } else {
-    const Known = { TypeError, RangeError, SyntaxError }[data.name] ?? Error;
-    error = new Known(data.message);
-    if (error.name !== data.name) error.name = data.name;
-    if (data.code !== undefined) Object.assign(error, { code: data.code });
-  }
-  if (data.stack) error.stack = data.stack;
-  return error;
+  const error =
+    data.name === 'URLError'
+      ? new URLError((data.code ?? 'unknown') as URLErrorCode, data.message)
+      : new ({ TypeError, RangeError, SyntaxError }[data.name] ?? Error)(data.message);
+  // name (where the class does not give it), code, status and stack, as they were.
+  return Object.assign(error, data);
 }
