@@ -1,6 +1,7 @@
 import { serializeError, URLError } from '../common/errors.js';
 import type { DebugState, FetchOrder, SessionSnapshot, TaskInit, WorkerApi } from '../common/protocol.js';
 import { PART_SIZE, resumeKey, temporaryKey, type EngineName, type ResumeDataRecord, type TaskRecord } from '../common/schema.js';
+import { inBatch } from './batch.js';
 import { changedSince, stampNow, touch } from './changes.js';
 import { completeTask } from './completion.js';
 import { getDatabase, getRateLimiter, getTask, updateRateLimiter } from './database.js';
@@ -59,15 +60,22 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
     const exhausted: TaskRecord[] = [];
     let changed = false;
     const tx = db.transaction('tasks', 'readwrite');
-    for (const [taskIdentifier, previousEngineId] of entries) {
-      const task = await tx.store.get([sessionId, taskIdentifier]);
+    // Read together, written together: each `await` in a transaction is a round trip.
+    const records = await Promise.all(entries.map(([taskIdentifier]) => tx.store.get([sessionId, taskIdentifier])));
+    const writes: Promise<unknown>[] = [];
+    const seen = new Set<number>();
+    for (const [index, [taskIdentifier, previousEngineId]] of entries.entries()) {
+      const task = records[index];
+      // A task listed twice is started once.
+      if (seen.has(taskIdentifier)) continue;
+      seen.add(taskIdentifier);
       if (!task || task.state === 'completed' || task.engineId !== previousEngineId) continue;
       const waitingFor = waitingReason(configuration, task);
       if (waitingFor) {
         // Conditions are poor: the task waits, running with no engine, and is tried at each wake.
         changed ||= task.waitingFor === null;
         Object.assign(task, { state: 'running', engine: null, engineId: null, waitingFor });
-        await tx.store.put(task);
+        writes.push(tx.store.put(task));
         continue;
       }
       task.waitingFor = null;
@@ -81,7 +89,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       if (task.earliestBeginDate !== null && task.earliestBeginDate > Date.now()) {
         // Not yet: the task waits, running but with no engine, until a wake after that time.
         Object.assign(task, { state: 'running', engine: null, engineId: null });
-        await tx.store.put(task);
+        writes.push(tx.store.put(task));
         continue;
       }
       // Bytes kept (after a suspend, resume data, a failed Background Fetch): the streaming
@@ -97,9 +105,10 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
         receivedAtStart: task.countOfBytesReceived,
       });
       task.attempts++;
-      await tx.store.put(task);
+      writes.push(tx.store.put(task));
       started.push(task);
     }
+    await Promise.all(writes);
     await tx.done;
     touch(sessionId, entries.map(([taskIdentifier]) => taskIdentifier));
     if (changed) notify({ type: 'changed', sessionId });
@@ -316,15 +325,19 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
     }
     const stored: number[] = [];
     const tx = db.transaction('tasks', 'readwrite');
+    // Read together, written together: each `await` in a transaction is a round trip.
+    const taken = new Set((await Promise.all(tasks.map((task) => tx.store.getKey([sessionId, task.taskIdentifier])))).map((key) => key?.[1]));
+    const writes: Promise<unknown>[] = [];
     for (const task of tasks) {
-      if (await tx.store.getKey([sessionId, task.taskIdentifier])) {
+      if (taken.has(task.taskIdentifier)) {
         rejected.push([task.taskIdentifier, serializeError(new TypeError(`Session ${valid.quote(sessionId)} has a task ${task.taskIdentifier} already`))]);
         continue;
       }
-      await tx.store.put(task);
+      taken.add(task.taskIdentifier);
+      writes.push(tx.store.put(task));
       stored.push(task.taskIdentifier);
     }
-    await tx.done;
+    await Promise.all([...writes, tx.done]);
     touch(sessionId, stored);
     if (stored.length > 0) notify({ type: 'changed', sessionId });
     return stored;
@@ -471,16 +484,20 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
     async acknowledge(sessionId, seq) {
       const id = valid.sessionId(sessionId);
       if (!Number.isSafeInteger(seq)) throw new TypeError(`An event number must be an integer, not ${valid.quote(seq)}`);
-      const tx = (await getDatabase()).transaction(['events', 'tasks'], 'readwrite');
-      // Events are numbered in order: those up to `seq` (of this session) are the delivered ones.
-      const delivered = (await tx.objectStore('events').getAll(IDBKeyRange.upperBound(seq))).filter((event) => event.sessionId === id);
-      const deletes: Promise<unknown>[] = [];
-      for (const event of delivered) {
-        deletes.push(tx.objectStore('events').delete(event.seq));
-        // A task whose last event was seen is done with: it leaves the session, as in URLSession.
-        if (event.type === 'didCompleteWithError') deletes.push(tx.objectStore('tasks').delete([id, event.taskIdentifier]));
-      }
-      await Promise.all([...deletes, tx.done]);
+      // In the transaction of the worker's other writes of the moment (the completions): with many
+      // tasks ending, a transaction of its own waited for them and held them up.
+      const delivered = await inBatch(async (tx) => {
+        // Events are numbered in order: those up to `seq` (of this session) are the delivered ones.
+        const delivered = (await tx.objectStore('events').getAll(IDBKeyRange.upperBound(seq))).filter((event) => event.sessionId === id);
+        const deletes: Promise<unknown>[] = [];
+        for (const event of delivered) {
+          deletes.push(tx.objectStore('events').delete(event.seq));
+          // A task whose last event was seen is done with: it leaves the session, as in URLSession.
+          if (event.type === 'didCompleteWithError') deletes.push(tx.objectStore('tasks').delete([id, event.taskIdentifier]));
+        }
+        await Promise.all(deletes);
+        return delivered;
+      });
       touch(id, delivered.flatMap((event) => (event.type === 'didCompleteWithError' ? [event.taskIdentifier] : [])));
       // Other pages of the session learn that the tasks have left it.
       if (delivered.some((event) => event.type === 'didCompleteWithError')) notify({ type: 'changed', sessionId: id });
