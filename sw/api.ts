@@ -28,6 +28,16 @@ const MAX_ATTEMPTS = 50;
  */
 const RECONCILE_MS = 1000;
 
+/**
+ * From how many downloads started together, while a page of the app is visible, the streaming
+ * engine carries them rather than Background Fetch. Chromium runs a registration's requests
+ * two at a time, after a `HEAD` per file; the streaming engine fetches 6 at a time and needs
+ * no `HEAD`, and the visible page keeps the worker alive meanwhile. Measured with files of
+ * 16 KiB (bench/README.md): 2 or 4 took the same on either engine (~110 ms), 8 took 315 ms
+ * on Background Fetch and 110 ms streamed, 16 took 212 ms and 116 ms.
+ */
+const STREAM_BATCH = 8;
+
 /** How long a transfer just started is taken to be alive, whatever its engine says. */
 const START_GRACE_MS = 3000;
 
@@ -56,6 +66,9 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
     const db = await getDatabase();
     const configuration = await db.get('sessions', sessionId);
     const shared = `bgdl:${crypto.randomUUID()}`;
+    // Many downloads with the app in view: streamed (see STREAM_BATCH). A page closed meanwhile
+    // leaves the rest to the next wake or page, which start them again by this same rule.
+    const streamed = engines.stream !== undefined && engine !== engines.stream && entries.length >= STREAM_BATCH && (await isAppVisible());
     const started: TaskRecord[] = [];
     const exhausted: TaskRecord[] = [];
     let changed = false;
@@ -94,7 +107,8 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       }
       // Bytes kept (after a suspend, resume data, a failed Background Fetch): the streaming
       // engine continues from them.
-      const chosen = task.parts > 0 && task.validator && engines.stream ? engines.stream : engine;
+      const resumable = task.parts > 0 && Boolean(task.validator);
+      const chosen = engines.stream && (resumable || (streamed && task.kind === 'download')) ? engines.stream : engine;
       // An upload, or a download with its own size limit, goes alone (a registration has one limit).
       const together = chosen.startMany !== undefined && task.kind === 'download' && task.countOfBytesClientExpectsToReceive === 0;
       Object.assign(task, {
