@@ -188,9 +188,11 @@ async function fetchMany(/** @type {string[]} */ urls) {
 async function startWaiting(/** @type {{ urls: string[], identifier: string }} */ { urls, identifier }) {
   const { URLSession, URLSessionConfiguration } = /** @type {any} */ (globalThis).bgdl;
   const session = new URLSession(URLSessionConfiguration.background(identifier), { didFinishDownloadingTo: () => new Promise(() => {}) });
-  for (const url of urls) session.downloadTask(url).resume();
   Object.assign(globalThis, { waitingSession: session });
+  // Ready first: `ready` settles once the events waiting are delivered, and an event of these
+  // tasks (fast ones) would hang it.
   await session.ready;
+  for (const url of urls) session.downloadTask(url).resume();
 }
 
 /** In a new page: creates the session and times its delegate's events (ms from `new URLSession`). */

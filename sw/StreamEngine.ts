@@ -154,7 +154,7 @@ export class StreamEngine implements Engine {
   async #run(task: TaskRecord, retryLimit: number, signal: AbortSignal, stop: AbortSignal): Promise<void> {
     for (let retry = 0; ; retry++) {
       try {
-        const outcome = task.kind === 'upload' ? await this.#upload(task, signal) : await this.#transfer(task, signal, stop);
+        const outcome = task.kind === 'upload' ? await this.#upload(task, signal) : await this.#transfer(task, signal, stop, retry > 0);
         if (outcome) await this.#end(task, outcome);
         return;
       } catch (error) {
@@ -184,9 +184,10 @@ export class StreamEngine implements Engine {
    * One attempt: fetch from the bytes kept on, store the rest. Returns the whole file, or
    * nothing when suspended (`stop`) before its end.
    */
-  async #transfer(task: TaskRecord, signal: AbortSignal, stop: AbortSignal) {
+  async #transfer(task: TaskRecord, signal: AbortSignal, stop: AbortSignal, again: boolean) {
     const { sessionId, taskIdentifier } = task;
-    const saved = (await (await getDatabase()).get('tasks', [sessionId, taskIdentifier])) ?? task;
+    // A first attempt has the task as `startMany` stored it: this transfer alone writes it since.
+    const saved = again ? await this.#saved(task) : task;
     if (saved.engineId !== task.engineId) throw new Error('superseded');
     if (stop.aborted) return;
     const { url, method, headers: requestHeaders } = task.originalRequest;
@@ -218,17 +219,19 @@ export class StreamEngine implements Engine {
     const placement = bodyPlacement(response, offset);
     if (!placement) throw new URLError('badServerResponse', `The server answered a range that was not asked for (${url})`);
     let parts = placement.start === 0 ? 0 : saved.parts;
+    let fileResponse = saved.response;
+    // What the response tells, recorded with the first part when the file fits in it (nothing
+    // kept to drop, and a stop loses no more than that part); else before any part.
+    let first: Partial<TaskRecord> | undefined;
     if (placement.start === 0) {
-      // The whole file, perhaps a new version of it: drop what was kept of any other.
-      if (saved.parts > 0) await deleteParts(sessionId, taskIdentifier);
-      const meta = responseRecord(response, url);
-      await this.#save(task, {
-        parts: 0,
-        validator: validatorOf(response.headers),
-        response: { ...meta, status: 200 },
-        countOfBytesReceived: 0,
-        countOfBytesExpectedToReceive: placement.size,
-      });
+      fileResponse = { ...responseRecord(response, url), status: 200 };
+      first = { validator: validatorOf(response.headers), response: fileResponse, countOfBytesExpectedToReceive: placement.size };
+      if (saved.parts > 0 || placement.size < 0 || placement.size > MIN_PART_SIZE) {
+        // The whole file, perhaps a new version of it: drop what was kept of any other.
+        if (saved.parts > 0) await deleteParts(sessionId, taskIdentifier);
+        await this.#save(task, { ...first, parts: 0, countOfBytesReceived: 0 });
+        first = undefined;
+      }
     }
     const size = saved.countOfBytesExpectedToReceive >= 0 && placement.start > 0 ? saved.countOfBytesExpectedToReceive : placement.size;
     const limit = task.countOfBytesClientExpectsToReceive > 0 ? task.countOfBytesClientExpectsToReceive : Infinity;
@@ -305,7 +308,9 @@ export class StreamEngine implements Engine {
           parts = index + 1;
           const end = (filled += bytes);
           stored = Promise.all([stored, put]).then(async () => {
-            await this.#save(task, { parts: index + 1, countOfBytesReceived: end });
+            // A file whole in its first part is recorded by its completion, in one write.
+            if (!first || end !== size) await this.#save(task, { ...first, parts: index + 1, countOfBytesReceived: end });
+            first = undefined;
             kept = end;
           });
           stored.catch(() => undefined); // seen by the next wait, or at the end
@@ -327,7 +332,7 @@ export class StreamEngine implements Engine {
     if (size >= 0 && kept !== size) {
       throw new Retryable(new URLError('networkConnectionLost', `The download of ${url} ended at ${kept} of ${size} bytes`));
     }
-    return { response: (await this.#saved(task)).response!, size: kept, parts };
+    return { response: fileResponse!, size: kept, parts };
   }
 
   /** One attempt at an upload: the body is sent whole (fetch tells no upload progress). */

@@ -22,8 +22,9 @@ export async function completeTask(
 ): Promise<boolean> {
   const ended = await inBatch(async (tx) => {
     const tasks = tx.objectStore('tasks');
-    const task = await tasks.get([sessionId, taskIdentifier]);
-    const configuration = await tx.objectStore('sessions').get(sessionId);
+    // Requests in a transaction run in order: each `await` is a round trip to the database, so
+    // those that need no answer go together (with many tasks ending, the round trips added up).
+    const [task, configuration] = await Promise.all([tasks.get([sessionId, taskIdentifier]), tx.objectStore('sessions').get(sessionId)]);
     const engine = task?.engine;
     if (!task || task.state === 'completed' || task.engineId !== engineId) return undefined;
     const events: TaskEvent[] = [];
@@ -44,13 +45,13 @@ export async function completeTask(
     task.state = 'completed';
     task.engineId = null;
     task.body = null;
-    await tasks.put(task);
-    for (const event of events) await tx.objectStore('events').add({ ...event, sessionId } as EventRecord);
+    const writes = [tasks.put(task), ...events.map((event) => tx.objectStore('events').add({ ...event, sessionId } as EventRecord))];
     // Counted only when a launch notification may be shown (the streaming engine's tasks, with
     // permission): with many tasks ending, reading every waiting event each time adds up.
     const announcing = engine === 'stream' && configuration?.sessionSendsLaunchEvents === true && Notification.permission === 'granted';
-    const waiting = announcing ? await tx.objectStore('events').index('bySession').getAll(sessionId) : [];
-    return { configuration, announcing, finished: waiting.filter((event) => event.type === 'didCompleteWithError').length };
+    const waiting = announcing ? tx.objectStore('events').index('bySession').getAll(sessionId) : [];
+    await Promise.all(writes);
+    return { configuration, announcing, finished: (await waiting).filter((event) => event.type === 'didCompleteWithError').length };
   });
   if (!ended) return false;
   touch(sessionId, [taskIdentifier]);
