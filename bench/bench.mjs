@@ -167,7 +167,12 @@ async function libMany(/** @type {{ urls: string[], identifier: string, timeoutM
   });
   await session.ready;
   const t0 = performance.now();
-  for (const url of urls) session.downloadTask(url).resume();
+  for (const url of urls) {
+    const task = session.downloadTask(url);
+    // The seed's hint of a task's size: small files, which the library may stream together.
+    task.countOfBytesClientExpectsToReceive = 64 * 1024;
+    task.resume();
+  }
   await Promise.race([done, new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
   const ms = performance.now() - t0;
   if (completed < urls.length) return { error: `timeout after ${timeoutMs} ms: ${completed} of ${urls.length} completed` };
@@ -192,7 +197,11 @@ async function startWaiting(/** @type {{ urls: string[], identifier: string }} *
   // Ready first: `ready` settles once the events waiting are delivered, and an event of these
   // tasks (fast ones) would hang it.
   await session.ready;
-  for (const url of urls) session.downloadTask(url).resume();
+  for (const url of urls) {
+    const task = session.downloadTask(url);
+    task.countOfBytesClientExpectsToReceive = 64 * 1024;
+    task.resume();
+  }
 }
 
 /** In a new page: creates the session and times its delegate's events (ms from `new URLSession`). */

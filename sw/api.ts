@@ -40,6 +40,18 @@ const RECONCILE_MS = 1000;
  */
 const STREAM_BATCH = 8;
 
+/**
+ * The largest `countOfBytesClientExpectsToReceive` of a download that counts as small for
+ * STREAM_BATCH. A download without that hint may be large: it stays on Background Fetch, which
+ * goes on with every page closed.
+ */
+const SMALL_DOWNLOAD = 1024 * 1024;
+
+/** Whether a task is a download its app said is small. */
+function isSmall(task: TaskRecord): boolean {
+  return task.kind === 'download' && task.countOfBytesClientExpectsToReceive > 0 && task.countOfBytesClientExpectsToReceive <= SMALL_DOWNLOAD;
+}
+
 /** How long a transfer just started is taken to be alive, whatever its engine says. */
 const START_GRACE_MS = 3000;
 
@@ -68,15 +80,16 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
     const db = await getDatabase();
     const configuration = await db.get('sessions', sessionId);
     const shared = `bgdl:${crypto.randomUUID()}`;
-    // Many downloads with the app in view: streamed (see STREAM_BATCH). A page closed meanwhile
-    // leaves the rest to the next wake or page, which start them again by this same rule.
-    const streamed = engines.stream !== undefined && engine !== engines.stream && entries.length >= STREAM_BATCH && (await isAppVisible());
+    // Many small downloads with the app in view: streamed (see STREAM_BATCH). A page closed
+    // meanwhile leaves the rest to the next wake or page, which start them again by this rule.
+    const mayStream = engines.stream !== undefined && engine !== engines.stream && entries.length >= STREAM_BATCH && (await isAppVisible());
     const started: TaskRecord[] = [];
     const exhausted: TaskRecord[] = [];
     let changed = false;
     const tx = db.transaction('tasks', 'readwrite');
     // Read together, written together: each `await` in a transaction is a round trip.
     const records = await Promise.all(entries.map(([taskIdentifier]) => tx.store.get([sessionId, taskIdentifier])));
+    const streamed = mayStream && records.filter((task) => task && isSmall(task)).length >= STREAM_BATCH;
     const writes: Promise<unknown>[] = [];
     const seen = new Set<number>();
     for (const [index, [taskIdentifier, previousEngineId]] of entries.entries()) {
@@ -110,7 +123,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       // Bytes kept (after a suspend, resume data, a failed Background Fetch): the streaming
       // engine continues from them.
       const resumable = task.parts > 0 && Boolean(task.validator);
-      const chosen = engines.stream && (resumable || (streamed && task.kind === 'download')) ? engines.stream : engine;
+      const chosen = engines.stream && (resumable || (streamed && isSmall(task))) ? engines.stream : engine;
       // An upload, or a download with its own size limit, goes alone (a registration has one limit).
       const together = chosen.startMany !== undefined && task.kind === 'download' && task.countOfBytesClientExpectsToReceive === 0;
       Object.assign(task, {
