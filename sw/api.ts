@@ -176,7 +176,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
    * Starts again, together, every running task of the session (`tasks`, as read) whose transfer
    * is gone. Returns the orders, or undefined if there was nothing to start.
    */
-  async function reconcile(sessionId: string, tasks: TaskRecord[]): Promise<FetchOrder[] | undefined> {
+  async function reconcile(sessionId: string, tasks: TaskRecord[], engine: Engine = preferred): Promise<FetchOrder[] | undefined> {
     const entries: [number, string | null][] = [];
     // Tasks resumed together share a transfer: each transfer is asked about once.
     const alive = new Map<string, Promise<boolean>>();
@@ -193,7 +193,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       if (engine && (await alive.get(task.engineId))) continue;
       entries.push([task.taskIdentifier, task.engineId]);
     }
-    return entries.length > 0 ? startMany(sessionId, entries) : undefined;
+    return entries.length > 0 ? startMany(sessionId, entries, engine) : undefined;
   }
 
   /** When each session's tasks were last all read for dead transfers (ms since the epoch). */
@@ -547,14 +547,13 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
   async function wake(): Promise<void> {
     const stream = engines.stream;
     if (!stream) return;
-    const dead = new Map<string, [number, string | null][]>();
+    const bySession = new Map<string, TaskRecord[]>();
     for (const task of await (await getDatabase()).getAll('tasks')) {
-      if (task.state !== 'running' || (preferred !== stream && task.engine !== 'stream')) continue;
-      if (task.engineId && (await stream.isAlive(task))) continue;
-      if (preferred === stream && !task.engineId && (task.earliestBeginDate ?? 0) > Date.now()) continue;
-      dead.set(task.sessionId, [...(dead.get(task.sessionId) ?? []), [task.taskIdentifier, task.engineId]]);
+      if (preferred !== stream && task.engine !== 'stream') continue;
+      if (!bySession.has(task.sessionId)) bySession.set(task.sessionId, []);
+      bySession.get(task.sessionId)!.push(task);
     }
-    for (const [sessionId, entries] of dead) await startMany(sessionId, entries, stream);
+    for (const [sessionId, tasks] of bySession) await reconcile(sessionId, tasks, stream);
   }
   return { api, handOver, wake };
 }
