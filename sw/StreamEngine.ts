@@ -20,6 +20,14 @@ const PROGRESS_INTERVAL_MS = 100;
 const CHUNK_SIZE = 256 * 1024;
 
 /**
+ * How many chunk buffers the engine keeps for reuse (16 MiB): enough for the parts in flight of
+ * a few transfers. A buffer goes back to the pool once its part is committed to Cache Storage,
+ * which has then read every byte of it. Fresh buffers for each chunk were garbage that V8
+ * collected only after ~64 MiB of it (measured: +57-80 MiB for a 256 MiB download).
+ */
+const POOL_SIZE = 64;
+
+/**
  * How many chunks a part's stream reads ahead of Cache Storage's writing (within the part, so a
  * stop still loses at most the parts in flight).
  */
@@ -86,6 +94,7 @@ class Retryable extends Error {
  */
 export class StreamEngine implements Engine {
   readonly name = 'stream';
+  readonly #pool = new BufferPool();
   readonly #transfers = new Map<string, { done: Promise<void>; abort: AbortController; stop: AbortController }>();
   /** Transfers running now, and those waiting for a turn. */
   #running = 0;
@@ -238,7 +247,7 @@ export class StreamEngine implements Engine {
     const tooLarge = () =>
       new URLError('dataLengthExceedsMaximum', `The response of ${url} is larger than countOfBytesClientExpectsToReceive (${limit} bytes)`);
     if (size > limit) throw tooLarge();
-    const body = new PartReader(response.body!);
+    const body = new PartReader(response.body!, this.#pool);
     const stopped = new Promise<undefined>((resolve) => {
       if (stop.aborted) resolve(undefined);
       else stop.addEventListener('abort', () => resolve(undefined), { once: true });
@@ -269,6 +278,7 @@ export class StreamEngine implements Engine {
         const began = performance.now();
         const index = parts;
         let partBytes = 0;
+        const buffers: ArrayBuffer[] = [];
         let settle!: { resolve: (bytes: number) => void; reject: (error: unknown) => void };
         const part = new Promise<number>((resolve, reject) => (settle = { resolve, reject }));
         const stream = new ReadableStream<Uint8Array>({
@@ -283,6 +293,7 @@ export class StreamEngine implements Engine {
                 return settle.resolve(partBytes);
               }
               partBytes += chunk.byteLength;
+              buffers.push(chunk.buffer as ArrayBuffer);
               if (filled + partBytes > limit) throw (exceeded = tooLarge());
               controller.enqueue(chunk);
               if (Date.now() - reported >= PROGRESS_INTERVAL_MS) {
@@ -308,6 +319,8 @@ export class StreamEngine implements Engine {
           parts = index + 1;
           const end = (filled += bytes);
           stored = Promise.all([stored, put]).then(async () => {
+            // Cache Storage has read every byte of the part: its buffers can take new ones.
+            this.#pool.give(buffers);
             // A file whole in its first part is recorded by its completion, in one write.
             if (!first || end !== size) await this.#save(task, { ...first, parts: index + 1, countOfBytesReceived: end });
             first = undefined;
@@ -370,6 +383,27 @@ export class StreamEngine implements Engine {
 }
 
 /**
+ * Chunk buffers of `CHUNK_SIZE` for reuse. A buffer is given back only when nothing will read
+ * it again (its part is committed), and at most `POOL_SIZE` are kept.
+ */
+class BufferPool {
+  readonly #free: ArrayBuffer[] = [];
+
+  /** A buffer of `CHUNK_SIZE` bytes, reused if one is free. */
+  take(): ArrayBuffer {
+    return this.#free.pop() ?? new ArrayBuffer(CHUNK_SIZE);
+  }
+
+  /** Buffers no one reads any more (detached ones, or of another size, are dropped). */
+  give(buffers: ArrayBuffer[]): void {
+    for (const buffer of buffers) {
+      if (this.#free.length >= POOL_SIZE) return;
+      if (buffer.byteLength === CHUNK_SIZE) this.#free.push(buffer);
+    }
+  }
+}
+
+/**
  * Reads a body in pieces of at most a given size, so that parts end exactly at their size.
  * Where the body is a byte stream, a BYOB reader fills fresh buffers of `CHUNK_SIZE`.
  */
@@ -379,7 +413,10 @@ class PartReader {
   #pending: Uint8Array | undefined;
   done = false;
 
-  constructor(body: ReadableStream<Uint8Array>) {
+  constructor(
+    body: ReadableStream<Uint8Array>,
+    readonly pool: BufferPool,
+  ) {
     try {
       this.#byob = body.getReader({ mode: 'byob' });
     } catch {
@@ -400,11 +437,12 @@ class PartReader {
 
   async #readInto(reader: ReadableStreamBYOBReader, max: number): Promise<Uint8Array | undefined> {
     if (this.done) return undefined;
-    let buffer = new ArrayBuffer(Math.min(CHUNK_SIZE, max));
+    let buffer = this.pool.take();
+    const size = Math.min(CHUNK_SIZE, max);
     let filled = 0;
-    while (filled < buffer.byteLength) {
+    while (filled < size) {
       // Each read transfers the buffer: the bytes so far live on in the view it gives back.
-      const { value, done } = await reader.read(new Uint8Array(buffer, filled, buffer.byteLength - filled));
+      const { value, done } = await reader.read(new Uint8Array(buffer, filled, size - filled));
       if (value) buffer = value.buffer as ArrayBuffer;
       if (done) {
         this.done = true;
