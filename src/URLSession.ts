@@ -248,12 +248,11 @@ export class URLSession {
         void this.#watch(taskIdentifier, engineId, undefined, record.receivedAtStart);
       }
     }
-    // A transfer of the streaming engine lives only as long as the worker, and a task waiting
-    // for its earliestBeginDate starts at a wake: while there is one, the page calls the worker
-    // now and then, which keeps it alive, revives it if it died, and starts what is due.
-    const streaming = [...this.#tasks.values()].some(
-      ({ state, record }) => state === 'running' && record?.state === 'running' && record.engine !== 'background-fetch',
-    );
+    // A transfer of the streaming engine lives only as long as the worker, a task waiting for
+    // its earliestBeginDate starts at a wake, and a Background Fetch's finished ranges are
+    // stored while the worker lives: while a task runs, the page calls the worker now and
+    // then, which keeps it alive, revives it if it died, and starts what is due.
+    const streaming = [...this.#tasks.values()].some(({ state, record }) => state === 'running' && record?.state === 'running');
     // (Set again at each change: the worker was called just now.)
     clearInterval(this.#keepAlive);
     this.#keepAlive = streaming ? setInterval(() => void this.#drain(), KEEP_ALIVE_MS) : undefined;

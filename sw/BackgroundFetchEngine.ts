@@ -31,6 +31,16 @@ const PROBE_TIMEOUT_MS = 10_000;
 /** How many `HEAD`s a registration of many tasks sends at a time (HTTP/1.1's per-host limit). */
 const PROBES_AT_ONCE = 6;
 
+/**
+ * How often, while the worker lives (a page of the app is open), the finished ranges of a
+ * running registration are stored: what is stored is not lost to a suspend, and is not left
+ * to copy after the last byte.
+ */
+const FOLLOW_MS = 1000;
+
+/** How long a record's response is waited for before its request is taken as not finished. */
+const FINISHED_WAIT_MS = 50;
+
 /** How many tasks of an ended registration are stored at a time. */
 const ENDS_AT_ONCE = 8;
 
@@ -53,15 +63,19 @@ const reasons: Record<BackgroundFetchFailureReason, [URLErrorCode, string]> = {
  * A file larger than a part, whose server serves ranges and names its version (a `HEAD` tells),
  * is fetched as several requests of `Range: bytes=a-b`, half a part each, from the
  * first part not stored yet. Each response is checked (206, the range asked, the version the
- * `HEAD` named, every byte) and stored as parts. When the registration fails in a way worth
- * another try (a browser restart, a 5xx), the leading parts that came whole are stored and the
- * streaming engine resumes after them. (`If-Range` cannot go with the requests: Chromium drops
+ * `HEAD` named, every byte) and stored as a part. While a page keeps the worker alive, the
+ * ranges that came whole are stored as the registration runs (so a suspend keeps them, and
+ * little is left to store after the last byte). When the registration fails in a way worth
+ * another try (a browser restart, a 5xx), the leading ranges that came whole are stored and
+ * the streaming engine resumes after them. (`If-Range` cannot go with the requests: Chromium drops
  * it from a same-origin request and fails a cross-origin one that carries it.)
  */
 export class BackgroundFetchEngine implements Engine {
   readonly name = 'background-fetch';
   /** Registrations whose end event is being handled by this worker right now. */
   readonly #ending = new Set<string>();
+  /** Registrations whose finished ranges are stored as they run: the store under way. */
+  readonly #following = new Map<string, Promise<void>>();
   #retry: ((task: TaskRecord) => Promise<void>) | undefined;
 
   constructor(private readonly manager: BackgroundFetchManager) {
@@ -106,10 +120,54 @@ export class BackgroundFetchEngine implements Engine {
     return order;
   }
 
-  /** Alive: under way, being ended here, or ordered so recently that a page may be starting it. */
+  /**
+   * Alive: under way, being ended here, or ordered so recently that a page may be starting it.
+   * One under way has its finished ranges stored from now on, while this worker lives.
+   */
   async isAlive(task: TaskRecord): Promise<boolean> {
-    if (this.#ending.has(task.engineId!) || Date.now() - task.startedAt < ORDER_GRACE_MS) return true;
-    return (await this.manager.get(task.engineId!)) !== undefined;
+    if (this.#ending.has(task.engineId!)) return true;
+    const registration = await this.manager.get(task.engineId!);
+    if (registration) this.#follow(registration);
+    return registration !== undefined || Date.now() - task.startedAt < ORDER_GRACE_MS;
+  }
+
+  /**
+   * Keeps the bytes a registration received (its ranges finished; a request in flight keeps
+   * nothing): the task is then stopped by the caller, which aborts the registration.
+   */
+  async suspend(task: TaskRecord): Promise<void> {
+    const registration = await this.manager.get(task.engineId!);
+    if (!registration) return;
+    await this.#following.get(registration.id);
+    await this.#storeFinished(registration).catch(() => undefined);
+  }
+
+  /** Stores a running registration's finished ranges every FOLLOW_MS, until it ends. */
+  #follow(registration: BackgroundFetchRegistration): void {
+    const { id } = registration;
+    if (this.#following.has(id)) return;
+    const step = async (): Promise<void> => {
+      if (this.#ending.has(id) || registration.result !== '') return void this.#following.delete(id);
+      try {
+        await this.#storeFinished(registration);
+      } catch {
+        return void this.#following.delete(id); // its records went (it ended)
+      }
+      setTimeout(() => {
+        if (this.#following.has(id)) this.#following.set(id, step());
+      }, FOLLOW_MS);
+    };
+    this.#following.set(id, step());
+  }
+
+  /** Stores, for each running task of the registration fetched in ranges, the leading parts that came whole. */
+  async #storeFinished(registration: BackgroundFetchRegistration): Promise<void> {
+    const carried = await (await getDatabase()).getAllFromIndex('tasks', 'byEngineId', registration.id);
+    // `plan` keeps a validator only for a task fetched in ranges.
+    const tasks = carried.filter((task) => task.state === 'running' && task.validator !== null);
+    if (tasks.length === 0) return;
+    const byTask = recordsByTask(tasks, await registration.matchAll());
+    for (const [index, task] of tasks.entries()) await storeLeading(task, byTask[index]!, FINISHED_WAIT_MS);
   }
 
   /** Who takes over a transfer that failed in a way worth another try. */
@@ -141,6 +199,9 @@ export class BackgroundFetchEngine implements Engine {
     const { registration } = event;
     this.#ending.add(registration.id);
     try {
+      // A store of its finished ranges under way ends first: the records are read after it.
+      await this.#following.get(registration.id)?.catch(() => undefined);
+      this.#following.delete(registration.id);
       // The browser woke the app for this: with no page visible, the rate limiter counts it.
       if (!(await isAppVisible())) await updateRateLimiter((state) => afterWake(state, Date.now()));
       const tasks = await (await getDatabase()).getAllFromIndex('tasks', 'byEngineId', registration.id);
@@ -201,27 +262,9 @@ export class BackgroundFetchEngine implements Engine {
     const retry = !success && this.#retry !== undefined && task.state === 'running' && isRangedRetry(reason, status);
     if (!success && !retry) return fail(task, reason, status);
     const size = task.countOfBytesExpectedToReceive;
-    const byFirst = new Map<number, BackgroundFetchRecord>();
-    for (const record of records) {
-      const range = parseRange(record.request.headers.get('Range'));
-      if (range) byFirst.set(range.first, record);
-    }
-    // The ranges start at the bytes kept when the registration was ordered (parts vary in size).
-    let parts = task.parts;
-    let received = task.countOfBytesReceived;
-    for (; received < size; parts++) {
-      const end = Math.min(size, received + PART_SIZE);
-      const blobs: Blob[] = [];
-      for (const { first, last } of rangesFrom(received, end, REQUEST_SIZE)) {
-        const blob = await wholeRange(byFirst.get(first), first, last, size, task.validator!);
-        if (blob) blobs.push(blob);
-      }
-      if (blobs.reduce((sum, blob) => sum + blob.size, 0) !== end - received) break;
-      // The ranges' Blobs are disk-backed: the part is joined and stored without a copy in memory.
-      await putPart(task.sessionId, task.taskIdentifier, parts, new Blob(blobs));
-      if (!(await saveTransfer(task, { parts: parts + 1, countOfBytesReceived: end }))) return;
-      received = end;
-    }
+    const stored = await storeLeading(task, records);
+    if (!stored) return;
+    const { received, parts } = stored;
     if (received >= size) {
       await completeTask(task.sessionId, task.taskIdentifier, task.engineId, { response: task.response!, size, parts });
     } else if (this.#retry && task.state === 'running') {
@@ -321,6 +364,34 @@ async function reasonOf(records: BackgroundFetchRecord[], expected: number, reas
   return { reason: reason === 'bad-status' ? 'fetch-error' : reason, ok: false };
 }
 
+/**
+ * Stores a task's parts whose ranges all came whole, from its bytes kept on, in order; returns
+ * the bytes and parts kept then, or undefined if the task is no longer this transfer's. With
+ * `wait`, a registration still running: a record not answered within `wait` ms is unfinished.
+ */
+async function storeLeading(task: TaskRecord, records: BackgroundFetchRecord[], wait?: number): Promise<{ received: number; parts: number } | undefined> {
+  const size = task.countOfBytesExpectedToReceive;
+  const byFirst = new Map<number, BackgroundFetchRecord>();
+  for (const record of records) {
+    const range = parseRange(record.request.headers.get('Range'));
+    if (range) byFirst.set(range.first, record);
+  }
+  // The ranges start at the bytes kept when the registration was ordered (parts vary in size):
+  // each range that came whole is stored as a part of its own.
+  let parts = task.parts;
+  let received = task.countOfBytesReceived;
+  for (; received < size; parts++) {
+    const last = Math.min(size, received + REQUEST_SIZE) - 1;
+    const blob = await wholeRange(byFirst.get(received), received, last, size, task.validator!, wait);
+    if (!blob) break;
+    // The range's Blob is disk-backed: the part is stored without a copy in memory.
+    await putPart(task.sessionId, task.taskIdentifier, parts, blob);
+    if (!(await saveTransfer(task, { parts: parts + 1, countOfBytesReceived: last + 1 }))) return;
+    received = last + 1;
+  }
+  return { received, parts };
+}
+
 /** A `GET` of the file's bytes `first` to `last`. */
 function rangeRequest(request: RequestRecord, first: number, last: number): RequestRecord {
   return { ...request, headers: [...request.headers, ['Range', `bytes=${first}-${last}`]] };
@@ -347,9 +418,13 @@ async function probe(task: TaskRecord) {
   return { ...file, response: { ...responseRecord(response, url), status: 200 } };
 }
 
-/** The body of a record if it is exactly the range asked, of the right version, every byte. */
-async function wholeRange(record: BackgroundFetchRecord | undefined, first: number, last: number, size: number, validator: string): Promise<Blob | undefined> {
-  const response = await record?.responseReady.catch(() => undefined);
+/**
+ * The body of a record if it is exactly the range asked, of the right version, every byte
+ * (with `wait`: if it is answered within `wait` ms, i.e. its request finished).
+ */
+async function wholeRange(record: BackgroundFetchRecord | undefined, first: number, last: number, size: number, validator: string, wait?: number): Promise<Blob | undefined> {
+  const ready = record?.responseReady.catch(() => undefined);
+  const response = await (wait === undefined ? ready : Promise.race([ready, new Promise<undefined>((resolve) => setTimeout(resolve, wait))]));
   if (response?.status !== 206 || validatorOf(response.headers) !== validator) return undefined;
   const range = parseContentRange(response.headers.get('Content-Range'));
   if (range?.first !== first || range.last !== last || range.complete !== size) return undefined;
