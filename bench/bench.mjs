@@ -20,7 +20,7 @@ import { parseSize, startServer } from '../e2e/server/server.mjs';
 /** @typedef {'lib' | 'a' | 'b'} Method */
 /** @typedef {{ ms?: number, size?: number, startedAt?: number, endedAt?: number, error?: string }} Result one measurement (`*At`: Date.now()) */
 /**
- * @typedef {{ method: Method, run: number, seed: string, ms?: number, mbps?: number, memoryGrowth?: number, requests?: number,
+ * @typedef {{ method: Method, run: number, seed: string, ms?: number, mbps?: number, memoryGrowth?: number, cpuS?: number, requests?: number,
  *   startLagMs?: number, tailMs?: number, error?: string }} Run
  * `startLagMs`: from the start to the request reaching the server; `tailMs`: from the server's last byte to the end.
  */
@@ -78,8 +78,8 @@ function parentOf(/** @type {number} */ pid) {
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
 }
 
-/** The summed VmRSS, in bytes, of `root` and all its descendants (`treeRss.count`: how many). */
-function treeRss(/** @type {number} */ root) {
+/** `root` and all its descendants. */
+function treePids(/** @type {number} */ root) {
   const children = new Map();
   for (const name of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
     try {
@@ -87,19 +87,45 @@ function treeRss(/** @type {number} */ root) {
       children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
     } catch { /* the process ended */ }
   }
-  let total = 0;
-  treeRss.count = 0;
-  for (const stack = [root]; stack.length > 0; treeRss.count++) {
+  const pids = [];
+  for (const stack = [root]; stack.length > 0;) {
     const pid = /** @type {number} */ (stack.pop());
+    pids.push(pid);
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return pids;
+}
+
+/** The summed VmRSS, in bytes, of `root` and all its descendants (`treeRss.count`: how many). */
+function treeRss(/** @type {number} */ root) {
+  const pids = treePids(root);
+  treeRss.count = pids.length;
+  let total = 0;
+  for (const pid of pids) {
     try {
       const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
       total += Number(kb ?? 0) * 1024;
     } catch { /* the process ended */ }
-    stack.push(...(children.get(pid) ?? []));
   }
   return total;
 }
 treeRss.count = 0;
+
+/**
+ * The CPU time (s, user + system) that `root` and its descendants have used: a run's share is
+ * steadier than its wall time on a machine shared with other work.
+ */
+function treeCpu(/** @type {number} */ root) {
+  let total = 0;
+  for (const pid of treePids(root)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in ticks of 10 ms
+    } catch { /* the process ended */ }
+  }
+  return total;
+}
 
 /** Samples the tree's RSS every 100 ms. `start()` begins a measurement and returns a function giving its growth so far. */
 function memorySampler(/** @type {number} */ root) {
@@ -356,9 +382,10 @@ async function benchEngine(/** @type {Engine} */ engine, /** @type {string} */ o
           const seed = `bench-${token}-${engine}-${size}-${run}-${method}`;
           await new Promise((resolve) => setTimeout(resolve, 500)); // let the last run's writes settle
           const growth = memory.start();
+          const cpu = treeCpu(pid);
           const result = await measure(method, size, seed).catch((error) => /** @type {Result} */ ({ error: firstLine(error) }));
           /** @type {Run} */
-          const entry = { method, run, seed, memoryGrowth: growth() };
+          const entry = { method, run, seed, memoryGrowth: growth(), cpuS: treeCpu(pid) - cpu };
           const stats = await (await fetch(`${origin}__stats?id=${encodeURIComponent(`${seed}:${bytes}`)}`)).json();
           entry.requests = stats.requests;
           if (result.error) entry.error = result.error;
@@ -372,7 +399,7 @@ async function benchEngine(/** @type {Engine} */ engine, /** @type {string} */ o
           }
           bySize[size].push(entry);
           const shown = entry.error ? `FAILED: ${entry.error}` : `${entry.mbps?.toFixed(0)} MB/s, ${entry.ms?.toFixed(0)} ms (start lag ${entry.startLagMs} ms, after last byte ${entry.tailMs} ms)`;
-          console.error(`  ${engine} ${size} run ${run} ${method}: ${shown}, memory +${mib(entry.memoryGrowth ?? 0)} MiB, ${entry.requests} request(s)`);
+          console.error(`  ${engine} ${size} run ${run} ${method}: ${shown}, memory +${mib(entry.memoryGrowth ?? 0)} MiB, browser CPU ${entry.cpuS?.toFixed(2)} s, ${entry.requests} request(s)`);
         }
       }
     }
@@ -402,8 +429,10 @@ function summarize(/** @type {Run[]} */ runs) {
   const libTailMs = median(libRuns.flatMap((r) => (r.tailMs !== undefined ? [r.tailMs] : [])));
   const libOverA = mbps.lib / mbps.a;
   const libOverB = mbps.lib / mbps.b;
+  const cpu = (/** @type {Method} */ m) => median(runs.flatMap((r) => (r.method === m && r.mbps && r.cpuS ? [r.cpuS] : [])));
+  const cpuLibOverB = cpu('lib') / cpu('b');
   return {
-    mbps, libOverA, libOverB, memoryGrowth, libTailMs, failures,
+    mbps, libOverA, libOverB, cpuLibOverB, memoryGrowth, libTailMs, failures,
     targets: { libOverB: libOverB >= TARGETS.libOverB, memoryGrowth: memoryGrowth < TARGETS.memoryGrowth && libRuns.every((r) => !r.error) },
   };
 }
@@ -440,9 +469,9 @@ const rows = ENGINES.flatMap((engine) => SIZES.map((size) => ({ engine, size, ..
 const fmt = (/** @type {number} */ x, digits = 0) => (Number.isFinite(x) ? x.toFixed(digits) : '-');
 const met = (/** @type {boolean} */ ok) => (ok ? 'met' : 'NOT MET');
 const table = [
-  ['engine', 'size', 'lib MB/s', '(a) MB/s', '(b) MB/s', 'lib/(a)', `lib/(b) [>= ${TARGETS.libOverB}]`, `lib memory [< ${mib(TARGETS.memoryGrowth)} MiB]`, 'lib after last byte'],
+  ['engine', 'size', 'lib MB/s', '(a) MB/s', '(b) MB/s', 'lib/(a)', `lib/(b) [>= ${TARGETS.libOverB}]`, `lib memory [< ${mib(TARGETS.memoryGrowth)} MiB]`, 'lib after last byte', 'CPU lib/(b)'],
   ...rows.map((r) => [r.engine, r.size, fmt(r.mbps.lib), fmt(r.mbps.a), fmt(r.mbps.b), fmt(r.libOverA, 2),
-    `${fmt(r.libOverB, 2)} ${met(r.targets.libOverB)}`, `+${mib(r.memoryGrowth)} MiB ${met(r.targets.memoryGrowth)}`, `${fmt(r.libTailMs)} ms`]),
+    `${fmt(r.libOverB, 2)} ${met(r.targets.libOverB)}`, `+${mib(r.memoryGrowth)} MiB ${met(r.targets.memoryGrowth)}`, `${fmt(r.libTailMs)} ms`, fmt(r.cpuLibOverB, 2)]),
 ];
 const widths = table.map((row) => row.map((cell) => cell.length)).reduce((w, row) => w.map((x, i) => Math.max(x, row[i] ?? 0)));
 console.log(`\nmedian of ${RUNS} run(s); MB/s = 10^6 bytes/s; (a) page fetch(), body dropped; (b) worker fetch() + cache.put()`);
