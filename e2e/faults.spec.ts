@@ -189,6 +189,17 @@ test('a 3-hop redirect chain is followed', async ({ page, server }) => {
   await expectDownloaded(page, server, f, task);
 });
 
+test('a compressed response from another origin, its encoding hidden by CORS: the file is the decoded body, whole', async ({ page, server }) => {
+  const id = unique('gzip');
+  // Content-Length is the encoded length; the page's origin is 127.0.0.1, the file's localhost.
+  const url = server.url(`/files/2m?seed=${id}&id=${id}&gzip=1`).replace('//127.0.0.1:', '//localhost:');
+  expect(url).toContain('//localhost:');
+  const f = { id, size: 2 * MiB, url };
+  await recordSession(page, unique('gzip'));
+  const task = await startDownload(page, f.url);
+  await expectDownloaded(page, server, f, task);
+});
+
 test('malformed messages to the worker get an error, and the running download still completes', async ({ page, server }) => {
   const f = file(server, 12, '&rate=6000000');
   await recordSession(page, unique('malformed'));

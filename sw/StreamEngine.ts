@@ -274,6 +274,11 @@ export class StreamEngine implements Engine {
         // The bytes not yet recorded stay within PART_SIZE: the oldest parts are stored first.
         while (filled - kept + partSize > PART_SIZE && recording.length > 0) await recording.shift();
         if (stop.aborted) break;
+        // Past the length announced, a part begins only if the body goes on: a body whose
+        // encoding a cross-origin response hides (Content-Encoding is not exposed by CORS)
+        // has another length than its Content-Length.
+        let head = size >= 0 && filled >= size ? await body.read(partSize) : undefined;
+        if (size >= 0 && filled >= size && !head) break;
         const max = partSize;
         const began = performance.now();
         const index = parts;
@@ -285,7 +290,8 @@ export class StreamEngine implements Engine {
           pull: async (controller) => {
             try {
               // A suspend ends the part at the bytes received (a read in flight is dropped).
-              const reading = body.read(max - partBytes);
+              const reading = head ? Promise.resolve(head) : body.read(max - partBytes);
+              head = undefined;
               reading.catch(() => undefined);
               const chunk = await Promise.race([reading, stopped]);
               if (!chunk) {
@@ -329,7 +335,7 @@ export class StreamEngine implements Engine {
           stored.catch(() => undefined); // seen by the next wait, or at the end
           recording.push(stored);
         }
-        if (bytes < max || body.done || (size >= 0 && filled >= size)) break;
+        if (bytes < max || body.done) break;
         const ms = performance.now() - began;
         const fit = ms > 0 ? (bytes * PART_DURATION_MS) / ms : MAX_PART_SIZE;
         partSize = Math.min(MAX_PART_SIZE, Math.max(MIN_PART_SIZE, Math.round(fit / CHUNK_SIZE) * CHUNK_SIZE));
@@ -342,7 +348,9 @@ export class StreamEngine implements Engine {
       body.cancel();
     }
     if (stop.aborted && kept !== size) return;
-    if (size >= 0 && kept !== size) {
+    // A body that ended (the browser fails one cut short of its Content-Length) is whole, even
+    // of another length than announced: it was encoded.
+    if (size >= 0 && kept !== size && !body.done) {
       throw new Retryable(new URLError('networkConnectionLost', `The download of ${url} ended at ${kept} of ${size} bytes`));
     }
     return { response: fileResponse!, size: kept, parts };

@@ -6,6 +6,7 @@
  */
 import { createServer, STATUS_CODES } from 'node:http';
 import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -368,6 +369,7 @@ export async function startServer({ port = 0, host = '127.0.0.1', staticDir } = 
     const noLength = flagParam(q, 'noLength');
     const noRanges = flagParam(q, 'noRanges');
     const ignoreRange = flagParam(q, 'ignoreRange');
+    const gzip = flagParam(q, 'gzip');
     if (statusFault !== undefined && (statusFault < 200 || statusFault > 599)) {
       throw new HttpError(400, `invalid status: ${statusFault}`);
     }
@@ -422,6 +424,22 @@ export async function startServer({ port = 0, host = '127.0.0.1', staticDir } = 
     const status = range ? 206 : 200;
     if (range) headers['Content-Range'] = `bytes ${start}-${end}/${size}`;
     if (!noLength) headers['Content-Length'] = String(length);
+
+    if (gzip && !range) {
+      // The whole file gzip-encoded, as servers compress: not for ranges (they are served
+      // plain), no Accept-Ranges, the encoded length. Content-Encoding is not among the
+      // headers CORS exposes, so a cross-origin page cannot see it.
+      const body = gzipSync(Buffer.concat([...contentChunks(seed, version, 0, size - 1)]));
+      delete headers['Accept-Ranges'];
+      Object.assign(headers, { 'Content-Encoding': 'gzip', 'Content-Length': String(body.length) });
+      entry.status = 200;
+      res.writeHead(200, headers);
+      if (req.method === 'HEAD') return void res.end();
+      s.bytesSent += body.length;
+      entry.bytesSent += body.length;
+      s.completed++;
+      return void res.end(body);
+    }
 
     entry.status = status;
     res.writeHead(status, headers);
