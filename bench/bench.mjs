@@ -272,8 +272,9 @@ async function benchMany(/** @type {import('@playwright/test').BrowserContext} *
   const token = `${Date.now().toString(36)}-${engine}`;
   const urls = (/** @type {string} */ name) => Array.from({ length: MANY }, (_, i) => `${origin}files/16k?seed=${name}-${token}-${i}&id=${name}-${token}`);
   const timeoutMs = 300_000;
-  const skip = process.env.BENCH_MANY_LIB === '0' ? { error: 'not run (BENCH_MANY_LIB=0)' } : undefined;
-  const lib = skip ?? (await page.evaluate(libMany, { urls: urls('many-lib'), identifier: `bench-many-${token}`, timeoutMs }));
+  const skip = process.env.BENCH_MANY_LIB === '0';
+  /** @type {{ ms?: number, error?: string }} */
+  const lib = skip ? { error: 'not run (BENCH_MANY_LIB=0)' } : await page.evaluate(libMany, { urls: urls('many-lib'), identifier: `bench-many-${token}`, timeoutMs });
   const plain = skip ? { ms: NaN } : await page.evaluate(fetchMany, urls('many-fetch'));
   const libRequests = (await (await fetch(`${origin}__stats?id=many-lib-${token}`)).json()).log.map((/** @type {any} */ e) => e.method);
   /** @type {{ libMs?: number, fetchMs: number, ratio?: number, libGets: number, libHeads: number, error?: string, delivery?: any }} */
