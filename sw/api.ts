@@ -15,6 +15,7 @@ import { dismiss } from './launch.js';
 import { notify } from './notify.js';
 import { deleteParts, filesCache } from './parts.js';
 import { withResponseFields } from './responseRecord.js';
+import { taskView } from './taskView.js';
 import * as valid from './validate.js';
 
 /**
@@ -374,7 +375,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
   }
 
   /** A session's tasks and undelivered events, as they are. */
-  async function read(sessionId: string): Promise<Omit<SessionSnapshot, 'orders'>> {
+  async function read(sessionId: string): Promise<{ tasks: TaskRecord[]; events: EventRecord[] }> {
     const tx = (await getDatabase()).transaction(['tasks', 'events']);
     const [tasks, events] = await Promise.all([tx.objectStore('tasks').getAll(sessionRange(sessionId)), sessionEvents(tx, sessionId)]);
     return { tasks, events };
@@ -404,7 +405,10 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
         const state = await read(id);
         orders = (await reconcile(id, state.tasks)) ?? [];
         // Read again only if something was started: the records changed.
-        if (full) return { ...(orders.length > 0 ? await read(id) : state), orders, stamp };
+        if (full) {
+          const { tasks, events } = orders.length > 0 ? await read(id) : state;
+          return { tasks: tasks.map(taskView), events, orders, stamp };
+        }
       }
       const changed = changedSince(id, since)!;
       const tx = (await getDatabase()).transaction(['tasks', 'events']);
@@ -412,7 +416,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
         Promise.all(changed.map((taskIdentifier) => tx.objectStore('tasks').get([id, taskIdentifier]))),
         sessionEvents(tx, id),
       ]);
-      return { tasks: tasks.filter((task) => task !== undefined), gone: changed.filter((_, index) => !tasks[index]), events, orders, stamp };
+      return { tasks: tasks.flatMap((task) => (task ? [taskView(task)] : [])), gone: changed.filter((_, index) => !tasks[index]), events, orders, stamp };
     },
 
     async suspend(sessionId, taskIdentifier) {
@@ -449,7 +453,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       const orders = await startMany(id, ids.map((taskIdentifier) => [taskIdentifier, null]));
       const wanted = new Set(ids);
       const { tasks } = await read(id);
-      return { tasks: tasks.filter((task) => wanted.has(task.taskIdentifier)), events: [], orders, rejected };
+      return { tasks: tasks.flatMap((task) => (wanted.has(task.taskIdentifier) ? [taskView(task)] : [])), events: [], orders, rejected };
     },
 
     async fail(sessionId, engineId, error) {
