@@ -377,7 +377,9 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
   /** A session's tasks and undelivered events, as they are. */
   async function read(sessionId: string): Promise<{ tasks: TaskRecord[]; events: EventRecord[] }> {
     const tx = (await getDatabase()).transaction(['tasks', 'events']);
-    const [tasks, events] = await Promise.all([tx.objectStore('tasks').getAll(sessionRange(sessionId)), sessionEvents(tx, sessionId)]);
+    // The events' first request goes first: the read of the events is then asked for while the
+    // tasks are read, rather than after.
+    const [events, tasks] = await Promise.all([sessionEvents(tx, sessionId), tx.objectStore('tasks').getAll(sessionRange(sessionId))]);
     return { tasks, events };
   }
 
@@ -412,9 +414,9 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       }
       const changed = changedSince(id, since)!;
       const tx = (await getDatabase()).transaction(['tasks', 'events']);
-      const [tasks, events] = await Promise.all([
-        Promise.all(changed.map((taskIdentifier) => tx.objectStore('tasks').get([id, taskIdentifier]))),
+      const [events, tasks] = await Promise.all([
         sessionEvents(tx, id),
+        Promise.all(changed.map((taskIdentifier) => tx.objectStore('tasks').get([id, taskIdentifier]))),
       ]);
       return { tasks: tasks.flatMap((task) => (task ? [taskView(task)] : [])), gone: changed.filter((_, index) => !tasks[index]), events, orders, stamp };
     },
