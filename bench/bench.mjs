@@ -5,7 +5,8 @@
  *
  * Env: BENCH_SIZES (default `256m,1g`; `none`: no size runs), BENCH_RUNS (default 3),
  * BENCH_ENGINES (default `background-fetch,stream`), BENCH_PORT (default 8700),
- * BENCH_MANY (default 1000: tasks of 16 KiB for the many-tasks runs; 0 skips them).
+ * BENCH_MANY (default 1000: tasks of 16 KiB for the many-tasks runs; 0 skips them),
+ * BENCH_MANY_LIB (`0`: of the many-tasks runs, only the delivery one).
  */
 import { chromium } from '@playwright/test';
 import { spawnSync } from 'node:child_process';
@@ -297,8 +298,10 @@ async function benchMany(/** @type {import('@playwright/test').BrowserContext} *
   const token = `${Date.now().toString(36)}-${engine}`;
   const urls = (/** @type {string} */ name) => Array.from({ length: MANY }, (_, i) => `${origin}files/16k?seed=${name}-${token}-${i}&id=${name}-${token}`);
   const timeoutMs = 300_000;
-  const lib = await page.evaluate(libMany, { urls: urls('many-lib'), identifier: `bench-many-${token}`, timeoutMs });
-  const plain = await page.evaluate(fetchMany, urls('many-fetch'));
+  const skip = process.env.BENCH_MANY_LIB === '0';
+  /** @type {{ ms?: number, error?: string }} */
+  const lib = skip ? { error: 'not run (BENCH_MANY_LIB=0)' } : await page.evaluate(libMany, { urls: urls('many-lib'), identifier: `bench-many-${token}`, timeoutMs });
+  const plain = skip ? { ms: NaN } : await page.evaluate(fetchMany, urls('many-fetch'));
   const libRequests = (await (await fetch(`${origin}__stats?id=many-lib-${token}`)).json()).log.map((/** @type {any} */ e) => e.method);
   /** @type {{ libMs?: number, fetchMs: number, ratio?: number, libGets: number, libHeads: number, error?: string, delivery?: any }} */
   const result = {
@@ -306,7 +309,7 @@ async function benchMany(/** @type {import('@playwright/test').BrowserContext} *
     libGets: libRequests.filter((/** @type {string} */ m) => m === 'GET').length,
     libHeads: libRequests.filter((/** @type {string} */ m) => m === 'HEAD').length,
   };
-  if (lib.error) result.error = lib.error;
+  if (lib.error) { if (!skip) result.error = lib.error; }
   else Object.assign(result, { libMs: lib.ms, ratio: /** @type {number} */ (lib.ms) / plain.ms });
   console.error(`  ${engine} ${MANY} x 16 KiB: lib ${lib.ms?.toFixed(0) ?? lib.error} ms, ${MANY} fetch() ${plain.ms.toFixed(0)} ms, ratio ${result.ratio?.toFixed(2)} (lib: ${result.libGets} GET, ${result.libHeads} HEAD)`);
 

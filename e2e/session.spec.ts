@@ -1,4 +1,4 @@
-import { completions, recordSession, recorded, setMoveTo, startDownload, waitForFinishEvents } from './recorder.js';
+import { completions, hungTask, recordSession, recorded, setHangOnFinish, setMoveTo, startDownload, waitForFinishEvents } from './recorder.js';
 import { expect, test, unique } from './fixtures.js';
 
 const MiB = 1024 * 1024;
@@ -36,6 +36,40 @@ test('a download outlives the page that started it; a new page gets its events o
   await next.evaluate(() => (globalThis as any).session.ready);
   expect(await recorded(next)).toEqual([]);
   expect(await next.evaluate(async () => (await (globalThis as any).session.getAllTasks()).length)).toBe(0);
+});
+
+test("a new page's re-attached task shows the server's response: status, media type, headers", async ({ page, openApp, server }) => {
+  const sessionId = unique('response');
+  const id = unique('file');
+  await recordSession(page, sessionId);
+  // The first page never settles its handler: the events wait for the next page.
+  await setHangOnFinish(page, true);
+  const taskIdentifier = await startDownload(page, server.url(`/files/1m?seed=${id}&id=${id}`));
+  await expect.poll(() => hungTask(page), { timeout: 60_000 }).toBe(taskIdentifier);
+  await page.close();
+
+  const next = await openApp();
+  const seen = await next.evaluate(
+    ({ sessionId }) =>
+      new Promise((resolve) => {
+        const { URLSession, URLSessionConfiguration } = (globalThis as any).bgdl;
+        new URLSession(URLSessionConfiguration.background(sessionId), {
+          didFinishDownloadingTo(_s: unknown, task: any) {
+            const { statusCode, mimeType, expectedContentLength, headers } = task.response;
+            resolve({ taskIdentifier: task.taskIdentifier, statusCode, mimeType, expectedContentLength, etag: headers.get('ETag'), same: headers === task.response.headers });
+          },
+        });
+      }),
+    { sessionId },
+  );
+  expect(seen).toEqual({
+    taskIdentifier,
+    statusCode: 200,
+    mimeType: 'application/octet-stream',
+    expectedContentLength: MiB,
+    etag: `"${id}-${MiB}-v1"`,
+    same: true,
+  });
 });
 
 test('didWriteData reports non-decreasing totals that end at the file size', async ({ page, server }) => {

@@ -10,14 +10,15 @@ import { badValue } from '../common/quote.js';
 export class DownloadLocation {
   /** The file's size in bytes. */
   readonly size: number;
-  readonly #keys: string[];
+  /** Its parts' keys are made only when read: many files are delivered at once. */
+  readonly #event: EventRecord & { type: 'didFinishDownloadingTo' };
   readonly #type: string;
   #open = true;
 
   /** @internal Made by the session for each finished download, from the parts it is stored in. */
-  constructor({ sessionId, taskIdentifier, parts, size }: EventRecord & { type: 'didFinishDownloadingTo' }, type: string) {
-    this.#keys = Array.from({ length: parts }, (_, index) => temporaryKey(sessionId, taskIdentifier, index));
-    this.size = size;
+  constructor(event: EventRecord & { type: 'didFinishDownloadingTo' }, type: string) {
+    this.#event = event;
+    this.size = event.size;
     this.#type = type;
   }
 
@@ -25,7 +26,8 @@ export class DownloadLocation {
   async blob(): Promise<Blob> {
     if (!this.#open) throw new DOMException('Readable only until didFinishDownloadingTo settles', 'InvalidStateError');
     const cache = await caches.open(FILES_CACHE);
-    const parts = await Promise.all(this.#keys.map(async (key) => (await cache.match(key))?.blob()));
+    const { sessionId, taskIdentifier, parts: count } = this.#event;
+    const parts = await Promise.all(Array.from({ length: count }, async (_, index) => (await cache.match(temporaryKey(sessionId, taskIdentifier, index)))?.blob()));
     if (parts.includes(undefined)) throw new DOMException('The downloaded file is gone from storage', 'NotFoundError');
     return new Blob(parts as Blob[], { type: this.#type });
   }

@@ -1,7 +1,7 @@
 import { URLError, type SerializedError } from '../common/errors.js';
-import { NOTICE_CHANNEL, type DebugState, type FetchOrder, type Notice, type SessionSnapshot, type TaskInit, type WorkerApi } from '../common/protocol.js';
+import { NOTICE_CHANNEL, type DebugState, type FetchOrder, type Notice, type SessionSnapshot, type TaskInit, type TaskView, type WorkerApi } from '../common/protocol.js';
 import { badValue, quote } from '../common/quote.js';
-import type { EventRecord, TaskRecord } from '../common/schema.js';
+import type { EventRecord } from '../common/schema.js';
 import { callWorker } from './connection.js';
 import { DownloadLocation } from './DownloadLocation.js';
 import type { URLSessionConfiguration } from './URLSessionConfiguration.js';
@@ -230,7 +230,7 @@ export class URLSession {
   }
 
   /** Takes the worker's records of tasks into the page's task objects. */
-  #apply(records: TaskRecord[]): void {
+  #apply(records: TaskView[]): void {
     // A Background Fetch that carries several tasks tells no task's own progress.
     const carried = new Map<string | null, number>();
     for (const { engineId } of records) carried.set(engineId, (carried.get(engineId) ?? 0) + 1);

@@ -1,6 +1,6 @@
 import { deserializeError, URLError, type SerializedError } from '../common/errors.js';
-import type { TaskInit } from '../common/protocol.js';
-import type { RequestRecord, TaskRecord, TaskState } from '../common/schema.js';
+import type { TaskInit, TaskView } from '../common/protocol.js';
+import type { RequestRecord, TaskState } from '../common/schema.js';
 
 /** The response a task got, as `HTTPURLResponse`. */
 export interface HTTPURLResponse {
@@ -58,7 +58,7 @@ export class URLSessionTask {
   /** Why the task failed, once it has. */
   error: URLError | null = null;
   /** @internal The worker's last record of the task, once the page has seen one. */
-  declare record?: TaskRecord;
+  declare record?: TaskView;
   /** @internal This page has seen the task running: it gets a last progress event before it ends. */
   declare live?: boolean;
   /** @internal What a task the worker does not know yet is created with (its resume data or file). */
@@ -122,7 +122,7 @@ export class URLSessionTask {
   }
 
   /** @internal Takes the worker's record of the task. */
-  update(record: TaskRecord): void {
+  update(record: TaskView): void {
     this.record = record;
     if (record.state === 'running') this.live = true;
     this.taskDescription = record.taskDescription;
@@ -133,9 +133,11 @@ export class URLSessionTask {
     this.countOfBytesClientExpectsToSend = record.countOfBytesClientExpectsToSend || -1;
     const { response } = record;
     if (response) {
-      // The worker worked out the rest; the headers become Headers here (they cannot be posted).
-      const { status: statusCode, ...rest } = response;
-      this.response = { ...rest, statusCode, headers: new Headers(rest.headers) };
+      // The worker worked out the rest; the headers become Headers (they cannot be posted) when
+      // first read: many tasks re-attach at once, and few of their headers are read.
+      const { status: statusCode, headers, ...rest } = response;
+      let made: Headers | undefined;
+      this.response = { ...rest, statusCode, get headers() { return (made ??= new Headers(headers)); } };
     }
     if (record.state === 'completed') {
       // The end is applied when its events are delivered, so that the delegate sees the task

@@ -15,6 +15,7 @@ import { dismiss } from './launch.js';
 import { notify } from './notify.js';
 import { deleteParts, filesCache } from './parts.js';
 import { withResponseFields } from './responseRecord.js';
+import { taskView } from './taskView.js';
 import * as valid from './validate.js';
 
 /**
@@ -373,18 +374,47 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
     return stored;
   }
 
-  /** A session's tasks and undelivered events, as they are. */
-  async function read(sessionId: string): Promise<Omit<SessionSnapshot, 'orders'>> {
+  /** What `snapshot` answers (see `WorkerApi`). */
+  async function sessionSnapshot(id: string, since: unknown): Promise<SessionSnapshot> {
+    const stamp = stampNow();
+    let orders: FetchOrder[] = [];
+    // Every task is read to find dead transfers, at most every RECONCILE_MS for a page that
+    // has the tasks already (it then gets only those changed since its stamp).
+    const full = changedSince(id, since) === undefined;
+    if (full || Date.now() - (reconciled.get(id) ?? 0) >= RECONCILE_MS) {
+      reconciled.set(id, Date.now());
+      const state = await read(id);
+      orders = (await reconcile(id, state.tasks)) ?? [];
+      // Read again only if something was started: the records changed.
+      if (full) {
+        const { tasks, events } = orders.length > 0 ? await read(id) : state;
+        return { tasks: tasks.map(taskView), events, orders, stamp };
+      }
+    }
+    const changed = changedSince(id, since)!;
     const tx = (await getDatabase()).transaction(['tasks', 'events']);
-    const [tasks, events] = await Promise.all([tx.objectStore('tasks').getAll(sessionRange(sessionId)), sessionEvents(tx, sessionId)]);
+    const [events, tasks] = await Promise.all([
+      sessionEvents(tx, id),
+      Promise.all(changed.map((taskIdentifier) => tx.objectStore('tasks').get([id, taskIdentifier]))),
+    ]);
+    return { tasks: tasks.flatMap((task) => (task ? [taskView(task)] : [])), gone: changed.filter((_, index) => !tasks[index]), events, orders, stamp };
+  }
+
+  /** A session's tasks and undelivered events, as they are. */
+  async function read(sessionId: string): Promise<{ tasks: TaskRecord[]; events: EventRecord[] }> {
+    const tx = (await getDatabase()).transaction(['tasks', 'events']);
+    // The events' first request goes first: the read of the events is then asked for while the
+    // tasks are read, rather than after.
+    const [events, tasks] = await Promise.all([sessionEvents(tx, sessionId), tx.objectStore('tasks').getAll(sessionRange(sessionId))]);
     return { tasks, events };
   }
 
   const api: WorkerApi = {
     async attach(configuration) {
       const config = valid.configuration(configuration);
-      await (await getDatabase()).put('sessions', config);
-      const snapshot = await api.snapshot(config.identifier);
+      // Written while the session is read: a transaction made later on its store (startMany's
+      // read of the configuration) waits for this one.
+      const [, snapshot] = await Promise.all([(await getDatabase()).put('sessions', config), api.snapshot(config.identifier)]);
       // Not awaited: listing every stored file held up the answer (and the waiting events).
       sweeping = sweeping.then(() => sweep(config.identifier)).catch(() => undefined);
       return snapshot;
@@ -392,27 +422,13 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
 
     async snapshot(sessionId, since) {
       const id = valid.sessionId(sessionId);
-      // A visible page: the user has the app in the foreground, and the delay is reset.
-      if ((await getRateLimiter()).delay > 0 && (await isAppVisible())) await updateRateLimiter(() => NO_DELAY);
-      const stamp = stampNow();
-      let orders: FetchOrder[] = [];
-      // Every task is read to find dead transfers, at most every RECONCILE_MS for a page that
-      // has the tasks already (it then gets only those changed since its stamp).
-      const full = changedSince(id, since) === undefined;
-      if (full || Date.now() - (reconciled.get(id) ?? 0) >= RECONCILE_MS) {
-        reconciled.set(id, Date.now());
-        const state = await read(id);
-        orders = (await reconcile(id, state.tasks)) ?? [];
-        // Read again only if something was started: the records changed.
-        if (full) return { ...(orders.length > 0 ? await read(id) : state), orders, stamp };
-      }
-      const changed = changedSince(id, since)!;
-      const tx = (await getDatabase()).transaction(['tasks', 'events']);
-      const [tasks, events] = await Promise.all([
-        Promise.all(changed.map((taskIdentifier) => tx.objectStore('tasks').get([id, taskIdentifier]))),
-        sessionEvents(tx, id),
-      ]);
-      return { tasks: tasks.filter((task) => task !== undefined), gone: changed.filter((_, index) => !tasks[index]), events, orders, stamp };
+      // A visible page: the user has the app in the foreground, and the delay is reset (while
+      // the session is read: what is read does not depend on it).
+      const reset = (async () => {
+        if ((await getRateLimiter()).delay > 0 && (await isAppVisible())) await updateRateLimiter(() => NO_DELAY);
+      })();
+      const [snapshot] = await Promise.all([sessionSnapshot(id, since), reset]);
+      return snapshot;
     },
 
     async suspend(sessionId, taskIdentifier) {
@@ -449,7 +465,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       const orders = await startMany(id, ids.map((taskIdentifier) => [taskIdentifier, null]));
       const wanted = new Set(ids);
       const { tasks } = await read(id);
-      return { tasks: tasks.filter((task) => wanted.has(task.taskIdentifier)), events: [], orders, rejected };
+      return { tasks: tasks.flatMap((task) => (wanted.has(task.taskIdentifier) ? [taskView(task)] : [])), events: [], orders, rejected };
     },
 
     async fail(sessionId, engineId, error) {

@@ -18,12 +18,12 @@ export async function deleteParts(sessionId: string, taskIdentifier?: number, ke
   const cache = await filesCache();
   const prefix = temporaryFolder(sessionId, taskIdentifier);
   const sessionPrefix = temporaryFolder(sessionId);
-  const requests = await cache.keys();
+  const paths = (await cache.keys()).map((request) => new URL(request.url).pathname).filter((path) => path.startsWith(prefix));
+  // Nothing stored: `keeping` (a read of every task of the session) is not asked.
+  if (paths.length === 0) return;
   const keep = (await keeping?.()) ?? new Set<number>();
-  for (const request of requests) {
-    const { pathname } = new URL(request.url);
-    if (!pathname.startsWith(prefix)) continue;
+  for (const pathname of paths) {
     const task = Number(pathname.slice(sessionPrefix.length).split('/')[0]);
-    if (!keep.has(task)) await cache.delete(request);
+    if (!keep.has(task)) await cache.delete(pathname);
   }
 }
