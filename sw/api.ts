@@ -70,13 +70,16 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
   /**
    * Starts new transfers for tasks, each if it still waits for its `previousEngineId` (or
    * none). The downloads an engine can carry together (Background Fetch: one registration of
-   * many requests) share one transfer; the rest get one each. Returns the orders for the page.
+   * many requests) share one transfer; the rest get one each. `created` holds tasks this worker
+   * has just stored, which no one else knows yet: they are not read again. Returns the orders
+   * for the page, and the tasks as written.
    */
   async function startMany(
     sessionId: string,
     entries: [taskIdentifier: number, previousEngineId: string | null][],
     engine: Engine = preferred,
-  ): Promise<FetchOrder[]> {
+    created?: ReadonlyMap<number, TaskRecord>,
+  ): Promise<{ orders: FetchOrder[]; written: TaskRecord[] }> {
     const db = await getDatabase();
     const configuration = await db.get('sessions', sessionId);
     const shared = `bgdl:${crypto.randomUUID()}`;
@@ -88,9 +91,10 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
     let changed = false;
     const tx = db.transaction('tasks', 'readwrite');
     // Read together, written together: each `await` in a transaction is a round trip.
-    const records = await Promise.all(entries.map(([taskIdentifier]) => tx.store.get([sessionId, taskIdentifier])));
+    const records = await Promise.all(entries.map(([taskIdentifier]) => created?.get(taskIdentifier) ?? tx.store.get([sessionId, taskIdentifier])));
     const streamed = mayStream && records.filter((task) => task && isSmall(task)).length >= STREAM_BATCH;
     const writes: Promise<unknown>[] = [];
+    const written: TaskRecord[] = [];
     const seen = new Set<number>();
     for (const [index, [taskIdentifier, previousEngineId]] of entries.entries()) {
       const task = records[index];
@@ -104,6 +108,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
         changed ||= task.waitingFor === null;
         Object.assign(task, { state: 'running', engine: null, engineId: null, waitingFor });
         writes.push(tx.store.put(task));
+        written.push(task);
         continue;
       }
       task.waitingFor = null;
@@ -118,6 +123,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
         // Not yet: the task waits, running but with no engine, until a wake after that time.
         Object.assign(task, { state: 'running', engine: null, engineId: null });
         writes.push(tx.store.put(task));
+        written.push(task);
         continue;
       }
       // Bytes kept (after a suspend, resume data, a failed Background Fetch): the streaming
@@ -135,6 +141,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       });
       task.attempts++;
       writes.push(tx.store.put(task));
+      written.push(task);
       started.push(task);
     }
     await Promise.all(writes);
@@ -161,7 +168,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
         for (const task of tasks) await failToStart(sessionId, task.taskIdentifier, task.engineId!, cause, task.originalRequest.url);
       }
     }
-    return orders;
+    return { orders, written };
   }
 
   /** Ends a task whose transfer could not start. */
@@ -193,7 +200,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       if (engine && (await alive.get(task.engineId))) continue;
       entries.push([task.taskIdentifier, task.engineId]);
     }
-    return entries.length > 0 ? startMany(sessionId, entries, engine) : undefined;
+    return entries.length > 0 ? (await startMany(sessionId, entries, engine)).orders : undefined;
   }
 
   /** When each session's tasks were last all read for dead transfers (ms since the epoch). */
@@ -304,10 +311,10 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
   }
 
   /**
-   * Stores new tasks, suspended. Returns the identifiers of those stored, and the errors of
-   * those that could not be (resume data that cannot be used, an identifier taken).
+   * Stores new tasks, suspended. Returns those stored, by identifier, and the errors of those
+   * that could not be (resume data that cannot be used, an identifier taken).
    */
-  async function createTasks(sessionId: string, inits: TaskInit[], rejected: Rejected): Promise<number[]> {
+  async function createTasks(sessionId: string, inits: TaskInit[], rejected: Rejected): Promise<Map<number, TaskRecord>> {
     const db = await getDatabase();
     const configuration = await db.get('sessions', sessionId);
     // As the seed says: a task resumed while the app is in the background is discretionary,
@@ -353,7 +360,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
         rejected.push([taskIdentifier, serializeError(error)]);
       }
     }
-    const stored: number[] = [];
+    const stored = new Map<number, TaskRecord>();
     const tx = db.transaction('tasks', 'readwrite');
     // Read together, written together: each `await` in a transaction is a round trip.
     const taken = new Set((await Promise.all(tasks.map((task) => tx.store.getKey([sessionId, task.taskIdentifier])))).map((key) => key?.[1]));
@@ -365,11 +372,11 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       }
       taken.add(task.taskIdentifier);
       writes.push(tx.store.put(task));
-      stored.push(task.taskIdentifier);
+      stored.set(task.taskIdentifier, task);
     }
     await Promise.all([...writes, tx.done]);
-    touch(sessionId, stored);
-    if (stored.length > 0) notify({ type: 'changed', sessionId });
+    touch(sessionId, stored.keys());
+    if (stored.size > 0) notify({ type: 'changed', sessionId });
     return stored;
   }
 
@@ -444,12 +451,11 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
           rejected.push([typeof item === 'number' ? item : (item as Partial<TaskInit> | null)?.taskIdentifier, serializeError(error)]);
         }
       }
-      const created = new Set(await createTasks(id, order.filter((item): item is TaskInit => typeof item !== 'number'), rejected));
+      const created = await createTasks(id, order.filter((item): item is TaskInit => typeof item !== 'number'), rejected);
       const ids = order.flatMap((item) => (typeof item === 'number' ? [item] : created.has(item.taskIdentifier) ? [item.taskIdentifier] : []));
-      const orders = await startMany(id, ids.map((taskIdentifier) => [taskIdentifier, null]));
-      const wanted = new Set(ids);
-      const { tasks } = await read(id);
-      return { tasks: tasks.filter((task) => wanted.has(task.taskIdentifier)), events: [], orders, rejected };
+      // The page gets the tasks as started (any later change reaches it with its next drain).
+      const { orders, written } = await startMany(id, ids.map((taskIdentifier) => [taskIdentifier, null]), preferred, created);
+      return { tasks: written, events: [], orders, rejected };
     },
 
     async fail(sessionId, engineId, error) {
@@ -515,10 +521,14 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       // tasks ending, a transaction of its own waited for them and held them up.
       const delivered = await inBatch(async (tx) => {
         // Events are numbered in order: those up to `seq` (of this session) are the delivered ones.
-        const delivered = (await tx.objectStore('events').getAll(IDBKeyRange.upperBound(seq))).filter((event) => event.sessionId === id);
+        const events = tx.objectStore('events');
+        const upTo = await events.getAll(IDBKeyRange.upperBound(seq));
+        const delivered = upTo.filter((event) => event.sessionId === id);
         const deletes: Promise<unknown>[] = [];
+        // Where no other session's event is among them (the usual case), one request deletes all.
+        if (delivered.length > 0 && delivered.length === upTo.length) deletes.push(events.delete(IDBKeyRange.bound(upTo[0]!.seq, upTo.at(-1)!.seq)));
         for (const event of delivered) {
-          deletes.push(tx.objectStore('events').delete(event.seq));
+          if (delivered.length !== upTo.length) deletes.push(events.delete(event.seq));
           // A task whose last event was seen is done with: it leaves the session, as in URLSession.
           if (event.type === 'didCompleteWithError') deletes.push(tx.objectStore('tasks').delete([id, event.taskIdentifier]));
         }
