@@ -443,15 +443,24 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       const changed = changedSince(id, since)!;
       // Read in the transaction of the worker's writes of the moment (completions, acknowledges)
       // rather than in one of its own, which waited for them and held them up: with 1,000 small
-      // files, a page's drains took a third of the time the writes had. All read requests go out
-      // together, so that they see the same state. The few events waiting come through the index.
-      const [tasks, events] = await inBatch((tx) =>
-        Promise.all([
+      // files, a page's drains took a third of the time the writes had. The tasks and events are
+      // read by requests that go out together, so that they see the same state (a completion in
+      // the same transaction writes between two round trips).
+      const [tasks, events] = await inBatch(async (tx) => {
+        const store = tx.objectStore('events');
+        const first = await store.index('bySession').openKeyCursor(id);
+        return Promise.all([
           Promise.all(changed.map((taskIdentifier) => tx.objectStore('tasks').get([id, taskIdentifier]))),
-          tx.objectStore('events').index('bySession').getAll(id),
-        ]),
-      );
-      return { tasks: tasks.filter((task) => task !== undefined), gone: changed.filter((_, index) => !tasks[index]), events, orders, stamp };
+          first ? store.getAll(IDBKeyRange.lowerBound(first.primaryKey)) : [],
+        ]);
+      });
+      return {
+        tasks: tasks.filter((task) => task !== undefined),
+        gone: changed.filter((_, index) => !tasks[index]),
+        events: events.filter((event) => event.sessionId === id),
+        orders,
+        stamp,
+      };
     },
 
     async suspend(sessionId, taskIdentifier) {
