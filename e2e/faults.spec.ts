@@ -198,6 +198,12 @@ test('a compressed response from another origin, its encoding hidden by CORS: th
   await recordSession(page, unique('gzip'));
   const task = await startDownload(page, f.url);
   await expectDownloaded(page, server, f, task);
+  // A small one (whole in a first part).
+  const smallId = `${id}-small`;
+  const small = { id: smallId, size: 64 * 1024, url: url.replace(`/files/2m?seed=${id}&id=${id}`, `/files/64k?seed=${smallId}&id=${smallId}`) };
+  await page.evaluate(() => ((globalThis as any).recorded.length = 0));
+  const second = await startDownload(page, small.url);
+  await expectDownloaded(page, server, small, second);
 });
 
 test('malformed messages to the worker get an error, and the running download still completes', async ({ page, server }) => {

@@ -2,7 +2,7 @@ import { serializeError } from '../common/errors.js';
 import type { EventRecord, ResponseRecord, TaskEvent } from '../common/schema.js';
 import { inBatch } from './batch.js';
 import { touch } from './changes.js';
-import { announce } from './launch.js';
+import { announce, notificationsGranted } from './launch.js';
 import { notify } from './notify.js';
 
 /** How a transfer ended: its file is stored in `parts` at the task's temporary keys, or it failed. */
@@ -24,7 +24,9 @@ export async function completeTask(
     const tasks = tx.objectStore('tasks');
     // Requests in a transaction run in order: each `await` is a round trip to the database, so
     // those that need no answer go together (with many tasks ending, the round trips added up).
-    const [task, configuration] = await Promise.all([tasks.get([sessionId, taskIdentifier]), tx.objectStore('sessions').get(sessionId)]);
+    // The configuration is needed only for a launch notification, which needs permission.
+    const granted = notificationsGranted();
+    const [task, configuration] = await Promise.all([tasks.get([sessionId, taskIdentifier]), granted ? tx.objectStore('sessions').get(sessionId) : undefined]);
     const engine = task?.engine;
     if (!task || task.state === 'completed' || task.engineId !== engineId) return undefined;
     const events: TaskEvent[] = [];
@@ -48,7 +50,7 @@ export async function completeTask(
     const writes = [tasks.put(task), ...events.map((event) => tx.objectStore('events').add({ ...event, sessionId } as EventRecord))];
     // Counted only when a launch notification may be shown (the streaming engine's tasks, with
     // permission): with many tasks ending, reading every waiting event each time adds up.
-    const announcing = engine === 'stream' && configuration?.sessionSendsLaunchEvents === true && Notification.permission === 'granted';
+    const announcing = granted && engine === 'stream' && configuration?.sessionSendsLaunchEvents === true;
     const waiting = announcing ? tx.objectStore('events').index('bySession').getAll(sessionId) : [];
     await Promise.all(writes);
     return { configuration, announcing, finished: (await waiting).filter((event) => event.type === 'didCompleteWithError').length };

@@ -41,9 +41,16 @@ export async function getTask(sessionId: string, taskIdentifier: number): Promis
   return (await getDatabase()).get('tasks', [sessionId, taskIdentifier]);
 }
 
+/**
+ * The rate limiter's state as last read or written by this worker (only the worker writes it):
+ * every drain of a page looks at it, and a read of its own each time added a transaction.
+ */
+let rateLimiter: RateLimiterState | undefined;
+
 /** The rate limiter's state. */
 export async function getRateLimiter(): Promise<RateLimiterState> {
-  return (await (await getDatabase()).get('app', 'rateLimiter')) ?? NO_DELAY;
+  rateLimiter ??= (await (await getDatabase()).get('app', 'rateLimiter')) ?? NO_DELAY;
+  return rateLimiter;
 }
 
 /** Changes the rate limiter's state in one transaction. */
@@ -52,5 +59,6 @@ export async function updateRateLimiter(change: (state: RateLimiterState) => Rat
   const next = change((await tx.store.get('rateLimiter')) ?? NO_DELAY);
   await tx.store.put(next, 'rateLimiter');
   await tx.done;
+  rateLimiter = next;
   return next;
 }

@@ -1,13 +1,23 @@
 import { FILES_CACHE, temporaryFolder, temporaryKey } from '../common/schema.js';
 
-/** The cache where the library keeps files. */
+let files: Promise<Cache> | undefined;
+
+/**
+ * The cache where the library keeps files, opened once per worker life (an open for each part
+ * stored and each file deleted showed in the worker's profile with 1,000 small files).
+ */
 export function filesCache(): Promise<Cache> {
-  return caches.open(FILES_CACHE);
+  files ??= caches.open(FILES_CACHE);
+  files.catch(() => (files = undefined));
+  return files;
 }
 
-/** Stores one part of a task's body. Cache Storage refuses partial (206) responses: it is a 200. */
-export async function putPart(sessionId: string, taskIdentifier: number, index: number, body: ReadableStream<Uint8Array> | Blob | null): Promise<void> {
-  await (await filesCache()).put(temporaryKey(sessionId, taskIdentifier, index), new Response(body));
+/**
+ * Stores one part of a task's body: its bytes, or a whole `200` response as it came (stored
+ * natively, its body never read in JavaScript). Cache Storage refuses partial (206) responses.
+ */
+export async function putPart(sessionId: string, taskIdentifier: number, index: number, body: ReadableStream<Uint8Array> | Blob | Response | null): Promise<void> {
+  await (await filesCache()).put(temporaryKey(sessionId, taskIdentifier, index), body instanceof Response ? body : new Response(body));
 }
 
 /**
