@@ -324,7 +324,12 @@ export class URLSession {
     this.#draining = this.#locked(async () => {
       do {
         this.#drainAgain = false;
-        await this.#deliverAll(await this.#call('snapshot', this.#stamp));
+        // A worker replaced mid-call (a new version) never answers it: the new one is asked.
+        const snapshot = await this.#call('snapshot', this.#stamp).catch((error: unknown) => {
+          if ((error as { name?: unknown }).name === 'AbortError') return this.#call('snapshot', this.#stamp);
+          throw error;
+        });
+        await this.#deliverAll(snapshot);
       } while (this.#drainAgain);
     }).finally(() => (this.#draining = undefined));
     return this.#draining;

@@ -15,12 +15,22 @@ export async function callWorker<M extends Method>(
   receiveErrors();
   const registration = await navigator.serviceWorker.ready;
   const { port1, port2 } = new MessageChannel();
-  registration.active!.postMessage({ type: CONNECT } satisfies ConnectMessage, [port2]);
+  const worker = registration.active!;
+  worker.postMessage({ type: CONNECT } satisfies ConnectMessage, [port2]);
   const remote = wrap<WorkerApi>(port1);
+  // A worker replaced by a new version mid-call never answers (Firefox ends it at once): the
+  // call fails instead of hanging, and the caller's next call goes to the new worker.
+  let replaced!: () => void;
+  const gone = new Promise<never>((_, reject) => {
+    replaced = () => worker.state === 'redundant' && reject(new DOMException(`The service worker was replaced during ${method}()`, 'AbortError'));
+    worker.addEventListener('statechange', replaced);
+  });
+  gone.catch(() => undefined);
   try {
     const call = remote[method] as unknown as (...a: unknown[]) => Promise<Awaited<ReturnType<WorkerApi[M]>>>;
-    return await call(...args);
+    return await Promise.race([call(...args), gone]);
   } finally {
+    worker.removeEventListener('statechange', replaced);
     void remote[releaseProxy]();
   }
 }
