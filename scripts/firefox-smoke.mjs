@@ -14,7 +14,7 @@
  * Firefox is asked to print every console message and uncaught error on its output
  * (`devtools.console.stdout.content`), which is read for the app's errors and warnings.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { appendFile, cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -28,7 +28,10 @@ if (!process.env.PUPPETEER_CORE) {
 }
 /** @type {any} */
 const puppeteer = (await import(pathToFileURL(path.join(process.env.PUPPETEER_CORE, 'lib/esm/puppeteer/puppeteer-core.js')).href)).default;
-const server = await startServer({ port: Number(process.env.FIREFOX_SMOKE_PORT ?? 8390), host: '127.0.0.1', staticDir: path.join(ROOT, 'dist/demo') });
+// A copy of the demo: the update check changes its worker.
+const demo = await mkdtemp(path.join(tmpdir(), 'bgdl-firefox-demo-'));
+await cp(path.join(ROOT, 'dist/demo'), demo, { recursive: true });
+const server = await startServer({ port: Number(process.env.FIREFOX_SMOKE_PORT ?? 8390), host: '127.0.0.1', staticDir: demo });
 const base = server.url;
 const profile = await mkdtemp(path.join(tmpdir(), 'bgdl-firefox-'));
 /** The app's errors and warnings: the page's and the worker's, as Firefox printed them. */
@@ -189,6 +192,18 @@ try {
   seen = await events(page);
   const uploads = (await stats(id)).uploads;
   check('upload of a 3 MiB Blob', uploads.length === 1 && uploads[0].sha256 === sent && seen[0]?.[2] === null, { seen, uploads });
+
+  // A new version of the worker mid-download (Firefox ends the old one once the new one
+  // activates, when the transfer ends): the page still gets each event once.
+  seed = `ff-update-${run}`;
+  await page.evaluate(() => (/** @type {any} */ (globalThis).recorded.length = 0));
+  task = await download(page, `${base}files/32m?seed=${seed}&rate=4000000`);
+  await sleep(2000);
+  await appendFile(path.join(demo, 'sw.js'), `\n// version ${run}\n`);
+  await page.evaluate(async () => (await navigator.serviceWorker.getRegistration())?.update());
+  want = [['didFinishDownloadingTo', task, await sha256(seed, 32 * MiB)], ['didCompleteWithError', task, null], ['didFinishEvents']];
+  seen = await events(page);
+  check('worker updated mid-download: events once each', JSON.stringify(seen) === JSON.stringify(want), seen);
   await browser.close();
 
   // 5. Storage out of room (a 32 MiB quota): cannotWriteToFile, and the next file fits.
@@ -210,5 +225,6 @@ try {
 } finally {
   await server.close();
   await rm(profile, { recursive: true, force: true });
+  await rm(demo, { recursive: true, force: true });
 }
 process.exit(failed);
