@@ -324,12 +324,7 @@ export class URLSession {
     this.#draining = this.#locked(async () => {
       do {
         this.#drainAgain = false;
-        // A worker replaced mid-call (a new version) never answers it: the new one is asked.
-        const snapshot = await this.#call('snapshot', this.#stamp).catch((error: unknown) => {
-          if ((error as { name?: unknown }).name === 'AbortError') return this.#call('snapshot', this.#stamp);
-          throw error;
-        });
-        await this.#deliverAll(snapshot);
+        await this.#deliverAll(await this.#call('snapshot', this.#stamp));
       } while (this.#drainAgain);
     }).finally(() => (this.#draining = undefined));
     return this.#draining;

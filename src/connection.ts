@@ -18,19 +18,16 @@ export async function callWorker<M extends Method>(
   const worker = registration.active!;
   worker.postMessage({ type: CONNECT } satisfies ConnectMessage, [port2]);
   const remote = wrap<WorkerApi>(port1);
-  // A worker replaced by a new version mid-call never answers (Firefox ends it at once): the
-  // call fails instead of hanging, and the caller's next call goes to the new worker.
-  let replaced!: () => void;
-  const gone = new Promise<never>((_, reject) => {
-    replaced = () => worker.state === 'redundant' && reject(new DOMException(`The service worker was replaced during ${method}()`, 'AbortError'));
-    worker.addEventListener('statechange', replaced);
-  });
-  gone.catch(() => undefined);
+  const done = new AbortController();
+  const replaced = new Promise((resolve) => worker.addEventListener('statechange', () => worker.state === 'redundant' && resolve(0), done));
   try {
     const call = remote[method] as unknown as (...a: unknown[]) => Promise<Awaited<ReturnType<WorkerApi[M]>>>;
-    return await Promise.race([call(...args), gone]);
+    const result = (await Promise.race([call(...args), replaced])) as Awaited<ReturnType<WorkerApi[M]>>;
+    // A worker replaced by a new version mid-call never answers (Firefox ends it at once): the
+    // call is made again, to the new one.
+    return worker.state === 'redundant' ? callWorker(method, ...args) : result;
   } finally {
-    worker.removeEventListener('statechange', replaced);
+    done.abort();
     void remote[releaseProxy]();
   }
 }
