@@ -15,12 +15,19 @@ export async function callWorker<M extends Method>(
   receiveErrors();
   const registration = await navigator.serviceWorker.ready;
   const { port1, port2 } = new MessageChannel();
-  registration.active!.postMessage({ type: CONNECT } satisfies ConnectMessage, [port2]);
+  const worker = registration.active!;
+  worker.postMessage({ type: CONNECT } satisfies ConnectMessage, [port2]);
   const remote = wrap<WorkerApi>(port1);
+  const done = new AbortController();
+  const replaced = new Promise((resolve) => worker.addEventListener('statechange', () => worker.state === 'redundant' && resolve(0), done));
   try {
     const call = remote[method] as unknown as (...a: unknown[]) => Promise<Awaited<ReturnType<WorkerApi[M]>>>;
-    return await call(...args);
+    const result = (await Promise.race([call(...args), replaced])) as Awaited<ReturnType<WorkerApi[M]>>;
+    // A worker replaced by a new version mid-call never answers (Firefox ends it at once): the
+    // call is made again, to the new one.
+    return worker.state === 'redundant' ? callWorker(method, ...args) : result;
   } finally {
+    done.abort();
     void remote[releaseProxy]();
   }
 }

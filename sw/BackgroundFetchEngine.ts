@@ -9,6 +9,7 @@ import { isRetryableStatus, parseContentRange, parseRange, rangesFrom, rangesOf,
 import { openApp } from './launch.js';
 import { mapBounded } from './bounded.js';
 import { deleteParts, putPart } from './parts.js';
+import { isQuotaError, quotaErrorText } from './quota.js';
 import { saveTransfer } from './progress.js';
 import { afterWake } from './rateLimiter.js';
 import { responseRecord } from './responseRecord.js';
@@ -450,13 +451,9 @@ async function fail(task: TaskRecord, reason: BackgroundFetchFailureReason, stat
   if (ended && reason === 'quota-exceeded') await deleteParts(task.sessionId, task.taskIdentifier);
 }
 
-function isQuotaError(error: unknown): boolean {
-  return (error as { name?: unknown } | null)?.name === 'QuotaExceededError';
-}
-
 /** Ends a task whose file found no room: its parts go, so that other files keep theirs. */
 async function failForQuota(task: TaskRecord, error: unknown): Promise<void> {
-  const text = `No storage left for the download of ${task.originalRequest.url}: ${(error as Error).message}`;
+  const text = `No storage left for the download of ${task.originalRequest.url}: ${quotaErrorText(error)}`;
   if (await completeTask(task.sessionId, task.taskIdentifier, task.engineId, { error: new URLError('cannotWriteToFile', text) })) {
     await deleteParts(task.sessionId, task.taskIdentifier);
   }

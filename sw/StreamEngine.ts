@@ -6,6 +6,7 @@ import type { Engine } from './engine.js';
 import { bodyPlacement, isRetryableStatus, retryDelay, validatorOf } from './http.js';
 import { notify } from './notify.js';
 import { deleteParts, putPart } from './parts.js';
+import { isQuotaError, quotaErrorText } from './quota.js';
 import { responseRecord } from './responseRecord.js';
 import { saveTransfer } from './progress.js';
 
@@ -180,8 +181,8 @@ export class StreamEngine implements Engine {
         if (stop.aborted) return; // suspended: what was kept is recorded, the rest is fetched on resume
         if (!(error instanceof Retryable) || retry >= retryLimit) {
           let cause = error instanceof Retryable ? error.cause : error;
-          if ((cause as { name?: unknown }).name === 'QuotaExceededError') {
-            cause = new URLError('cannotWriteToFile', `No storage left for the download of ${task.originalRequest.url}: ${(cause as Error).message}`);
+          if (isQuotaError(cause)) {
+            cause = new URLError('cannotWriteToFile', `No storage left for the download of ${task.originalRequest.url}: ${quotaErrorText(cause)}`);
           }
           const ended = await this.#end(task, { error: cause });
           // A file that found no room gives back what it took, so that other files keep theirs.
@@ -288,8 +289,8 @@ export class StreamEngine implements Engine {
     const failure = (error: unknown): unknown => {
       if (exceeded) return exceeded;
       if (signal.aborted) return error;
-      if ((error as { name?: unknown } | null)?.name === 'QuotaExceededError') {
-        return new URLError('cannotWriteToFile', `No storage left for the download of ${url}: ${(error as Error).message}`);
+      if (isQuotaError(error)) {
+        return new URLError('cannotWriteToFile', `No storage left for the download of ${url}: ${quotaErrorText(error)}`);
       }
       return new Retryable(new URLError('networkConnectionLost', `The download of ${url} was cut off: ${String(error)}`));
     };
@@ -343,7 +344,11 @@ export class StreamEngine implements Engine {
         }, new CountQueuingStrategy({ highWaterMark: READ_AHEAD }));
         const put = putPart(sessionId, taskIdentifier, index, stream);
         put.catch((error) => settle.reject(error)); // a write that fails before the part is filled
-        const bytes = await part;
+        // Out of room, Firefox's Cache Storage cancels the part's body (an AbortError, or the
+        // pull's next enqueue fails) before its put rejects with the cause: the put says why.
+        const bytes = await part.catch(async (error: unknown) => {
+          throw await put.then(() => error, (cause: unknown) => (isQuotaError(cause) ? cause : error));
+        });
         // An empty part is not kept (but a first one: the file may be empty).
         if (bytes > 0 || index === 0) {
           parts = index + 1;

@@ -14,6 +14,7 @@ import { isAppVisible, waitingReason } from './conditions.js';
 import { dismiss } from './launch.js';
 import { notify } from './notify.js';
 import { deleteParts, filesCache } from './parts.js';
+import { isQuotaError } from './quota.js';
 import { withResponseFields } from './responseRecord.js';
 import { taskView } from './taskView.js';
 import * as valid from './validate.js';
@@ -187,7 +188,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
   /** Ends a task whose transfer could not start. */
   async function failToStart(sessionId: string, taskIdentifier: number, engineId: string, cause: unknown, url: string): Promise<void> {
     const { name, message } = cause as { name?: unknown; message?: unknown };
-    const code = name === 'QuotaExceededError' ? 'cannotWriteToFile' : 'unknown';
+    const code = isQuotaError(cause) ? 'cannotWriteToFile' : 'unknown';
     const error = new URLError(code, `The download of ${url} could not start: ${String(name)}: ${String(message)}`);
     await completeTask(sessionId, taskIdentifier, engineId, { error });
   }
