@@ -48,12 +48,15 @@ export function serializeError(error: unknown): SerializedError {
   return out;
 }
 
-/** Rebuilds an error from its plain-object form, with its original class where known. */
+/**
+ * Rebuilds an error from its plain-object form, as a URLError or TypeError (what the worker
+ * throws) or else an Error with the original name.
+ */
 export function deserializeError(data: SerializedError): Error {
   const error =
     data.name === 'URLError'
       ? new URLError((data.code ?? 'unknown') as URLErrorCode, data.message)
-      : new ({ TypeError, RangeError, SyntaxError }[data.name] ?? Error)(data.message);
+      : new (data.name === 'TypeError' ? TypeError : Error)(data.message);
   // name (where the class does not give it), code, status and stack, as they were.
   return Object.assign(error, data);
 }

@@ -442,6 +442,6 @@ const KEEP_ALIVE_MS = 5000;
 function newTaskIdentifier(tasks: Map<number, unknown>): number {
   let id = 0;
   // 48 random bits: a safe integer.
-  while (!id || tasks.has(id)) id = Number(crypto.getRandomValues(new BigUint64Array(1))[0]! >> 16n);
+  while (!id || tasks.has(id)) id = Math.floor(Math.random() * 2 ** 48);
   return id;
 }

@@ -13,12 +13,9 @@ export async function handleEventsForBackgroundURLSession(
 ): Promise<string[]> {
   const sessions = await callWorker('pendingSessions');
   for (const identifier of sessions) {
-    let called = false;
-    handler(identifier, () => {
-      if (called) return;
-      called = true;
-      void callWorker('eventsHandled', identifier);
-    });
+    // Told once, however often the handler is called.
+    let told: Promise<void> | undefined;
+    handler(identifier, () => void (told ??= callWorker('eventsHandled', identifier)));
   }
   return sessions;
 }
