@@ -9,7 +9,7 @@ import { isRetryableStatus, parseContentRange, parseRange, rangesFrom, rangesOf,
 import { openApp } from './launch.js';
 import { mapBounded } from './bounded.js';
 import { deleteParts, putPart } from './parts.js';
-import { isQuotaError, quotaErrorText } from './quota.js';
+import { isQuotaError, storageFull } from './quota.js';
 import { saveTransfer } from './progress.js';
 import { afterWake } from './rateLimiter.js';
 import { responseRecord } from './responseRecord.js';
@@ -161,7 +161,7 @@ export class BackgroundFetchEngine implements Engine {
     this.#following.set(id, step());
   }
 
-  /** Stores, for each running task of the registration fetched in ranges, the leading parts that came whole. */
+  /** Stores, for each running task of the registration fetched in ranges, the leading ranges that came whole. */
   async #storeFinished(registration: BackgroundFetchRegistration): Promise<void> {
     const carried = await (await getDatabase()).getAllFromIndex('tasks', 'byEngineId', registration.id);
     // `plan` keeps a validator only for a task fetched in ranges.
@@ -366,7 +366,7 @@ async function reasonOf(records: BackgroundFetchRecord[], expected: number, reas
 }
 
 /**
- * Stores a task's parts whose ranges all came whole, from its bytes kept on, in order; returns
+ * Stores, a part each, a task's ranges that came whole, from its bytes kept on, in order; returns
  * the bytes and parts kept then, or undefined if the task is no longer this transfer's. With
  * `wait`, a registration still running: a record not answered within `wait` ms is unfinished.
  */
@@ -453,8 +453,7 @@ async function fail(task: TaskRecord, reason: BackgroundFetchFailureReason, stat
 
 /** Ends a task whose file found no room: its parts go, so that other files keep theirs. */
 async function failForQuota(task: TaskRecord, error: unknown): Promise<void> {
-  const text = `No storage left for the download of ${task.originalRequest.url}: ${quotaErrorText(error)}`;
-  if (await completeTask(task.sessionId, task.taskIdentifier, task.engineId, { error: new URLError('cannotWriteToFile', text) })) {
+  if (await completeTask(task.sessionId, task.taskIdentifier, task.engineId, { error: storageFull(task.originalRequest.url, error) })) {
     await deleteParts(task.sessionId, task.taskIdentifier);
   }
 }

@@ -6,7 +6,7 @@ import type { Engine } from './engine.js';
 import { bodyPlacement, isRetryableStatus, retryDelay, validatorOf } from './http.js';
 import { notify } from './notify.js';
 import { deleteParts, putPart } from './parts.js';
-import { isQuotaError, quotaErrorText } from './quota.js';
+import { isQuotaError, storageFull } from './quota.js';
 import { responseRecord } from './responseRecord.js';
 import { saveTransfer } from './progress.js';
 
@@ -181,9 +181,7 @@ export class StreamEngine implements Engine {
         if (stop.aborted) return; // suspended: what was kept is recorded, the rest is fetched on resume
         if (!(error instanceof Retryable) || retry >= retryLimit) {
           let cause = error instanceof Retryable ? error.cause : error;
-          if (isQuotaError(cause)) {
-            cause = new URLError('cannotWriteToFile', `No storage left for the download of ${task.originalRequest.url}: ${quotaErrorText(cause)}`);
-          }
+          if (isQuotaError(cause)) cause = storageFull(task.originalRequest.url, cause);
           const ended = await this.#end(task, { error: cause });
           // A file that found no room gives back what it took, so that other files keep theirs.
           if (ended && cause instanceof URLError && cause.code === 'cannotWriteToFile') await deleteParts(task.sessionId, task.taskIdentifier);
@@ -256,6 +254,13 @@ export class StreamEngine implements Engine {
     const tooLarge = () =>
       new URLError('dataLengthExceedsMaximum', `The response of ${url} is larger than countOfBytesClientExpectsToReceive (${limit} bytes)`);
     if (size > limit) throw tooLarge();
+    let exceeded: URLError | undefined;
+    const failure = (error: unknown): unknown => {
+      if (exceeded) return exceeded;
+      if (signal.aborted) return error;
+      if (isQuotaError(error)) return storageFull(url, error);
+      return new Retryable(new URLError('networkConnectionLost', `The download of ${url} was cut off: ${String(error)}`));
+    };
     // A file whole in its first part (a 200 of known size, nothing kept before) is stored as the
     // response itself, natively: no body through JavaScript, recorded by its completion alone.
     // Only a same-origin one: CORS may hide another origin's Content-Encoding, and its size is
@@ -264,11 +269,7 @@ export class StreamEngine implements Engine {
       try {
         await putPart(sessionId, taskIdentifier, 0, response);
       } catch (error) {
-        if (signal.aborted) throw error;
-        if ((error as { name?: unknown } | null)?.name === 'QuotaExceededError') {
-          throw new URLError('cannotWriteToFile', `No storage left for the download of ${url}: ${(error as Error).message}`);
-        }
-        throw new Retryable(new URLError('networkConnectionLost', `The download of ${url} was cut off: ${String(error)}`));
+        throw failure(error);
       }
       return { response: fileResponse!, size, parts: 1 };
     }
@@ -277,7 +278,6 @@ export class StreamEngine implements Engine {
       if (stop.aborted) resolve(undefined);
       else stop.addEventListener('abort', () => resolve(undefined), { once: true });
     });
-    let exceeded: URLError | undefined;
     let filled = placement.start; // bytes handed to parts
     let kept = placement.start; // bytes in parts stored and recorded
     let reported = 0;
@@ -286,14 +286,6 @@ export class StreamEngine implements Engine {
     // holds those not yet awaited, oldest first.
     let stored: Promise<void> = Promise.resolve();
     const recording: Promise<void>[] = [];
-    const failure = (error: unknown): unknown => {
-      if (exceeded) return exceeded;
-      if (signal.aborted) return error;
-      if (isQuotaError(error)) {
-        return new URLError('cannotWriteToFile', `No storage left for the download of ${url}: ${quotaErrorText(error)}`);
-      }
-      return new Retryable(new URLError('networkConnectionLost', `The download of ${url} was cut off: ${String(error)}`));
-    };
     try {
       for (;;) {
         // The bytes not yet recorded stay within PART_SIZE: the oldest parts are stored first.
@@ -302,8 +294,9 @@ export class StreamEngine implements Engine {
         // Past the length announced, a part begins only if the body goes on: a body whose
         // encoding a cross-origin response hides (Content-Encoding is not exposed by CORS)
         // has another length than its Content-Length.
-        let head = size >= 0 && filled >= size ? await body.read(partSize) : undefined;
-        if (size >= 0 && filled >= size && !head) break;
+        const past = size >= 0 && filled >= size;
+        let head = past ? await body.read(partSize) : undefined;
+        if (past && !head) break;
         const max = partSize;
         const began = performance.now();
         const index = parts;

@@ -110,7 +110,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       seen.add(taskIdentifier);
       const unstored = created?.unstored.has(taskIdentifier) === true;
       if (unstored && taken.has(taskIdentifier)) {
-        created!.rejected.push([taskIdentifier, serializeError(new TypeError(`Session ${valid.quote(sessionId)} has a task ${taskIdentifier} already`))]);
+        created!.rejected.push(alreadyTaken(sessionId, taskIdentifier));
         continue;
       }
       changed ||= unstored;
@@ -379,12 +379,10 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       }
     }
     const created: Created = { tasks: new Map(), unstored: new Set(), rejected, configuration, visible };
-    const taken = (taskIdentifier: number) =>
-      rejected.push([taskIdentifier, serializeError(new TypeError(`Session ${valid.quote(sessionId)} has a task ${taskIdentifier} already`))]);
     const stored: TaskRecord[] = [];
     for (const task of tasks) {
       if (created.tasks.has(task.taskIdentifier)) {
-        taken(task.taskIdentifier);
+        rejected.push(alreadyTaken(sessionId, task.taskIdentifier));
         continue;
       }
       if (task.parts > 0) stored.push(task);
@@ -397,7 +395,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
     const writes: Promise<unknown>[] = [];
     for (const task of stored) {
       if (keys.has(task.taskIdentifier)) {
-        taken(task.taskIdentifier);
+        rejected.push(alreadyTaken(sessionId, task.taskIdentifier));
         created.tasks.delete(task.taskIdentifier);
       } else {
         writes.push(tx.store.put(task));
@@ -584,9 +582,10 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
         const delivered = upTo.filter((event) => event.sessionId === id);
         const deletes: Promise<unknown>[] = [];
         // Where no other session's event is among them (the usual case), one request deletes all.
-        if (delivered.length > 0 && delivered.length === upTo.length) deletes.push(events.delete(IDBKeyRange.bound(upTo[0]!.seq, upTo.at(-1)!.seq)));
+        const alone = delivered.length === upTo.length;
+        if (alone && delivered.length > 0) deletes.push(events.delete(IDBKeyRange.bound(upTo[0]!.seq, upTo.at(-1)!.seq)));
         for (const event of delivered) {
-          if (delivered.length !== upTo.length) deletes.push(events.delete(event.seq));
+          if (!alone) deletes.push(events.delete(event.seq));
           // A task whose last event was seen is done with: it leaves the session, as in URLSession.
           if (event.type === 'didCompleteWithError') deletes.push(tx.objectStore('tasks').delete([id, event.taskIdentifier]));
         }
@@ -646,6 +645,11 @@ async function sessionEvents(tx: IDBPTransaction<Schema, ('tasks' | 'events')[],
 
 /** The tasks `resume` refused, with their errors. */
 type Rejected = NonNullable<SessionSnapshot['rejected']>;
+
+/** The refusal of a new task whose identifier the session has already. */
+function alreadyTaken(sessionId: string, taskIdentifier: number): Rejected[number] {
+  return [taskIdentifier, serializeError(new TypeError(`Session ${valid.quote(sessionId)} has a task ${taskIdentifier} already`))];
+}
 
 /**
  * New tasks made by `createTasks`, by identifier; `unstored`: those `startMany` stores. With the

@@ -1,3 +1,5 @@
+import { URLError } from '../common/errors.js';
+
 /**
  * Whether a storage write failed for want of room. Chromium says so with a `QuotaExceededError`
  * DOMException. Firefox's Cache Storage rejects `cache.put` with an XPCOM exception named
@@ -9,8 +11,11 @@ export function isQuotaError(error: unknown): boolean {
   return name === 'QuotaExceededError' || name === 'NS_ERROR_FILE_NO_DEVICE_SPACE';
 }
 
-/** What a quota error says: its message, else (Firefox's exception has none) its name. */
-export function quotaErrorText(error: unknown): string {
+/**
+ * The named error a download that found no room ends with, saying what the quota error said
+ * (its message, else its name: Firefox's exception has no message).
+ */
+export function storageFull(url: string, error: unknown): URLError {
   const { name, message } = error as { name?: unknown; message?: unknown };
-  return String(message || name);
+  return new URLError('cannotWriteToFile', `No storage left for the download of ${url}: ${String(message || name)}`);
 }
