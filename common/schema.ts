@@ -8,7 +8,7 @@ import type { SerializedError } from './errors.js';
 
 /** Name and version of the IndexedDB database. */
 export const DB_NAME = 'bgdl';
-export const DB_VERSION = 3;
+export const DB_VERSION = 4;
 
 /** Cache Storage cache that holds temporary locations and the permanent store. */
 export const FILES_CACHE = 'bgdl-files';
@@ -109,10 +109,11 @@ export interface TaskRecord {
 
 /**
  * What happened to a task, queued in the outbox until a page's delegate has seen it. The file
- * of `didFinishDownloadingTo` is its `parts`, at `temporaryKey(sessionId, taskIdentifier, index)`.
+ * of `didFinishDownloadingTo` is its `parts`, at `temporaryKey(sessionId, taskIdentifier, index)`,
+ * or, for a small file (`inDatabase`), its bytes in the `bodies` store.
  */
 export type TaskEvent =
-  | { type: 'didFinishDownloadingTo'; taskIdentifier: number; size: number; parts: number }
+  | { type: 'didFinishDownloadingTo'; taskIdentifier: number; size: number; parts: number; inDatabase?: true }
   | { type: 'didCompleteWithError'; taskIdentifier: number; error: SerializedError | null };
 
 /** An outbox row: `seq` orders every event of every session. */
@@ -139,7 +140,20 @@ export interface Schema extends DBSchema {
   };
   /** Since version 2: state of the whole app, by name (`'rateLimiter'`). Version 3 added fields to `ResponseRecord`. */
   app: { key: 'rateLimiter'; value: RateLimiterState };
+  /**
+   * Since version 4: the bytes of a small downloaded file, written with its completion and
+   * deleted with its delivered event (`SMALL_FILE_SIZE`).
+   */
+  bodies: { key: [string, number]; value: ArrayBuffer };
 }
+
+/**
+ * A downloaded file this small is kept in the database with its completion rather than in
+ * Cache Storage: measured in Chromium with 1,000 files of 16 KiB, a `cache.put` and its
+ * `cache.delete` cost the browser about 1.8 ms of CPU per file, a batched database write of
+ * the bytes about 0.3 ms. (Chromium keeps a value up to 64 KiB in the database itself.)
+ */
+export const SMALL_FILE_SIZE = 64 * 1024;
 
 const FILE_PREFIX = '/__bgdl__/';
 

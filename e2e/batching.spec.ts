@@ -65,12 +65,39 @@ async function expectEachOnce(events: Recorded[], server: TestServer, ids: numbe
   }
 }
 
+/**
+ * What is left stored of a session's files: bytes of small files in the database (`bodies`),
+ * and temporary parts in Cache Storage.
+ */
+function storedFiles(page: Page, sessionId: string): Promise<{ bodies: number; parts: number }> {
+  return page.evaluate(async (sessionId) => {
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const open = indexedDB.open('bgdl');
+      open.onsuccess = () => resolve(open.result);
+      open.onerror = () => reject(open.error);
+    });
+    const keys = await new Promise<IDBValidKey[]>((resolve, reject) => {
+      const all = db.transaction('bodies').objectStore('bodies').getAllKeys();
+      all.onsuccess = () => resolve(all.result);
+      all.onerror = () => reject(all.error);
+    });
+    db.close();
+    const cached = await (await caches.open('bgdl-files')).keys();
+    const folder = `/tmp/~${encodeURIComponent(sessionId)}/`;
+    return {
+      bodies: keys.filter((key) => (key as [string, number])[0] === sessionId).length,
+      parts: cached.filter((request) => new URL(request.url).pathname.includes(folder)).length,
+    };
+  }, sessionId);
+}
+
 test('200 small tasks resumed together with a page in view: streamed, every task its own file and events, once', async ({ page, server }) => {
   test.setTimeout(180_000);
   // The server holds each request 250 ms before it answers, so that the requests in flight at
   // once show in its log.
   const files = smallFiles(server, 200, '&delay=250');
-  await recordSession(page, unique('batching'));
+  const sessionId = unique('batching');
+  await recordSession(page, sessionId);
   await page.evaluate(() => (globalThis as any).session.ready);
   // Each says it is small (countOfBytesClientExpectsToReceive, the seed's hint).
   const ids = await resumeTogether(page, files.urls, 64 * 1024);
@@ -78,6 +105,9 @@ test('200 small tasks resumed together with a page in view: streamed, every task
   await waitForFinishEvents(page, 1, 150_000);
   const events = await completions(page);
   await expectEachOnce(events, server, ids, files.seeds);
+  // Each file's temporary location went once its events were delivered (small files are kept
+  // in the database, not in Cache Storage).
+  await expect.poll(() => storedFiles(page, sessionId)).toEqual({ bodies: 0, parts: 0 });
   expect(events.filter((event) => event[0] === 'didFinishEvents')).toHaveLength(1);
   expect(events.at(-1)).toEqual(['didFinishEvents']);
 
@@ -117,7 +147,7 @@ test('10 tasks of unknown size resumed together: one Background Fetch registrati
   expect(mostAtOnce(gets)).toBeLessThanOrEqual(2);
 });
 
-test('300 waiting events are delivered to a new page once each, in the order they happened', async ({ page, openApp, server }) => {
+test('300 waiting events are delivered to a new page once each, in the order they happened', async ({ page, openApp, server, engine }) => {
   test.setTimeout(180_000);
   const sessionId = unique('waiting');
   const files = smallFiles(server, 150);
@@ -149,6 +179,9 @@ test('300 waiting events are delivered to a new page once each, in the order the
     sessionId,
   );
   expect(outbox).toHaveLength(300);
+  // Until delivered, each file is kept: a streamed small file's bytes in the database, a
+  // Background Fetch's file as its part in Cache Storage.
+  expect(await storedFiles(next, sessionId)).toEqual(engine === 'stream' ? { bodies: 150, parts: 0 } : { bodies: 0, parts: 150 });
 
   await recordSession(next, sessionId);
   await waitForFinishEvents(next, 1, 60_000);
@@ -157,4 +190,5 @@ test('300 waiting events are delivered to a new page once each, in the order the
   expect(events.at(-1)).toEqual(['didFinishEvents']);
   await expectEachOnce(events, server, ids, files.seeds);
   expect(await next.evaluate(async () => (await (globalThis as any).session.debugState()).waitingEvents)).toBe(0);
+  await expect.poll(() => storedFiles(next, sessionId)).toEqual({ bodies: 0, parts: 0 });
 });

@@ -1,5 +1,6 @@
-import { FILES_CACHE, permanentKey, temporaryKey, type EventRecord } from '../common/schema.js';
+import { FILES_CACHE, permanentKey, type EventRecord } from '../common/schema.js';
 import { badValue } from '../common/quote.js';
+import { callWorker } from './connection.js';
 
 /**
  * A finished download's temporary location, handed to `didFinishDownloadingTo`. It is
@@ -25,11 +26,10 @@ export class DownloadLocation {
   /** The file's bytes as a Blob (backed by storage, not memory). */
   async blob(): Promise<Blob> {
     if (!this.#open) throw new DOMException('Readable only until didFinishDownloadingTo settles', 'InvalidStateError');
-    const cache = await caches.open(FILES_CACHE);
-    const { sessionId, taskIdentifier, parts: count } = this.#event;
-    const parts = await Promise.all(Array.from({ length: count }, async (_, index) => (await cache.match(temporaryKey(sessionId, taskIdentifier, index)))?.blob()));
-    if (parts.includes(undefined)) throw new DOMException('The downloaded file is gone from storage', 'NotFoundError');
-    return new Blob(parts as Blob[], { type: this.#type });
+    const { sessionId, taskIdentifier, parts } = this.#event;
+    const file = await callWorker('file', sessionId, taskIdentifier, parts);
+    if (!file) throw new DOMException('The downloaded file is gone from storage', 'NotFoundError');
+    return file.slice(0, file.size, this.#type);
   }
 
   /** The file as a `Response`. */

@@ -1,5 +1,5 @@
 import { URLError } from '../common/errors.js';
-import { PART_SIZE, type ConfigurationRecord, type TaskRecord } from '../common/schema.js';
+import { PART_SIZE, SMALL_FILE_SIZE, type ConfigurationRecord, type TaskRecord } from '../common/schema.js';
 import { completeTask } from './completion.js';
 import { getDatabase } from './database.js';
 import type { Engine } from './engine.js';
@@ -261,6 +261,18 @@ export class StreamEngine implements Engine {
       if (isQuotaError(error)) return storageFull(url, error);
       return new Retryable(new URLError('networkConnectionLost', `The download of ${url} was cut off: ${String(error)}`));
     };
+    // A small file (a 200 of known size, nothing kept before) is read whole and written with
+    // its completion, in the database: Cache Storage costs the browser far more per file.
+    if (first && response.status === 200 && size <= SMALL_FILE_SIZE) {
+      let body: ArrayBuffer;
+      try {
+        body = await response.arrayBuffer();
+      } catch (error) {
+        throw failure(error);
+      }
+      if (body.byteLength > limit) throw tooLarge();
+      return { response: fileResponse!, size: body.byteLength, parts: 0, body };
+    }
     // A file whole in its first part (a 200 of known size, nothing kept before) is stored as the
     // response itself, natively: no body through JavaScript, recorded by its completion alone.
     // Only a same-origin one: CORS may hide another origin's Content-Encoding, and its size is

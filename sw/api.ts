@@ -570,6 +570,17 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       await dismiss(valid.sessionId(sessionId));
     },
 
+    async file(sessionId, taskIdentifier, count) {
+      const id = valid.sessionId(sessionId);
+      const task = valid.taskIdentifier(taskIdentifier);
+      if (!Number.isSafeInteger(count) || count < 0) throw new TypeError(`A count of parts must be an integer >= 0, not ${valid.quote(count)}`);
+      const body = await (await getDatabase()).get('bodies', [id, task]);
+      if (body) return new Blob([body]);
+      const cache = await filesCache();
+      const parts = await Promise.all(Array.from({ length: count }, async (_, part) => (await cache.match(temporaryKey(id, task, part)))?.blob()));
+      return parts.includes(undefined) ? undefined : new Blob(parts as Blob[]);
+    },
+
     async acknowledge(sessionId, seq) {
       const id = valid.sessionId(sessionId);
       if (!Number.isSafeInteger(seq)) throw new TypeError(`An event number must be an integer, not ${valid.quote(seq)}`);
@@ -588,6 +599,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
           if (!alone) deletes.push(events.delete(event.seq));
           // A task whose last event was seen is done with: it leaves the session, as in URLSession.
           if (event.type === 'didCompleteWithError') deletes.push(tx.objectStore('tasks').delete([id, event.taskIdentifier]));
+          else if (event.inDatabase) deletes.push(tx.objectStore('bodies').delete([id, event.taskIdentifier]));
         }
         await Promise.all(deletes);
         return delivered;

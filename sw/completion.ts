@@ -5,8 +5,11 @@ import { touch } from './changes.js';
 import { announce, notificationsGranted } from './launch.js';
 import { notify } from './notify.js';
 
-/** How a transfer ended: its file is stored in `parts` at the task's temporary keys, or it failed. */
-export type Outcome = { response: ResponseRecord; size: number; parts: number } | { error: unknown };
+/**
+ * How a transfer ended: its file is stored in `parts` at the task's temporary keys, or is a
+ * small file's `body`, stored here with the completion; or it failed.
+ */
+export type Outcome = { response: ResponseRecord; size: number; parts: number; body?: ArrayBuffer } | { error: unknown };
 
 /**
  * Ends a task: in one transaction (shared with other writes of the moment), marks it completed
@@ -40,7 +43,8 @@ export async function completeTask(
         task.countOfBytesSent = task.countOfBytesExpectedToSend;
       } else {
         task.parts = outcome.parts;
-        events.push({ type: 'didFinishDownloadingTo', taskIdentifier, size: outcome.size, parts: outcome.parts });
+        const file = { type: 'didFinishDownloadingTo', taskIdentifier, size: outcome.size, parts: outcome.parts } as const;
+        events.push(outcome.body ? { ...file, inDatabase: true } : file);
       }
     }
     events.push({ type: 'didCompleteWithError', taskIdentifier, error: task.error });
@@ -48,6 +52,7 @@ export async function completeTask(
     task.engineId = null;
     task.body = null;
     const writes = [tasks.put(task), ...events.map((event) => tx.objectStore('events').add({ ...event, sessionId } as EventRecord))];
+    if ('body' in outcome && outcome.body) writes.push(tx.objectStore('bodies').put(outcome.body, [sessionId, taskIdentifier]));
     // Counted only when a launch notification may be shown (the streaming engine's tasks, with
     // permission): with many tasks ending, reading every waiting event each time adds up.
     const announcing = granted && engine === 'stream' && configuration?.sessionSendsLaunchEvents === true;

@@ -20,6 +20,13 @@ export function getDatabase(): Promise<IDBPDatabase<Schema>> {
       if (oldVersion < 2) db.createObjectStore('app');
       // Version 3: a response record holds what the page shows of it.
       if (oldVersion >= 1 && oldVersion < 3) void addResponseFields(transaction.objectStore('tasks'));
+      if (oldVersion < 4) db.createObjectStore('bodies');
+    },
+    // A newer version of the library (a new worker) is upgrading the database: this connection
+    // steps aside rather than hold the upgrade up until this worker ends.
+    blocking() {
+      void database?.then((db) => db.close());
+      database = undefined;
     },
     terminated() {
       database = undefined;
