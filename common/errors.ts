@@ -8,6 +8,7 @@ export type URLErrorCode =
   | 'badServerResponse'
   | 'cancelled'
   | 'networkConnectionLost'
+  | 'timedOut'
   | 'dataLengthExceedsMaximum'
   | 'cannotWriteToFile'
   | 'unsupportedURL'

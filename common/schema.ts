@@ -48,6 +48,8 @@ export interface ConfigurationRecord {
   sessionSendsLaunchEvents: boolean;
   /** How many times a transfer is retried after a network error, 408, 429 or 5xx. */
   retryLimit: number;
+  /** Seconds without a byte before a streamed transfer's attempt is given up and retried (default 60). */
+  timeoutIntervalForRequest?: number;
   /** May transfers use a cellular network? (Default true.) */
   allowsExpensiveNetworkAccess?: boolean;
   /** May transfers use a network in Save-Data mode? (Default true.) */

@@ -153,6 +153,43 @@ test('a 5xx that never ends fails with a named error after the retry limit', asy
   ]);
 });
 
+test('a server that goes silent mid-body: the attempt times out (timeoutIntervalForRequest) and resumes from the bytes kept', async ({ page, server, engine }) => {
+  test.skip(engine === 'background-fetch', "A Background Fetch's requests are Chromium's own; the idle timeout is the library's engine's");
+  // The first response stops after 3 MiB and keeps its connection open.
+  const f = file(server, 8, `&stall=${3 * MiB}&times=1`);
+  await recordSession(page, unique('stall'), { timeoutIntervalForRequest: 1 });
+  const task = await startDownload(page, f.url);
+  await expectDownloaded(page, server, f, task, { timeout: 30_000 });
+  const { bytesSent, log } = await server.stats(f.id);
+  expect(log).toHaveLength(2);
+  // Given up no sooner than a second without data.
+  expect(log[1]!.t - log[0]!.t).toBeGreaterThanOrEqual(1_000);
+  const from = Number(/^bytes=(\d+)-$/.exec(log[1]!.range ?? '')?.[1] ?? NaN);
+  expect(from).toBeGreaterThanOrEqual(3 * MiB - PART / 2);
+  expect(from).toBeLessThanOrEqual(3 * MiB);
+  expect(bytesSent).toBe(f.size + 3 * MiB - from);
+});
+
+test('a server that never sends again: the task ends as URLError timedOut after the retry limit', async ({ page, server, engine }) => {
+  test.skip(engine === 'background-fetch', "A Background Fetch's requests are Chromium's own; the idle timeout is the library's engine's");
+  const f = file(server, 2, `&stall=${MiB}`);
+  await recordSession(page, unique('stall-always'), { timeoutIntervalForRequest: 0.5, retryLimit: 1 });
+  const task = await startDownload(page, f.url);
+  await waitForFinishEvents(page, 1, 30_000);
+  expect(await completions(page)).toEqual([
+    ['didCompleteWithError', task, expect.objectContaining({ name: 'URLError', code: 'timedOut', message: expect.stringContaining('timeoutIntervalForRequest') })],
+    ['didFinishEvents'],
+  ]);
+  expect((await server.stats(f.id)).log).toHaveLength(2);
+  // A bad value is refused, quoted.
+  const refused = await page.evaluate(async () => {
+    const { URLSession, URLSessionConfiguration } = (globalThis as any).bgdl;
+    const configuration = Object.assign(URLSessionConfiguration.background('bad-timeout'), { timeoutIntervalForRequest: -1 });
+    return new URLSession(configuration, {}).ready.then(() => 'accepted', (error: Error) => `${error.name}: ${error.message}`);
+  });
+  expect(refused).toBe('TypeError: timeoutIntervalForRequest must be a number of seconds > 0, not -1');
+});
+
 test('a server that ignores Range: the file is fetched whole again, never spliced', async ({ page, server, engine }) => {
   test.skip(engine === 'background-fetch', "Chromium's own download layer resumes Background Fetch; this checks the library's engine");
   const f = file(server, 20, `&ignoreRange=1&drop=${10 * MiB}&times=1`);

@@ -19,6 +19,8 @@ export class URLSessionConfiguration {
   sessionSendsLaunchEvents = true;
   /** How many times a transfer is retried after a network error, 408, 429 or 5xx (with backoff). Default: 5. */
   retryLimit = 5;
+  /** Seconds a transfer may wait for more data before the attempt is retried (then fails as `timedOut`). Default: 60. */
+  timeoutIntervalForRequest = 60;
   /** The title of the browser's download UI and of the launch notification. */
   title: string | undefined;
   /** Where a click on the download UI or the launch notification brings the user. Default: the worker's scope. */

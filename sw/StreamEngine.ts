@@ -6,6 +6,7 @@ import type { Engine } from './engine.js';
 import { bodyPlacement, isRetryableStatus, retryDelay, validatorOf } from './http.js';
 import { notify } from './notify.js';
 import { deleteParts, putPart } from './parts.js';
+import { IdleTimeout } from './IdleTimeout.js';
 import { isQuotaError, storageFull } from './quota.js';
 import { responseRecord } from './responseRecord.js';
 import { saveTransfer } from './progress.js';
@@ -118,7 +119,7 @@ export class StreamEngine implements Engine {
     let turn = true;
     const release = () => turn && ((turn = false), this.#done());
     const done = this.#turn()
-      .then(() => this.#run(task, configuration?.retryLimit ?? 5, abort.signal, stop.signal, release))
+      .then(() => this.#run(task, configuration?.retryLimit ?? 5, (configuration?.timeoutIntervalForRequest ?? 60) * 1000, abort.signal, stop.signal, release))
       .finally(() => {
         this.#transfers.delete(id);
         release();
@@ -168,10 +169,10 @@ export class StreamEngine implements Engine {
    * once the file is stored: its completion's write then overlaps the next transfers (measured
    * with 1,000 files of 16 KiB, the completions' writes were a third of each turn).
    */
-  async #run(task: TaskRecord, retryLimit: number, signal: AbortSignal, stop: AbortSignal, release: () => void): Promise<void> {
+  async #run(task: TaskRecord, retryLimit: number, timeoutMs: number, signal: AbortSignal, stop: AbortSignal, release: () => void): Promise<void> {
     for (let retry = 0; ; retry++) {
       try {
-        const outcome = task.kind === 'upload' ? await this.#upload(task, signal) : await this.#transfer(task, signal, stop, retry > 0);
+        const outcome = task.kind === 'upload' ? await this.#upload(task, signal) : await this.#transfer(task, signal, stop, retry > 0, timeoutMs);
         release();
         if (outcome) await this.#end(task, outcome);
         return;
@@ -198,9 +199,22 @@ export class StreamEngine implements Engine {
 
   /**
    * One attempt: fetch from the bytes kept on, store the rest. Returns the whole file, or
-   * nothing when suspended (`stop`) before its end.
+   * nothing when suspended (`stop`) before its end. No byte for `timeoutMs` ends the attempt.
    */
-  async #transfer(task: TaskRecord, signal: AbortSignal, stop: AbortSignal, again: boolean) {
+  async #transfer(task: TaskRecord, signal: AbortSignal, stop: AbortSignal, again: boolean, timeoutMs: number) {
+    const idle = new IdleTimeout(timeoutMs);
+    try {
+      return await this.#attempt(task, signal, stop, again, idle);
+    } catch (error) {
+      if (!idle.signal.aborted || signal.aborted) throw error;
+      const { url } = task.originalRequest;
+      throw new Retryable(new URLError('timedOut', `The download of ${url} timed out: no data for ${timeoutMs / 1000} s (timeoutIntervalForRequest)`));
+    } finally {
+      idle.clear();
+    }
+  }
+
+  async #attempt(task: TaskRecord, signal: AbortSignal, stop: AbortSignal, again: boolean, idle: IdleTimeout) {
     const { sessionId, taskIdentifier } = task;
     // A first attempt has the task as `startMany` stored it: this transfer alone writes it since.
     const saved = again ? await this.#saved(task) : task;
@@ -218,7 +232,7 @@ export class StreamEngine implements Engine {
     }
     let response: Response;
     try {
-      response = await fetch(url, { method, headers, signal, cache: 'no-store' });
+      response = await fetch(url, { method, headers, signal: AbortSignal.any([signal, idle.signal]), cache: 'no-store' });
     } catch (error) {
       throw new Retryable(new URLError('networkConnectionLost', `The download of ${url} failed: ${String(error)}`));
     }
@@ -328,6 +342,7 @@ export class StreamEngine implements Engine {
                 controller.close();
                 return settle.resolve(partBytes);
               }
+              idle.touch();
               partBytes += chunk.byteLength;
               buffers.push(chunk.buffer as ArrayBuffer);
               if (filled + partBytes > limit) throw (exceeded = tooLarge());
@@ -365,6 +380,7 @@ export class StreamEngine implements Engine {
             if (!first || end !== size) await this.#save(task, { ...first, parts: index + 1, countOfBytesReceived: end });
             first = undefined;
             kept = end;
+            idle.touch(); // a wait on storage is not one on the network
           });
           stored.catch(() => undefined); // seen by the next wait, or at the end
           recording.push(stored);

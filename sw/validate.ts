@@ -97,6 +97,10 @@ export function configuration(value: unknown): ConfigurationRecord {
   if (!Number.isSafeInteger(config.retryLimit) || config.retryLimit! < 0) {
     throw new TypeError(`retryLimit must be an integer >= 0, not ${quote(config.retryLimit)}`);
   }
+  const timeout = config.timeoutIntervalForRequest;
+  if (timeout !== undefined && !(typeof timeout === 'number' && timeout > 0 && timeout <= 2 ** 31 / 1000)) {
+    throw new TypeError(`timeoutIntervalForRequest must be a number of seconds > 0, not ${quote(timeout)}`);
+  }
   if (config.title !== undefined && typeof config.title !== 'string') {
     throw new TypeError(`title must be a string, not ${quote(config.title)}`);
   }
@@ -111,6 +115,7 @@ export function configuration(value: unknown): ConfigurationRecord {
     isDiscretionary: config.isDiscretionary!,
     sessionSendsLaunchEvents: config.sessionSendsLaunchEvents!,
     retryLimit: config.retryLimit!,
+    ...(timeout === undefined ? {} : { timeoutIntervalForRequest: timeout }),
     allowsExpensiveNetworkAccess: config.allowsExpensiveNetworkAccess ?? true,
     allowsConstrainedNetworkAccess: config.allowsConstrainedNetworkAccess ?? true,
     ...(config.title === undefined ? {} : { title: config.title }),
