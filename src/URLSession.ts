@@ -46,7 +46,7 @@ export class URLSession {
     const channel = new BroadcastChannel(NOTICE_CHANNEL);
     channel.onmessage = ({ data }: MessageEvent<Notice>) => {
       if (data?.sessionId !== configuration.identifier) return;
-      if (data.type === 'changed') void this.#drain();
+      if (data.type === 'changed') this.#refresh();
       else this.#progress(this.#tasks.get(data.taskIdentifier), data.type === 'sent' ? data.sent : data.received, data.expected, data.type === 'sent');
     };
     // A page that goes away tells the worker what it delivered, so that nothing comes twice.
@@ -131,7 +131,7 @@ export class URLSession {
   invalidateAndCancel(): void {
     this.#invalid = true;
     for (const task of this.#tasks.values()) task.cancel();
-    void this.#drain();
+    this.#refresh();
   }
 
   /**
@@ -140,7 +140,7 @@ export class URLSession {
    */
   finishTasksAndInvalidate(): void {
     this.#invalid = true;
-    void this.#drain();
+    this.#refresh();
   }
 
   #checkValid(): void {
@@ -184,7 +184,7 @@ export class URLSession {
       if (action !== 'suspend') void this.#fail(task, new URLError('cancelled', 'The download was cancelled'));
     } else if (action === 'keep') {
       const data = this.#serial(() => this.#call('cancelByProducingResumeData', taskIdentifier));
-      void data.then(() => this.#drain(), () => undefined);
+      void data.then(() => this.#refresh(), () => undefined);
       return data;
     } else {
       this.#command([task], () => this.#call(action, taskIdentifier));
@@ -255,7 +255,7 @@ export class URLSession {
     const streaming = [...this.#tasks.values()].some(({ state, record }) => state === 'running' && record?.state === 'running');
     // (Set again at each change: the worker was called just now.)
     clearInterval(this.#keepAlive);
-    this.#keepAlive = streaming ? setInterval(() => void this.#drain(), KEEP_ALIVE_MS) : undefined;
+    this.#keepAlive = streaming ? setInterval(() => this.#refresh(), KEEP_ALIVE_MS) : undefined;
   }
 
   /** Starts the Background Fetches the worker ordered (browsers let only pages start them). */
@@ -310,6 +310,11 @@ export class URLSession {
     if (sent) return void this.#tell('didSendBodyData', task, delta, bytes, expected);
     if (expected >= 0) task.countOfBytesExpectedToReceive = expected;
     void this.#tell('didWriteData', task, delta, bytes, task.countOfBytesExpectedToReceive);
+  }
+
+  /** A drain no one waits for: a failure (the worker gone, storage full) waits for the next. */
+  #refresh(): void {
+    this.#drain().catch(() => undefined);
   }
 
   /**
