@@ -111,11 +111,11 @@ export interface TaskRecord {
 
 /**
  * What happened to a task, queued in the outbox until a page's delegate has seen it. The file
- * of `didFinishDownloadingTo` is its `parts`, at `temporaryKey(sessionId, taskIdentifier, index)`,
- * or, for a small file (`inDatabase`), its bytes in the `bodies` store.
+ * of `didFinishDownloadingTo` is its `parts`, at `temporaryKey(sessionId, taskIdentifier, index)`;
+ * with no parts, a small file's bytes in the `bodies` store.
  */
 export type TaskEvent =
-  | { type: 'didFinishDownloadingTo'; taskIdentifier: number; size: number; parts: number; inDatabase?: true }
+  | { type: 'didFinishDownloadingTo'; taskIdentifier: number; size: number; parts: number }
   | { type: 'didCompleteWithError'; taskIdentifier: number; error: SerializedError | null };
 
 /** An outbox row: `seq` orders every event of every session. */

@@ -574,7 +574,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       const id = valid.sessionId(sessionId);
       const task = valid.taskIdentifier(taskIdentifier);
       if (!Number.isSafeInteger(count) || count < 0) throw new TypeError(`A count of parts must be an integer >= 0, not ${valid.quote(count)}`);
-      const body = await (await getDatabase()).get('bodies', [id, task]);
+      const body = count === 0 ? await (await getDatabase()).get('bodies', [id, task]) : undefined;
       if (body) return new Blob([body]);
       const cache = await filesCache();
       const parts = await Promise.all(Array.from({ length: count }, async (_, part) => (await cache.match(temporaryKey(id, task, part)))?.blob()));
@@ -599,7 +599,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
           if (!alone) deletes.push(events.delete(event.seq));
           // A task whose last event was seen is done with: it leaves the session, as in URLSession.
           if (event.type === 'didCompleteWithError') deletes.push(tx.objectStore('tasks').delete([id, event.taskIdentifier]));
-          else if (event.inDatabase) deletes.push(tx.objectStore('bodies').delete([id, event.taskIdentifier]));
+          else if (event.parts === 0) deletes.push(tx.objectStore('bodies').delete([id, event.taskIdentifier]));
         }
         await Promise.all(deletes);
         return delivered;

@@ -43,8 +43,7 @@ export async function completeTask(
         task.countOfBytesSent = task.countOfBytesExpectedToSend;
       } else {
         task.parts = outcome.parts;
-        const file = { type: 'didFinishDownloadingTo', taskIdentifier, size: outcome.size, parts: outcome.parts } as const;
-        events.push(outcome.body ? { ...file, inDatabase: true } : file);
+        events.push({ type: 'didFinishDownloadingTo', taskIdentifier, size: outcome.size, parts: outcome.parts });
       }
     }
     events.push({ type: 'didCompleteWithError', taskIdentifier, error: task.error });
