@@ -44,7 +44,7 @@ export interface TaskInit {
  * may carry many tasks' requests (tasks resumed together), since Chromium runs one at a time.
  */
 export interface FetchOrder {
-  engineId: string;
+  transferId: string;
   /** The tasks it carries, each with the bytes of its file stored before (its progress adds them). */
   tasks: { taskIdentifier: number; received: number }[];
   /** Every task's requests: a file's request, or its byte ranges when it is fetched in ranges. */
@@ -63,7 +63,7 @@ export type TaskView = Pick<
   TaskRecord,
   | 'taskIdentifier' | 'kind' | 'state' | 'taskDescription' | 'originalRequest' | 'countOfBytesSent' | 'countOfBytesExpectedToSend'
   | 'countOfBytesReceived' | 'countOfBytesExpectedToReceive' | 'countOfBytesClientExpectsToReceive' | 'countOfBytesClientExpectsToSend'
-  | 'earliestBeginDate' | 'priority' | 'waitingFor' | 'engine' | 'engineId' | 'receivedAtStart'
+  | 'earliestBeginDate' | 'priority' | 'waitingFor' | 'engine' | 'transferId' | 'receivedAtStart'
 > & { response: ResponseView | null };
 
 /** A response as a page gets it: its headers as one object, a name to its value. */
@@ -100,7 +100,7 @@ export interface WorkerApi {
    */
   resume(sessionId: string, tasks: (number | TaskInit)[]): Promise<SessionSnapshot>;
   /** Ends the tasks of an order the page could not carry out. */
-  fail(sessionId: string, engineId: string, error: SerializedError): Promise<void>;
+  fail(sessionId: string, transferId: string, error: SerializedError): Promise<void>;
   /** Cancels a task; it ends with a `cancelled` URLError. */
   cancel(sessionId: string, taskIdentifier: number): Promise<void>;
   /** Stops a task's transfer and keeps its bytes, for a later `resume`. */
@@ -144,7 +144,7 @@ export interface DebugState {
     state: TaskRecord['state'];
     engine: EngineName | null;
     /** The transfer carrying the task: tasks resumed together share one. */
-    engineId: string | null;
+    transferId: string | null;
     waitingFor: string | null;
     earliestBeginDate: number | null;
     discretionary: boolean;

@@ -8,7 +8,7 @@ import type { SerializedError } from './errors.js';
 
 /** Name and version of the IndexedDB database. */
 export const DB_NAME = 'bgdl';
-export const DB_VERSION = 4;
+export const DB_VERSION = 5;
 
 /** Cache Storage cache that holds temporary locations and the permanent store. */
 export const FILES_CACHE = 'bgdl-files';
@@ -91,8 +91,11 @@ export interface TaskRecord {
   /** Why the task waits to start (its conditions), or null. */
   waitingFor: string | null;
   engine: EngineName | null;
-  /** The engine's own id for the transfer in flight (a Background Fetch id). */
-  engineId: string | null;
+  /**
+   * The transfer in flight that owns the task (also its Background Fetch registration id), or
+   * null. A fence: only this transfer may record progress in the task or end it.
+   */
+  transferId: string | null;
   /** How many times in a row the transfer was started without receiving a byte more. */
   attempts: number;
   /** `countOfBytesReceived` when the transfer in flight was started. */
@@ -133,7 +136,7 @@ export interface Schema extends DBSchema {
   tasks: {
     key: [string, number];
     value: TaskRecord;
-    indexes: { bySession: string; byEngineId: string };
+    indexes: { bySession: string; byTransfer: string };
   };
   events: {
     key: number;

@@ -233,9 +233,9 @@ export class URLSession {
   #apply(records: TaskView[]): void {
     // A Background Fetch that carries several tasks tells no task's own progress.
     const carried = new Map<string | null, number>();
-    for (const { engineId } of records) carried.set(engineId, (carried.get(engineId) ?? 0) + 1);
+    for (const { transferId } of records) carried.set(transferId, (carried.get(transferId) ?? 0) + 1);
     for (const record of records) {
-      const { taskIdentifier, engineId } = record;
+      const { taskIdentifier, transferId } = record;
       let task = this.#tasks.get(taskIdentifier);
       if (!task) {
         const Task = record.kind === 'upload' ? URLSessionUploadTask : URLSessionDownloadTask;
@@ -244,8 +244,8 @@ export class URLSession {
       const waiting = task.record?.waitingFor;
       task.update(record);
       if (record.waitingFor && !waiting) void this.#tell('taskIsWaitingForConnectivity', task);
-      if (record.state === 'running' && record.engine === 'background-fetch' && engineId && carried.get(engineId) === 1) {
-        void this.#watch(taskIdentifier, engineId, undefined, record.receivedAtStart);
+      if (record.state === 'running' && record.engine === 'background-fetch' && transferId && carried.get(transferId) === 1) {
+        void this.#watch(taskIdentifier, transferId, undefined, record.receivedAtStart);
       }
     }
     // A transfer of the streaming engine lives only as long as the worker, a task waiting for
@@ -260,18 +260,18 @@ export class URLSession {
 
   /** Starts the Background Fetches the worker ordered (browsers let only pages start them). */
   async #carryOut(orders: FetchOrder[]): Promise<void> {
-    for (const { engineId, tasks, requests, body, options } of orders) {
+    for (const { transferId, tasks, requests, body, options } of orders) {
       const manager = (await backgroundFetch())!;
       try {
         // A file's request (with an upload's body) or its byte ranges, for each task it carries.
-        const registration = await manager.fetch(engineId, requests.map((each) => new Request(each.url, { ...each, body })), options);
+        const registration = await manager.fetch(transferId, requests.map((each) => new Request(each.url, { ...each, body })), options);
         // Its progress is a task's only when it carries one.
-        if (tasks.length === 1) void this.#watch(tasks[0]!.taskIdentifier, engineId, registration, tasks[0]!.received);
+        if (tasks.length === 1) void this.#watch(tasks[0]!.taskIdentifier, transferId, registration, tasks[0]!.received);
       } catch (error) {
         // Another page of the app may have started the same order already.
-        if (await manager.get(engineId)) continue;
+        if (await manager.get(transferId)) continue;
         // A DOMException or TypeError: posted as it is, with its name and message.
-        await this.#call('fail', engineId, error as SerializedError);
+        await this.#call('fail', transferId, error as SerializedError);
       }
     }
   }
@@ -280,16 +280,16 @@ export class URLSession {
    * Reports a Background Fetch's progress as `didWriteData` while this page is open. The
    * registration fetches what is not stored yet: its bytes count from `received` on.
    */
-  async #watch(taskIdentifier: number, engineId: string, started?: BackgroundFetchRegistration, received = 0): Promise<void> {
-    if (this.#watched.has(engineId)) return;
-    const registration = started ?? (await (await backgroundFetch())?.get(engineId));
-    if (this.#watched.has(engineId)) return;
+  async #watch(taskIdentifier: number, transferId: string, started?: BackgroundFetchRegistration, received = 0): Promise<void> {
+    if (this.#watched.has(transferId)) return;
+    const registration = started ?? (await (await backgroundFetch())?.get(transferId));
+    if (this.#watched.has(transferId)) return;
     if (!registration) {
       // Another page may not have started the order yet: look again while the task runs.
-      if (this.#tasks.get(taskIdentifier)?.state === 'running') setTimeout(() => void this.#watch(taskIdentifier, engineId, undefined, received), 1000);
+      if (this.#tasks.get(taskIdentifier)?.state === 'running') setTimeout(() => void this.#watch(taskIdentifier, transferId, undefined, received), 1000);
       return;
     }
-    this.#watched.add(engineId);
+    this.#watched.add(transferId);
     registration.addEventListener('progress', () => {
       const task = this.#tasks.get(taskIdentifier);
       if (registration.uploadTotal > 0) this.#progress(task, registration.uploaded, registration.uploadTotal, true);

@@ -92,13 +92,13 @@ export class BackgroundFetchEngine implements Engine {
   }
 
   /**
-   * One registration for tasks resumed together (sharing `engineId`): every task's requests,
+   * One registration for tasks resumed together (sharing `transferId`): every task's requests,
    * in the order the tasks were resumed. Chromium runs one registration at a time and the first
    * after a launch starts late, so many tasks in one cost that wait once.
    */
   async startMany(tasks: TaskRecord[], configuration: ConfigurationRecord | undefined): Promise<FetchOrder | void> {
     const plans = await mapBounded(tasks, PROBES_AT_ONCE, plan);
-    const order: FetchOrder = { engineId: tasks[0]!.engineId!, tasks: [], requests: [], body: null, options: { title: '' } };
+    const order: FetchOrder = { transferId: tasks[0]!.transferId!, tasks: [], requests: [], body: null, options: { title: '' } };
     let total: number | undefined = 0;
     tasks.forEach((task, index) => {
       const planned = plans[index];
@@ -126,8 +126,8 @@ export class BackgroundFetchEngine implements Engine {
    * One under way has its finished ranges stored from now on, while this worker lives.
    */
   async isAlive(task: TaskRecord): Promise<boolean> {
-    if (this.#ending.has(task.engineId!)) return true;
-    const registration = await this.manager.get(task.engineId!);
+    if (this.#ending.has(task.transferId!)) return true;
+    const registration = await this.manager.get(task.transferId!);
     if (registration) this.#follow(registration);
     return registration !== undefined || Date.now() - task.startedAt < ORDER_GRACE_MS;
   }
@@ -137,7 +137,7 @@ export class BackgroundFetchEngine implements Engine {
    * nothing): the task is then stopped by the caller, which aborts the registration.
    */
   async suspend(task: TaskRecord): Promise<void> {
-    const registration = await this.manager.get(task.engineId!);
+    const registration = await this.manager.get(task.transferId!);
     if (!registration) return;
     await this.#following.get(registration.id);
     await this.#storeFinished(registration).catch(() => undefined);
@@ -163,7 +163,7 @@ export class BackgroundFetchEngine implements Engine {
 
   /** Stores, for each running task of the registration fetched in ranges, the leading ranges that came whole. */
   async #storeFinished(registration: BackgroundFetchRegistration): Promise<void> {
-    const carried = await (await getDatabase()).getAllFromIndex('tasks', 'byEngineId', registration.id);
+    const carried = await (await getDatabase()).getAllFromIndex('tasks', 'byTransfer', registration.id);
     // `plan` keeps a validator only for a task fetched in ranges.
     const tasks = carried.filter((task) => task.state === 'running' && task.validator !== null);
     if (tasks.length === 0) return;
@@ -178,11 +178,11 @@ export class BackgroundFetchEngine implements Engine {
 
   /** Aborts the registration, unless it carries other running tasks: then only this task ends. */
   async cancel(task: TaskRecord): Promise<void> {
-    const carried = await (await getDatabase()).getAllFromIndex('tasks', 'byEngineId', task.engineId!);
+    const carried = await (await getDatabase()).getAllFromIndex('tasks', 'byTransfer', task.transferId!);
     const shared = carried.some((other) => other.taskIdentifier !== task.taskIdentifier && other.state === 'running');
-    const registration = shared ? undefined : await this.manager.get(task.engineId!);
+    const registration = shared ? undefined : await this.manager.get(task.transferId!);
     if (!(await registration?.abort())) {
-      await completeTask(task.sessionId, task.taskIdentifier, task.engineId, {
+      await completeTask(task.sessionId, task.taskIdentifier, task.transferId, {
         error: new URLError('cancelled', 'The download was cancelled'),
       });
     }
@@ -191,7 +191,7 @@ export class BackgroundFetchEngine implements Engine {
   /** A click on the browser's download UI brings the user back, if the session says so. */
   async #click(event: BackgroundFetchEvent): Promise<void> {
     const db = await getDatabase();
-    const task = await db.getFromIndex('tasks', 'byEngineId', event.registration.id);
+    const task = await db.getFromIndex('tasks', 'byTransfer', event.registration.id);
     const configuration = task && (await db.get('sessions', task.sessionId));
     if (configuration?.sessionSendsLaunchEvents !== false) await openApp(configuration?.launchURL);
   }
@@ -205,7 +205,7 @@ export class BackgroundFetchEngine implements Engine {
       this.#following.delete(registration.id);
       // The browser woke the app for this: with no page visible, the rate limiter counts it.
       if (!(await isAppVisible())) await updateRateLimiter((state) => afterWake(state, Date.now()));
-      const tasks = await (await getDatabase()).getAllFromIndex('tasks', 'byEngineId', registration.id);
+      const tasks = await (await getDatabase()).getAllFromIndex('tasks', 'byTransfer', registration.id);
       if (tasks.length === 0) return;
       const byTask = recordsByTask(tasks, await registration.matchAll());
       // Each task ends with its own records: one that failed does not fail the others.
@@ -235,9 +235,9 @@ export class BackgroundFetchEngine implements Engine {
     // `plan` keeps a validator only for a task fetched in ranges.
     if (task.validator !== null) return this.#endRanged(task, records, success, reason);
     const response = await records[0]?.responseReady.catch(() => undefined);
-    const { sessionId, taskIdentifier, engineId } = task;
+    const { sessionId, taskIdentifier, transferId } = task;
     if (success && response && task.kind === 'upload') {
-      await completeTask(sessionId, taskIdentifier, engineId, { response: responseRecord(response, task.originalRequest.url), size: 0, parts: 0 });
+      await completeTask(sessionId, taskIdentifier, transferId, { response: responseRecord(response, task.originalRequest.url), size: 0, parts: 0 });
       return;
     }
     // Chromium hands a record's body over as a disk-backed Blob: no copy into memory.
@@ -246,7 +246,7 @@ export class BackgroundFetchEngine implements Engine {
     const length = whole || response?.headers.has('Content-Encoding') ? null : response?.headers.get('Content-Length');
     if (body && response && (length === null || length === undefined || Number(length) === body.size)) {
       await putPart(sessionId, taskIdentifier, 0, body);
-      await completeTask(sessionId, taskIdentifier, engineId, { response: responseRecord(response, task.originalRequest.url), size: body.size, parts: 1 });
+      await completeTask(sessionId, taskIdentifier, transferId, { response: responseRecord(response, task.originalRequest.url), size: body.size, parts: 1 });
     } else if (this.#retry && task.state === 'running' && isWorthRetrying(body ? 'fetch-error' : reason, response?.status)) {
       await this.#retry(task);
     } else {
@@ -267,7 +267,7 @@ export class BackgroundFetchEngine implements Engine {
     if (!stored) return;
     const { received, parts } = stored;
     if (received >= size) {
-      await completeTask(task.sessionId, task.taskIdentifier, task.engineId, { response: task.response!, size, parts });
+      await completeTask(task.sessionId, task.taskIdentifier, task.transferId, { response: task.response!, size, parts });
     } else if (this.#retry && task.state === 'running') {
       // A restart, a 5xx, or ranges that did not come whole (the file changed, the server
       // ignored Range): the streaming engine resumes after the parts stored, with If-Range.
@@ -308,7 +308,7 @@ async function plan(task: TaskRecord): Promise<{ requests: RequestRecord[]; rece
   if (!saved) return;
   if (received >= size) {
     // Every part is stored already (the last transfer stopped before it could say so).
-    await completeTask(task.sessionId, task.taskIdentifier, task.engineId, { response, size, parts: kept });
+    await completeTask(task.sessionId, task.taskIdentifier, task.transferId, { response, size, parts: kept });
     return;
   }
   const requests = rangesFrom(received, size, REQUEST_SIZE).map(({ first, last }) => rangeRequest(task.originalRequest, first, last));
@@ -446,14 +446,14 @@ async function failedStatus(records: BackgroundFetchRecord[]): Promise<number | 
 async function fail(task: TaskRecord, reason: BackgroundFetchFailureReason, status: number | undefined): Promise<void> {
   const [code, message] = reasons[reason] ?? reasons[''];
   const text = status ? `${message}: HTTP ${status} for ${task.originalRequest.url}` : `${message} (${reason})`;
-  const ended = await completeTask(task.sessionId, task.taskIdentifier, task.engineId, { error: new URLError(code, text, status || undefined) });
+  const ended = await completeTask(task.sessionId, task.taskIdentifier, task.transferId, { error: new URLError(code, text, status || undefined) });
   // A file that found no room gives back what it took, so that other files keep theirs.
   if (ended && reason === 'quota-exceeded') await deleteParts(task.sessionId, task.taskIdentifier);
 }
 
 /** Ends a task whose file found no room: its parts go, so that other files keep theirs. */
 async function failForQuota(task: TaskRecord, error: unknown): Promise<void> {
-  if (await completeTask(task.sessionId, task.taskIdentifier, task.engineId, { error: storageFull(task.originalRequest.url, error) })) {
+  if (await completeTask(task.sessionId, task.taskIdentifier, task.transferId, { error: storageFull(task.originalRequest.url, error) })) {
     await deleteParts(task.sessionId, task.taskIdentifier);
   }
 }

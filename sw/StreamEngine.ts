@@ -113,7 +113,7 @@ export class StreamEngine implements Engine {
   }
 
   async start(task: TaskRecord, configuration: ConfigurationRecord | undefined): Promise<void> {
-    const id = task.engineId!;
+    const id = task.transferId!;
     const abort = new AbortController();
     const stop = new AbortController();
     let turn = true;
@@ -141,11 +141,11 @@ export class StreamEngine implements Engine {
   }
 
   async isAlive(task: TaskRecord): Promise<boolean> {
-    return this.#transfers.has(task.engineId!);
+    return this.#transfers.has(task.transferId!);
   }
 
   async cancel(task: TaskRecord): Promise<void> {
-    const transfer = this.#transfers.get(task.engineId!);
+    const transfer = this.#transfers.get(task.transferId!);
     if (transfer) transfer.abort.abort();
     else await this.#end(task, { error: cancelled() });
   }
@@ -156,7 +156,7 @@ export class StreamEngine implements Engine {
    * left running for the caller to suspend; a transfer that ended meanwhile has ended it.
    */
   async suspend(task: TaskRecord): Promise<void> {
-    const transfer = this.#transfers.get(task.engineId!);
+    const transfer = this.#transfers.get(task.transferId!);
     if (!transfer) return;
     transfer.stop.abort();
     const timer = setTimeout(() => transfer.abort.abort(GIVEN_UP), STOP_TIMEOUT_MS);
@@ -218,7 +218,7 @@ export class StreamEngine implements Engine {
     const { sessionId, taskIdentifier } = task;
     // A first attempt has the task as `startMany` stored it: this transfer alone writes it since.
     const saved = again ? await this.#saved(task) : task;
-    if (saved.engineId !== task.engineId) throw new Error('superseded');
+    if (saved.transferId !== task.transferId) throw new Error('superseded');
     if (stop.aborted) return;
     const { url, method, headers: requestHeaders } = task.originalRequest;
     const headers = new Headers(requestHeaders);
@@ -436,7 +436,7 @@ export class StreamEngine implements Engine {
   }
 
   #end(task: TaskRecord, outcome: Parameters<typeof completeTask>[3]): Promise<boolean> {
-    return completeTask(task.sessionId, task.taskIdentifier, task.engineId, outcome);
+    return completeTask(task.sessionId, task.taskIdentifier, task.transferId, outcome);
   }
 }
 

@@ -70,7 +70,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
   }
 
   /**
-   * Starts new transfers for tasks, each if it still waits for its `previousEngineId` (or
+   * Starts new transfers for tasks, each if it still waits for its `previousTransferId` (or
    * none). The downloads an engine can carry together (Background Fetch: one registration of
    * many requests) share one transfer; the rest get one each. `created` holds the tasks just
    * made by `createTasks`, which no one else knows yet: they are not read, and those it did not
@@ -79,7 +79,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
    */
   async function startMany(
     sessionId: string,
-    entries: [taskIdentifier: number, previousEngineId: string | null][],
+    entries: [taskIdentifier: number, previousTransferId: string | null][],
     engine: Engine = preferred,
     created?: Created,
   ): Promise<{ orders: FetchOrder[]; written: TaskRecord[] }> {
@@ -103,7 +103,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
     const writes: Promise<unknown>[] = [];
     const written: TaskRecord[] = [];
     const seen = new Set<number>();
-    for (const [index, [taskIdentifier, previousEngineId]] of entries.entries()) {
+    for (const [index, [taskIdentifier, previousTransferId]] of entries.entries()) {
       const task = records[index];
       // A task listed twice is started once.
       if (seen.has(taskIdentifier)) continue;
@@ -114,12 +114,12 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
         continue;
       }
       changed ||= unstored;
-      if (!task || task.state === 'completed' || task.engineId !== previousEngineId) continue;
+      if (!task || task.state === 'completed' || task.transferId !== previousTransferId) continue;
       const waitingFor = waitingReason(configuration, task);
       if (waitingFor) {
         // Conditions are poor: the task waits, running with no engine, and is tried at each wake.
         changed ||= task.waitingFor === null;
-        Object.assign(task, { state: 'running', engine: null, engineId: null, waitingFor });
+        Object.assign(task, { state: 'running', engine: null, transferId: null, waitingFor });
         writes.push(tx.store.put(task));
         written.push(task);
         continue;
@@ -135,7 +135,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       changed = true;
       if (task.earliestBeginDate !== null && task.earliestBeginDate > Date.now()) {
         // Not yet: the task waits, running but with no engine, until a wake after that time.
-        Object.assign(task, { state: 'running', engine: null, engineId: null });
+        Object.assign(task, { state: 'running', engine: null, transferId: null });
         writes.push(tx.store.put(task));
         written.push(task);
         continue;
@@ -149,7 +149,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       Object.assign(task, {
         state: 'running',
         engine: chosen.name,
-        engineId: together ? shared : `bgdl:${crypto.randomUUID()}`,
+        transferId: together ? shared : `bgdl:${crypto.randomUUID()}`,
         startedAt: Date.now(),
         receivedAtStart: task.countOfBytesReceived,
       });
@@ -167,30 +167,30 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       const error = overSendLimit(task)
         ? new URLError('dataLengthExceedsMaximum', `The upload to ${task.originalRequest.url} (${task.body!.size} bytes) is larger than countOfBytesClientExpectsToSend (${limit} bytes)`)
         : new URLError('networkConnectionLost', `The download of ${task.originalRequest.url} was interrupted ${task.attempts} times`);
-      await completeTask(sessionId, task.taskIdentifier, task.engineId, { error });
+      await completeTask(sessionId, task.taskIdentifier, task.transferId, { error });
     }
     const orders: FetchOrder[] = [];
-    const together = started.filter((task) => task.engineId === shared);
+    const together = started.filter((task) => task.transferId === shared);
     const transfers = together.length > 0 ? [together] : [];
-    for (const task of started) if (task.engineId !== shared) transfers.push([task]);
+    for (const task of started) if (task.transferId !== shared) transfers.push([task]);
     for (const tasks of transfers) {
       const carrier = engines[tasks[0]!.engine!]!;
       try {
-        const order = tasks[0]!.engineId === shared ? await carrier.startMany!(tasks, configuration) : await carrier.start(tasks[0]!, configuration);
+        const order = tasks[0]!.transferId === shared ? await carrier.startMany!(tasks, configuration) : await carrier.start(tasks[0]!, configuration);
         if (order) orders.push(order);
       } catch (cause) {
-        for (const task of tasks) await failToStart(sessionId, task.taskIdentifier, task.engineId!, cause, task.originalRequest.url);
+        for (const task of tasks) await failToStart(sessionId, task.taskIdentifier, task.transferId!, cause, task.originalRequest.url);
       }
     }
     return { orders, written };
   }
 
   /** Ends a task whose transfer could not start. */
-  async function failToStart(sessionId: string, taskIdentifier: number, engineId: string, cause: unknown, url: string): Promise<void> {
+  async function failToStart(sessionId: string, taskIdentifier: number, transferId: string, cause: unknown, url: string): Promise<void> {
     const { name, message } = cause as { name?: unknown; message?: unknown };
     const code = isQuotaError(cause) ? 'cannotWriteToFile' : 'unknown';
     const error = new URLError(code, `The download of ${url} could not start: ${String(name)}: ${String(message)}`);
-    await completeTask(sessionId, taskIdentifier, engineId, { error });
+    await completeTask(sessionId, taskIdentifier, transferId, { error });
   }
 
   /**
@@ -203,16 +203,16 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
     const alive = new Map<string, Promise<boolean>>();
     for (const task of tasks) {
       if (task.state !== 'running') continue;
-      if (!task.engineId) {
+      if (!task.transferId) {
         if ((task.earliestBeginDate ?? 0) <= Date.now()) entries.push([task.taskIdentifier, null]);
         continue;
       }
       // A transfer just handed to its engine may not be registered there yet.
       if (Date.now() - task.startedAt < START_GRACE_MS) continue;
       const engine = task.engine ? engines[task.engine] : undefined;
-      if (engine && !alive.has(task.engineId)) alive.set(task.engineId, engine.isAlive(task));
-      if (engine && (await alive.get(task.engineId))) continue;
-      entries.push([task.taskIdentifier, task.engineId]);
+      if (engine && !alive.has(task.transferId)) alive.set(task.transferId, engine.isAlive(task));
+      if (engine && (await alive.get(task.transferId))) continue;
+      entries.push([task.taskIdentifier, task.transferId]);
     }
     return entries.length > 0 ? (await startMany(sessionId, entries, engine)).orders : undefined;
   }
@@ -247,19 +247,19 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
     // First the engine keeps what it received (the stream engine stores its parts in flight),
     // while the task is still its own to record them in.
     const running = await getTask(task.sessionId, task.taskIdentifier);
-    if (running?.state === 'running' && running.engine && running.engineId) await engines[running.engine]?.suspend?.(running);
+    if (running?.state === 'running' && running.engine && running.transferId) await engines[running.engine]?.suspend?.(running);
     const tx = (await getDatabase()).transaction('tasks', 'readwrite');
     const current = await tx.store.get([task.sessionId, task.taskIdentifier]);
     if (!current || (current.state !== 'running' && current.state !== 'suspended')) return void (await tx.done);
-    const { engine: engineName, engineId } = current;
-    Object.assign(current, { state, engine: null, engineId: null });
+    const { engine: engineName, transferId } = current;
+    Object.assign(current, { state, engine: null, transferId: null });
     await tx.store.put(current);
     await tx.done;
     touch(task.sessionId, [task.taskIdentifier]);
     notify({ type: 'changed', sessionId: task.sessionId });
     // The transfer's own end is ignored now that the task no longer waits for it.
-    const engine = engineName && engineId ? engines[engineName] : undefined;
-    await engine?.cancel({ ...current, engine: engineName, engineId });
+    const engine = engineName && transferId ? engines[engineName] : undefined;
+    await engine?.cancel({ ...current, engine: engineName, transferId });
     return current;
   }
 
@@ -363,7 +363,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
         discretionary,
         waitingFor: null,
         engine: null,
-        engineId: null,
+        transferId: null,
         attempts: 0,
         receivedAtStart: 0,
         parts: 0,
@@ -514,27 +514,27 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       return { tasks: written.map(taskView), events: [], orders, rejected };
     },
 
-    async fail(sessionId, engineId, error) {
+    async fail(sessionId, transferId, error) {
       const id = valid.sessionId(sessionId);
-      if (typeof engineId !== 'string') throw new TypeError(`An engine id must be a string, not ${valid.quote(engineId)}`);
-      const tasks = await (await getDatabase()).getAllFromIndex('tasks', 'byEngineId', engineId);
+      if (typeof transferId !== 'string') throw new TypeError(`An engine id must be a string, not ${valid.quote(transferId)}`);
+      const tasks = await (await getDatabase()).getAllFromIndex('tasks', 'byTransfer', transferId);
       for (const task of tasks) {
-        if (task.sessionId === id) await failToStart(id, task.taskIdentifier, engineId, error, task.originalRequest.url);
+        if (task.sessionId === id) await failToStart(id, task.taskIdentifier, transferId, error, task.originalRequest.url);
       }
     },
 
     async cancel(sessionId, taskIdentifier) {
       const task = await mustGetTask(sessionId, taskIdentifier);
       if (task.state === 'completed') return;
-      const engine = task.engine && task.engineId ? engines[task.engine] : undefined;
+      const engine = task.engine && task.transferId ? engines[task.engine] : undefined;
       if (!engine) {
         const error = new URLError('cancelled', 'The download was cancelled');
-        await completeTask(task.sessionId, task.taskIdentifier, task.engineId, { error });
+        await completeTask(task.sessionId, task.taskIdentifier, task.transferId, { error });
         return;
       }
       const tx = (await getDatabase()).transaction('tasks', 'readwrite');
       const current = await tx.store.get([task.sessionId, task.taskIdentifier]);
-      if (current?.state !== 'running' || current.engineId !== task.engineId) return tx.done;
+      if (current?.state !== 'running' || current.transferId !== task.transferId) return tx.done;
       current.state = 'canceling';
       await tx.store.put(current);
       await tx.done;
@@ -553,8 +553,8 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
         appVisible: await isAppVisible(),
         rateLimiter: await getRateLimiter(),
         waitingEvents: events.length,
-        tasks: tasks.map(({ taskIdentifier, state, engine, engineId, waitingFor, earliestBeginDate, discretionary, countOfBytesReceived, parts, attempts }) => ({
-          taskIdentifier, state, engine, engineId, waitingFor, earliestBeginDate, discretionary, countOfBytesReceived, parts, attempts,
+        tasks: tasks.map(({ taskIdentifier, state, engine, transferId, waitingFor, earliestBeginDate, discretionary, countOfBytesReceived, parts, attempts }) => ({
+          taskIdentifier, state, engine, transferId, waitingFor, earliestBeginDate, discretionary, countOfBytesReceived, parts, attempts,
         })),
       };
     },
@@ -616,7 +616,7 @@ export function createApi(engines: Partial<Record<EngineName, Engine>>, preferre
       void Promise.all(files.map((key) => cache.delete(key)));
     },
   };
-  const handOver: HandOver = (task, engine) => startMany(task.sessionId, [[task.taskIdentifier, task.engineId]], engine).then(() => undefined);
+  const handOver: HandOver = (task, engine) => startMany(task.sessionId, [[task.taskIdentifier, task.transferId]], engine).then(() => undefined);
 
   /**
    * The worker was woken with no page to ask (Background Sync): starts again the streaming

@@ -14,13 +14,13 @@ export type Outcome = { response: ResponseRecord; size: number; parts: number; b
 /**
  * Ends a task: in one transaction (shared with other writes of the moment), marks it completed
  * and queues its delegate events in the outbox, so that a stop at any point leaves either both
- * or neither. Only the transfer the task is waiting for (`engineId`) may end it; a late or
+ * or neither. Only the transfer the task is waiting for (`transferId`) may end it; a late or
  * repeated report is ignored. Returns whether the task was ended by this call.
  */
 export async function completeTask(
   sessionId: string,
   taskIdentifier: number,
-  engineId: string | null,
+  transferId: string | null,
   outcome: Outcome,
 ): Promise<boolean> {
   const ended = await inBatch(async (tx) => {
@@ -31,7 +31,7 @@ export async function completeTask(
     const granted = notificationsGranted();
     const [task, configuration] = await Promise.all([tasks.get([sessionId, taskIdentifier]), granted ? tx.objectStore('sessions').get(sessionId) : undefined]);
     const engine = task?.engine;
-    if (!task || task.state === 'completed' || task.engineId !== engineId) return undefined;
+    if (!task || task.state === 'completed' || task.transferId !== transferId) return undefined;
     const events: TaskEvent[] = [];
     if ('error' in outcome) {
       task.error = serializeError(outcome.error);
@@ -48,7 +48,7 @@ export async function completeTask(
     }
     events.push({ type: 'didCompleteWithError', taskIdentifier, error: task.error });
     task.state = 'completed';
-    task.engineId = null;
+    task.transferId = null;
     task.body = null;
     const writes = [tasks.put(task), ...events.map((event) => tx.objectStore('events').add({ ...event, sessionId } as EventRecord))];
     if ('body' in outcome && outcome.body) writes.push(tx.objectStore('bodies').put(outcome.body, [sessionId, taskIdentifier]));

@@ -13,7 +13,6 @@ export function getDatabase(): Promise<IDBPDatabase<Schema>> {
         db.createObjectStore('sessions', { keyPath: 'identifier' });
         const tasks = db.createObjectStore('tasks', { keyPath: ['sessionId', 'taskIdentifier'] });
         tasks.createIndex('bySession', 'sessionId');
-        tasks.createIndex('byEngineId', 'engineId');
         const events = db.createObjectStore('events', { keyPath: 'seq', autoIncrement: true });
         events.createIndex('bySession', 'sessionId');
       }
@@ -21,6 +20,8 @@ export function getDatabase(): Promise<IDBPDatabase<Schema>> {
       // Version 3: a response record holds what the page shows of it.
       if (oldVersion >= 1 && oldVersion < 3) void addResponseFields(transaction.objectStore('tasks'));
       if (oldVersion < 4) db.createObjectStore('bodies');
+      // Version 5: the transfer that owns a task is its `transferId` (was `engineId`).
+      if (oldVersion < 5) void renameTransferId(transaction.objectStore('tasks'));
     },
     // A newer version of the library (a new worker) is upgrading the database: this connection
     // steps aside rather than hold the upgrade up until this worker ends.
@@ -40,6 +41,17 @@ async function addResponseFields(tasks: IDBPObjectStore<Schema, ArrayLike<StoreN
   for (let cursor = await tasks.openCursor(); cursor; cursor = await cursor.continue()) {
     const task = cursor.value;
     if (task.response) await cursor.update({ ...task, response: withResponseFields(task.response) });
+  }
+}
+
+/** Renames each task's `engineId` to `transferId`, and its index with it. */
+async function renameTransferId(tasks: IDBPObjectStore<Schema, ArrayLike<StoreNames<Schema>>, 'tasks', 'versionchange'>): Promise<void> {
+  const untyped = tasks as unknown as IDBPObjectStore<Schema, ArrayLike<StoreNames<Schema>>, 'tasks', 'versionchange'> & { deleteIndex(name: string): void };
+  if (untyped.indexNames.contains('byEngineId' as 'byTransfer')) untyped.deleteIndex('byEngineId');
+  tasks.createIndex('byTransfer', 'transferId');
+  for (let cursor = await tasks.openCursor(); cursor; cursor = await cursor.continue()) {
+    const { engineId, ...task } = cursor.value as TaskRecord & { engineId?: string | null };
+    if (engineId !== undefined) await cursor.update({ ...task, transferId: engineId });
   }
 }
 

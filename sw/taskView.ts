@@ -8,11 +8,11 @@ import type { TaskRecord } from '../common/schema.js';
 export function taskView(task: TaskRecord): TaskView {
   const { taskIdentifier, kind, state, taskDescription, originalRequest, countOfBytesSent, countOfBytesExpectedToSend, countOfBytesReceived } = task;
   const { countOfBytesExpectedToReceive, countOfBytesClientExpectsToReceive, countOfBytesClientExpectsToSend, earliestBeginDate, priority } = task;
-  const { waitingFor, engine, engineId, receivedAtStart, response } = task;
+  const { waitingFor, engine, transferId, receivedAtStart, response } = task;
   return {
     taskIdentifier, kind, state, taskDescription, originalRequest, countOfBytesSent, countOfBytesExpectedToSend, countOfBytesReceived,
     countOfBytesExpectedToReceive, countOfBytesClientExpectsToReceive, countOfBytesClientExpectsToSend, earliestBeginDate, priority,
-    waitingFor, engine, engineId, receivedAtStart,
+    waitingFor, engine, transferId, receivedAtStart,
     response: response && { ...response, headers: headerObject(response.headers) },
   };
 }
