@@ -151,6 +151,10 @@ export interface DebugState {
     countOfBytesReceived: number;
     parts: number;
     attempts: number;
+    /** 0 to 1: higher starts first. */
+    priority: number;
+    /** When the task fails as `timedOut` if not ended (`timeoutIntervalForResource`), or null. */
+    deadline: number | null;
   }[];
 }
 

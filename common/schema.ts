@@ -5,6 +5,7 @@
  */
 import type { DBSchema } from 'idb';
 import type { SerializedError } from './errors.js';
+import type { TaskState } from './lifecycle.js';
 
 /** Name and version of the IndexedDB database. */
 export const DB_NAME = 'bgdl';
@@ -13,8 +14,8 @@ export const DB_VERSION = 5;
 /** Cache Storage cache that holds temporary locations and the permanent store. */
 export const FILES_CACHE = 'bgdl-files';
 
-/** A task's state, as `URLSessionTask.State`. */
-export type TaskState = 'running' | 'suspended' | 'canceling' | 'completed';
+/** A task's state (see `lifecycle.ts`). */
+export type { TaskState } from './lifecycle.js';
 
 /** Which engine carries a task's bytes. */
 export type EngineName = 'background-fetch' | 'stream';
@@ -54,6 +55,10 @@ export interface ConfigurationRecord {
   allowsExpensiveNetworkAccess?: boolean;
   /** May transfers use a network in Save-Data mode? (Default true.) */
   allowsConstrainedNetworkAccess?: boolean;
+  /** How many streamed transfers may have a request open to one host at a time (default 6). */
+  httpMaximumConnectionsPerHost?: number;
+  /** Seconds a task may take from its first resume to its end before it fails as `timedOut` (default 7 days). */
+  timeoutIntervalForResource?: number;
   /** Title shown by the browser's download UI and the launch notification. */
   title?: string;
   /** Where a click on the download UI or the launch notification brings the user (same origin). */
@@ -84,8 +89,18 @@ export interface TaskRecord {
   countOfBytesClientExpectsToSend?: number;
   /** The transfer does not start before this time (ms since the epoch), or null. */
   earliestBeginDate: number | null;
-  /** 0 (lowest) to 1 (highest); 0.5 by default. */
+  /** 0 (lowest) to 1 (highest); 0.5 by default. Higher starts first. */
   priority: number;
+  /**
+   * When the task was last resumed (ms since the epoch, with a fraction that orders tasks
+   * resumed in the same ms): tasks of equal priority start in this order. 0 if never.
+   */
+  resumedAt?: number;
+  /**
+   * When the task fails as `timedOut` if it has not ended (`timeoutIntervalForResource` after
+   * its first resume), ms since the epoch; null before its first resume.
+   */
+  deadline?: number | null;
   /** Waits for good conditions: the session is discretionary, or no page was visible at resume. */
   discretionary: boolean;
   /** Why the task waits to start (its conditions), or null. */

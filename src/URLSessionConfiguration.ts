@@ -21,6 +21,10 @@ export class URLSessionConfiguration {
   retryLimit = 5;
   /** Seconds a transfer may wait for more data before the attempt is retried (then fails as `timedOut`). Default: 60. */
   timeoutIntervalForRequest = 60;
+  /** How many streamed transfers may have a request open to one host at a time. Default: 6. */
+  httpMaximumConnectionsPerHost = 6;
+  /** Seconds a task may take, from its first `resume()`, before it fails as `timedOut` (even across restarts). Default: 7 days. */
+  timeoutIntervalForResource = 7 * 24 * 60 * 60;
   /** The title of the browser's download UI and of the launch notification. */
   title: string | undefined;
   /** Where a click on the download UI or the launch notification brings the user. Default: the worker's scope. */

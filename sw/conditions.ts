@@ -1,4 +1,4 @@
-import type { ConfigurationRecord, TaskRecord } from '../common/schema.js';
+import type { Network } from './scheduler/plan.js';
 
 declare const self: ServiceWorkerGlobalScope;
 
@@ -15,18 +15,8 @@ export async function isAppVisible(): Promise<boolean> {
   return windows.some((window) => window.visibilityState === 'visible');
 }
 
-/**
- * Why a task cannot start now, or null if it can. Every task keeps to the configuration's
- * `allowsExpensiveNetworkAccess` and `allowsConstrainedNetworkAccess`; a discretionary task
- * also waits for good conditions: online, no Save-Data, not a 2G-class connection.
- */
-export function waitingReason(configuration: ConfigurationRecord | undefined, task: TaskRecord): string | null {
+/** The network as the worker sees it now. */
+export function network(): Network {
   const connection = (navigator as WorkerNavigator & { connection?: Connection }).connection;
-  if (configuration?.allowsConstrainedNetworkAccess === false && connection?.saveData) return 'constrained network (Save-Data)';
-  if (configuration?.allowsExpensiveNetworkAccess === false && connection?.type === 'cellular') return 'expensive network (cellular)';
-  if (!task.discretionary) return null;
-  if (!navigator.onLine) return 'offline';
-  if (connection?.saveData) return 'Save-Data';
-  if (connection?.effectiveType === 'slow-2g' || connection?.effectiveType === '2g') return `slow connection (${connection.effectiveType})`;
-  return null;
+  return { online: navigator.onLine, saveData: connection?.saveData, effectiveType: connection?.effectiveType, type: connection?.type };
 }

@@ -3,10 +3,10 @@ import { serializeError } from '../common/errors.js';
 import { CONNECT, installErrorTransfer, isConnectMessage, type WorkerApi } from '../common/protocol.js';
 import { quote } from '../common/quote.js';
 import { createApi } from './api.js';
-import { handleNotificationClicks } from './launch.js';
-import { BackgroundFetchEngine } from './BackgroundFetchEngine.js';
-import type { Engine } from './engine.js';
-import { StreamEngine } from './StreamEngine.js';
+import { BackgroundFetchEngine } from './engines/background-fetch/BackgroundFetchEngine.js';
+import { StreamEngine } from './engines/stream/StreamEngine.js';
+import { onNotificationClick } from './launch.js';
+import { Scheduler } from './scheduler/Scheduler.js';
 
 declare const self: ServiceWorkerGlobalScope;
 
@@ -45,38 +45,33 @@ let installed = false;
  * Wires background URL sessions into this service worker: answers the library's pages, runs
  * the transfers, and handles Background Fetch events with no page open. Call it once, at the
  * top level of the worker script (event listeners must be added during its first run). It
- * leaves `fetch` and every message that is not its own to the worker's other code.
+ * adds every listener the library has, here, and leaves `fetch` and every message that is
+ * not its own to the worker's other code.
  */
 export function installURLSessionWorker(options: WorkerOptions = {}): void {
   if (installed) return;
   installed = true;
   installErrorTransfer();
-  const stream = new StreamEngine();
   const manager = options.disableBackgroundFetch ? undefined : self.registration.backgroundFetch;
-  const backgroundFetch = manager ? new BackgroundFetchEngine(manager) : undefined;
-  const preferred: Engine = backgroundFetch ?? stream;
-  handleNotificationClicks();
-  const { api, handOver, wake } = createApi({ stream, 'background-fetch': backgroundFetch }, preferred);
-  /** When Background Sync was last asked to wake the worker (ms since the epoch). */
-  let syncAsked = -Infinity;
-  /** Keeps the worker alive while streaming transfers run, within one event's budget. */
-  const whileStreaming = () => {
-    // Where the browser has Background Sync, it is asked to wake the worker if this one dies
-    // (at most every SYNC_INTERVAL_MS: with 1,000 small files, a page's calls asked 130 times).
-    if (stream.busy && Date.now() - syncAsked >= SYNC_INTERVAL_MS) {
-      syncAsked = Date.now();
-      self.registration.sync?.register(SYNC_TAG).catch(() => undefined);
-    }
-    return Promise.race([stream.idle(), delay(EVENT_BUDGET_MS)]);
-  };
-  // What Background Fetch could not finish (a browser restart, a 5xx), the streaming engine
-  // retries, within the event that reported the failure.
-  backgroundFetch?.onRetryable((task) => handOver(task, stream).then(whileStreaming));
+  const scheduler = new Scheduler(manager ? 'background-fetch' : 'stream');
+  const stream = new StreamEngine(scheduler.sink);
+  scheduler.add(stream);
+  if (manager) scheduler.add(new BackgroundFetchEngine(manager, scheduler.sink));
+  const api = createApi(scheduler);
+  const whileStreaming = keepAlive(() => stream.busy || scheduler.queue.size > 0, () => stream.idle());
 
+  for (const engine of Object.values(scheduler.engines)) {
+    for (const [type, handler] of Object.entries(engine.handlers ?? {})) {
+      // What an engine could not finish, the streaming engine may take over within the event.
+      self.addEventListener(type, (event) => (event as ExtendableEvent).waitUntil(handler(event as ExtendableEvent).then(whileStreaming)));
+    }
+  }
+  self.addEventListener('notificationclick', onNotificationClick);
   self.addEventListener('sync', (event) => {
     if (event.tag !== SYNC_TAG) return;
     event.waitUntil(
-      wake()
+      scheduler
+        .wake()
         .then(whileStreaming)
         .then(() => {
           // Rejected, the sync is retried by the browser later: the transfers go on then.
@@ -84,29 +79,47 @@ export function installURLSessionWorker(options: WorkerOptions = {}): void {
         }),
     );
   });
+  self.addEventListener('message', (event) => onMessage(event, api, whileStreaming));
+}
 
-  self.addEventListener('message', (event) => {
-    const source = event.source as Client | null;
-    if (!isConnectMessage(event.data, event.ports)) {
-      // Not ours, unless it claims to be: then it is malformed, and the sender is told so.
-      const type = (event.data as { type?: unknown } | null)?.type;
-      if (typeof type === 'string' && type.startsWith('bgdl:')) {
-        const error = new TypeError(`Malformed bgdl message ${quote(event.data)}: expected { type: "${CONNECT}" } with one MessagePort`);
-        source?.postMessage({ type: 'bgdl:error', error: serializeError(error) });
-      }
-      return;
+/**
+ * What keeps the worker alive while streaming transfers run, within one event's budget; where
+ * the browser has Background Sync, it is asked to wake the worker if this one dies (at most
+ * every SYNC_INTERVAL_MS: with 1,000 small files, a page's calls asked 130 times).
+ */
+function keepAlive(busy: () => boolean, idle: () => Promise<void>): () => Promise<void> {
+  let syncAsked = -Infinity;
+  return () => {
+    if (busy() && Date.now() - syncAsked >= SYNC_INTERVAL_MS) {
+      syncAsked = Date.now();
+      self.registration.sync?.register(SYNC_TAG).catch(() => undefined);
     }
-    const port = event.ports[0]!;
-    if (!source || new URL(source.url).origin !== self.location.origin) {
-      port.postMessage({ type: 'bgdl:error', error: serializeError(new TypeError('Refused: not a client of this origin')) });
-      return;
+    return Promise.race([idle(), delay(EVENT_BUDGET_MS)]);
+  };
+}
+
+/** Answers a page's call: only a well-formed one, from a client of this origin. */
+function onMessage(event: ExtendableMessageEvent, api: WorkerApi, whileStreaming: () => Promise<void>): void {
+  const source = event.source as Client | null;
+  if (!isConnectMessage(event.data, event.ports)) {
+    // Not ours, unless it claims to be: then it is malformed, and the sender is told so.
+    const type = (event.data as { type?: unknown } | null)?.type;
+    if (typeof type === 'string' && type.startsWith('bgdl:')) {
+      const error = new TypeError(`Malformed bgdl message ${quote(event.data)}: expected { type: "${CONNECT}" } with one MessagePort`);
+      source?.postMessage({ type: 'bgdl:error', error: serializeError(error) });
     }
-    let called!: () => void;
-    const call = new Promise<void>((resolve) => (called = resolve));
-    expose(oneCall(api, called), port);
-    // Each call extends the worker's life while transfers are under way, within a budget.
-    event.waitUntil(Promise.race([call, delay(CALL_TIMEOUT_MS)]).then(whileStreaming));
-  });
+    return;
+  }
+  const port = event.ports[0]!;
+  if (!source || new URL(source.url).origin !== self.location.origin) {
+    port.postMessage({ type: 'bgdl:error', error: serializeError(new TypeError('Refused: not a client of this origin')) });
+    return;
+  }
+  let called!: () => void;
+  const call = new Promise<void>((resolve) => (called = resolve));
+  expose(oneCall(api, called), port);
+  // Each call extends the worker's life while transfers are under way, within a budget.
+  event.waitUntil(Promise.race([call, delay(CALL_TIMEOUT_MS)]).then(whileStreaming));
 }
 
 function delay(ms: number): Promise<void> {

@@ -61,11 +61,9 @@ export async function dismiss(sessionId: string): Promise<void> {
 }
 
 /** Opens the app when one of the library's notifications is clicked; leaves others alone. */
-export function handleNotificationClicks(): void {
-  self.addEventListener('notificationclick', (event) => {
-    const data = event.notification.data as { bgdl?: string; url?: string } | null;
-    if (typeof data?.bgdl !== 'string') return;
-    event.notification.close();
-    event.waitUntil(openApp(data.url));
-  });
+export function onNotificationClick(event: NotificationEvent): void {
+  const data = event.notification.data as { bgdl?: string; url?: string } | null;
+  if (typeof data?.bgdl !== 'string') return;
+  event.notification.close();
+  event.waitUntil(openApp(data.url));
 }

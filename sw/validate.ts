@@ -101,6 +101,14 @@ export function configuration(value: unknown): ConfigurationRecord {
   if (timeout !== undefined && !(typeof timeout === 'number' && timeout > 0 && timeout <= 2 ** 31 / 1000)) {
     throw new TypeError(`timeoutIntervalForRequest must be a number of seconds > 0, not ${quote(timeout)}`);
   }
+  const perHost = config.httpMaximumConnectionsPerHost;
+  if (perHost !== undefined && !(Number.isSafeInteger(perHost) && perHost >= 1)) {
+    throw new TypeError(`httpMaximumConnectionsPerHost must be an integer >= 1, not ${quote(perHost)}`);
+  }
+  const resource = config.timeoutIntervalForResource;
+  if (resource !== undefined && !(typeof resource === 'number' && resource > 0 && Number.isFinite(resource))) {
+    throw new TypeError(`timeoutIntervalForResource must be a number of seconds > 0, not ${quote(resource)}`);
+  }
   if (config.title !== undefined && typeof config.title !== 'string') {
     throw new TypeError(`title must be a string, not ${quote(config.title)}`);
   }
@@ -116,6 +124,8 @@ export function configuration(value: unknown): ConfigurationRecord {
     sessionSendsLaunchEvents: config.sessionSendsLaunchEvents!,
     retryLimit: config.retryLimit!,
     ...(timeout === undefined ? {} : { timeoutIntervalForRequest: timeout }),
+    ...(perHost === undefined ? {} : { httpMaximumConnectionsPerHost: perHost }),
+    ...(resource === undefined ? {} : { timeoutIntervalForResource: resource }),
     allowsExpensiveNetworkAccess: config.allowsExpensiveNetworkAccess ?? true,
     allowsConstrainedNetworkAccess: config.allowsConstrainedNetworkAccess ?? true,
     ...(config.title === undefined ? {} : { title: config.title }),

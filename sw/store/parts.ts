@@ -1,4 +1,4 @@
-import { FILES_CACHE, temporaryFolder, temporaryKey } from '../common/schema.js';
+import { FILES_CACHE, temporaryFolder, temporaryKey } from '../../common/schema.js';
 
 let files: Promise<Cache> | undefined;
 
@@ -36,4 +36,38 @@ export async function deleteParts(sessionId: string, taskIdentifier?: number, ke
     const task = Number(pathname.slice(sessionPrefix.length).split('/')[0]);
     if (!keep.has(task)) await cache.delete(pathname);
   }
+}
+
+/** Deletes a delivered file's parts. */
+export async function deleteFile(sessionId: string, taskIdentifier: number, parts: number): Promise<void> {
+  const cache = await filesCache();
+  await Promise.all(Array.from({ length: parts }, (_, part) => cache.delete(temporaryKey(sessionId, taskIdentifier, part))));
+}
+
+/** A task's stored parts as one Blob (backed by storage), or undefined if one is gone. */
+export async function readFile(sessionId: string, taskIdentifier: number, parts: number): Promise<Blob | undefined> {
+  const cache = await filesCache();
+  const blobs = await Promise.all(Array.from({ length: parts }, async (_, part) => (await cache.match(temporaryKey(sessionId, taskIdentifier, part)))?.blob()));
+  return blobs.includes(undefined) ? undefined : new Blob(blobs as Blob[]);
+}
+
+/**
+ * Copies stored entries from the keys `from` to the keys `to`, one by one (a copy of a stored
+ * response is a handle, not its bytes in memory). Returns false, having copied nothing more,
+ * if one is gone.
+ */
+export async function copyParts(from: string[], to: string[]): Promise<boolean> {
+  const cache = await filesCache();
+  for (const [index, key] of from.entries()) {
+    const stored = await cache.match(key);
+    if (!stored) return false;
+    await cache.put(to[index]!, stored);
+  }
+  return true;
+}
+
+/** Deletes stored entries by key. */
+export async function deleteKeys(keys: string[]): Promise<void> {
+  const cache = await filesCache();
+  await Promise.all(keys.map((key) => cache.delete(key)));
 }

@@ -1,5 +1,5 @@
 import type { IDBPTransaction } from 'idb';
-import type { Schema } from '../common/schema.js';
+import type { Schema } from '../../common/schema.js';
 import { getDatabase } from './database.js';
 
 /** The stores a batched write may touch. */

@@ -1,7 +1,7 @@
 import { openDB, type IDBPDatabase, type IDBPObjectStore, type StoreNames } from 'idb';
-import { DB_NAME, DB_VERSION, type RateLimiterState, type Schema, type TaskRecord } from '../common/schema.js';
-import { NO_DELAY } from './rateLimiter.js';
-import { withResponseFields } from './responseRecord.js';
+import { DB_NAME, DB_VERSION, type RateLimiterState, type Schema, type TaskRecord } from '../../common/schema.js';
+import { NO_DELAY } from '../rateLimiter.js';
+import { withResponseFields } from '../responseRecord.js';
 
 let database: Promise<IDBPDatabase<Schema>> | undefined;
 

@@ -1,0 +1,148 @@
+import { expect, test } from '@playwright/test';
+import { canMove, owns, TRANSITIONS } from '../../common/lifecycle.js';
+import type { ConfigurationRecord, TaskRecord } from '../../common/schema.js';
+import { NO_DELAY } from '../../sw/rateLimiter.js';
+import {
+  deadlineOf,
+  decide,
+  MAX_ATTEMPTS,
+  newTaskTiming,
+  reconcileStep,
+  retryDelayFor,
+  START_GRACE_MS,
+  startOrder,
+  STREAM_BATCH,
+  streamsTogether,
+  type Environment,
+} from '../../sw/scheduler/plan.js';
+import { nextConnection, RunQueue, type Slot } from '../../sw/scheduler/RunQueue.js';
+
+const now = 1_000_000;
+const env: Environment = { now, visible: true, network: { online: true }, engines: ['stream', 'background-fetch'] };
+const config = { identifier: 's', isDiscretionary: false, sessionSendsLaunchEvents: true, retryLimit: 5 } satisfies ConfigurationRecord;
+
+function task(fields: Partial<TaskRecord> = {}): TaskRecord {
+  return {
+    sessionId: 's', taskIdentifier: 1, kind: 'download', body: null, countOfBytesSent: 0, countOfBytesExpectedToSend: 0, state: 'suspended',
+    taskDescription: '', originalRequest: { url: 'https://cdn.example/a', method: 'GET', headers: [] }, response: null, error: null,
+    countOfBytesReceived: 0, countOfBytesExpectedToReceive: -1, countOfBytesClientExpectsToReceive: 0, earliestBeginDate: null, priority: 0.5,
+    discretionary: false, waitingFor: null, engine: null, transferId: null, attempts: 0, receivedAtStart: 0, parts: 0, validator: null,
+    startedAt: 0, createdAt: 0, ...fields,
+  };
+}
+
+test('the lifecycle: completed is final, canceling only completes, the fence lets only the owner write', () => {
+  expect(TRANSITIONS.completed).toEqual([]);
+  expect(canMove('canceling', 'running')).toBe(false);
+  expect(canMove('canceling', 'completed')).toBe(true);
+  expect(canMove('running', 'running')).toBe(true);
+  expect(canMove('suspended', 'running')).toBe(true);
+  expect(owns({ state: 'running', transferId: 'a' }, 'a')).toBe(true);
+  expect(owns({ state: 'running', transferId: 'b' }, 'a')).toBe(false);
+  expect(owns({ state: 'completed', transferId: null }, null)).toBe(false);
+  expect(owns(undefined, 'a')).toBe(false);
+});
+
+test('priority orders what starts: higher first, equal priority in the order of resume()', () => {
+  const tasks = [
+    { id: 1, priority: 0.5, resumedAt: 1 },
+    { id: 2, priority: 0.5, resumedAt: 2 },
+    { id: 3, priority: 1, resumedAt: 3 },
+    { id: 4, priority: 0, resumedAt: 0.5 },
+    { id: 5, priority: 0.5, resumedAt: 1.5 },
+  ];
+  expect(startOrder(tasks).map((t) => t.id)).toEqual([3, 1, 5, 2, 4]);
+});
+
+test('the per-host cap: a connection opens only to a host with room, by priority', () => {
+  const slot = (transferId: string, host: string, priority = 0.5, resumedAt = 0): Slot => ({ transferId, host, perHost: 2, priority, resumedAt });
+  const waiting = [slot('a', 'one', 0.5, 1), slot('b', 'two', 0.5, 2), slot('c', 'one', 1, 3)];
+  expect(nextConnection(waiting, new Map())).toBe(2); // priority 1 first
+  expect(nextConnection(waiting, new Map([['one', 2]]))).toBe(1); // host one is full: two goes
+  expect(nextConnection(waiting, new Map([['one', 2], ['two', 2]]))).toBe(-1);
+});
+
+test('the run queue never opens more than the per-host cap, and hands turns out by priority', async () => {
+  const queue = new RunQueue(3);
+  const started: string[] = [];
+  const slot = (transferId: string, priority: number, resumedAt: number): Slot => ({ transferId, host: 'h', perHost: 2, priority, resumedAt });
+  const turns = ['a', 'b', 'c', 'd', 'e'].map((id, index) => queue.turn(slot(id, id === 'e' ? 1 : 0.5, index)).then((ok) => ok && started.push(id)));
+  await Promise.resolve();
+  expect(started).toEqual(['a', 'b', 'c']);
+  expect(queue.drop('d')).toBe(true);
+  queue.release('a');
+  await Promise.all([turns[3], turns[4]]);
+  expect(started).toEqual(['a', 'b', 'c', 'e']);
+  let open = 0;
+  let most = 0;
+  const connect = async (id: string) => {
+    await queue.connect(slot(id, 0.5, 0));
+    most = Math.max(most, ++open);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    open--;
+    queue.disconnect('h');
+  };
+  await Promise.all(['a', 'b', 'c', 'e', 'f', 'g'].map(connect));
+  expect(most).toBe(2);
+});
+
+test('earliestBeginDate: a task waits until its time, then starts', () => {
+  const later = task({ earliestBeginDate: now + 1000 });
+  expect(decide(later, null, config, 'background-fetch', false, env)).toEqual({ kind: 'later' });
+  expect(decide(later, null, config, 'background-fetch', false, { ...env, now: now + 1000 })).toMatchObject({ kind: 'start' });
+  expect(reconcileStep({ ...later, state: 'running' }, now)).toBe('none');
+  expect(reconcileStep({ ...later, state: 'running' }, now + 1000)).toBe('start');
+});
+
+test('conditions: a discretionary task waits for the network; every task keeps to the configuration', () => {
+  const discretionary = task({ discretionary: true });
+  expect(decide(discretionary, null, config, 'stream', false, { ...env, network: { online: false } })).toEqual({ kind: 'wait', reason: 'offline' });
+  expect(decide(discretionary, null, config, 'stream', false, { ...env, network: { online: true, effectiveType: '2g' } })).toMatchObject({ kind: 'wait' });
+  expect(decide(task(), null, config, 'stream', false, { ...env, network: { online: false } })).toMatchObject({ kind: 'start' });
+  const cellular = { ...env, network: { online: true, type: 'cellular' } };
+  expect(decide(task(), null, { ...config, allowsExpensiveNetworkAccess: false }, 'stream', false, cellular)).toMatchObject({ kind: 'wait' });
+});
+
+test('retries: a transfer is retried up to the limit, then fails; a transfer that died is restarted up to MAX_ATTEMPTS', () => {
+  expect(retryDelayFor(1, 2, () => 100)).toBe(100);
+  expect(retryDelayFor(2, 2, () => 100)).toBe(100);
+  expect(retryDelayFor(3, 2, () => 100)).toBeNull();
+  const died = task({ state: 'running', transferId: 'old', attempts: MAX_ATTEMPTS });
+  expect(decide(died, 'old', config, 'stream', false, env)).toMatchObject({ kind: 'fail', error: { code: 'networkConnectionLost' } });
+  // A start that brought bytes resets the count.
+  expect(decide({ ...died, countOfBytesReceived: 10 }, 'old', config, 'stream', false, env)).toMatchObject({ kind: 'start' });
+  // Another start got there first: the task is no longer waiting for `old`.
+  expect(decide({ ...died, transferId: 'new' }, 'old', config, 'stream', false, env)).toEqual({ kind: 'skip' });
+  expect(reconcileStep({ ...died, startedAt: now - 10 }, now)).toBe('none');
+  expect(reconcileStep({ ...died, startedAt: now - START_GRACE_MS }, now)).toBe('ask');
+});
+
+test('the rate limiter: a task resumed in the background is discretionary and waits for the delay', () => {
+  const limiter = { delay: 60_000, lastWakeAt: now - 10_000 };
+  expect(newTaskTiming(config, { ...env, visible: false }, limiter, null)).toEqual({ discretionary: true, earliestBeginDate: now + 50_000 });
+  expect(newTaskTiming(config, env, limiter, null)).toEqual({ discretionary: false, earliestBeginDate: null });
+  expect(newTaskTiming(config, { ...env, visible: false }, NO_DELAY, now + 5)).toEqual({ discretionary: true, earliestBeginDate: now + 5 });
+});
+
+test('engine choice: bytes kept go on streaming, many small downloads in view stream, the rest on Background Fetch', () => {
+  expect(decide(task(), null, config, 'background-fetch', false, env)).toEqual({ kind: 'start', engine: 'background-fetch', together: true });
+  expect(decide(task({ parts: 2, validator: '"v"' }), null, config, 'background-fetch', false, env)).toMatchObject({ engine: 'stream' });
+  const small = Array.from({ length: STREAM_BATCH }, () => task({ countOfBytesClientExpectsToReceive: 16 * 1024 }));
+  expect(streamsTogether(small, 'background-fetch', env)).toBe(true);
+  expect(streamsTogether(small.slice(1), 'background-fetch', env)).toBe(false);
+  expect(streamsTogether(small, 'background-fetch', { ...env, visible: false })).toBe(false);
+  expect(decide(small[0], null, config, 'background-fetch', true, env)).toMatchObject({ engine: 'stream', together: false });
+  // An upload, or a download with its own limit, goes alone.
+  expect(decide(task({ countOfBytesClientExpectsToReceive: 5 }), null, config, 'background-fetch', false, env)).toMatchObject({ together: false });
+  expect(decide(task(), null, config, 'stream', false, { ...env, engines: ['stream'] })).toMatchObject({ engine: 'stream', together: false });
+});
+
+test('the resource timeout: counted from the first resume, it fails a task not ended, suspended or not restarted', () => {
+  expect(deadlineOf(config, now)).toBe(now + 7 * 24 * 3600 * 1000);
+  expect(deadlineOf({ ...config, timeoutIntervalForResource: 3 }, now)).toBe(now + 3000);
+  const running = task({ state: 'running', transferId: 't', deadline: now - 1 });
+  expect(reconcileStep(running, now)).toBe('fail');
+  expect(reconcileStep({ ...running, deadline: now + 1 }, now)).not.toBe('fail');
+  expect(reconcileStep({ ...running, state: 'suspended' }, now)).toBe('none');
+  expect(decide({ ...running, state: 'suspended', transferId: null }, null, config, 'stream', false, env)).toMatchObject({ kind: 'fail', error: { code: 'timedOut' } });
+});

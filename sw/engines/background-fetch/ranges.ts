@@ -1,0 +1,191 @@
+/**
+ * How a Background Fetch registration fetches a task in byte ranges, and how its records are
+ * read back: each range that came whole (206, the range asked, the version the `HEAD` named,
+ * every byte) is stored as a part of its own.
+ */
+import type { RequestRecord, TaskRecord } from '../../../common/schema.js';
+import { PART_SIZE } from '../../../common/schema.js';
+import { parseContentRange, parseRange, rangesFrom, rangesOf, validatorOf } from '../../http.js';
+import { responseRecord } from '../../responseRecord.js';
+import { deleteParts, putPart } from '../../store/parts.js';
+import type { TransferSink } from '../Engine.js';
+
+/**
+ * The bytes of one request of a ranged registration: half a part. Chromium runs a
+ * registration's requests two at a time and keeps nothing of a request in flight when the
+ * browser stops, so a restart costs at most the two requests in flight: one part's worth.
+ */
+export const REQUEST_SIZE = PART_SIZE / 2;
+
+/** How long `start` waits for the answer to its `HEAD` before it orders the file as one request. */
+const PROBE_TIMEOUT_MS = 10_000;
+
+/** How many `HEAD`s a registration of many tasks sends at a time (HTTP/1.1's per-host limit). */
+export const PROBES_AT_ONCE = 6;
+
+/** How long a record's response is waited for before its request is taken as not finished. */
+export const FINISHED_WAIT_MS = 50;
+
+/**
+ * What a registration fetches for a task: its request, or the byte ranges of its file not
+ * stored yet; with the bytes stored before and the bytes it may take (if known). Nothing if
+ * the task is no longer this transfer's, or its file is stored whole already.
+ */
+export async function plan(sink: TransferSink, task: TaskRecord): Promise<{ requests: RequestRecord[]; received: number; total?: number } | undefined> {
+  const file = await probe(task);
+  if (!file) {
+    // One request for the whole file: what is stored of it is of no use to this registration.
+    if (task.parts > 0) await deleteParts(task.sessionId, task.taskIdentifier);
+    if (!(await sink.save(task, { parts: 0, validator: null, countOfBytesReceived: 0, receivedAtStart: 0 }))) return;
+    const limit = task.countOfBytesClientExpectsToReceive;
+    return { requests: [task.originalRequest], received: 0, ...(limit > 0 ? { total: limit } : {}) };
+  }
+  const { size, validator, response } = file;
+  // The parts stored are of this version of the file, or are dropped.
+  const kept = task.validator === validator && task.countOfBytesExpectedToReceive === size ? task.parts : 0;
+  if (kept === 0 && task.parts > 0) await deleteParts(task.sessionId, task.taskIdentifier);
+  const received = kept > 0 ? task.countOfBytesReceived : 0;
+  const saved = await sink.save(task, {
+    parts: kept,
+    validator,
+    response,
+    countOfBytesReceived: received,
+    receivedAtStart: received,
+    countOfBytesExpectedToReceive: size,
+  });
+  if (!saved) return;
+  if (received >= size) {
+    // Every part is stored already (the last transfer stopped before it could say so).
+    await sink.complete(task, { response, size, parts: kept });
+    return;
+  }
+  const requests = rangesFrom(received, size, REQUEST_SIZE).map(({ first, last }) => rangeRequest(task.originalRequest, first, last));
+  // Bounds the bytes a server that ignores Range (a whole file per request) could waste.
+  return { requests, received, total: size - received };
+}
+
+/** What a task's part of a registration asks: its request, or its ranges (from the parts stored). */
+export function requestsOf(task: TaskRecord): RequestRecord[] {
+  // `plan` keeps a validator only for a task fetched in ranges.
+  if (task.validator === null) return [task.originalRequest];
+  return rangesFrom(task.countOfBytesReceived, task.countOfBytesExpectedToReceive, REQUEST_SIZE).map(({ first, last }) =>
+    rangeRequest(task.originalRequest, first, last),
+  );
+}
+
+/** A request's identity within a registration: method, URL and range. */
+function requestKey(method: string, url: string, range: string | null | undefined): string {
+  return `${method} ${url} ${range ?? ''}`;
+}
+
+/**
+ * Each task's records: the ones whose requests it asked. Two tasks that asked the very same
+ * request take its records in turn.
+ */
+export function recordsByTask(tasks: TaskRecord[], records: readonly BackgroundFetchRecord[]): BackgroundFetchRecord[][] {
+  const pool = new Map<string, BackgroundFetchRecord[]>();
+  for (const record of records) {
+    const key = requestKey(record.request.method, record.request.url, record.request.headers.get('Range'));
+    pool.set(key, [...(pool.get(key) ?? []), record]);
+  }
+  return tasks.map((task) =>
+    requestsOf(task).flatMap(({ method, url, headers }) => {
+      const range = headers.find(([name]) => name.toLowerCase() === 'range')?.[1];
+      const record = pool.get(requestKey(method, url, range))?.shift();
+      return record ? [record] : [];
+    }),
+  );
+}
+
+/**
+ * Why a task of a failed registration failed, from its own records: an error status of its
+ * own, else a request of its own that did not finish (`fetch-error`, whatever another task's
+ * status was), else the registration's reason.
+ */
+export async function reasonOf(records: BackgroundFetchRecord[], expected: number, reason: BackgroundFetchFailureReason): Promise<{ reason: BackgroundFetchFailureReason; ok: boolean }> {
+  let finished = 0;
+  for (const record of records) {
+    const response = await record.responseReady.catch(() => undefined);
+    if (response && !response.ok) return { reason: 'bad-status', ok: false };
+    if (response) finished++;
+  }
+  if (finished === expected && records.length === expected) return { reason, ok: true };
+  return { reason: reason === 'bad-status' ? 'fetch-error' : reason, ok: false };
+}
+
+/**
+ * Stores, a part each, a task's ranges that came whole, from its bytes kept on, in order; returns
+ * the bytes and parts kept then, or undefined if the task is no longer this transfer's. With
+ * `wait`, a registration still running: a record not answered within `wait` ms is unfinished.
+ */
+export async function storeLeading(sink: TransferSink, task: TaskRecord, records: BackgroundFetchRecord[], wait?: number): Promise<{ received: number; parts: number } | undefined> {
+  const size = task.countOfBytesExpectedToReceive;
+  const byFirst = new Map<number, BackgroundFetchRecord>();
+  for (const record of records) {
+    const range = parseRange(record.request.headers.get('Range'));
+    if (range) byFirst.set(range.first, record);
+  }
+  // The ranges start at the bytes kept when the registration was ordered (parts vary in size):
+  // each range that came whole is stored as a part of its own.
+  let parts = task.parts;
+  let received = task.countOfBytesReceived;
+  for (; received < size; parts++) {
+    const last = Math.min(size, received + REQUEST_SIZE) - 1;
+    const blob = await wholeRange(byFirst.get(received), received, last, size, task.validator!, wait);
+    if (!blob) break;
+    // The range's Blob is disk-backed: the part is stored without a copy in memory.
+    await putPart(task.sessionId, task.taskIdentifier, parts, blob);
+    if (!(await sink.save(task, { parts: parts + 1, countOfBytesReceived: last + 1 }))) return;
+    received = last + 1;
+  }
+  return { received, parts };
+}
+
+/** A `GET` of the file's bytes `first` to `last`. */
+function rangeRequest(request: RequestRecord, first: number, last: number): RequestRecord {
+  return { ...request, headers: [...request.headers, ['Range', `bytes=${first}-${last}`]] };
+}
+
+/**
+ * What a `HEAD` says of the file: its size, version and response, if it can be fetched in
+ * ranges (a `GET` larger than a part, from a server that serves ranges and names versions).
+ */
+async function probe(task: TaskRecord) {
+  const { url, method, headers } = task.originalRequest;
+  if (method !== 'GET' || headers.some(([name]) => /^(range|if-range)$/i.test(name))) return undefined;
+  let response: Response;
+  try {
+    response = await fetch(url, { method: 'HEAD', headers, cache: 'no-store', signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+  } catch {
+    return undefined; // the registration will tell what is wrong, as it did before
+  }
+  const file = rangesOf(response);
+  if (!file || file.size <= PART_SIZE) return undefined;
+  // A file over the client's limit goes as one request, which fails as such (`download-total-exceeded`).
+  const limit = task.countOfBytesClientExpectsToReceive;
+  if (limit > 0 && file.size > limit) return undefined;
+  return { ...file, response: { ...responseRecord(response, url), status: 200 } };
+}
+
+/**
+ * The body of a record if it is exactly the range asked, of the right version, every byte
+ * (with `wait`: if it is answered within `wait` ms, i.e. its request finished).
+ */
+async function wholeRange(record: BackgroundFetchRecord | undefined, first: number, last: number, size: number, validator: string, wait?: number): Promise<Blob | undefined> {
+  const ready = record?.responseReady.catch(() => undefined);
+  const response = await (wait === undefined ? ready : Promise.race([ready, new Promise<undefined>((resolve) => setTimeout(resolve, wait))]));
+  if (response?.status !== 206 || validatorOf(response.headers) !== validator) return undefined;
+  const range = parseContentRange(response.headers.get('Content-Range'));
+  if (range?.first !== first || range.last !== last || range.complete !== size) return undefined;
+  const body = await response.blob().catch(() => undefined);
+  return body?.size === last - first + 1 ? body : undefined;
+}
+
+/** The status of the first record that came back with an error status, if any. */
+export async function failedStatus(records: BackgroundFetchRecord[]): Promise<number | undefined> {
+  for (const record of records) {
+    const response = await record.responseReady.catch(() => undefined);
+    if (response && !response.ok) return response.status;
+  }
+  return undefined;
+}

@@ -1,0 +1,160 @@
+/**
+ * One attempt of the streaming engine at a download: fetch from the bytes kept on, store the
+ * rest in parts (see `storeParts`), and say how it ended. A failure worth another try is a
+ * `Retryable`; `StreamEngine` decides nothing about retries itself, it asks the sink.
+ */
+import { URLError } from '../../../common/errors.js';
+import { owns } from '../../../common/lifecycle.js';
+import { SMALL_FILE_SIZE, type ResponseRecord, type TaskRecord } from '../../../common/schema.js';
+import { bodyPlacement, isRetryableStatus, validatorOf } from '../../http.js';
+import { isQuotaError, storageFull } from '../../quota.js';
+import { responseRecord } from '../../responseRecord.js';
+import { deleteParts, putPart } from '../../store/parts.js';
+import type { TransferSink } from '../Engine.js';
+import type { IdleTimeout } from './IdleTimeout.js';
+import type { BufferPool } from './PartReader.js';
+import { MIN_PART_SIZE, storeParts } from './storeParts.js';
+
+/** A failure worth another try, after `retryAfter` if the server said so. */
+export class Retryable extends Error {
+  constructor(
+    override readonly cause: URLError,
+    readonly retryAfter: string | null = null,
+  ) {
+    super(cause.message);
+  }
+}
+
+/** A file as an attempt ends it: in `parts`, or a small file's `body`. */
+export interface Finished {
+  response: ResponseRecord;
+  size: number;
+  parts: number;
+  body?: ArrayBuffer;
+}
+
+/** What an attempt works with. */
+export interface AttemptContext {
+  task: TaskRecord;
+  sink: TransferSink;
+  pool: BufferPool;
+  /** Aborted by a cancel (or a suspend that gave up waiting). */
+  signal: AbortSignal;
+  /** Aborted by a suspend: the attempt ends at the bytes received. */
+  stop: AbortSignal;
+  idle: IdleTimeout;
+}
+
+/** An error status as a URLError, retryable where the server may do better later. */
+export function statusError(response: Response, url: string): Error {
+  const error = new URLError('badServerResponse', `The server answered with an error status: HTTP ${response.status} for ${url}`, response.status);
+  return isRetryableStatus(response.status) ? new Retryable(error, response.headers.get('Retry-After')) : error;
+}
+
+/**
+ * One attempt at a download. Returns the whole file, or nothing when suspended (`stop`) before
+ * its end. `again`: a retry, which reads the task as its earlier attempts left it.
+ */
+export async function downloadAttempt(ctx: AttemptContext, again: boolean): Promise<Finished | undefined> {
+  const { task, sink, stop } = ctx;
+  // A first attempt has the task as the scheduler stored it: this transfer alone writes it since.
+  const saved = again ? ((await sink.read(task)) ?? task) : task;
+  if (!owns(saved, task.transferId)) throw new Error('superseded');
+  if (stop.aborted) return;
+  const offset = saved.validator && saved.parts > 0 ? saved.countOfBytesReceived : 0;
+  if (offset > 0 && offset === saved.countOfBytesExpectedToReceive) return { response: saved.response!, size: offset, parts: saved.parts };
+  const response = await request(ctx, saved, offset);
+  const placement = bodyPlacement(response, offset);
+  const { url } = task.originalRequest;
+  if (!placement) throw new URLError('badServerResponse', `The server answered a range that was not asked for (${url})`);
+  let fileResponse = saved.response;
+  // What the response tells, recorded with the first part when the file fits in it (nothing
+  // kept to drop, and a stop loses no more than that part); else before any part.
+  let first: Partial<TaskRecord> | undefined;
+  if (placement.start === 0) {
+    fileResponse = { ...responseRecord(response, url), status: 200 };
+    first = { validator: validatorOf(response.headers), response: fileResponse, countOfBytesExpectedToReceive: placement.size };
+    if (saved.parts > 0 || placement.size < 0 || placement.size > MIN_PART_SIZE) {
+      // The whole file, perhaps a new version of it: drop what was kept of any other.
+      if (saved.parts > 0) await deleteParts(task.sessionId, task.taskIdentifier);
+      await sink.save(task, { ...first, parts: 0, countOfBytesReceived: 0 });
+      first = undefined;
+    }
+  }
+  const size = saved.countOfBytesExpectedToReceive >= 0 && placement.start > 0 ? saved.countOfBytesExpectedToReceive : placement.size;
+  const limit = task.countOfBytesClientExpectsToReceive > 0 ? task.countOfBytesClientExpectsToReceive : Infinity;
+  if (size > limit) throw tooLarge(url, limit);
+  if (first && response.status === 200) {
+    const whole = await storeWhole(ctx, response, fileResponse!, size, limit);
+    if (whole) return whole;
+  }
+  const stored = await storeParts(ctx, response.body!, { start: placement.start, size, limit, parts: placement.start === 0 ? 0 : saved.parts, first });
+  if (!stored) return;
+  return { response: fileResponse!, size: stored.kept, parts: stored.parts };
+}
+
+/** Sends the attempt's request, from `offset` on; throws what a failed one means. */
+async function request(ctx: AttemptContext, saved: TaskRecord, offset: number): Promise<Response> {
+  const { task, signal, idle, sink } = ctx;
+  const { url, method, headers: requestHeaders } = task.originalRequest;
+  const headers = new Headers(requestHeaders);
+  if (offset > 0) {
+    headers.set('Range', `bytes=${offset}-`);
+    headers.set('If-Range', saved.validator!);
+  }
+  let response: Response;
+  try {
+    response = await fetch(url, { method, headers, signal: AbortSignal.any([signal, idle.signal]), cache: 'no-store' });
+  } catch (error) {
+    throw new Retryable(new URLError('networkConnectionLost', `The download of ${url} failed: ${String(error)}`));
+  }
+  if (response.status === 416 && offset > 0) {
+    // The file shrank or changed: start it again from zero.
+    await sink.save(task, { parts: 0, validator: null, countOfBytesReceived: 0 });
+    throw new Retryable(new URLError('badServerResponse', `HTTP 416 for ${url}`, 416), '0');
+  }
+  if (!response.ok) throw statusError(response, url);
+  return response;
+}
+
+/**
+ * A file stored whole, if it can be: a small one (a 200 of known size, nothing kept before) is
+ * read and written with its completion, in the database (Cache Storage costs the browser far
+ * more per file); a same-origin one is stored as the response itself, natively, no body through
+ * JavaScript. (CORS may hide another origin's Content-Encoding: its size is known only once
+ * its body is read.) Undefined if neither applies.
+ */
+async function storeWhole(ctx: AttemptContext, response: Response, fileResponse: ResponseRecord, size: number, limit: number): Promise<Finished | undefined> {
+  const { task, signal } = ctx;
+  const { url } = task.originalRequest;
+  const failure = (error: unknown) => attemptFailure(error, url, signal);
+  if (size >= 0 && size <= SMALL_FILE_SIZE) {
+    let body: ArrayBuffer;
+    try {
+      body = await response.arrayBuffer();
+    } catch (error) {
+      throw failure(error);
+    }
+    if (body.byteLength > limit) throw tooLarge(url, limit);
+    return { response: fileResponse, size: body.byteLength, parts: 0, body };
+  }
+  if (response.type !== 'basic' || /(^|,)\s*\*\s*(,|$)/.test(response.headers.get('Vary') ?? '')) return undefined;
+  try {
+    await putPart(task.sessionId, task.taskIdentifier, 0, response);
+  } catch (error) {
+    throw failure(error);
+  }
+  return { response: fileResponse, size, parts: 1 };
+}
+
+/** What an error met while storing a body means: out of room, cancelled, or worth another try. */
+export function attemptFailure(error: unknown, url: string, signal: AbortSignal): unknown {
+  if (signal.aborted) return error;
+  if (isQuotaError(error)) return storageFull(url, error);
+  return new Retryable(new URLError('networkConnectionLost', `The download of ${url} was cut off: ${String(error)}`));
+}
+
+/** The error of a response larger than `countOfBytesClientExpectsToReceive`. */
+export function tooLarge(url: string, limit: number): URLError {
+  return new URLError('dataLengthExceedsMaximum', `The response of ${url} is larger than countOfBytesClientExpectsToReceive (${limit} bytes)`);
+}

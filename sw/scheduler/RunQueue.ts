@@ -1,0 +1,97 @@
+/**
+ * The streaming engine's run queue: how many transfers run at once, and how many of them may
+ * have a request open to one host (`httpMaximumConnectionsPerHost`). Whoever waits longest
+ * does not go first: the highest priority does, then the earliest resumed (`startOrder`).
+ */
+import { startOrder } from './plan.js';
+
+/** A transfer waiting for its turn or for a connection. */
+export interface Slot {
+  transferId: string;
+  /** The host its requests go to. */
+  host: string;
+  /** How many requests its session lets be open to one host. */
+  perHost: number;
+  priority: number;
+  resumedAt?: number;
+}
+
+type Waiter = Slot & { go: (ok: boolean) => void };
+
+/**
+ * Which of the waiting connections may open now: the first in start order whose host has room
+ * (`open`: requests open per host). -1 if none.
+ */
+export function nextConnection(waiting: readonly Slot[], open: ReadonlyMap<string, number>): number {
+  const next = startOrder(waiting).find((slot) => (open.get(slot.host) ?? 0) < slot.perHost);
+  return next ? waiting.indexOf(next) : -1;
+}
+
+/** Turns and connections, handed out in start order. */
+export class RunQueue {
+  readonly #running = new Set<string>();
+  readonly #turns: Waiter[] = [];
+  readonly #connections: Waiter[] = [];
+  readonly #open = new Map<string, number>();
+
+  constructor(readonly total: number) {}
+
+  /** Transfers running or waiting for a turn. */
+  get size(): number {
+    return this.#running.size + this.#turns.length;
+  }
+
+  /** Whether a transfer runs or waits for its turn here. */
+  has(transferId: string): boolean {
+    return this.#running.has(transferId) || this.#turns.some((slot) => slot.transferId === transferId);
+  }
+
+  /** Waits for a turn to run (fewer than `total` running); false if dropped meanwhile. */
+  turn(slot: Slot): Promise<boolean> {
+    return new Promise((resolve) => {
+      this.#turns.push({ ...slot, go: resolve });
+      this.#pump();
+    });
+  }
+
+  /** Takes a transfer that waits for its turn out of the queue. Returns whether it was waiting. */
+  drop(transferId: string): boolean {
+    const index = this.#turns.findIndex((slot) => slot.transferId === transferId);
+    if (index < 0) return false;
+    this.#turns.splice(index, 1)[0]!.go(false);
+    return true;
+  }
+
+  /** A transfer's turn has ended (its file is stored, or it stopped): the next one goes. */
+  release(transferId: string): void {
+    if (this.#running.delete(transferId)) this.#pump();
+  }
+
+  /** Waits until the transfer may open a request to its host. */
+  connect(slot: Slot): Promise<void> {
+    return new Promise((resolve) => {
+      this.#connections.push({ ...slot, go: () => resolve() });
+      this.#pump();
+    });
+  }
+
+  /** A request to `host` has ended. */
+  disconnect(host: string): void {
+    this.#open.set(host, Math.max(0, (this.#open.get(host) ?? 1) - 1));
+    this.#pump();
+  }
+
+  #pump(): void {
+    while (this.#running.size < this.total && this.#turns.length > 0) {
+      const [next] = startOrder(this.#turns);
+      this.#turns.splice(this.#turns.indexOf(next!), 1);
+      this.#running.add(next!.transferId);
+      next!.go(true);
+    }
+    for (let index = nextConnection(this.#connections, this.#open); index >= 0; index = nextConnection(this.#connections, this.#open)) {
+      const [next] = this.#connections.splice(index, 1);
+      this.#open.set(next!.host, (this.#open.get(next!.host) ?? 0) + 1);
+      next!.go(true);
+    }
+  }
+}

@@ -1,0 +1,322 @@
+import { URLError } from '../../common/errors.js';
+import { newTransferId } from '../../common/lifecycle.js';
+import type { FetchOrder } from '../../common/protocol.js';
+import type { ConfigurationRecord, EngineName, TaskRecord } from '../../common/schema.js';
+import { isAppVisible, network } from '../conditions.js';
+import type { Engine, TransferSink } from '../engines/Engine.js';
+import { retryDelay } from '../http.js';
+import { isQuotaError } from '../quota.js';
+import { afterWake } from '../rateLimiter.js';
+import { updateRateLimiter } from '../store/database.js';
+import { completeTask } from '../store/outbox.js';
+import { allTasks, changeTasks, getSession, getTask, moveTask, saveTransfer, tasksOfTransfer } from '../store/tasks.js';
+import { deadlineOf, decide, DEFAULT_CONNECTIONS_PER_HOST, reconcileStep, retryDelayFor, startOrder, streamsTogether, type Environment } from './plan.js';
+import { RunQueue, type Slot } from './RunQueue.js';
+
+/**
+ * How many streamed transfers run at a time. More than HTTP/1.1's per-host limit: a transfer
+ * spends much of its time storing (its part, its records) after its response ended, and
+ * meanwhile another uses the connection (bench/README.md, 1,000 files of 16 KiB).
+ */
+const TRANSFERS_AT_ONCE = 24;
+
+/** New tasks `resume` made, which no one else knows yet (see `Scheduler.start`). */
+export interface Created {
+  tasks: Map<number, TaskRecord>;
+  /** Those not stored yet: `start` stores them, once, as started. */
+  unstored: Set<number>;
+  /** Identifiers refused because the session has them already. */
+  taken: number[];
+  configuration: ConfigurationRecord | undefined;
+  visible: boolean;
+}
+
+/** A task to start, and the transfer it waits for (null: none). */
+export type StartEntry = [taskIdentifier: number, previous: string | null];
+
+/**
+ * The scheduler: it alone decides what starts, when, on which engine and grouped how, using
+ * the pure rules of `plan.ts`, and carries the decisions out through the store and the engines.
+ */
+export class Scheduler {
+  readonly queue = new RunQueue(TRANSFERS_AT_ONCE);
+  readonly engines: Partial<Record<EngineName, Engine>> = {};
+  /** The sink each engine reports to. */
+  readonly sink: TransferSink;
+
+  constructor(readonly preferred: EngineName) {
+    this.sink = this.#makeSink();
+  }
+
+  /** Adds an engine (`install` does, for each one the browser has). */
+  add(engine: Engine): void {
+    this.engines[engine.name] = engine;
+  }
+
+  /** What the decisions depend on now. */
+  async environment(visible?: boolean): Promise<Environment> {
+    return { now: Date.now(), visible: visible ?? (await isAppVisible()), network: network(), engines: Object.keys(this.engines) as EngineName[] };
+  }
+
+  /**
+   * Starts new transfers for tasks, each if it still waits for its `previous` transfer. The
+   * downloads an engine can carry together share one transfer; the rest get one each.
+   * `created` holds the tasks just made by `resume`: they are stored here, once, as started.
+   * Returns the orders for the page, and the tasks as written.
+   */
+  async start(sessionId: string, entries: StartEntry[], engine: EngineName = this.preferred, created?: Created): Promise<{ orders: FetchOrder[]; written: TaskRecord[] }> {
+    const configuration = created ? created.configuration : await getSession(sessionId);
+    const env = await this.environment(created?.visible);
+    const shared = newTransferId();
+    const started: TaskRecord[] = [];
+    const failed: [TaskRecord, URLError][] = [];
+    const ids = entries.map(([id]) => id);
+    const written = await changeTasks(sessionId, ids, (records, taken) => {
+      const streamed = streamsTogether(records, engine, env);
+      const write: TaskRecord[] = [];
+      let tell = false;
+      const seen = new Set<number>();
+      for (const [index, [taskIdentifier, previous]] of entries.entries()) {
+        const task = records[index];
+        if (seen.has(taskIdentifier)) continue; // a task listed twice is started once
+        seen.add(taskIdentifier);
+        const unstored = created?.unstored.has(taskIdentifier) === true;
+        if (unstored && taken.has(taskIdentifier)) {
+          created!.taken.push(taskIdentifier);
+          continue;
+        }
+        tell ||= unstored;
+        const decision = decide(task, previous, configuration, engine, streamed, env);
+        if (decision.kind === 'skip') continue;
+        const record = task!;
+        if (decision.kind === 'wait') {
+          // Conditions are poor: the task waits, running with no transfer, tried at each wake.
+          tell ||= record.waitingFor === null;
+          write.push(Object.assign(record, { state: 'running', engine: null, transferId: null, waitingFor: decision.reason }));
+          continue;
+        }
+        record.waitingFor = null;
+        // Resumed by the app (not restarted): it takes its place in the start order now, and
+        // its resource timeout runs from its first resume.
+        if (created && record.state === 'suspended') Object.assign(record, { resumedAt: resumeStamp(), deadline: record.deadline ?? deadlineOf(configuration, env.now) });
+        if (decision.kind === 'fail') {
+          if (unstored) write.push(record);
+          failed.push([record, decision.error]);
+          continue;
+        }
+        tell = true;
+        if (decision.kind === 'later') {
+          write.push(Object.assign(record, { state: 'running', engine: null, transferId: null }));
+          continue;
+        }
+        // Only starts that brought no byte more count toward the limit.
+        const attempts = record.countOfBytesReceived > record.receivedAtStart ? 0 : record.attempts;
+        Object.assign(record, {
+          state: 'running',
+          engine: decision.engine,
+          transferId: decision.together ? shared : newTransferId(),
+          startedAt: env.now,
+          receivedAtStart: record.countOfBytesReceived,
+          attempts: attempts + 1,
+        });
+        write.push(record);
+        started.push(record);
+      }
+      return { write, tell };
+    }, created?.tasks, created !== undefined && created.unstored.size > 0);
+    for (const [task, error] of failed) await completeTask(sessionId, task.taskIdentifier, task.transferId, { error });
+    return { orders: await this.#launch(startOrder(started), shared, configuration), written };
+  }
+
+  /** Hands the started tasks to their engines, together where they share a transfer. */
+  async #launch(started: TaskRecord[], shared: string, configuration: ConfigurationRecord | undefined): Promise<FetchOrder[]> {
+    const together = started.filter((task) => task.transferId === shared);
+    const transfers = together.length > 0 ? [together] : [];
+    for (const task of started) if (task.transferId !== shared) transfers.push([task]);
+    const orders: FetchOrder[] = [];
+    for (const tasks of transfers) {
+      const engine = this.engines[tasks[0]!.engine!]!;
+      try {
+        if (engine.name === 'stream') this.#queue(tasks[0]!, configuration);
+        else {
+          const order = await engine.start(tasks, configuration);
+          if (order) orders.push(order);
+        }
+      } catch (cause) {
+        for (const task of tasks) await this.failToStart(task.sessionId, task.taskIdentifier, task.transferId!, cause, task.originalRequest.url);
+      }
+    }
+    return orders;
+  }
+
+  /** A streamed transfer waits for its turn in the run queue, then runs. */
+  #queue(task: TaskRecord, configuration: ConfigurationRecord | undefined): void {
+    const slot = slotOf(task, configuration);
+    void this.queue.turn(slot).then(async (ok) => {
+      if (!ok) return;
+      try {
+        await this.engines.stream!.start([task], configuration);
+      } catch (cause) {
+        this.queue.release(slot.transferId);
+        await this.failToStart(task.sessionId, task.taskIdentifier, task.transferId!, cause, task.originalRequest.url);
+      }
+    });
+  }
+
+  /** Ends a task whose transfer could not start. */
+  async failToStart(sessionId: string, taskIdentifier: number, transferId: string, cause: unknown, url: string): Promise<void> {
+    const { name, message } = cause as { name?: unknown; message?: unknown };
+    const code = isQuotaError(cause) ? 'cannotWriteToFile' : 'unknown';
+    const error = new URLError(code, `The download of ${url} could not start: ${String(name)}: ${String(message)}`);
+    await completeTask(sessionId, taskIdentifier, transferId, { error });
+  }
+
+  /** Whether a task's transfer is under way: queued, or alive in its engine. */
+  async isAlive(task: TaskRecord): Promise<boolean> {
+    if (task.transferId && this.queue.has(task.transferId)) return true;
+    const engine = task.engine ? this.engines[task.engine] : undefined;
+    return engine !== undefined && (await engine.isAlive(task));
+  }
+
+  /**
+   * Starts again, together, every running task of the session (`tasks`, as read) whose
+   * transfer is gone or whose time has come, and fails those past their resource timeout.
+   * Returns the orders, or undefined if there was nothing to start.
+   */
+  async reconcile(sessionId: string, tasks: TaskRecord[], engine: EngineName = this.preferred): Promise<FetchOrder[] | undefined> {
+    const entries: StartEntry[] = [];
+    // Tasks resumed together share a transfer: each transfer is asked about once.
+    const alive = new Map<string, Promise<boolean>>();
+    const now = Date.now();
+    for (const task of tasks) {
+      const step = reconcileStep(task, now);
+      if (step === 'fail') await this.expire(task);
+      else if (step === 'start') entries.push([task.taskIdentifier, null]);
+      else if (step === 'ask') {
+        if (!alive.has(task.transferId!)) alive.set(task.transferId!, this.isAlive(task));
+        if (!(await alive.get(task.transferId!))) entries.push([task.taskIdentifier, task.transferId]);
+      }
+    }
+    this.#armDeadline(tasks);
+    return entries.length > 0 ? (await this.start(sessionId, entries, engine)).orders : undefined;
+  }
+
+  /** Ends a task whose `timeoutIntervalForResource` passed, and stops its transfer. */
+  async expire(task: TaskRecord): Promise<void> {
+    const error = new URLError('timedOut', `The download of ${task.originalRequest.url} did not finish within timeoutIntervalForResource`);
+    if (!(await completeTask(task.sessionId, task.taskIdentifier, task.transferId, { error }))) return;
+    if (task.transferId) this.queue.drop(task.transferId);
+    const engine = task.engine && task.transferId ? this.engines[task.engine] : undefined;
+    await engine?.cancel(task).catch(() => undefined);
+  }
+
+  #deadlineTimer: ReturnType<typeof setTimeout> | undefined;
+  #nextDeadline = Infinity;
+
+  /** While the worker lives, looks again at a session when its next resource deadline comes. */
+  #armDeadline(tasks: TaskRecord[]): void {
+    const next = Math.min(...tasks.filter((task) => task.state === 'running' && task.deadline != null).map((task) => task.deadline!));
+    if (!Number.isFinite(next) || next >= this.#nextDeadline || next - Date.now() > 2 ** 31 - 1) return;
+    clearTimeout(this.#deadlineTimer);
+    this.#nextDeadline = next;
+    const sessionId = tasks[0]!.sessionId;
+    this.#deadlineTimer = setTimeout(async () => {
+      this.#nextDeadline = Infinity;
+      const current = await Promise.all(tasks.map((task) => getTask(sessionId, task.taskIdentifier)));
+      await this.reconcile(sessionId, current.flatMap((task) => (task ? [task] : [])), this.preferred).catch(() => undefined);
+    }, Math.max(0, next - Date.now()));
+  }
+
+  /**
+   * The worker was woken with no page to ask (Background Sync): starts again the streaming
+   * transfers that died with the last worker, and, where the streaming engine is the only one,
+   * the tasks whose time or conditions have come. Background Fetch orders wait for a page.
+   */
+  async wake(): Promise<void> {
+    if (!this.engines.stream) return;
+    const bySession = new Map<string, TaskRecord[]>();
+    for (const task of await allTasks()) {
+      if (this.preferred !== 'stream' && task.engine !== 'stream') continue;
+      if (!bySession.has(task.sessionId)) bySession.set(task.sessionId, []);
+      bySession.get(task.sessionId)!.push(task);
+    }
+    for (const [sessionId, tasks] of bySession) await this.reconcile(sessionId, tasks, 'stream');
+  }
+
+  /**
+   * Stops a task's transfer, keeping its stored parts (and what the engine can keep of the
+   * bytes in flight), and leaves it in `state` with no transfer. Returns the task as stopped,
+   * or undefined if it was not running or suspended.
+   */
+  async stop(task: TaskRecord, state: 'suspended' | 'canceling'): Promise<TaskRecord | undefined> {
+    // First the engine keeps what it received, while the task is still its own to record it in.
+    const running = await getTask(task.sessionId, task.taskIdentifier);
+    if (running?.state === 'running' && running.transferId && !this.queue.drop(running.transferId)) {
+      await (running.engine ? this.engines[running.engine] : undefined)?.suspend?.(running);
+    }
+    const before = await moveTask(task.sessionId, task.taskIdentifier, { state, engine: null, transferId: null }, (current) => current.state === 'running' || current.state === 'suspended');
+    if (!before) return undefined;
+    // The transfer's own end is ignored now that the task no longer waits for it.
+    const engine = before.engine && before.transferId ? this.engines[before.engine] : undefined;
+    await engine?.cancel(before);
+    return { ...before, state, engine: null, transferId: null };
+  }
+
+  /** Cancels a task: it ends with a `cancelled` URLError once its transfer has stopped. */
+  async cancel(task: TaskRecord): Promise<void> {
+    const engine = task.engine && task.transferId ? this.engines[task.engine] : undefined;
+    if (!engine || (task.transferId && this.queue.drop(task.transferId))) {
+      await completeTask(task.sessionId, task.taskIdentifier, task.transferId, { error: cancelled() });
+      return;
+    }
+    const before = await moveTask(task.sessionId, task.taskIdentifier, { state: 'canceling' }, (current) => current.state === 'running' && current.transferId === task.transferId);
+    if (before) await engine.cancel({ ...before, state: 'canceling' });
+  }
+
+  /** Ends the tasks of a transfer that a page could not start. */
+  async failTransfer(sessionId: string, transferId: string, error: unknown): Promise<void> {
+    for (const task of await tasksOfTransfer(transferId)) {
+      if (task.sessionId === sessionId) await this.failToStart(sessionId, task.taskIdentifier, transferId, error, task.originalRequest.url);
+    }
+  }
+
+  #makeSink(): TransferSink {
+    return {
+      save: saveTransfer,
+      complete: (task, outcome) => completeTask(task.sessionId, task.taskIdentifier, task.transferId, outcome),
+      handOver: async (task, to) => void (await this.start(task.sessionId, [[task.taskIdentifier, task.transferId]], to)),
+      retryDelay: (configuration, retry, retryAfter) => retryDelayFor(retry, configuration?.retryLimit ?? 5, (n) => retryDelay(n, retryAfter)),
+      connect: async (task) => this.queue.connect(slotOf(task, await getSession(task.sessionId))),
+      disconnect: (task) => this.queue.disconnect(hostOf(task)),
+      release: (task) => this.queue.release(task.transferId!),
+      read: (task) => getTask(task.sessionId, task.taskIdentifier),
+      tasksOf: tasksOfTransfer,
+      configuration: getSession,
+      woke: async () => {
+        if (!(await isAppVisible())) await updateRateLimiter((state) => afterWake(state, Date.now()));
+      },
+    };
+  }
+}
+
+let lastResume = 0;
+
+/** When a task is resumed: the time, made later than the last one so that order is kept. */
+function resumeStamp(): number {
+  return (lastResume = Math.max(Date.now(), lastResume + 0.001));
+}
+
+function cancelled(): URLError {
+  return new URLError('cancelled', 'The download was cancelled');
+}
+
+/** The host a task's requests go to. */
+function hostOf(task: TaskRecord): string {
+  return new URL(task.originalRequest.url).host;
+}
+
+/** A task's place in the run queue. */
+function slotOf(task: TaskRecord, configuration: ConfigurationRecord | undefined): Slot {
+  const perHost = configuration?.httpMaximumConnectionsPerHost ?? DEFAULT_CONNECTIONS_PER_HOST;
+  return { transferId: task.transferId!, host: hostOf(task), perHost, priority: task.priority, resumedAt: task.resumedAt };
+}

@@ -1,0 +1,77 @@
+import type { FetchOrder, SessionSnapshot } from '../common/protocol.js';
+import { isAppVisible } from './conditions.js';
+import { NO_DELAY } from './rateLimiter.js';
+import type { Scheduler } from './scheduler/Scheduler.js';
+import { changedSince, stampNow } from './store/changes.js';
+import { getRateLimiter, updateRateLimiter } from './store/database.js';
+import { deleteParts } from './store/parts.js';
+import { readSession, readTasks } from './store/tasks.js';
+import { taskView } from './taskView.js';
+
+/**
+ * How often, at most, a page's drain reads every task of its session to find transfers that
+ * died (or are due): the other drains read only the tasks changed since the page's last one.
+ */
+const RECONCILE_MS = 1000;
+
+/**
+ * What pages get of a session: its tasks (all, or those changed since their last look) and
+ * undelivered events. Each look is also the scheduler's chance to start what died or is due.
+ */
+export class Snapshots {
+  /** When each session's tasks were last all read for dead transfers (ms since the epoch). */
+  readonly #reconciled = new Map<string, number>();
+  /** The sweep under way, if any: resume data waits for it before it puts its parts back. */
+  sweeping: Promise<void> = Promise.resolve();
+
+  constructor(private readonly scheduler: Scheduler) {}
+
+  /** A session's snapshot; a visible page resets the rate limiter's delay meanwhile. */
+  async take(id: string, since: unknown): Promise<SessionSnapshot> {
+    const reset = (async () => {
+      if ((await getRateLimiter()).delay > 0 && (await isAppVisible())) await updateRateLimiter(() => NO_DELAY);
+    })();
+    const [snapshot] = await Promise.all([this.#read(id, since), reset]);
+    return snapshot;
+  }
+
+  async #read(id: string, since: unknown): Promise<SessionSnapshot> {
+    const stamp = stampNow();
+    let orders: FetchOrder[] = [];
+    // Every task is read to find dead transfers, at most every RECONCILE_MS for a page that
+    // has the tasks already (it then gets only those changed since its stamp).
+    const full = changedSince(id, since) === undefined;
+    if (full || Date.now() - (this.#reconciled.get(id) ?? 0) >= RECONCILE_MS) {
+      this.#reconciled.set(id, Date.now());
+      const state = await readSession(id);
+      orders = (await this.scheduler.reconcile(id, state.tasks)) ?? [];
+      // Read again only if something was started: the records changed.
+      if (full) {
+        const { tasks, events } = orders.length > 0 ? await readSession(id) : state;
+        return { tasks: tasks.map(taskView), events, orders, stamp };
+      }
+    }
+    const { tasks, gone, events } = await readTasks(id, changedSince(id, since)!);
+    return { tasks: tasks.map(taskView), gone, events, orders, stamp };
+  }
+
+  /**
+   * Deletes, in the background, temporary files of tasks that no longer need them (a page
+   * closed mid-cleanup). The files are listed before the records are read: a file's task was
+   * stored before the file, so a file whose task is neither running nor waiting to be
+   * delivered then is left over. Not awaited: listing every stored file held up `attach`.
+   */
+  sweep(sessionId: string): void {
+    this.sweeping = this.sweeping
+      .then(() =>
+        deleteParts(sessionId, undefined, async () => {
+          const { tasks, events } = await readSession(sessionId);
+          const keep = new Set<number>();
+          for (const task of tasks) if (task.state !== 'completed') keep.add(task.taskIdentifier);
+          for (const event of events) keep.add(event.taskIdentifier);
+          return keep;
+        }),
+      )
+      .catch(() => undefined);
+  }
+}

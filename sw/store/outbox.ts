@@ -1,0 +1,119 @@
+import { serializeError } from '../../common/errors.js';
+import type { EventRecord, ResponseRecord, TaskEvent } from '../../common/schema.js';
+import { owns } from '../../common/lifecycle.js';
+import { announce, notificationsGranted } from '../launch.js';
+import { inBatch } from './batch.js';
+import { getDatabase } from './database.js';
+import { deleteFile } from './parts.js';
+import { changed } from './tasks.js';
+
+/**
+ * The outbox: what happened to tasks, kept until a page's delegate has seen it. A task's end
+ * and its events are written together; a delivered event goes with what it pointed to.
+ */
+
+/**
+ * How a transfer ended: its file is stored in `parts` at the task's temporary keys, or is a
+ * small file's `body`, stored here with the completion; or it failed.
+ */
+export type Outcome = { response: ResponseRecord; size: number; parts: number; body?: ArrayBuffer } | { error: unknown };
+
+/**
+ * Ends a task: in one transaction (shared with other writes of the moment), marks it completed
+ * and queues its delegate events in the outbox, so that a stop at any point leaves either both
+ * or neither. Only the transfer the task is waiting for (`transferId`) may end it; a late or
+ * repeated report is ignored. Returns whether the task was ended by this call.
+ */
+export async function completeTask(
+  sessionId: string,
+  taskIdentifier: number,
+  transferId: string | null,
+  outcome: Outcome,
+): Promise<boolean> {
+  const ended = await inBatch(async (tx) => {
+    const tasks = tx.objectStore('tasks');
+    // Requests in a transaction run in order: each `await` is a round trip to the database, so
+    // those that need no answer go together (with many tasks ending, the round trips added up).
+    // The configuration is needed only for a launch notification, which needs permission.
+    const granted = notificationsGranted();
+    const [task, configuration] = await Promise.all([tasks.get([sessionId, taskIdentifier]), granted ? tx.objectStore('sessions').get(sessionId) : undefined]);
+    const engine = task?.engine;
+    if (!owns(task, transferId)) return undefined;
+    const events: TaskEvent[] = [];
+    if ('error' in outcome) {
+      task.error = serializeError(outcome.error);
+    } else {
+      task.response = outcome.response;
+      task.countOfBytesReceived = outcome.size;
+      task.countOfBytesExpectedToReceive = outcome.size;
+      if (task.kind === 'upload') {
+        task.countOfBytesSent = task.countOfBytesExpectedToSend;
+      } else {
+        task.parts = outcome.parts;
+        events.push({ type: 'didFinishDownloadingTo', taskIdentifier, size: outcome.size, parts: outcome.parts });
+      }
+    }
+    events.push({ type: 'didCompleteWithError', taskIdentifier, error: task.error });
+    task.state = 'completed';
+    task.transferId = null;
+    task.body = null;
+    const writes = [tasks.put(task), ...events.map((event) => tx.objectStore('events').add({ ...event, sessionId } as EventRecord))];
+    if ('body' in outcome && outcome.body) writes.push(tx.objectStore('bodies').put(outcome.body, [sessionId, taskIdentifier]));
+    // Counted only when a launch notification may be shown (the streaming engine's tasks, with
+    // permission): with many tasks ending, reading every waiting event each time adds up.
+    const announcing = granted && engine === 'stream' && configuration?.sessionSendsLaunchEvents === true;
+    const waiting = announcing ? tx.objectStore('events').index('bySession').getAll(sessionId) : [];
+    await Promise.all(writes);
+    return { configuration, announcing, finished: (await waiting).filter((event) => event.type === 'didCompleteWithError').length };
+  });
+  if (!ended) return false;
+  changed(sessionId, [taskIdentifier]);
+  // Background Fetch shows its own UI; for the streaming engine's tasks, a notification.
+  if (ended.announcing) await announce(ended.configuration, ended.finished).catch(() => undefined);
+  return true;
+}
+
+/** The sessions with events waiting in the outbox. */
+export async function pendingSessions(): Promise<string[]> {
+  const index = (await getDatabase()).transaction('events').store.index('bySession');
+  const sessions: string[] = [];
+  for (let cursor = await index.openKeyCursor(null, 'nextunique'); cursor; cursor = await cursor.continue()) sessions.push(cursor.key);
+  return sessions;
+}
+
+/** A small file's bytes, kept in the database with its completion (see `SMALL_FILE_SIZE`). */
+export async function getBody(sessionId: string, taskIdentifier: number): Promise<ArrayBuffer | undefined> {
+  return (await getDatabase()).get('bodies', [sessionId, taskIdentifier]);
+}
+
+/**
+ * Removes a session's delivered events, every one up to `seq`, with what they pointed to: a
+ * task whose last event was seen leaves the session (as in URLSession), a delivered file's
+ * temporary location goes (a file the delegate kept was copied).
+ */
+export async function acknowledge(sessionId: string, seq: number): Promise<void> {
+  // In the transaction of the worker's other writes of the moment (the completions): with many
+  // tasks ending, a transaction of its own waited for them and held them up.
+  const delivered = await inBatch(async (tx) => {
+    // Events are numbered in order: those up to `seq` (of this session) are the delivered ones.
+    const events = tx.objectStore('events');
+    const upTo = await events.getAll(IDBKeyRange.upperBound(seq));
+    const delivered = upTo.filter((event) => event.sessionId === sessionId);
+    const deletes: Promise<unknown>[] = [];
+    // Where no other session's event is among them (the usual case), one request deletes all.
+    const alone = delivered.length === upTo.length;
+    if (alone && delivered.length > 0) deletes.push(events.delete(IDBKeyRange.bound(upTo[0]!.seq, upTo.at(-1)!.seq)));
+    for (const event of delivered) {
+      if (!alone) deletes.push(events.delete(event.seq));
+      if (event.type === 'didCompleteWithError') deletes.push(tx.objectStore('tasks').delete([sessionId, event.taskIdentifier]));
+      else if (event.parts === 0) deletes.push(tx.objectStore('bodies').delete([sessionId, event.taskIdentifier]));
+    }
+    await Promise.all(deletes);
+    return delivered;
+  });
+  const ended = delivered.flatMap((event) => (event.type === 'didCompleteWithError' ? [event.taskIdentifier] : []));
+  // Other pages of the session learn that the tasks have left it.
+  changed(sessionId, ended, ended.length > 0);
+  // Without holding up the page's next call: what a stopped worker leaves, `attach` sweeps.
+  for (const event of delivered) if (event.type === 'didFinishDownloadingTo') void deleteFile(sessionId, event.taskIdentifier, event.parts);
+}
