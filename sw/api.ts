@@ -24,43 +24,76 @@ type Rejected = NonNullable<SessionSnapshot['rejected']>;
  */
 export function createApi(scheduler: Scheduler): WorkerApi {
   const snapshots = new Snapshots(scheduler);
+  return { ...sessionCalls(scheduler, snapshots), ...taskCalls(scheduler, snapshots), ...outboxCalls() };
+}
 
-  async function mustGetTask(sessionId: unknown, taskIdentifier: unknown): Promise<TaskRecord> {
-    const id = valid.taskIdentifier(taskIdentifier);
-    const task = await getTask(valid.sessionId(sessionId), id);
-    if (!task) throw new TypeError(`There is no task ${id} in session ${valid.quote(sessionId)}`);
-    return task;
-  }
+/** A task the session has, or a TypeError. */
+async function mustGetTask(sessionId: unknown, taskIdentifier: unknown): Promise<TaskRecord> {
+  const id = valid.taskIdentifier(taskIdentifier);
+  const task = await getTask(valid.sessionId(sessionId), id);
+  if (!task) throw new TypeError(`There is no task ${id} in session ${valid.quote(sessionId)}`);
+  return task;
+}
 
-  /** Sorts what `resume` was given: tasks the worker has (suspended ones), and new ones. */
-  async function sortResumed(id: string, items: unknown[], rejected: Rejected): Promise<(number | TaskInit)[]> {
-    const order: (number | TaskInit)[] = [];
-    for (const item of items) {
-      try {
-        if (typeof item !== 'number') order.push(valid.taskInit(item));
-        else if ((await mustGetTask(id, item)).state === 'suspended') order.push(item);
-      } catch (error) {
-        rejected.push([typeof item === 'number' ? item : (item as Partial<TaskInit> | null)?.taskIdentifier, serializeError(error)]);
-      }
+/** Sorts what `resume` was given: tasks the worker has (suspended ones), and new ones. */
+async function sortResumed(id: string, items: unknown[], rejected: Rejected): Promise<(number | TaskInit)[]> {
+  const order: (number | TaskInit)[] = [];
+  for (const item of items) {
+    try {
+      if (typeof item !== 'number') order.push(valid.taskInit(item));
+      else if ((await mustGetTask(id, item)).state === 'suspended') order.push(item);
+    } catch (error) {
+      rejected.push([typeof item === 'number' ? item : (item as Partial<TaskInit> | null)?.taskIdentifier, serializeError(error)]);
     }
-    return order;
   }
+  return order;
+}
 
-  const api: WorkerApi = {
+/** The calls about a session as a whole. */
+function sessionCalls(scheduler: Scheduler, snapshots: Snapshots): Pick<WorkerApi, 'attach' | 'snapshot' | 'debugState' | 'pendingSessions' | 'eventsHandled'> {
+  const calls: ReturnType<typeof sessionCalls> = {
     async attach(configuration) {
       const config = valid.configuration(configuration);
       // Written while the session is read: a transaction made later on its store waits for this one.
-      const [, snapshot] = await Promise.all([putSession(config), api.snapshot(config.identifier)]);
+      const [, snapshot] = await Promise.all([putSession(config), calls.snapshot(config.identifier)]);
       snapshots.sweep(config.identifier);
       return snapshot;
     },
 
     snapshot: (sessionId, since) => snapshots.take(valid.sessionId(sessionId), since),
 
+    async debugState(sessionId) {
+      const { tasks, events } = await readSession(valid.sessionId(sessionId));
+      const connection = (navigator as WorkerNavigator & { connection?: DebugState['connection'] }).connection;
+      return {
+        engine: scheduler.preferred,
+        online: navigator.onLine,
+        connection: connection ? { effectiveType: connection.effectiveType, saveData: connection.saveData, type: connection.type } : null,
+        appVisible: await isAppVisible(),
+        rateLimiter: await getRateLimiter(),
+        waitingEvents: events.length,
+        tasks: tasks.map(({ taskIdentifier, state, engine, transferId, waitingFor, earliestBeginDate, discretionary, countOfBytesReceived, parts, attempts, priority, deadline }) => ({
+          taskIdentifier, state, engine, transferId, waitingFor, earliestBeginDate, discretionary, countOfBytesReceived, parts, attempts, priority, deadline: deadline ?? null,
+        })),
+      } satisfies DebugState;
+    },
+
+    pendingSessions,
+
+    async eventsHandled(sessionId) {
+      await dismiss(valid.sessionId(sessionId));
+    },
+  };
+  return calls;
+}
+
+/** The calls about tasks: start, stop, cancel. */
+function taskCalls(scheduler: Scheduler, snapshots: Snapshots): Pick<WorkerApi, 'resume' | 'suspend' | 'cancel' | 'cancelByProducingResumeData' | 'fail'> {
+  return {
     async suspend(sessionId, taskIdentifier) {
       const task = await mustGetTask(sessionId, taskIdentifier);
       await scheduler.stop(task, 'suspended');
-      return api.snapshot(task.sessionId);
+      return snapshots.take(task.sessionId, undefined);
     },
 
     async cancelByProducingResumeData(sessionId, taskIdentifier) {
@@ -102,29 +135,12 @@ export function createApi(scheduler: Scheduler): WorkerApi {
       const task = await mustGetTask(sessionId, taskIdentifier);
       if (task.state !== 'completed') await scheduler.cancel(task);
     },
+  };
+}
 
-    async debugState(sessionId) {
-      const { tasks, events } = await readSession(valid.sessionId(sessionId));
-      const connection = (navigator as WorkerNavigator & { connection?: DebugState['connection'] }).connection;
-      return {
-        engine: scheduler.preferred,
-        online: navigator.onLine,
-        connection: connection ? { effectiveType: connection.effectiveType, saveData: connection.saveData, type: connection.type } : null,
-        appVisible: await isAppVisible(),
-        rateLimiter: await getRateLimiter(),
-        waitingEvents: events.length,
-        tasks: tasks.map(({ taskIdentifier, state, engine, transferId, waitingFor, earliestBeginDate, discretionary, countOfBytesReceived, parts, attempts, priority, deadline }) => ({
-          taskIdentifier, state, engine, transferId, waitingFor, earliestBeginDate, discretionary, countOfBytesReceived, parts, attempts, priority, deadline: deadline ?? null,
-        })),
-      } satisfies DebugState;
-    },
-
-    pendingSessions,
-
-    async eventsHandled(sessionId) {
-      await dismiss(valid.sessionId(sessionId));
-    },
-
+/** The calls about what the delegate gets: files, and events delivered. */
+function outboxCalls(): Pick<WorkerApi, 'file' | 'acknowledge'> {
+  return {
     async file(sessionId, taskIdentifier, count) {
       const id = valid.sessionId(sessionId);
       const task = valid.taskIdentifier(taskIdentifier);
@@ -139,5 +155,4 @@ export function createApi(scheduler: Scheduler): WorkerApi {
       await acknowledge(id, seq);
     },
   };
-  return api;
 }

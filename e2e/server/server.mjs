@@ -375,7 +375,10 @@ export async function startServer({ port = 0, host = '127.0.0.1', staticDir } = 
     }
 
     const { s, entry } = recordRequest(id, req, t);
-    res.once('close', () => (entry.end = Date.now()));
+    // The response's end: its last byte handed to the socket ('finish'), or the connection gone.
+    const ended = () => (entry.end ??= Date.now());
+    res.once('finish', ended);
+    res.once('close', ended);
     const n = s.requests;
     const version = s.version;
     if (changeEvery && n % changeEvery === 0) s.version++;
@@ -467,6 +470,8 @@ export async function startServer({ port = 0, host = '127.0.0.1', staticDir } = 
       onBytes: (bytes) => {
         s.bytesSent += bytes;
         entry.bytesSent += bytes;
+        // The throttle waits after a chunk: the last byte written is the response's end.
+        if (entry.bytesSent === length) entry.end ??= Date.now();
       },
     });
     if (w.closed) return;
