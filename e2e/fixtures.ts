@@ -2,22 +2,12 @@ import { test as base, chromium, expect, type BrowserContext, type Page } from '
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { CHROMIUM_PATH, chromiumArgs } from '../scripts/chromium.mjs';
 
 /** Which engine the browser leaves the library: Background Fetch, or the streaming engine. */
 export interface EngineOption {
   engine: 'background-fetch' | 'stream';
 }
-
-/** Flags for Debian's Chromium on a machine with no outside network. */
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 /** The test server's statistics for one file id. */
 export interface FileStats {
@@ -100,10 +90,8 @@ export const test = base.extend<Fixtures & EngineOption & { chromiumProfile: Bro
   chromiumProfile: [
     async ({ engine }, use) => {
       const dir = await mkdtemp(path.join(tmpdir(), 'bgdl-profile-'));
-      const args = [...CHROMIUM_ARGS];
-      if (engine === 'stream') args.push('--disable-blink-features=BackgroundFetch');
-      const launch = () =>
-        chromium.launchPersistentContext(dir, { executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: true, args });
+      const args = chromiumArgs({ backgroundFetch: engine !== 'stream' });
+      const launch = () => chromium.launchPersistentContext(dir, { executablePath: CHROMIUM_PATH, headless: true, args });
       const holder = { current: await launch(), launch };
       await use(holder);
       await holder.current.close();
