@@ -121,7 +121,7 @@ test('a server without ranges or a known size: Background Fetch gets the file as
     await expectDownloaded(page, server, f, task);
     const { log } = await server.stats(f.id);
     expect(log.map((request) => [request.method, request.range])).toEqual([['HEAD', null], ['GET', null]]);
-    await page.evaluate(() => ((globalThis as any).recorded.length = 0));
+    await page.evaluate(() => (globalThis.recorded.length = 0));
   }
 });
 
@@ -183,7 +183,7 @@ test('a server that never sends again: the task ends as URLError timedOut after 
   expect((await server.stats(f.id)).log).toHaveLength(2);
   // A bad value is refused, quoted.
   const refused = await page.evaluate(async () => {
-    const { URLSession, URLSessionConfiguration } = (globalThis as any).bgdl;
+    const { URLSession, URLSessionConfiguration } = globalThis.bgdl;
     const configuration = Object.assign(URLSessionConfiguration.background('bad-timeout'), { timeoutIntervalForRequest: -1 });
     return new URLSession(configuration, {}).ready.then(() => 'accepted', (error: Error) => `${error.name}: ${error.message}`);
   });
@@ -238,7 +238,7 @@ test('a compressed response from another origin, its encoding hidden by CORS: th
   // A small one (whole in a first part).
   const smallId = `${id}-small`;
   const small = { id: smallId, size: 64 * 1024, url: url.replace(`/files/2m?seed=${id}&id=${id}`, `/files/64k?seed=${smallId}&id=${smallId}`) };
-  await page.evaluate(() => ((globalThis as any).recorded.length = 0));
+  await page.evaluate(() => (globalThis.recorded.length = 0));
   const second = await startDownload(page, small.url);
   await expectDownloaded(page, server, small, second);
 });

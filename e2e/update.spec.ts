@@ -132,7 +132,7 @@ test('a new worker version activating mid-download keeps every task, byte and un
   // Nothing is left to deliver.
   const again = await openAppPage(server);
   await recordSession(again, sessionId);
-  await again.evaluate(() => (globalThis as any).session.ready);
+  await again.evaluate(() => globalThis.session.ready);
   expect(await recorded(again)).toEqual([]);
   await rm(dir, { recursive: true, force: true });
 });
