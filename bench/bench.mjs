@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSize, startServer } from '../e2e/server/server.mjs';
+import { CHROMIUM_PATH, chromiumArgs } from '../scripts/chromium.mjs';
 
 /** @typedef {'background-fetch' | 'stream'} Engine */
 /** @typedef {'lib' | 'a' | 'b'} Method */
@@ -37,8 +38,6 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const ENGINES = /** @type {Engine[]} */ (list(process.env.BENCH_ENGINES, 'background-fetch,stream'));
 const METHODS = /** @type {Method[]} */ (['lib', 'a', 'b']);
 const TARGETS = { libOverB: 0.9, memoryGrowth: 64 * MiB, manyOverFetch: 1.5, deliveryMs: 100 };
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 for (const size of SIZES) if (parseSize(size) === null) throw new Error(`BENCH_SIZES: not a size: ${size}`);
 if (!(MANY >= 0)) throw new Error(`BENCH_MANY: not a number >= 0: ${process.env.BENCH_MANY}`);
@@ -357,8 +356,8 @@ const manyResults = {};
 /** Runs every size and method in one browser for `engine`. */
 async function benchEngine(/** @type {Engine} */ engine, /** @type {string} */ origin) {
   const profile = await mkdtemp(path.join(tmpdir(), 'bgdl-bench-'));
-  const args = engine === 'stream' ? [...CHROMIUM_ARGS, '--disable-blink-features=BackgroundFetch'] : CHROMIUM_ARGS;
-  const context = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args });
+  const args = chromiumArgs({ backgroundFetch: engine !== 'stream' });
+  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM_PATH, headless: true, args });
   const pid = browserPid(profile);
   const memory = memorySampler(pid);
   console.error(`${engine}: Chromium pid ${pid}, ${treeRss.count} processes, RSS ${mib(treeRss(pid))} MiB`);
@@ -510,7 +509,7 @@ if (MANY > 0) {
 
 const out = path.join(ROOT, 'bench/results/latest.json');
 await mkdir(path.dirname(out), { recursive: true });
-const chromiumVersion = spawnSync('/usr/bin/chromium', ['--version'], { encoding: 'utf8' }).stdout.trim();
+const chromiumVersion = spawnSync(CHROMIUM_PATH, ['--version'], { encoding: 'utf8' }).stdout.trim();
 await writeFile(out, `${JSON.stringify({ date: new Date().toISOString(), chromium: chromiumVersion, sizes: SIZES, runs: RUNS, targets: TARGETS, summary: rows, raw: runs, many: manyResults }, null, 2)}\n`);
 console.log(`\nwritten: ${path.relative(process.cwd(), out)}`);
 process.exitCode = rows.some((r) => r.failures.length > 0) || Object.values(manyResults).some((m) => m.error) ? 1 : 0;

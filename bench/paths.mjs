@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSize, startServer } from '../e2e/server/server.mjs';
+import { CHROMIUM_PATH, chromiumArgs } from '../scripts/chromium.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MiB = 1024 ** 2;
@@ -142,9 +143,9 @@ function usage(/** @type {string[]} */ pids) {
 const server = await startServer({ port: Number(process.env.PATHS_PORT ?? 8700), host: '127.0.0.1', staticDir: path.join(ROOT, 'dist/demo') });
 const profile = await mkdtemp(path.join(tmpdir(), 'bgdl-paths-'));
 const context = await chromium.launchPersistentContext(profile, {
-  executablePath: '/usr/bin/chromium',
+  executablePath: CHROMIUM_PATH,
   headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-blink-features=BackgroundFetch'],
+  args: chromiumArgs({ backgroundFetch: false }),
 });
 try {
   const page = await context.newPage();

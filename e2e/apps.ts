@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from './server/server.mjs';
-import { test as base, type FileStats } from './fixtures.js';
+import { test as base, testServerAt, type TestServer } from './fixtures.js';
 
 /** The repository's root. */
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -50,12 +50,8 @@ export interface App {
   bin(tool: string, ...args: string[]): Promise<string>;
 }
 
-/** The test server serving one app's `dist`, with its `/files` and stats. */
-export interface AppServer {
-  /** An absolute URL on the app's origin. */
-  url(path: string): string;
-  stats(id: string): Promise<FileStats>;
-  sha256(seed: string, size: string | number): Promise<string>;
+/** The test server serving one app's `dist`, with its `/files` and stats (URLs are on the app's origin). */
+export interface AppServer extends TestServer {
   /** Stops serving (as if the network were gone); the test's end does it otherwise. */
   close(): Promise<void>;
 }
@@ -115,16 +111,7 @@ export const test = base.extend<AppFixtures>({
       let closed: Promise<void> | undefined;
       const close = () => (closed ??= server.close());
       running.push(close);
-      const url = (p: string) => new URL(p, server.url).href;
-      return {
-        url,
-        stats: async (id) => (await fetch(url(`/__stats?id=${encodeURIComponent(id)}`))).json() as Promise<FileStats>,
-        sha256: async (seed, size) => {
-          const query = new URLSearchParams({ seed, size: String(size) });
-          return ((await (await fetch(url(`/__sha256?${query}`))).json()) as { sha256: string }).sha256;
-        },
-        close,
-      };
+      return { ...testServerAt(server.url), close };
     });
     for (const close of running) await close();
   },

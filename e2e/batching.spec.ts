@@ -17,23 +17,23 @@ function smallFiles(server: TestServer, count: number, params = '') {
  */
 function resumeTogether(page: Page, urls: string[], expects = 0): Promise<number[]> {
   return page.evaluate(({ urls, expects }) => {
-    const manager = (globalThis as any).BackgroundFetchManager?.prototype;
+    const manager = globalThis.BackgroundFetchManager?.prototype;
     const counts = { registrations: 0, requests: 0 };
     Object.assign(globalThis, { fetchCounts: counts });
     if (manager) {
       const fetch = manager.fetch;
-      manager.fetch = function (id: string, requests: unknown[], options: unknown) {
+      manager.fetch = function (id, requests, options) {
         counts.registrations++;
-        counts.requests += requests.length;
+        counts.requests += (requests as RequestInfo[]).length;
         return fetch.call(this, id, requests, options);
       };
     }
-    const tasks = urls.map((url) => (globalThis as any).session.downloadTask(url));
+    const tasks = urls.map((url) => globalThis.session.downloadTask(url));
     for (const task of tasks) {
       if (expects > 0) task.countOfBytesClientExpectsToReceive = expects;
       task.resume();
     }
-    return tasks.map((task) => task.taskIdentifier as number);
+    return tasks.map((task) => task.taskIdentifier);
   }, { urls, expects });
 }
 
@@ -98,7 +98,7 @@ test('200 small tasks resumed together with a page in view: streamed, every task
   const files = smallFiles(server, 200, '&delay=250');
   const sessionId = unique('batching');
   await recordSession(page, sessionId);
-  await page.evaluate(() => (globalThis as any).session.ready);
+  await page.evaluate(() => globalThis.session.ready);
   // Each says it is small (countOfBytesClientExpectsToReceive, the seed's hint).
   const ids = await resumeTogether(page, files.urls, 64 * 1024);
 
@@ -119,7 +119,7 @@ test('200 small tasks resumed together with a page in view: streamed, every task
   // Even where Background Fetch exists: many tasks with the app in view go on the streaming
   // engine (Background Fetch would run them two at a time), one fetch per task, at most 6 at
   // a time (HTTP/1.1's per-host limit).
-  const counts = await page.evaluate(() => (globalThis as any).fetchCounts as { registrations: number; requests: number });
+  const counts = await page.evaluate(() => globalThis.fetchCounts);
   expect(counts.registrations).toBe(0);
   const most = mostAtOnce(gets);
   expect(most).toBeLessThanOrEqual(6);
@@ -132,7 +132,7 @@ test('10 tasks of unknown size resumed together: one Background Fetch registrati
   // No size hint: the files may be large, and only Background Fetch goes on with the page closed.
   const files = smallFiles(server, 10);
   await recordSession(page, unique('batching'));
-  await page.evaluate(() => (globalThis as any).session.ready);
+  await page.evaluate(() => globalThis.session.ready);
   const ids = await resumeTogether(page, files.urls);
 
   await waitForFinishEvents(page, 1, 90_000);
@@ -140,7 +140,7 @@ test('10 tasks of unknown size resumed together: one Background Fetch registrati
   await expectEachOnce(events, server, ids, files.seeds);
   expect(events.at(-1)).toEqual(['didFinishEvents']);
   // One registration carries all 10 requests (Chromium runs one registration at a time).
-  expect(await page.evaluate(() => (globalThis as any).fetchCounts)).toEqual({ registrations: 1, requests: 10 });
+  expect(await page.evaluate(() => globalThis.fetchCounts)).toEqual({ registrations: 1, requests: 10 });
   const gets = (await server.stats(files.id)).log.filter((entry) => entry.method === 'GET');
   expect(gets).toHaveLength(10);
   // Background Fetch runs a registration's requests two at a time.
@@ -157,7 +157,7 @@ test('300 waiting events are delivered to a new page once each, in the order the
   const ids = await resumeTogether(page, files.urls);
   await expect.poll(() => hungTask(page), { timeout: 60_000 }).toBeDefined();
   await expect
-    .poll(() => page.evaluate(async () => (await (globalThis as any).session.debugState()).waitingEvents), { timeout: 120_000 })
+    .poll(() => page.evaluate(async () => (await globalThis.session.debugState()).waitingEvents), { timeout: 120_000 })
     .toBe(300);
 
   const next = await openApp();
@@ -189,6 +189,6 @@ test('300 waiting events are delivered to a new page once each, in the order the
   expect(events.slice(0, -1).map((event) => [event[0], event[1]])).toEqual(outbox);
   expect(events.at(-1)).toEqual(['didFinishEvents']);
   await expectEachOnce(events, server, ids, files.seeds);
-  expect(await next.evaluate(async () => (await (globalThis as any).session.debugState()).waitingEvents)).toBe(0);
+  expect(await next.evaluate(async () => (await globalThis.session.debugState()).waitingEvents)).toBe(0);
   await expect.poll(() => storedFiles(next, sessionId)).toEqual({ bodies: 0, parts: 0 });
 });

@@ -38,7 +38,7 @@ test('the demo: a URL typed in the box downloads to a completed row, a stored fi
   await expect(log).toContainText(`didCompleteWithError #${short}: null`);
   await expect(log).toContainText('didFinishEvents (session "demo")');
   const sha256 = await page.evaluate(async (name) => {
-    const blob: Blob = await (globalThis as any).bgdl.documents.get(name);
+    const blob = (await globalThis.bgdl.documents.get(name))!;
     const digest = await crypto.subtle.digest('SHA-256', await blob.arrayBuffer());
     return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
   }, name);
@@ -73,7 +73,7 @@ test('the demo: a URL typed in the box downloads to a completed row, a stored fi
 test('bgdl.help() prints the seed’s examples for this version of the library, and they run', async ({ page, server }) => {
   const messages: string[] = [];
   page.on('console', (message) => messages.push(message.text()));
-  await page.evaluate(() => (globalThis as any).bgdl.help());
+  await page.evaluate(() => globalThis.bgdl.help());
   await expect.poll(() => messages.length).toBeGreaterThan(0);
   const help = messages[0]!;
   expect(help).toContain("const config = bgdl.URLSessionConfiguration.background('MySession')");
@@ -98,7 +98,7 @@ test('bgdl.help() prints the seed’s examples for this version of the library, 
   await page.evaluate((code) => new Function(`return (async () => {\n${code}\n})()`)(), code);
   await expect.poll(() => messages.some((text) => text === 'every event delivered'), { timeout: 60_000 }).toBe(true);
   expect(messages.some((text) => /^completed \d+ ok$/.test(text))).toBe(true);
-  expect(await page.evaluate(() => (globalThis as any).bgdl.documents.list())).toEqual(['report.bin']);
+  expect(await page.evaluate(() => globalThis.bgdl.documents.list())).toEqual(['report.bin']);
   const stats = await server.stats(id);
   expect(stats.completed).toBe(1);
   expect(stats.log[0]!.t).toBeGreaterThanOrEqual(typedAt + 2000);

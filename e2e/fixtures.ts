@@ -2,22 +2,12 @@ import { test as base, chromium, expect, type BrowserContext, type Page } from '
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { CHROMIUM_PATH, chromiumArgs } from '../scripts/chromium.mjs';
 
 /** Which engine the browser leaves the library: Background Fetch, or the streaming engine. */
 export interface EngineOption {
   engine: 'background-fetch' | 'stream';
 }
-
-/** Flags for Debian's Chromium on a machine with no outside network. */
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 /** The test server's statistics for one file id. */
 export interface FileStats {
@@ -28,12 +18,45 @@ export interface FileStats {
   log: { method: string; range: string | null; ifRange: string | null; status: number; bytesSent: number; t: number; end?: number }[];
 }
 
+/** A gate of the test server (`gate=NAME`): see e2e/server/README.md. */
+export interface GateState {
+  released: boolean;
+  /** Responses that came to the gate while it was shut. */
+  reached: number;
+  /** Responses waiting at the gate now. */
+  held: number;
+}
+
 /** The test HTTP server, seen from a test. */
 export interface TestServer {
   /** An absolute URL on the server. */
   url(path: string): string;
   stats(id: string): Promise<FileStats>;
   sha256(seed: string, size: string | number, version?: number): Promise<string>;
+  /** The state of a gate. */
+  gate(name: string): Promise<GateState>;
+  /** Opens a gate: the responses it holds go on, later ones pass. */
+  release(name: string): Promise<void>;
+}
+
+/** The client of a test server whose root is `baseURL`. */
+export function testServerAt(baseURL: string): TestServer {
+  const url = (p: string) => new URL(p, baseURL).href;
+  const json = async <T>(p: string, init?: RequestInit): Promise<T> => {
+    const response = await fetch(url(p), init);
+    if (!response.ok) throw new Error(`${init?.method ?? 'GET'} ${p}: ${response.status} ${await response.text()}`);
+    return response.status === 204 ? (undefined as T) : ((await response.json()) as T);
+  };
+  return {
+    url,
+    stats: (id) => json<FileStats>(`/__stats?id=${encodeURIComponent(id)}`),
+    sha256: async (seed, size, version = 1) => {
+      const query = new URLSearchParams({ seed, size: String(size), version: String(version) });
+      return (await json<{ sha256: string }>(`/__sha256?${query}`)).sha256;
+    },
+    gate: (name) => json<GateState>(`/__gate?gate=${encodeURIComponent(name)}`),
+    release: (name) => json<void>(`/__release?gate=${encodeURIComponent(name)}`, { method: 'POST' }),
+  };
 }
 
 export interface Fixtures {
@@ -67,10 +90,8 @@ export const test = base.extend<Fixtures & EngineOption & { chromiumProfile: Bro
   chromiumProfile: [
     async ({ engine }, use) => {
       const dir = await mkdtemp(path.join(tmpdir(), 'bgdl-profile-'));
-      const args = [...CHROMIUM_ARGS];
-      if (engine === 'stream') args.push('--disable-blink-features=BackgroundFetch');
-      const launch = () =>
-        chromium.launchPersistentContext(dir, { executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: true, args });
+      const args = chromiumArgs({ backgroundFetch: engine !== 'stream' });
+      const launch = () => chromium.launchPersistentContext(dir, { executablePath: CHROMIUM_PATH, headless: true, args });
       const holder = { current: await launch(), launch };
       await use(holder);
       await holder.current.close();
@@ -106,15 +127,7 @@ export const test = base.extend<Fixtures & EngineOption & { chromiumProfile: Bro
   },
 
   server: async ({ baseURL }, use) => {
-    const url = (p: string) => new URL(p, baseURL).href;
-    await use({
-      url,
-      stats: async (id) => (await fetch(url(`/__stats?id=${encodeURIComponent(id)}`))).json() as Promise<FileStats>,
-      sha256: async (seed, size, version = 1) => {
-        const query = new URLSearchParams({ seed, size: String(size), version: String(version) });
-        return ((await (await fetch(url(`/__sha256?${query}`))).json()) as { sha256: string }).sha256;
-      },
-    });
+    await use(testServerAt(baseURL!));
   },
 
   stopWorkers: async ({ chromiumProfile: browser }, use) => {

@@ -41,7 +41,10 @@ export type Recorded =
   | ['didWriteData', number, number, number, number]
   | ['didFinishDownloadingTo', number, { sha256: string; size: number; movedTo: string | null }]
   | ['didCompleteWithError', number, { name: string; code?: string; status?: number; message: string } | null]
-  | ['didFinishEvents'];
+  | ['didFinishEvents']
+  // What tests that add a delegate method record.
+  | ['didBecomeInvalidWithError', Error | null]
+  | ['taskIsWaitingForConnectivity', number];
 
 /**
  * Creates, in the page, a background session whose delegate records every event in order
@@ -52,34 +55,36 @@ export type Recorded =
 export async function recordSession(page: Page, identifier: string, configuration: Record<string, unknown> = {}): Promise<void> {
   await page.evaluate(
     ({ identifier, configuration }) => {
-      const { URLSession, URLSessionConfiguration } = (globalThis as any).bgdl;
-      const recorded: unknown[] = [];
+      const { URLSession, URLSessionConfiguration } = globalThis.bgdl;
+      const recorded: Recorded[] = [];
       const hex = (buffer: ArrayBuffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, '0')).join('');
       const config = Object.assign(URLSessionConfiguration.background(identifier), configuration);
       const session = new URLSession(config, {
-        didWriteData: (_s: unknown, task: any, written: number, total: number, expected: number) =>
-          recorded.push(['didWriteData', task.taskIdentifier, written, total, expected]),
-        async didFinishDownloadingTo(_s: unknown, task: any, location: any) {
-          if ((globalThis as any).hangOnFinish) {
-            (globalThis as any).hung = task.taskIdentifier;
+        didWriteData: (_s, task, written, total, expected) => {
+          recorded.push(['didWriteData', task.taskIdentifier, written, total, expected]);
+        },
+        async didFinishDownloadingTo(_s, task, location) {
+          if (globalThis.hangOnFinish) {
+            globalThis.hung = task.taskIdentifier;
             await new Promise(() => {}); // a handler that never settles: the event stays unacknowledged
           }
           const sha256 = hex(await crypto.subtle.digest('SHA-256', await (await location.blob()).arrayBuffer()));
-          const moveTo = (globalThis as any).moveFilesTo as string | null | undefined;
+          const moveTo = globalThis.moveFilesTo;
           const movedTo = moveTo ? `${moveTo}-${task.taskIdentifier}` : null;
           if (movedTo) await location.moveTo(movedTo);
           recorded.push(['didFinishDownloadingTo', task.taskIdentifier, { sha256, size: location.size, movedTo }]);
         },
-        didCompleteWithError: (_s: unknown, task: any, error: any) =>
+        didCompleteWithError: (_s, task, error) => {
           recorded.push([
             'didCompleteWithError',
             task.taskIdentifier,
             error && { name: error.name, code: error.code, status: error.status, message: error.message },
-          ]),
+          ]);
+        },
         didFinishEvents: () => {
           recorded.push(['didFinishEvents']);
           // As the seed's app does: call the completion handler kept from the app-delegate hook.
-          (globalThis as any).completionHandlers?.[identifier]?.();
+          globalThis.completionHandlers?.[identifier]?.();
         },
       });
       Object.assign(globalThis, { session, recorded });
@@ -100,21 +105,21 @@ export async function setHangOnFinish(page: Page, on: boolean): Promise<void> {
 
 /** The task whose `didFinishDownloadingTo` hangs in the page, if one does. */
 export function hungTask(page: Page): Promise<number | undefined> {
-  return page.evaluate(() => (globalThis as any).hung as number | undefined);
+  return page.evaluate(() => globalThis.hung);
 }
 
 /** Creates a task in the page's recorded session, resumes it, and returns its identifier. */
 export function startDownload(page: Page, url: string): Promise<number> {
   return page.evaluate((url) => {
-    const task = (globalThis as any).session.downloadTask(url);
+    const task = globalThis.session.downloadTask(url);
     task.resume();
-    return task.taskIdentifier as number;
+    return task.taskIdentifier;
   }, url);
 }
 
 /** What the page's delegate has recorded so far. */
 export function recorded(page: Page): Promise<Recorded[]> {
-  return page.evaluate(() => (globalThis as any).recorded as Recorded[]);
+  return page.evaluate(() => globalThis.recorded);
 }
 
 /** The recorded events but `didWriteData`. */
@@ -125,7 +130,7 @@ export async function completions(page: Page): Promise<Recorded[]> {
 /** Waits until the page's delegate has recorded `didFinishEvents` `count` times. */
 export async function waitForFinishEvents(page: Page, count = 1, timeout = 60_000): Promise<void> {
   await page.waitForFunction(
-    (count) => ((globalThis as any).recorded as unknown[][]).filter((e) => e[0] === 'didFinishEvents').length >= count,
+    (count) => globalThis.recorded.filter((e) => e[0] === 'didFinishEvents').length >= count,
     count,
     { timeout },
   );

@@ -33,9 +33,9 @@ test('a download outlives the page that started it; a new page gets its events o
   await next.reload();
   await expect(next.locator('body[data-ready="true"]')).toBeAttached();
   await recordSession(next, sessionId);
-  await next.evaluate(() => (globalThis as any).session.ready);
+  await next.evaluate(() => globalThis.session.ready);
   expect(await recorded(next)).toEqual([]);
-  expect(await next.evaluate(async () => (await (globalThis as any).session.getAllTasks()).length)).toBe(0);
+  expect(await next.evaluate(async () => (await globalThis.session.getAllTasks()).length)).toBe(0);
 });
 
 test("a new page's re-attached task shows the server's response: status, media type, headers", async ({ page, openApp, server }) => {
@@ -52,11 +52,11 @@ test("a new page's re-attached task shows the server's response: status, media t
   const seen = await next.evaluate(
     ({ sessionId }) =>
       new Promise((resolve) => {
-        const { URLSession, URLSessionConfiguration } = (globalThis as any).bgdl;
+        const { URLSession, URLSessionConfiguration } = globalThis.bgdl;
         new URLSession(URLSessionConfiguration.background(sessionId), {
-          didFinishDownloadingTo(_s: unknown, task: any) {
-            const { statusCode, mimeType, expectedContentLength, headers } = task.response;
-            resolve({ taskIdentifier: task.taskIdentifier, statusCode, mimeType, expectedContentLength, etag: headers.get('ETag'), same: headers === task.response.headers });
+          didFinishDownloadingTo(_s, task) {
+            const { statusCode, mimeType, expectedContentLength, headers } = task.response!;
+            resolve({ taskIdentifier: task.taskIdentifier, statusCode, mimeType, expectedContentLength, etag: headers.get('ETag'), same: headers === task.response!.headers });
           },
         });
       }),
@@ -121,18 +121,20 @@ test('a 404 ends in a named error that carries the status', async ({ page, serve
 
 test('bad arguments throw a TypeError that says what is wrong', async ({ page }) => {
   const errors = await page.evaluate(() => {
-    const { URLSession, URLSessionConfiguration } = (globalThis as any).bgdl;
+    const { URLSession, URLSessionConfiguration } = globalThis.bgdl;
     const attempt = (f: () => unknown) => {
       try {
         f();
         return null;
-      } catch (error: any) {
-        return { name: error.name, message: error.message };
+      } catch (error) {
+        const { name, message } = error as Error;
+        return { name, message };
       }
     };
     const config = URLSessionConfiguration.background('bad-input');
     const session = new URLSession(config, {});
     return {
+      // @ts-expect-error: no delegate, on purpose
       noDelegate: attempt(() => new URLSession(config)),
       ftp: attempt(() => session.downloadTask('ftp://example/x')),
       noIdentifier: attempt(() => URLSessionConfiguration.background('')),
@@ -166,8 +168,8 @@ test('a moved file stays in the permanent store across reloads; a file not moved
   await page.reload();
   await expect(page.locator('body[data-ready="true"]')).toBeAttached();
   const store = await page.evaluate(async (name) => {
-    const { documents } = (globalThis as any).bgdl;
-    const blob: Blob = await documents.get(name);
+    const { documents } = globalThis.bgdl;
+    const blob = (await documents.get(name))!;
     const digest = await crypto.subtle.digest('SHA-256', await blob.arrayBuffer());
     const keys = await (await caches.open('bgdl-files')).keys();
     return {
@@ -180,7 +182,7 @@ test('a moved file stays in the permanent store across reloads; a file not moved
   expect(store.sha256).toBe(await server.sha256(kept, '3m'));
   expect(store.temporary).toEqual([]);
 
-  const removed = await page.evaluate((name) => (globalThis as any).bgdl.documents.delete(name), `report-${keptTask}`);
+  const removed = await page.evaluate((name) => globalThis.bgdl.documents.delete(name), `report-${keptTask}`);
   expect(removed).toBe(true);
-  expect(await page.evaluate(() => (globalThis as any).bgdl.documents.list())).toEqual([]);
+  expect(await page.evaluate(() => globalThis.bgdl.documents.list())).toEqual([]);
 });

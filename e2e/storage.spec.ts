@@ -31,7 +31,7 @@ test('storage quota exhausted: the task ends with cannotWriteToFile, other files
   // The kept file is whole, and the failed task left its bytes behind it: a file that fits
   // downloads.
   const sha256 = await page.evaluate(async (name) => {
-    const blob = await (globalThis as any).bgdl.documents.get(name);
+    const blob = (await globalThis.bgdl.documents.get(name))!;
     const digest = await crypto.subtle.digest('SHA-256', await blob.arrayBuffer());
     return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
   }, `kept-${kept}`);

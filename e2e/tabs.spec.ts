@@ -13,7 +13,7 @@ function file(server: TestServer, mib: number, rate: number) {
 /** The tasks `getAllTasks()` lists in a page's recorded session. */
 function listedTasks(page: Page): Promise<{ taskIdentifier: number; state: string }[]> {
   return page.evaluate(async () =>
-    (await (globalThis as any).session.getAllTasks()).map((task: any) => ({ taskIdentifier: task.taskIdentifier, state: task.state })),
+    (await globalThis.session.getAllTasks()).map((task) => ({ taskIdentifier: task.taskIdentifier, state: task.state })),
   );
 }
 
@@ -27,7 +27,7 @@ async function twoTabs(page: Page, openApp: () => Promise<Page>, sessionId: stri
   const second = await openApp();
   for (const tab of [page, second]) {
     await recordSession(tab, sessionId);
-    await tab.evaluate(() => (globalThis as any).session.ready);
+    await tab.evaluate(() => globalThis.session.ready);
   }
   return [page, second];
 }
@@ -53,7 +53,7 @@ test('two tabs of one session both see the task and its progress; each completio
   // A third tab of the session finds nothing left to deliver, so nothing can come again.
   const third = await openApp();
   await recordSession(third, sessionId);
-  await third.evaluate(() => (globalThis as any).session.ready);
+  await third.evaluate(() => globalThis.session.ready);
   expect(await recorded(third)).toEqual([]);
 
   const byTab = await Promise.all(tabs.map(completions));

@@ -1,15 +1,16 @@
 import type { Page } from '@playwright/test';
 import { completions, expectDownloaded, MiB, recordSession, recorded, startDownload, testFile as file, waitForFinishEvents } from './recorder.js';
 import { expect, test, unique } from './fixtures.js';
+import type { URLError, URLSessionDownloadTask } from '../src/index.js';
 
 /** Creates a task in the page's recorded session, sets properties on it, and resumes it. */
 function startTask(page: Page, url: string, properties: Record<string, unknown>): Promise<number> {
   return page.evaluate(
     ({ url, properties }) => {
-      const task = (globalThis as any).session.downloadTask(url);
-      for (const [key, value] of Object.entries(properties)) task[key] = key === 'earliestBeginDate' ? new Date(value as number) : value;
+      const task = globalThis.session.downloadTask(url);
+      for (const [key, value] of Object.entries(properties)) Object.assign(task, { [key]: key === 'earliestBeginDate' ? new Date(value as number) : value });
       task.resume();
-      return task.taskIdentifier as number;
+      return task.taskIdentifier;
     },
     { url, properties },
   );
@@ -22,7 +23,7 @@ test('earliestBeginDate: the first request never comes before it', async ({ page
   const task = await startTask(page, f.url, { earliestBeginDate: begin });
   await page.waitForTimeout(2000);
   expect((await server.stats(f.id)).requests).toBe(0);
-  expect(await page.evaluate(async () => (await (globalThis as any).session.getAllTasks())[0].state)).toBe('running');
+  expect(await page.evaluate(async () => (await globalThis.session.getAllTasks())[0]!.state)).toBe('running');
   await expectDownloaded(page, server, f, task);
   expect((await server.stats(f.id)).log[0]!.t).toBeGreaterThanOrEqual(begin);
 });
@@ -43,13 +44,13 @@ test('suspend() stops the transfer; resume() continues it from the bytes kept', 
   await recordSession(page, unique('pause'));
   const task = await startDownload(page, f.url);
   await expect.poll(async () => (await server.stats(f.id)).bytesSent, { timeout: 60_000 }).toBeGreaterThan(18 * MiB);
-  await page.evaluate(async () => (await (globalThis as any).session.getAllTasks())[0].suspend());
+  await page.evaluate(async () => (await globalThis.session.getAllTasks())[0]!.suspend());
   await page.waitForTimeout(1500);
   const paused = (await server.stats(f.id)).bytesSent;
   await page.waitForTimeout(1500);
   expect((await server.stats(f.id)).bytesSent).toBe(paused); // nothing moves while suspended
-  expect(await page.evaluate(async () => (await (globalThis as any).session.getAllTasks())[0].state)).toBe('suspended');
-  await page.evaluate(async () => (await (globalThis as any).session.getAllTasks())[0].resume());
+  expect(await page.evaluate(async () => (await globalThis.session.getAllTasks())[0]!.state)).toBe('suspended');
+  await page.evaluate(async () => (await globalThis.session.getAllTasks())[0]!.resume());
   await expectDownloaded(page, server, f, task);
   const { bytesSent, log } = await server.stats(f.id);
   if (engine === 'stream') {
@@ -72,7 +73,7 @@ test('cancelByProducingResumeData(): a new task from the resume data continues f
   await recordSession(page, unique('resumedata'));
   const first = await startDownload(page, f.url);
   await expect.poll(async () => (await server.stats(f.id)).bytesSent, { timeout: 60_000 }).toBeGreaterThan(18 * MiB);
-  const resumeData = await page.evaluate(async () => (await (globalThis as any).session.getAllTasks())[0].cancelByProducingResumeData());
+  const resumeData = await page.evaluate(async () => ((await globalThis.session.getAllTasks())[0] as URLSessionDownloadTask).cancelByProducingResumeData());
   await waitForFinishEvents(page);
   expect(await completions(page)).toEqual([
     ['didCompleteWithError', first, expect.objectContaining({ name: 'URLError', code: 'cancelled' })],
@@ -80,12 +81,12 @@ test('cancelByProducingResumeData(): a new task from the resume data continues f
   ]);
   expect(typeof resumeData).toBe('string');
   const sentBefore = (await server.stats(f.id)).bytesSent;
-  await page.evaluate(() => ((globalThis as any).recorded.length = 0));
+  await page.evaluate(() => (globalThis.recorded.length = 0));
   const second = await page.evaluate((resumeData) => {
-    const task = (globalThis as any).session.downloadTask({ resumeData });
+    const task = globalThis.session.downloadTask({ resumeData });
     task.resume();
-    return task.taskIdentifier as number;
-  }, resumeData);
+    return task.taskIdentifier;
+  }, resumeData!);
   await expectDownloaded(page, server, f, second);
   const { bytesSent, log } = await server.stats(f.id);
   expect(bytesSent - sentBefore).toBeLessThan(f.size - 8 * MiB);
@@ -102,10 +103,11 @@ test('corrupt or foreign resume data gets a named error', async ({ page }) => {
   await recordSession(page, unique('badresume'));
   const corrupt = await page.evaluate(() => {
     try {
-      (globalThis as any).session.downloadTask({ resumeData: 'garbage' });
+      globalThis.session.downloadTask({ resumeData: 'garbage' });
       return null;
-    } catch (error: any) {
-      return { name: error.name, code: error.code };
+    } catch (error) {
+      const { name, code } = error as URLError;
+      return { name, code };
     }
   });
   expect(corrupt).toEqual({ name: 'URLError', code: 'cannotDecodeRawData' });
@@ -120,9 +122,9 @@ test('corrupt or foreign resume data gets a named error', async ({ page }) => {
     countOfBytesExpectedToReceive: 10,
   });
   const task = await page.evaluate((resumeData) => {
-    const task = (globalThis as any).session.downloadTask({ resumeData });
+    const task = globalThis.session.downloadTask({ resumeData });
     task.resume();
-    return task.taskIdentifier as number;
+    return task.taskIdentifier;
   }, foreign);
   await expect.poll(async () => completions(page)).toEqual([
     ['didCompleteWithError', task, expect.objectContaining({ name: 'URLError', code: 'cannotDecodeRawData', message: expect.stringContaining('another origin') })],
@@ -132,20 +134,22 @@ test('corrupt or foreign resume data gets a named error', async ({ page }) => {
 test('invalidateAndCancel(): every task is cancelled, the session says it is invalid and takes no new task', async ({ page, server }) => {
   const a = file(server, 16, '&rate=2000000');
   const b = file(server, 16, '&rate=2000000');
-  await page.evaluate(() => ((globalThis as any).invalidated = []));
+  await page.evaluate(() => (globalThis.invalidated = []));
   await recordSession(page, unique('invalidate'));
   const first = await startDownload(page, a.url);
   const second = await startDownload(page, b.url);
   await expect.poll(async () => (await server.stats(a.id)).bytesSent, { timeout: 60_000 }).toBeGreaterThan(0);
   const thrown = await page.evaluate(() => {
-    const session = (globalThis as any).session;
-    session.delegate.didBecomeInvalidWithError = (_s: unknown, error: unknown) => (globalThis as any).recorded.push(['didBecomeInvalidWithError', error]);
+    const session = globalThis.session;
+    session.delegate.didBecomeInvalidWithError = (_s, error) => {
+      globalThis.recorded.push(['didBecomeInvalidWithError', error]);
+    };
     session.invalidateAndCancel();
     try {
       session.downloadTask('https://example.com/x');
       return null;
-    } catch (error: any) {
-      return error.name;
+    } catch (error) {
+      return (error as Error).name;
     }
   });
   expect(thrown).toBe('InvalidStateError');
@@ -164,14 +168,14 @@ test('taskDescription, priority and earliestBeginDate are kept across a reload',
   await recordSession(page, sessionId);
   const begin = Date.now() + 60 * 60_000;
   const task = await startTask(page, f.url, { taskDescription: 'nightly report', priority: 0.75, earliestBeginDate: begin });
-  await page.evaluate(() => (globalThis as any).session.ready);
-  await expect.poll(() => page.evaluate(async () => (globalThis as any).session.getAllTasks().then((t: any[]) => t.length))).toBe(1);
+  await page.evaluate(() => globalThis.session.ready);
+  await expect.poll(() => page.evaluate(async () => globalThis.session.getAllTasks().then((t) => t.length))).toBe(1);
   await page.waitForTimeout(500);
   await page.reload();
   await expect(page.locator('body[data-ready="true"]')).toBeAttached();
   await recordSession(page, sessionId);
   const tasks = await page.evaluate(async () =>
-    (await (globalThis as any).session.getAllTasks()).map((t: any) => ({
+    (await globalThis.session.getAllTasks()).map((t) => ({
       taskIdentifier: t.taskIdentifier,
       taskDescription: t.taskDescription,
       priority: t.priority,
@@ -192,14 +196,14 @@ test('uploadTask from a file: the server receives it whole, and didSendBodyData 
     const bytes = new Uint8Array(5 * 1024 * 1024);
     for (let i = 0; i < bytes.length; i += 65536) crypto.getRandomValues(bytes.subarray(i, i + 65536));
     const digest = await crypto.subtle.digest('SHA-256', bytes);
-    const session = (globalThis as any).session;
-    const sent: number[][] = ((globalThis as any).sent = []);
+    const session = globalThis.session;
+    const sent: number[][] = (globalThis.sent = []);
     session.delegate.didSendBodyData = (_s: unknown, _t: unknown, bytesSent: number, total: number, expected: number) =>
       sent.push([bytesSent, total, expected]);
     const task = session.uploadTask(url, new Blob([bytes], { type: 'application/octet-stream' }));
     task.resume();
     return {
-      task: task.taskIdentifier as number,
+      task: task.taskIdentifier,
       size: bytes.length,
       sha256: [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join(''),
     };
@@ -208,7 +212,7 @@ test('uploadTask from a file: the server receives it whole, and didSendBodyData 
   expect(await completions(page)).toEqual([['didCompleteWithError', upload.task, null], ['didFinishEvents']]);
   const { uploads } = (await server.stats(id)) as unknown as { uploads: { size: number; sha256: string }[] };
   expect(uploads).toEqual([expect.objectContaining({ size: upload.size, sha256: upload.sha256 })]);
-  const sent = (await page.evaluate(() => (globalThis as any).sent)) as number[][];
+  const sent = await page.evaluate(() => globalThis.sent);
   expect(sent.at(-1)).toEqual([expect.any(Number), upload.size, upload.size]);
   expect(sent.reduce((sum, [bytes]) => sum + bytes!, 0)).toBe(upload.size);
 });
@@ -217,10 +221,10 @@ test('countOfBytesClientExpectsToSend: a larger file ends the upload in a named 
   const id = unique('up-limit');
   await recordSession(page, unique('upload-limit'));
   const task = await page.evaluate((url) => {
-    const task = (globalThis as any).session.uploadTask(url, new Blob([new Uint8Array(2 * 1024 * 1024)]));
+    const task = globalThis.session.uploadTask(url, new Blob([new Uint8Array(2 * 1024 * 1024)]));
     task.countOfBytesClientExpectsToSend = 1024 * 1024;
     task.resume();
-    return task.taskIdentifier as number;
+    return task.taskIdentifier;
   }, server.url(`/upload?id=${id}`));
   await waitForFinishEvents(page);
   expect(await completions(page)).toEqual([
@@ -233,13 +237,15 @@ test('countOfBytesClientExpectsToSend: a larger file ends the upload in a named 
 test('uploads from data or a stream are refused, as in the seed', async ({ page }) => {
   await recordSession(page, unique('upload-data'));
   const errors = await page.evaluate(() => {
-    const session = (globalThis as any).session;
+    const session = globalThis.session;
     const attempt = (body: unknown) => {
       try {
+        // @ts-expect-error: not a Blob, on purpose
         session.uploadTask('/upload', body);
         return null;
-      } catch (error: any) {
-        return { name: error.name, message: error.message };
+      } catch (error) {
+        const { name, message } = error as Error;
+        return { name, message };
       }
     };
     return [attempt(new Uint8Array(4)), attempt(new ReadableStream()), attempt('text')];
@@ -263,7 +269,8 @@ for (const sends of [true, false]) {
     const worker = context.serviceWorkers()[0]!;
     const notifications = () =>
       worker.evaluate(async () =>
-        (await (self as any).registration.getNotifications()).map((n: Notification) => [n.title, n.tag, n.body, n.data?.url]),
+        // The worker's global scope: a ServiceWorkerGlobalScope (the WebWorker lib is not loaded here).
+        (await (self as unknown as { registration: ServiceWorkerRegistration }).registration.getNotifications()).map((n) => [n.title, n.tag, n.body, n.data?.url]),
       );
     if (sends) {
       await expect.poll(notifications).toEqual([['Reports', `bgdl:${sessionId}`, '1 task finished', new URL('/?from=notification', baseURL).href]]);
@@ -275,15 +282,15 @@ for (const sends of [true, false]) {
     // A page of the app loads: the app-delegate hook says which session has events waiting.
     const next = await openApp();
     const pending = await next.evaluate(() =>
-      (globalThis as any).bgdl.handleEventsForBackgroundURLSession((identifier: string, completionHandler: () => void) => {
-        (globalThis as any).completionHandlers = { ...(globalThis as any).completionHandlers, [identifier]: completionHandler };
+      globalThis.bgdl.handleEventsForBackgroundURLSession((identifier: string, completionHandler: () => void) => {
+        globalThis.completionHandlers = { ...globalThis.completionHandlers, [identifier]: completionHandler };
       }),
     );
     expect(pending).toEqual([sessionId]);
     await recordSession(next, sessionId);
     await expectDownloaded(next, server, f, task);
     await expect.poll(notifications).toEqual([]);
-    expect(await next.evaluate(() => (globalThis as any).bgdl.handleEventsForBackgroundURLSession(() => undefined))).toEqual([]);
+    expect(await next.evaluate(() => globalThis.bgdl.handleEventsForBackgroundURLSession(() => undefined))).toEqual([]);
   });
 }
 
@@ -291,13 +298,14 @@ test('isDiscretionary: a task waits while the browser is offline, says so, and s
   const f = file(server, 2);
   await recordSession(page, unique('discretionary'), { isDiscretionary: true });
   await page.evaluate(() => {
-    (globalThis as any).session.delegate.taskIsWaitingForConnectivity = (_s: unknown, task: any) =>
-      (globalThis as any).recorded.push(['taskIsWaitingForConnectivity', task.taskIdentifier]);
+    globalThis.session.delegate.taskIsWaitingForConnectivity = (_s, task) => {
+      globalThis.recorded.push(['taskIsWaitingForConnectivity', task.taskIdentifier]);
+    };
   });
   await context.setOffline(true);
   const task = await startDownload(page, f.url);
   await expect.poll(() => completions(page)).toEqual([['taskIsWaitingForConnectivity', task]]);
-  const state = await page.evaluate(() => (globalThis as any).session.debugState());
+  const state = await page.evaluate(() => globalThis.session.debugState());
   expect(state).toMatchObject({ online: false, tasks: [{ taskIdentifier: task, state: 'running', waitingFor: 'offline', discretionary: true }] });
   await page.waitForTimeout(2000);
   expect((await server.stats(f.id)).requests).toBe(0);
@@ -323,7 +331,7 @@ test('the rate limiter: each background wake grows the delay, and a visible page
   const files = [0, 1, 2].map(() => file(server, 1, '&rate=100000'));
   // Only a page starts a Background Fetch: the page stays until it has started all three.
   const started = () =>
-    page.evaluate(async () => (await ((await navigator.serviceWorker.ready) as any).backgroundFetch.getIds()).length);
+    page.evaluate(async () => (await (await navigator.serviceWorker.ready).backgroundFetch!.getIds()).length);
   // Each waits for the one before to be registered: resumed while another resume is still
   // with the worker, it would join that call's batch, and the two would share a registration.
   for (const [index, f] of files.entries()) {
@@ -364,5 +372,5 @@ test('the rate limiter: each background wake grows the delay, and a visible page
   await recordSession(next, sessionId);
   await waitForFinishEvents(next, 1, 120_000);
   expect((await completions(next)).filter((e) => e[0] === 'didCompleteWithError')).toHaveLength(3);
-  expect(await next.evaluate(() => (globalThis as any).session.debugState())).toMatchObject({ appVisible: true, rateLimiter: { delay: 0 } });
+  expect(await next.evaluate(() => globalThis.session.debugState())).toMatchObject({ appVisible: true, rateLimiter: { delay: 0 } });
 });

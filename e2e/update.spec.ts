@@ -70,11 +70,16 @@ test('a new worker version activating mid-download keeps every task, byte and un
   // 40 MiB at 5 MB/s: about 8 s on the wire.
   // 5 MB/s a response; Background Fetch sends two ranges at a time, so half that there.
   const rate = engine === 'background-fetch' ? 2_500_000 : 5_000_000;
-  const bigTask = await startDownload(first, server.url(`/files/40m?seed=${big.id}&id=${big.id}&rate=${rate}`));
+  // The server holds the file at 22 MiB (mid-way through a range of Background Fetch, and
+  // through the third part of the streaming engine) until the new worker has taken over: no
+  // byte from there on is sent before, however slow the update is on a loaded machine.
+  const gate = unique('update-gate');
+  const bigTask = await startDownload(first, server.url(`/files/40m?seed=${big.id}&id=${big.id}&rate=${rate}&gate=${gate}&gateAt=${22 * MiB}`));
   await expect.poll(async () => (await server.stats(big.id)).bytesSent, { timeout: 30_000 }).toBeGreaterThan(0);
   await first.close();
 
   await expect.poll(async () => (await server.stats(big.id)).bytesSent, { timeout: 30_000 }).toBeGreaterThan(PART + MiB);
+  await expect.poll(async () => (await server.gate(gate)).held, { timeout: 30_000 }).toBeGreaterThan(0);
 
   // Version 2 of the worker: it installs, skips waiting, activates and claims the page.
   await writeFile(worker, original + versionMarker(2));
@@ -92,6 +97,7 @@ test('a new worker version activating mid-download keeps every task, byte and un
   await expect.poll(() => controllerVersion(page), { timeout: 30_000 }).toBe(2);
   await expect.poll(() => workerStates(page), { timeout: 30_000 }).toEqual({ active: 'activated' });
   expect((await server.stats(big.id)).bytesSent).toBeLessThan(big.size); // the new version took over mid-download
+  await server.release(gate);
 
   // The session, re-created under the new worker, gets everything: once, in order.
   await recordSession(page, sessionId);
@@ -126,7 +132,7 @@ test('a new worker version activating mid-download keeps every task, byte and un
   // Nothing is left to deliver.
   const again = await openAppPage(server);
   await recordSession(again, sessionId);
-  await again.evaluate(() => (globalThis as any).session.ready);
+  await again.evaluate(() => globalThis.session.ready);
   expect(await recorded(again)).toEqual([]);
   await rm(dir, { recursive: true, force: true });
 });

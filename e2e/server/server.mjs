@@ -46,6 +46,16 @@ import { contentChunks, sha256Of, CHUNK_SIZE } from './content.mjs';
  */
 
 /**
+ * A gate (`gate=NAME`): the responses that reach it wait until it is released.
+ * @typedef {object} Gate
+ * @property {boolean} released
+ * @property {Promise<void>} opened  Resolves on release.
+ * @property {() => void} open
+ * @property {number} reached        Responses that came to the gate, released or not.
+ * @property {number} held           Responses waiting at the gate now.
+ */
+
+/**
  * @typedef {object} StartOptions
  * @property {number} [port]       0 = pick a free port.
  * @property {string} [host]
@@ -291,6 +301,15 @@ function sendJson(res, status, value) {
   res.end(body);
 }
 
+/** @returns {Gate} */
+function newGate() {
+  /** @type {() => void} */
+  let open = () => {};
+  const opened = new Promise((resolve) => (open = () => resolve(undefined)));
+  const gate = { released: false, opened, open: () => ((gate.released = true), open()), reached: 0, held: 0 };
+  return gate;
+}
+
 /** @returns {IdStats} */
 function emptyStats() {
   return { requests: 0, bytesSent: 0, completed: 0, version: 1, log: [], uploads: [] };
@@ -306,6 +325,19 @@ export async function startServer({ port = 0, host = '127.0.0.1', staticDir } = 
 
   /** Per-id stats (and content versions). @type {Map<string, IdStats>} */
   const stats = new Map();
+
+  /** Gates by name (`gate=NAME`). @type {Map<string, Gate>} */
+  const gates = new Map();
+
+  /** @param {string} name */
+  const gateFor = (name) => {
+    let g = gates.get(name);
+    if (!g) {
+      g = newGate();
+      gates.set(name, g);
+    }
+    return g;
+  };
 
   /** @param {string} id */
   const statsFor = (id) => {
@@ -370,6 +402,11 @@ export async function startServer({ port = 0, host = '127.0.0.1', staticDir } = 
     const noRanges = flagParam(q, 'noRanges');
     const ignoreRange = flagParam(q, 'ignoreRange');
     const gzip = flagParam(q, 'gzip');
+    const gateName = q.get('gate');
+    const gateAtText = q.get('gateAt');
+    const gateAt = gateAtText === null ? 0 : parseSize(gateAtText);
+    if (gateAt === null) throw new HttpError(400, `invalid gateAt: ${gateAtText}`);
+    if (gateAtText !== null && !gateName) throw new HttpError(400, 'gateAt needs gate=NAME');
     if (statusFault !== undefined && (statusFault < 200 || statusFault > 599)) {
       throw new HttpError(400, `invalid status: ${statusFault}`);
     }
@@ -463,17 +500,40 @@ export async function startServer({ port = 0, host = '127.0.0.1', staticDir } = 
       await new Promise((resolve) => res.write(Buffer.alloc(0), () => resolve(undefined)));
     }
     const chunkSize = rate > 0 ? Math.max(1024, Math.min(CHUNK_SIZE, Math.floor(rate / 10))) : CHUNK_SIZE;
-    const chunks = contentChunks(seed, version, start, end, chunkSize);
-    const sent = await pump(res, w, chunks, {
-      limit,
-      rate,
-      onBytes: (bytes) => {
-        s.bytesSent += bytes;
-        entry.bytesSent += bytes;
-        // The throttle waits after a chunk: the last byte written is the response's end.
-        if (entry.bytesSent === length) entry.end ??= Date.now();
-      },
-    });
+    /** @param {number} bytes */
+    const onBytes = (bytes) => {
+      s.bytesSent += bytes;
+      entry.bytesSent += bytes;
+      // The throttle waits after a chunk: the last byte written is the response's end.
+      if (entry.bytesSent === length) entry.end ??= Date.now();
+    };
+    let sent = 0;
+    // The gate: the body stops at file offset gateAt (a response that starts past it, before
+    // its first byte) until the gate is released, so no byte from gateAt on is sent before.
+    const gate = gateName ? gateFor(gateName) : undefined;
+    const gateRel = Math.max(0, gateAt - start);
+    if (gate && !gate.released && gateRel < limit) {
+      if (gateRel > 0) {
+        sent = await pump(res, w, contentChunks(seed, version, start, start + gateRel - 1, chunkSize), { limit: gateRel, rate, onBytes });
+      } else {
+        await new Promise((resolve) => res.write(Buffer.alloc(0), () => resolve(undefined)));
+      }
+      if (w.closed) return;
+      gate.reached++;
+      gate.held++;
+      await new Promise((resolve) => {
+        if (w.closed) return resolve(undefined);
+        res.once('close', resolve);
+        void gate.opened.then(() => {
+          res.off('close', resolve);
+          resolve(undefined);
+        });
+      });
+      gate.held--;
+      if (w.closed) return;
+    }
+    const chunks = contentChunks(seed, version, start + sent, end, chunkSize);
+    sent += await pump(res, w, chunks, { limit: limit - sent, rate, onBytes });
     if (w.closed) return;
     if (dropAt !== undefined) {
       res.destroy();
@@ -529,7 +589,7 @@ export async function startServer({ port = 0, host = '127.0.0.1', staticDir } = 
   };
 
   /**
-   * /__stats, /__reset, /__control, /__sha256
+   * /__stats, /__reset, /__control, /__sha256, /__release, /__gate
    * @param {IncomingMessage} req
    * @param {ServerResponse} res
    * @param {URL} url
@@ -544,7 +604,21 @@ export async function startServer({ port = 0, host = '127.0.0.1', staticDir } = 
       }
       case '/__reset':
         stats.clear();
+        for (const gate of gates.values()) gate.open();
+        gates.clear();
         return sendText(res, 204);
+      case '/__release': {
+        const name = q.get('gate');
+        if (!name) throw new HttpError(400, 'expected ?gate=NAME');
+        gateFor(name).open();
+        return sendText(res, 204);
+      }
+      case '/__gate': {
+        const name = q.get('gate');
+        if (!name) throw new HttpError(400, 'expected ?gate=NAME');
+        const { released, reached, held } = gates.get(name) ?? newGate();
+        return sendJson(res, 200, { released, reached, held });
+      }
       case '/__control': {
         const id = q.get('id');
         const version = intParam(q, 'version');
