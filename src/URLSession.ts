@@ -148,9 +148,9 @@ export class URLSession {
   }
 
   /** What the session's tasks ask of the worker, in the order they ask it. */
-  readonly #owner: TaskOwner = (task, action) => {
-    const { taskIdentifier, originalRequest: request, init } = task;
-    if (action === 'resume') {
+  readonly #owner: TaskOwner = {
+    resume: (task) => {
+      const { taskIdentifier, originalRequest: request, init } = task;
       const item: number | TaskInit = init
         ? {
             taskIdentifier,
@@ -179,17 +179,27 @@ export class URLSession {
       }
       this.#batch[0].push(task);
       this.#batch[1].push(item);
-    } else if (init) {
-      // A task the worker never knew ends here when cancelled.
-      if (action !== 'suspend') void this.#fail(task, new URLError('cancelled', 'The download was cancelled'));
-    } else if (action === 'keep') {
-      const data = this.#serial(() => this.#call('cancelByProducingResumeData', taskIdentifier));
+    },
+    suspend: (task) => {
+      // A task the worker never knew has no transfer to stop.
+      if (!task.init) this.#command([task], () => this.#call('suspend', task.taskIdentifier));
+    },
+    cancel: (task) => {
+      if (task.init) this.#cancelUnknown(task);
+      else this.#command([task], () => this.#call('cancel', task.taskIdentifier));
+    },
+    cancelByProducingResumeData: async (task) => {
+      if (task.init) return this.#cancelUnknown(task), null;
+      const data = this.#serial(() => this.#call('cancelByProducingResumeData', task.taskIdentifier));
       void data.then(() => this.#refresh(), () => undefined);
-      return data;
-    } else {
-      this.#command([task], () => this.#call(action, taskIdentifier));
-    }
+      return (await data) ?? null;
+    },
   };
+
+  /** A task the worker never knew ends here when cancelled. */
+  #cancelUnknown(task: URLSessionTask): void {
+    void this.#fail(task, new URLError('cancelled', 'The download was cancelled'));
+  }
 
   /** Runs a worker call for tasks after the earlier ones; a failure completes the tasks. */
   #command(tasks: URLSessionTask[], call: () => Promise<SessionSnapshot | void>): void {
