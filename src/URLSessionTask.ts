@@ -14,11 +14,17 @@ export interface HTTPURLResponse {
   readonly mimeType: string | null;
 }
 
-/**
- * What a task asks its session (the one that talks to the worker): to `resume`, `suspend` or
- * `cancel` it, or to cancel it and `keep` its bytes (resolving to resume data, or null).
- */
-export type TaskOwner = (task: URLSessionTask, action: 'resume' | 'suspend' | 'cancel' | 'keep') => unknown;
+/** What a task asks its session (the one that talks to the worker). */
+export interface TaskOwner {
+  /** Starts or continues the task. */
+  resume(task: URLSessionTask): void;
+  /** Stops the task's transfer, keeping its bytes. */
+  suspend(task: URLSessionTask): void;
+  /** Cancels the task. */
+  cancel(task: URLSessionTask): void;
+  /** Cancels the task, keeping its bytes: resolves to resume data, or null. */
+  cancelByProducingResumeData(task: URLSessionTask): Promise<string | null>;
+}
 
 /**
  * A transfer in a session, as `URLSessionTask`. Its properties mirror the worker's record and
@@ -96,7 +102,7 @@ export class URLSessionTask {
   resume(): void {
     if (this.state !== 'suspended') return;
     this.state = 'running';
-    this.#owner(this, 'resume');
+    this.#owner.resume(this);
   }
 
   /**
@@ -106,7 +112,7 @@ export class URLSessionTask {
   suspend(): void {
     if (this.state !== 'running') return;
     this.state = 'suspended';
-    this.#owner(this, 'suspend');
+    this.#owner.suspend(this);
   }
 
   /** Cancels the task: it ends with `didCompleteWithError` and a `cancelled` URLError. */
@@ -118,7 +124,9 @@ export class URLSessionTask {
   protected async end(keepBytes: boolean): Promise<string | null> {
     if (this.state === 'completed' || this.state === 'canceling') return null;
     this.state = 'canceling';
-    return ((await this.#owner(this, keepBytes ? 'keep' : 'cancel')) as string | undefined) ?? null;
+    if (keepBytes) return this.#owner.cancelByProducingResumeData(this);
+    this.#owner.cancel(this);
+    return null;
   }
 
   /** @internal Takes the worker's record of the task. */
