@@ -4,7 +4,7 @@ import { completions, MiB, recordSession, testFile, waitForFinishEvents } from '
 /** Starts downloads of `urls` in one tick, with their priorities; returns their task identifiers. */
 function startAll(page: import('@playwright/test').Page, downloads: { url: string; priority?: number }[]): Promise<number[]> {
   return page.evaluate((downloads) => {
-    const session = (globalThis as any).session;
+    const session = globalThis.session;
     return downloads.map(({ url, priority }) => {
       const task = session.downloadTask(url);
       if (priority !== undefined) task.priority = priority;
