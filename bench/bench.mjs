@@ -31,7 +31,10 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const STATIC_DIR = path.join(ROOT, 'dist/demo');
 const MiB = 1024 ** 2;
 const list = (/** @type {string | undefined} */ text, /** @type {string} */ fallback) =>
-  (text || fallback).split(',').map((s) => s.trim()).filter(Boolean);
+  (text || fallback)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 const SIZES = process.env.BENCH_SIZES === 'none' ? [] : list(process.env.BENCH_SIZES, '256m,1g');
 const MANY = Number(process.env.BENCH_MANY ?? 1000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -66,7 +69,9 @@ function browserPid(/** @type {string} */ profile) {
     try {
       const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
       if (args.includes(`--user-data-dir=${profile}`)) mine.set(Number(pid), parentOf(Number(pid)));
-    } catch { /* the process ended */ }
+    } catch {
+      /* the process ended */
+    }
   }
   const root = [...mine].find(([, ppid]) => !mine.has(ppid));
   if (!root) throw new Error(`No Chromium process found for profile ${profile}`);
@@ -85,7 +90,9 @@ function treePids(/** @type {number} */ root) {
     try {
       const ppid = parentOf(Number(name));
       children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
-    } catch { /* the process ended */ }
+    } catch {
+      /* the process ended */
+    }
   }
   const pids = [];
   for (const stack = [root]; stack.length > 0;) {
@@ -105,7 +112,9 @@ function treeRss(/** @type {number} */ root) {
     try {
       const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
       total += Number(kb ?? 0) * 1024;
-    } catch { /* the process ended */ }
+    } catch {
+      /* the process ended */
+    }
   }
   return total;
 }
@@ -122,7 +131,9 @@ function treeCpu(/** @type {number} */ root) {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       total += (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in ticks of 10 ms
-    } catch { /* the process ended */ }
+    } catch {
+      /* the process ended */
+    }
   }
   return total;
 }
@@ -293,7 +304,12 @@ async function serviceWorker(/** @type {import('@playwright/test').BrowserContex
  * tasks finished while no page delivers their events, then a new page creating the session,
  * timed to its MANY-th event and to its last.
  */
-async function benchMany(/** @type {import('@playwright/test').BrowserContext} */ context, /** @type {import('@playwright/test').Page} */ page, /** @type {string} */ origin, /** @type {Engine} */ engine) {
+async function benchMany(
+  /** @type {import('@playwright/test').BrowserContext} */ context,
+  /** @type {import('@playwright/test').Page} */ page,
+  /** @type {string} */ origin,
+  /** @type {Engine} */ engine,
+) {
   const token = `${Date.now().toString(36)}-${engine}`;
   const urls = (/** @type {string} */ name) => Array.from({ length: MANY }, (_, i) => `${origin}files/16k?seed=${name}-${token}-${i}&id=${name}-${token}`);
   const timeoutMs = 300_000;
@@ -313,7 +329,9 @@ async function benchMany(/** @type {import('@playwright/test').BrowserContext} *
     if (lib.error) error = lib.error;
     else libMs.push(/** @type {number} */ (lib.ms));
     fetchMs.push(plain.ms);
-    console.error(`  ${engine} ${MANY} x 16 KiB run ${run}: lib ${lib.ms?.toFixed(0) ?? lib.error} ms, ${MANY} fetch() ${plain.ms.toFixed(0)} ms, ratio ${lib.ms ? (lib.ms / plain.ms).toFixed(2) : '-'} (lib: ${libGets} GET, ${libHeads} HEAD)`);
+    console.error(
+      `  ${engine} ${MANY} x 16 KiB run ${run}: lib ${lib.ms?.toFixed(0) ?? lib.error} ms, ${MANY} fetch() ${plain.ms.toFixed(0)} ms, ratio ${lib.ms ? (lib.ms / plain.ms).toFixed(2) : '-'} (lib: ${libGets} GET, ${libHeads} HEAD)`,
+    );
   }
   /** @type {{ libMs?: number, fetchMs: number, ratio?: number, libGets: number, libHeads: number, error?: string, delivery?: any }} */
   const result = { fetchMs: median(fetchMs), libGets, libHeads };
@@ -342,7 +360,9 @@ async function benchMany(/** @type {import('@playwright/test').BrowserContext} *
     const d = await second.evaluate(deliverWaiting, { identifier, count: MANY, timeoutMs: 60_000 });
     await second.close();
     deliveries.push(d);
-    console.error(`  ${engine} ${2 * MANY} waiting events run ${run}: ${MANY}th delivered at ${d.atCount?.toFixed(0)} ms, last (${d.events}th) at ${d.last.toFixed(0)} ms, didFinishEvents at ${d.finished.toFixed(0)} ms`);
+    console.error(
+      `  ${engine} ${2 * MANY} waiting events run ${run}: ${MANY}th delivered at ${d.atCount?.toFixed(0)} ms, last (${d.events}th) at ${d.last.toFixed(0)} ms, didFinishEvents at ${d.finished.toFixed(0)} ms`,
+    );
   }
   // The median run by the MANY-th event (a run that missed it counts as the slowest).
   const byCount = [...deliveries].sort((x, y) => (x.atCount ?? Infinity) - (y.atCount ?? Infinity));
@@ -368,7 +388,8 @@ async function benchEngine(/** @type {Engine} */ engine, /** @type {string} */ o
     await page.goto(origin);
     await page.locator('body[data-ready="true"]').waitFor({ state: 'attached' });
     const shown = await page.locator('#engine').textContent();
-    if (/^engine: Background Fetch/.test(shown ?? '') !== (engine === 'background-fetch')) throw new Error(`Expected engine ${engine}, the demo says "${shown}"`);
+    if (/^engine: Background Fetch/.test(shown ?? '') !== (engine === 'background-fetch'))
+      throw new Error(`Expected engine ${engine}, the demo says "${shown}"`);
     await page.evaluate(createSession);
 
     const token = Date.now().toString(36);
@@ -380,7 +401,8 @@ async function benchEngine(/** @type {Engine} */ engine, /** @type {string} */ o
       if (method === 'a') return page.evaluate(pageFetch, url);
       return (await serviceWorker(context, page)).evaluate(workerCachePut, url);
     };
-    for (const method of METHODS) { // warm-up: the first Background Fetch after launch starts seconds late
+    for (const method of METHODS) {
+      // warm-up: the first Background Fetch after launch starts seconds late
       const warm = await measure(method, '1m', `warmup-${method}-${token}`);
       if (warm.error) throw new Error(`${engine}: warm-up (${method}) failed: ${warm.error}`);
     }
@@ -415,8 +437,12 @@ async function benchEngine(/** @type {Engine} */ engine, /** @type {string} */ o
             if (result.endedAt && lastByte) entry.tailMs = result.endedAt - lastByte;
           }
           bySize[size].push(entry);
-          const shown = entry.error ? `FAILED: ${entry.error}` : `${entry.mbps?.toFixed(0)} MB/s, ${entry.ms?.toFixed(0)} ms (start lag ${entry.startLagMs} ms, after last byte ${entry.tailMs} ms)`;
-          console.error(`  ${engine} ${size} run ${run} ${method}: ${shown}, memory +${mib(entry.memoryGrowth ?? 0)} MiB, browser CPU ${entry.cpuS?.toFixed(2)} s, ${entry.requests} request(s)`);
+          const shown = entry.error
+            ? `FAILED: ${entry.error}`
+            : `${entry.mbps?.toFixed(0)} MB/s, ${entry.ms?.toFixed(0)} ms (start lag ${entry.startLagMs} ms, after last byte ${entry.tailMs} ms)`;
+          console.error(
+            `  ${engine} ${size} run ${run} ${method}: ${shown}, memory +${mib(entry.memoryGrowth ?? 0)} MiB, browser CPU ${entry.cpuS?.toFixed(2)} s, ${entry.requests} request(s)`,
+          );
         }
       }
     }
@@ -449,7 +475,13 @@ function summarize(/** @type {Run[]} */ runs) {
   const cpu = (/** @type {Method} */ m) => median(runs.flatMap((r) => (r.method === m && r.mbps && r.cpuS ? [r.cpuS] : [])));
   const cpuLibOverB = cpu('lib') / cpu('b');
   return {
-    mbps, libOverA, libOverB, cpuLibOverB, memoryGrowth, libTailMs, failures,
+    mbps,
+    libOverA,
+    libOverB,
+    cpuLibOverB,
+    memoryGrowth,
+    libTailMs,
+    failures,
     targets: { libOverB: libOverB >= TARGETS.libOverB, memoryGrowth: memoryGrowth < TARGETS.memoryGrowth && libRuns.every((r) => !r.error) },
   };
 }
@@ -486,30 +518,66 @@ const rows = ENGINES.flatMap((engine) => SIZES.map((size) => ({ engine, size, ..
 const fmt = (/** @type {number} */ x, digits = 0) => (Number.isFinite(x) ? x.toFixed(digits) : '-');
 const met = (/** @type {boolean} */ ok) => (ok ? 'met' : 'NOT MET');
 const table = [
-  ['engine', 'size', 'lib MB/s', '(a) MB/s', '(b) MB/s', 'lib/(a)', `lib/(b) [>= ${TARGETS.libOverB}]`, `lib memory [< ${mib(TARGETS.memoryGrowth)} MiB]`, 'lib after last byte', 'CPU lib/(b)'],
-  ...rows.map((r) => [r.engine, r.size, fmt(r.mbps.lib), fmt(r.mbps.a), fmt(r.mbps.b), fmt(r.libOverA, 2),
-    `${fmt(r.libOverB, 2)} ${met(r.targets.libOverB)}`, `+${mib(r.memoryGrowth)} MiB ${met(r.targets.memoryGrowth)}`, `${fmt(r.libTailMs)} ms`, fmt(r.cpuLibOverB, 2)]),
+  [
+    'engine',
+    'size',
+    'lib MB/s',
+    '(a) MB/s',
+    '(b) MB/s',
+    'lib/(a)',
+    `lib/(b) [>= ${TARGETS.libOverB}]`,
+    `lib memory [< ${mib(TARGETS.memoryGrowth)} MiB]`,
+    'lib after last byte',
+    'CPU lib/(b)',
+  ],
+  ...rows.map((r) => [
+    r.engine,
+    r.size,
+    fmt(r.mbps.lib),
+    fmt(r.mbps.a),
+    fmt(r.mbps.b),
+    fmt(r.libOverA, 2),
+    `${fmt(r.libOverB, 2)} ${met(r.targets.libOverB)}`,
+    `+${mib(r.memoryGrowth)} MiB ${met(r.targets.memoryGrowth)}`,
+    `${fmt(r.libTailMs)} ms`,
+    fmt(r.cpuLibOverB, 2),
+  ]),
 ];
 const widths = table.map((row) => row.map((cell) => cell.length)).reduce((w, row) => w.map((x, i) => Math.max(x, row[i] ?? 0)));
 console.log(`\nmedian of ${RUNS} run(s); MB/s = 10^6 bytes/s; (a) page fetch(), body dropped; (b) worker fetch() + cache.put()`);
-for (const row of table) console.log(row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
+for (const row of table)
+  console.log(
+    row
+      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd(),
+  );
 for (const r of rows) for (const failure of r.failures) console.log(`FAILED ${r.engine} ${r.size} ${failure}`);
 if (MANY > 0) {
-  console.log(`\n${MANY} tasks of 16 KiB, median of ${RUNS} alternated run(s): lib = one session, resume() of all to the last didCompleteWithError; fetch = ${MANY} fetch() in the page at once, bodies read`);
-  console.log(`delivery = a new page creating the session, to its ${MANY}th waiting event handled (and to the last of ${2 * MANY}), the median of ${RUNS} run(s)`);
+  console.log(
+    `\n${MANY} tasks of 16 KiB, median of ${RUNS} alternated run(s): lib = one session, resume() of all to the last didCompleteWithError; fetch = ${MANY} fetch() in the page at once, bodies read`,
+  );
+  console.log(
+    `delivery = a new page creating the session, to its ${MANY}th waiting event handled (and to the last of ${2 * MANY}), the median of ${RUNS} run(s)`,
+  );
   for (const engine of ENGINES) {
     const m = manyResults[engine];
     if (!m) continue;
     const ratio = m.ratio === undefined ? '-' : `${fmt(m.ratio, 2)} ${met(m.ratio <= TARGETS.manyOverFetch)}`;
     const d = m.delivery;
     const delivery = d?.atCount === undefined ? '-' : `${fmt(d.atCount)} ms ${met(d.atCount < TARGETS.deliveryMs)} (last ${fmt(d.last)} ms)`;
-    console.log(`${engine.padEnd(16)}  lib ${fmt(m.libMs)} ms  fetch ${fmt(m.fetchMs)} ms  lib/fetch [<= ${TARGETS.manyOverFetch}] ${ratio}  delivery [< ${TARGETS.deliveryMs} ms] ${delivery}${m.error ? `  FAILED: ${m.error}` : ''}`);
+    console.log(
+      `${engine.padEnd(16)}  lib ${fmt(m.libMs)} ms  fetch ${fmt(m.fetchMs)} ms  lib/fetch [<= ${TARGETS.manyOverFetch}] ${ratio}  delivery [< ${TARGETS.deliveryMs} ms] ${delivery}${m.error ? `  FAILED: ${m.error}` : ''}`,
+    );
   }
 }
 
 const out = path.join(ROOT, 'bench/results/latest.json');
 await mkdir(path.dirname(out), { recursive: true });
 const chromiumVersion = spawnSync(CHROMIUM_PATH, ['--version'], { encoding: 'utf8' }).stdout.trim();
-await writeFile(out, `${JSON.stringify({ date: new Date().toISOString(), chromium: chromiumVersion, sizes: SIZES, runs: RUNS, targets: TARGETS, summary: rows, raw: runs, many: manyResults }, null, 2)}\n`);
+await writeFile(
+  out,
+  `${JSON.stringify({ date: new Date().toISOString(), chromium: chromiumVersion, sizes: SIZES, runs: RUNS, targets: TARGETS, summary: rows, raw: runs, many: manyResults }, null, 2)}\n`,
+);
 console.log(`\nwritten: ${path.relative(process.cwd(), out)}`);
 process.exitCode = rows.some((r) => r.failures.length > 0) || Object.values(manyResults).some((m) => m.error) ? 1 : 0;

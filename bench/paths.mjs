@@ -72,17 +72,20 @@ async function store(/** @type {{ url: string, way: string }} */ { url, way }) {
         /** @type {() => void} */
         let closed = () => undefined;
         const full = new Promise((resolve) => (closed = () => resolve(undefined)));
-        const stream = new ReadableStream({
-          async pull(controller) {
-            const chunk = await read(PART - bytes);
-            if (chunk) controller.enqueue(chunk);
-            bytes += chunk?.byteLength ?? 0;
-            if (!chunk || bytes >= PART) {
-              controller.close();
-              closed();
-            }
+        const stream = new ReadableStream(
+          {
+            async pull(controller) {
+              const chunk = await read(PART - bytes);
+              if (chunk) controller.enqueue(chunk);
+              bytes += chunk?.byteLength ?? 0;
+              if (!chunk || bytes >= PART) {
+                controller.close();
+                closed();
+              }
+            },
           },
-        }, new CountQueuingStrategy({ highWaterMark: 8 }));
+          new CountQueuingStrategy({ highWaterMark: 8 }),
+        );
         const put = cache.put(`${url}&part=${part}`, new Response(stream));
         await full;
         await previous;
@@ -116,13 +119,15 @@ async function store(/** @type {{ url: string, way: string }} */ { url, way }) {
 
 /** The processes of the browser run on `profile`. */
 function browserPids(/** @type {string} */ profile) {
-  return readdirSync('/proc').filter((name) => /^\d+$/.test(name)).filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`--user-data-dir=${profile}`);
-    } catch {
-      return false;
-    }
-  });
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`--user-data-dir=${profile}`);
+      } catch {
+        return false;
+      }
+    });
 }
 
 /** Their summed CPU time (s) and resident memory (bytes). */
@@ -135,7 +140,9 @@ function usage(/** @type {string[]} */ pids) {
       const stat = text.slice(text.lastIndexOf(')') + 2).split(' ');
       cpu += (Number(stat[11]) + Number(stat[12])) / 100; // utime + stime, in clock ticks of 10 ms
       rss += Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-    } catch { /* the process ended */ }
+    } catch {
+      /* the process ended */
+    }
   }
   return { cpu, rss };
 }

@@ -12,13 +12,7 @@ interface BackgroundFetchOptions extends BackgroundFetchUIOptions {
 }
 
 type BackgroundFetchResult = '' | 'success' | 'failure';
-type BackgroundFetchFailureReason =
-  | ''
-  | 'aborted'
-  | 'bad-status'
-  | 'fetch-error'
-  | 'quota-exceeded'
-  | 'download-total-exceeded';
+type BackgroundFetchFailureReason = '' | 'aborted' | 'bad-status' | 'fetch-error' | 'quota-exceeded' | 'download-total-exceeded';
 
 interface BackgroundFetchRecord {
   readonly request: Request;

@@ -17,9 +17,7 @@ export interface ConnectMessage {
 
 /** Whether a message is a well-formed connect message. */
 export function isConnectMessage(data: unknown, ports: readonly MessagePort[]): boolean {
-  return (
-    typeof data === 'object' && data !== null && (data as ConnectMessage).type === CONNECT && ports.length === 1
-  );
+  return typeof data === 'object' && data !== null && (data as ConnectMessage).type === CONNECT && ports.length === 1;
 }
 
 /** What a new task is made from. */
@@ -61,9 +59,23 @@ export interface FetchOrder {
  */
 export type TaskView = Pick<
   TaskRecord,
-  | 'taskIdentifier' | 'kind' | 'state' | 'taskDescription' | 'originalRequest' | 'countOfBytesSent' | 'countOfBytesExpectedToSend'
-  | 'countOfBytesReceived' | 'countOfBytesExpectedToReceive' | 'countOfBytesClientExpectsToReceive' | 'countOfBytesClientExpectsToSend'
-  | 'earliestBeginDate' | 'priority' | 'waitingFor' | 'engine' | 'transferId' | 'receivedAtStart'
+  | 'taskIdentifier'
+  | 'kind'
+  | 'state'
+  | 'taskDescription'
+  | 'originalRequest'
+  | 'countOfBytesSent'
+  | 'countOfBytesExpectedToSend'
+  | 'countOfBytesReceived'
+  | 'countOfBytesExpectedToReceive'
+  | 'countOfBytesClientExpectsToReceive'
+  | 'countOfBytesClientExpectsToSend'
+  | 'earliestBeginDate'
+  | 'priority'
+  | 'waitingFor'
+  | 'engine'
+  | 'transferId'
+  | 'receivedAtStart'
 > & { response: ResponseView | null };
 
 /** A response as a page gets it: its headers as one object, a name to its value. */

@@ -58,7 +58,7 @@ function formatBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB'];
   let value = bytes;
   let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) (value /= 1024), unit++;
+  while (value >= 1024 && unit < units.length - 1) ((value /= 1024), unit++);
   return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
 
@@ -197,7 +197,8 @@ function refreshDebug(): Promise<void> {
       const fetches = await Promise.all((await manager.getIds()).map((id) => manager.get(id)));
       const running = fetches.filter((f): f is BackgroundFetchRegistration => f !== undefined);
       lines.push(`Background Fetch registrations: ${running.length}`);
-      for (const f of running) lines.push(`  ${f.id}: ${formatBytes(f.downloaded)}${f.downloadTotal ? ` of ${formatBytes(f.downloadTotal)}` : ''} ${f.result || 'running'}`);
+      for (const f of running)
+        lines.push(`  ${f.id}: ${formatBytes(f.downloaded)}${f.downloadTotal ? ` of ${formatBytes(f.downloadTotal)}` : ''} ${f.result || 'running'}`);
     }
     const estimate = await navigator.storage?.estimate?.();
     if (estimate) lines.push(`storage: ${formatBytes(estimate.usage ?? 0)} used of ${formatBytes(estimate.quota ?? 0)}`);

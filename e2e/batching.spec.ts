@@ -16,30 +16,39 @@ function smallFiles(server: TestServer, count: number, params = '') {
  * page starts (only a page can start one) and the requests they carry. Returns the tasks' ids.
  */
 function resumeTogether(page: Page, urls: string[], expects = 0): Promise<number[]> {
-  return page.evaluate(({ urls, expects }) => {
-    const manager = globalThis.BackgroundFetchManager?.prototype;
-    const counts = { registrations: 0, requests: 0 };
-    Object.assign(globalThis, { fetchCounts: counts });
-    if (manager) {
-      const fetch = manager.fetch;
-      manager.fetch = function (id, requests, options) {
-        counts.registrations++;
-        counts.requests += (requests as RequestInfo[]).length;
-        return fetch.call(this, id, requests, options);
-      };
-    }
-    const tasks = urls.map((url) => globalThis.session.downloadTask(url));
-    for (const task of tasks) {
-      if (expects > 0) task.countOfBytesClientExpectsToReceive = expects;
-      task.resume();
-    }
-    return tasks.map((task) => task.taskIdentifier);
-  }, { urls, expects });
+  return page.evaluate(
+    ({ urls, expects }) => {
+      const manager = globalThis.BackgroundFetchManager?.prototype;
+      const counts = { registrations: 0, requests: 0 };
+      Object.assign(globalThis, { fetchCounts: counts });
+      if (manager) {
+        const fetch = manager.fetch;
+        manager.fetch = function (id, requests, options) {
+          counts.registrations++;
+          counts.requests += (requests as RequestInfo[]).length;
+          return fetch.call(this, id, requests, options);
+        };
+      }
+      const tasks = urls.map((url) => globalThis.session.downloadTask(url));
+      for (const task of tasks) {
+        if (expects > 0) task.countOfBytesClientExpectsToReceive = expects;
+        task.resume();
+      }
+      return tasks.map((task) => task.taskIdentifier);
+    },
+    { urls, expects },
+  );
 }
 
 /** The most requests the server was answering at once (from each request's arrival and end). */
 function mostAtOnce(log: FileStats['log']): number {
-  const edges = log.flatMap((entry) => [[entry.t, 1], [entry.end ?? Infinity, -1]] as const);
+  const edges = log.flatMap(
+    (entry) =>
+      [
+        [entry.t, 1],
+        [entry.end ?? Infinity, -1],
+      ] as const,
+  );
   // At equal times, an end comes before a start.
   edges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   let now = 0;
@@ -156,9 +165,7 @@ test('300 waiting events are delivered to a new page once each, in the order the
   await setHangOnFinish(page, true);
   const ids = await resumeTogether(page, files.urls);
   await expect.poll(() => hungTask(page), { timeout: 60_000 }).toBeDefined();
-  await expect
-    .poll(() => page.evaluate(async () => (await globalThis.session.debugState()).waitingEvents), { timeout: 120_000 })
-    .toBe(300);
+  await expect.poll(() => page.evaluate(async () => (await globalThis.session.debugState()).waitingEvents), { timeout: 120_000 }).toBe(300);
 
   const next = await openApp();
   await page.close();
@@ -171,7 +178,11 @@ test('300 waiting events are delivered to a new page once each, in the order the
         open.onsuccess = () => {
           const all = open.result.transaction('events').objectStore('events').getAll();
           all.onsuccess = () => {
-            resolve((all.result as { sessionId: string; type: string; taskIdentifier: number }[]).filter((e) => e.sessionId === sessionId).map((e) => [e.type, e.taskIdentifier]));
+            resolve(
+              (all.result as { sessionId: string; type: string; taskIdentifier: number }[])
+                .filter((e) => e.sessionId === sessionId)
+                .map((e) => [e.type, e.taskIdentifier]),
+            );
             open.result.close();
           };
         };

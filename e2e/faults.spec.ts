@@ -120,7 +120,10 @@ test('a server without ranges or a known size: Background Fetch gets the file as
     const task = await startDownload(page, f.url);
     await expectDownloaded(page, server, f, task);
     const { log } = await server.stats(f.id);
-    expect(log.map((request) => [request.method, request.range])).toEqual([['HEAD', null], ['GET', null]]);
+    expect(log.map((request) => [request.method, request.range])).toEqual([
+      ['HEAD', null],
+      ['GET', null],
+    ]);
     await page.evaluate(() => (globalThis.recorded.length = 0));
   }
 });
@@ -142,7 +145,10 @@ test('503 with Retry-After twice, then 200: retried, and the download completes'
 });
 
 test('a 5xx that never ends fails with a named error after the retry limit', async ({ page, server, engine }) => {
-  test.skip(engine === 'background-fetch', "Chromium's Background Fetch retries a 5xx itself (about every 20 s) and reports no failure while it does; the limit is the library's engine's");
+  test.skip(
+    engine === 'background-fetch',
+    "Chromium's Background Fetch retries a 5xx itself (about every 20 s) and reports no failure while it does; the limit is the library's engine's",
+  );
   const f = file(server, 1, '&status=500');
   await recordSession(page, unique('retry-limit'), { retryLimit: 2 });
   const task = await startDownload(page, f.url);
@@ -153,7 +159,11 @@ test('a 5xx that never ends fails with a named error after the retry limit', asy
   ]);
 });
 
-test('a server that goes silent mid-body: the attempt times out (timeoutIntervalForRequest) and resumes from the bytes kept', async ({ page, server, engine }) => {
+test('a server that goes silent mid-body: the attempt times out (timeoutIntervalForRequest) and resumes from the bytes kept', async ({
+  page,
+  server,
+  engine,
+}) => {
   test.skip(engine === 'background-fetch', "A Background Fetch's requests are Chromium's own; the idle timeout is the library's engine's");
   // The first response stops after 3 MiB and keeps its connection open.
   const f = file(server, 8, `&stall=${3 * MiB}&times=1`);
@@ -177,7 +187,11 @@ test('a server that never sends again: the task ends as URLError timedOut after 
   const task = await startDownload(page, f.url);
   await waitForFinishEvents(page, 1, 30_000);
   expect(await completions(page)).toEqual([
-    ['didCompleteWithError', task, expect.objectContaining({ name: 'URLError', code: 'timedOut', message: expect.stringContaining('timeoutIntervalForRequest') })],
+    [
+      'didCompleteWithError',
+      task,
+      expect.objectContaining({ name: 'URLError', code: 'timedOut', message: expect.stringContaining('timeoutIntervalForRequest') }),
+    ],
     ['didFinishEvents'],
   ]);
   expect((await server.stats(f.id)).log).toHaveLength(2);
@@ -185,7 +199,10 @@ test('a server that never sends again: the task ends as URLError timedOut after 
   const refused = await page.evaluate(async () => {
     const { URLSession, URLSessionConfiguration } = globalThis.bgdl;
     const configuration = Object.assign(URLSessionConfiguration.background('bad-timeout'), { timeoutIntervalForRequest: -1 });
-    return new URLSession(configuration, {}).ready.then(() => 'accepted', (error: Error) => `${error.name}: ${error.message}`);
+    return new URLSession(configuration, {}).ready.then(
+      () => 'accepted',
+      (error: Error) => `${error.name}: ${error.message}`,
+    );
   });
   expect(refused).toBe('TypeError: timeoutIntervalForRequest must be a number of seconds > 0, not -1');
 });
@@ -261,7 +278,15 @@ test('malformed messages to the worker get an error, and the running download st
     const { port1, port2 } = new MessageChannel();
     worker.postMessage({ type: 'bgdl:connect' }, [port2]);
     const answer = new Promise((resolve) => (port1.onmessage = (event) => resolve(event.data)));
-    port1.postMessage({ id: 'x', type: 'APPLY', path: ['resume'], argumentList: [{ type: 'RAW', value: 'nope' }, { type: 'RAW', value: -1 }] });
+    port1.postMessage({
+      id: 'x',
+      type: 'APPLY',
+      path: ['resume'],
+      argumentList: [
+        { type: 'RAW', value: 'nope' },
+        { type: 'RAW', value: -1 },
+      ],
+    });
     const reply = await answer;
     await new Promise((resolve) => setTimeout(resolve, 500));
     return { errors, reply };

@@ -4,7 +4,6 @@ import { APP_INDEX_HTML, APP_MAIN_JS, ROOT, expect, listFiles, run, test, versio
 import { expectDownloaded, recordSession, startDownload, testFile } from './recorder.js';
 import { unique } from './fixtures.js';
 
-
 /** The app's worker: the library's, plus the app's own lifecycle choices. */
 const SW_JS = `
 import { installURLSessionWorker } from 'bgdl/sw';
@@ -68,7 +67,16 @@ installURLSessionWorker({ disableBackgroundFetch: 'yes' });
 
 /** Strict, and checking the package's own declarations too (no skipLibCheck). */
 function tsconfig(lib: string[], file: string): string {
-  const compilerOptions = { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: false, lib, types: [] };
+  const compilerOptions = {
+    target: 'ES2022',
+    module: 'NodeNext',
+    moduleResolution: 'NodeNext',
+    strict: true,
+    noEmit: true,
+    skipLibCheck: false,
+    lib,
+    types: [],
+  };
   return JSON.stringify({ compilerOptions, files: [file] }, null, 2);
 }
 
@@ -99,7 +107,9 @@ test('the packed tarball works in a separate Vite app: types resolve, the app bu
 
   // The tarball holds the built entries and declarations, none of the sources or the demo.
   const installed = await listFiles(path.join(app.dir, 'node_modules/bgdl'));
-  expect(installed).toEqual(expect.arrayContaining(['package.json', 'dist/index.js', 'dist/sw.js', 'dist/bgdl-sw.js', 'dist/types/src/index.d.ts', 'dist/types/sw/index.d.ts']));
+  expect(installed).toEqual(
+    expect.arrayContaining(['package.json', 'dist/index.js', 'dist/sw.js', 'dist/bgdl-sw.js', 'dist/types/src/index.d.ts', 'dist/types/sw/index.d.ts']),
+  );
   expect(installed.filter((file) => !/^(dist\/|package\.json$|README\.md$|LICENSE)/.test(file))).toEqual([]);
   expect(installed.filter((file) => file.startsWith('dist/demo/'))).toEqual([]);
 

@@ -129,9 +129,5 @@ export async function completions(page: Page): Promise<Recorded[]> {
 
 /** Waits until the page's delegate has recorded `didFinishEvents` `count` times. */
 export async function waitForFinishEvents(page: Page, count = 1, timeout = 60_000): Promise<void> {
-  await page.waitForFunction(
-    (count) => globalThis.recorded.filter((e) => e[0] === 'didFinishEvents').length >= count,
-    count,
-    { timeout },
-  );
+  await page.waitForFunction((count) => globalThis.recorded.filter((e) => e[0] === 'didFinishEvents').length >= count, count, { timeout });
 }

@@ -27,24 +27,38 @@ async function mostOpenAtOnce(server: TestServer, ids: string[]): Promise<number
 }
 
 test('httpMaximumConnectionsPerHost = 2: 12 downloads to one host never have more than 2 requests open at once', async ({ page, server, engine }) => {
-  test.skip(engine === 'background-fetch', 'The cap is the streaming engine\'s: Chromium runs a Background Fetch registration\'s requests itself');
+  test.skip(engine === 'background-fetch', "The cap is the streaming engine's: Chromium runs a Background Fetch registration's requests itself");
   await recordSession(page, unique('perhost'), { httpMaximumConnectionsPerHost: 2 });
   // 1 MiB each at 4 MB/s: a quarter of a second on the wire, so that they overlap if allowed to.
   const files = Array.from({ length: 12 }, () => testFile(server, 1, '&rate=4000000'));
-  await startAll(page, files.map(({ url }) => ({ url })));
+  await startAll(
+    page,
+    files.map(({ url }) => ({ url })),
+  );
   await waitForFinishEvents(page, 1, 90_000);
   const events = await completions(page);
   expect(events.filter(([type]) => type === 'didCompleteWithError')).toHaveLength(12);
   expect(events.filter(([type, , error]) => type === 'didCompleteWithError' && error !== null)).toEqual([]);
-  expect(await mostOpenAtOnce(server, files.map(({ id }) => id))).toBe(2);
+  expect(
+    await mostOpenAtOnce(
+      server,
+      files.map(({ id }) => id),
+    ),
+  ).toBe(2);
 });
 
 test('priority: a task of priority 1 resumed after ten of priority 0.5 starts before those still waiting', async ({ page, server, engine }) => {
-  test.skip(engine === 'background-fetch', 'A Background Fetch registration runs its requests in its own order: priority orders the streaming engine\'s run queue');
+  test.skip(
+    engine === 'background-fetch',
+    "A Background Fetch registration runs its requests in its own order: priority orders the streaming engine's run queue",
+  );
   await recordSession(page, unique('priority'), { httpMaximumConnectionsPerHost: 1 });
   const low = Array.from({ length: 10 }, () => testFile(server, 1, '&rate=4000000'));
   const high = testFile(server, 1, '&rate=4000000');
-  await startAll(page, low.map(({ url }) => ({ url, priority: 0.5 })));
+  await startAll(
+    page,
+    low.map(({ url }) => ({ url, priority: 0.5 })),
+  );
   // The first low task holds the one connection: the others wait in the run queue.
   await expect.poll(async () => (await server.stats(low[0]!.id)).requests).toBe(1);
   await startAll(page, [{ url: high.url, priority: 1 }]);
@@ -57,7 +71,11 @@ test('priority: a task of priority 1 resumed after ten of priority 0.5 starts be
   expect(starts.filter((t) => t >= highStart)).toHaveLength(9);
 });
 
-test('timeoutIntervalForResource: a task that has not finished in time ends as timedOut, once, also across a worker stop', async ({ page, server, stopWorkers }) => {
+test('timeoutIntervalForResource: a task that has not finished in time ends as timedOut, once, also across a worker stop', async ({
+  page,
+  server,
+  stopWorkers,
+}) => {
   await recordSession(page, unique('resource'), { timeoutIntervalForResource: 4 });
   // 32 MiB at 1 MB/s: far longer than the 4 s the session allows.
   const slow = testFile(server, 32, '&rate=1000000');
@@ -67,7 +85,11 @@ test('timeoutIntervalForResource: a task that has not finished in time ends as t
   await waitForFinishEvents(page, 1, 60_000);
   const events = await completions(page);
   expect(events).toEqual([
-    ['didCompleteWithError', task, expect.objectContaining({ name: 'URLError', code: 'timedOut', message: expect.stringContaining('timeoutIntervalForResource') })],
+    [
+      'didCompleteWithError',
+      task,
+      expect.objectContaining({ name: 'URLError', code: 'timedOut', message: expect.stringContaining('timeoutIntervalForResource') }),
+    ],
     ['didFinishEvents'],
   ]);
   // The transfer is stopped: the server is not asked for the rest.

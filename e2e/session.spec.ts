@@ -56,7 +56,14 @@ test("a new page's re-attached task shows the server's response: status, media t
         new URLSession(URLSessionConfiguration.background(sessionId), {
           didFinishDownloadingTo(_s, task) {
             const { statusCode, mimeType, expectedContentLength, headers } = task.response!;
-            resolve({ taskIdentifier: task.taskIdentifier, statusCode, mimeType, expectedContentLength, etag: headers.get('ETag'), same: headers === task.response!.headers });
+            resolve({
+              taskIdentifier: task.taskIdentifier,
+              statusCode,
+              mimeType,
+              expectedContentLength,
+              etag: headers.get('ETag'),
+              same: headers === task.response!.headers,
+            });
           },
         });
       }),
@@ -109,11 +116,7 @@ test('a 404 ends in a named error that carries the status', async ({ page, serve
   await waitForFinishEvents(page);
   const events = await completions(page);
   expect(events).toHaveLength(2);
-  expect(events[0]).toEqual([
-    'didCompleteWithError',
-    taskIdentifier,
-    expect.objectContaining({ name: 'URLError', code: 'badServerResponse', status: 404 }),
-  ]);
+  expect(events[0]).toEqual(['didCompleteWithError', taskIdentifier, expect.objectContaining({ name: 'URLError', code: 'badServerResponse', status: 404 })]);
   expect(events[1]).toEqual(['didFinishEvents']);
   // Not retried: one GET (with Background Fetch, after the HEAD that asks for the size).
   expect((await server.stats(id)).log.filter((request) => request.method === 'GET')).toHaveLength(1);

@@ -12,9 +12,7 @@ function file(server: TestServer, mib: number, rate: number) {
 
 /** The tasks `getAllTasks()` lists in a page's recorded session. */
 function listedTasks(page: Page): Promise<{ taskIdentifier: number; state: string }[]> {
-  return page.evaluate(async () =>
-    (await globalThis.session.getAllTasks()).map((task) => ({ taskIdentifier: task.taskIdentifier, state: task.state })),
-  );
+  return page.evaluate(async () => (await globalThis.session.getAllTasks()).map((task) => ({ taskIdentifier: task.taskIdentifier, state: task.state })));
 }
 
 /** How many `didWriteData` a page's delegate got for a task. */

@@ -126,9 +126,15 @@ test('corrupt or foreign resume data gets a named error', async ({ page }) => {
     task.resume();
     return task.taskIdentifier;
   }, foreign);
-  await expect.poll(async () => completions(page)).toEqual([
-    ['didCompleteWithError', task, expect.objectContaining({ name: 'URLError', code: 'cannotDecodeRawData', message: expect.stringContaining('another origin') })],
-  ]);
+  await expect
+    .poll(async () => completions(page))
+    .toEqual([
+      [
+        'didCompleteWithError',
+        task,
+        expect.objectContaining({ name: 'URLError', code: 'cannotDecodeRawData', message: expect.stringContaining('another origin') }),
+      ],
+    ]);
 });
 
 test('invalidateAndCancel(): every task is cancelled, the session says it is invalid and takes no new task', async ({ page, server }) => {
@@ -192,22 +198,25 @@ test('taskDescription, priority and earliestBeginDate are kept across a reload',
 test('uploadTask from a file: the server receives it whole, and didSendBodyData reaches its size', async ({ page, server }) => {
   const id = unique('up');
   await recordSession(page, unique('upload'));
-  const upload = await page.evaluate(async (url) => {
-    const bytes = new Uint8Array(5 * 1024 * 1024);
-    for (let i = 0; i < bytes.length; i += 65536) crypto.getRandomValues(bytes.subarray(i, i + 65536));
-    const digest = await crypto.subtle.digest('SHA-256', bytes);
-    const session = globalThis.session;
-    const sent: number[][] = (globalThis.sent = []);
-    session.delegate.didSendBodyData = (_s: unknown, _t: unknown, bytesSent: number, total: number, expected: number) =>
-      sent.push([bytesSent, total, expected]);
-    const task = session.uploadTask(url, new Blob([bytes], { type: 'application/octet-stream' }));
-    task.resume();
-    return {
-      task: task.taskIdentifier,
-      size: bytes.length,
-      sha256: [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join(''),
-    };
-  }, server.url(`/upload?id=${id}`));
+  const upload = await page.evaluate(
+    async (url) => {
+      const bytes = new Uint8Array(5 * 1024 * 1024);
+      for (let i = 0; i < bytes.length; i += 65536) crypto.getRandomValues(bytes.subarray(i, i + 65536));
+      const digest = await crypto.subtle.digest('SHA-256', bytes);
+      const session = globalThis.session;
+      const sent: number[][] = (globalThis.sent = []);
+      session.delegate.didSendBodyData = (_s: unknown, _t: unknown, bytesSent: number, total: number, expected: number) =>
+        sent.push([bytesSent, total, expected]);
+      const task = session.uploadTask(url, new Blob([bytes], { type: 'application/octet-stream' }));
+      task.resume();
+      return {
+        task: task.taskIdentifier,
+        size: bytes.length,
+        sha256: [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join(''),
+      };
+    },
+    server.url(`/upload?id=${id}`),
+  );
   await waitForFinishEvents(page);
   expect(await completions(page)).toEqual([['didCompleteWithError', upload.task, null], ['didFinishEvents']]);
   const { uploads } = (await server.stats(id)) as unknown as { uploads: { size: number; sha256: string }[] };
@@ -220,15 +229,22 @@ test('uploadTask from a file: the server receives it whole, and didSendBodyData 
 test('countOfBytesClientExpectsToSend: a larger file ends the upload in a named error, and nothing is sent', async ({ page, server }) => {
   const id = unique('up-limit');
   await recordSession(page, unique('upload-limit'));
-  const task = await page.evaluate((url) => {
-    const task = globalThis.session.uploadTask(url, new Blob([new Uint8Array(2 * 1024 * 1024)]));
-    task.countOfBytesClientExpectsToSend = 1024 * 1024;
-    task.resume();
-    return task.taskIdentifier;
-  }, server.url(`/upload?id=${id}`));
+  const task = await page.evaluate(
+    (url) => {
+      const task = globalThis.session.uploadTask(url, new Blob([new Uint8Array(2 * 1024 * 1024)]));
+      task.countOfBytesClientExpectsToSend = 1024 * 1024;
+      task.resume();
+      return task.taskIdentifier;
+    },
+    server.url(`/upload?id=${id}`),
+  );
   await waitForFinishEvents(page);
   expect(await completions(page)).toEqual([
-    ['didCompleteWithError', task, expect.objectContaining({ name: 'URLError', code: 'dataLengthExceedsMaximum', message: expect.stringContaining('countOfBytesClientExpectsToSend') })],
+    [
+      'didCompleteWithError',
+      task,
+      expect.objectContaining({ name: 'URLError', code: 'dataLengthExceedsMaximum', message: expect.stringContaining('countOfBytesClientExpectsToSend') }),
+    ],
     ['didFinishEvents'],
   ]);
   expect((await server.stats(id)).requests).toBe(0);
@@ -256,8 +272,18 @@ test('uploads from data or a stream are refused, as in the seed', async ({ page 
 });
 
 for (const sends of [true, false]) {
-  test(`sessionSendsLaunchEvents = ${sends}: tasks that end with no page open ${sends ? 'bring a notification, closed by the completion handler' : 'bring nobody back'}`, async ({ page, context, openApp, server, engine, baseURL }) => {
-    test.skip(engine === 'background-fetch', "Background Fetch shows the browser's own download UI (title and icon from the configuration), which a headless test cannot see or click");
+  test(`sessionSendsLaunchEvents = ${sends}: tasks that end with no page open ${sends ? 'bring a notification, closed by the completion handler' : 'bring nobody back'}`, async ({
+    page,
+    context,
+    openApp,
+    server,
+    engine,
+    baseURL,
+  }) => {
+    test.skip(
+      engine === 'background-fetch',
+      "Background Fetch shows the browser's own download UI (title and icon from the configuration), which a headless test cannot see or click",
+    );
     await context.grantPermissions(['notifications'], { origin: new URL(baseURL!).origin });
     const sessionId = unique('launch');
     const f = file(server, 2, '&rate=2000000');
@@ -270,7 +296,12 @@ for (const sends of [true, false]) {
     const notifications = () =>
       worker.evaluate(async () =>
         // The worker's global scope: a ServiceWorkerGlobalScope (the WebWorker lib is not loaded here).
-        (await (self as unknown as { registration: ServiceWorkerRegistration }).registration.getNotifications()).map((n) => [n.title, n.tag, n.body, n.data?.url]),
+        (await (self as unknown as { registration: ServiceWorkerRegistration }).registration.getNotifications()).map((n) => [
+          n.title,
+          n.tag,
+          n.body,
+          n.data?.url,
+        ]),
       );
     if (sends) {
       await expect.poll(notifications).toEqual([['Reports', `bgdl:${sessionId}`, '1 task finished', new URL('/?from=notification', baseURL).href]]);
@@ -330,8 +361,7 @@ test('the rate limiter: each background wake grows the delay, and a visible page
   // after the page is gone: three background wakes.
   const files = [0, 1, 2].map(() => file(server, 1, '&rate=100000'));
   // Only a page starts a Background Fetch: the page stays until it has started all three.
-  const started = () =>
-    page.evaluate(async () => (await (await navigator.serviceWorker.ready).backgroundFetch!.getIds()).length);
+  const started = () => page.evaluate(async () => (await (await navigator.serviceWorker.ready).backgroundFetch!.getIds()).length);
   // Each waits for the one before to be registered: resumed while another resume is still
   // with the worker, it would join that call's batch, and the two would share a registration.
   for (const [index, f] of files.entries()) {

@@ -39,12 +39,7 @@ function workerStates(page: Page): Promise<{ installing?: string; waiting?: stri
   });
 }
 
-test('a new worker version activating mid-download keeps every task, byte and undelivered event', async ({
-  engine,
-  serveApp,
-  openAppPage,
-  stopWorkers,
-}) => {
+test('a new worker version activating mid-download keeps every task, byte and undelivered event', async ({ engine, serveApp, openAppPage, stopWorkers }) => {
   test.setTimeout(180_000);
   // The demo app, served from a copy whose sw.js the test can change.
   const dir = await mkdtemp(path.join(tmpdir(), 'bgdl-update-'));

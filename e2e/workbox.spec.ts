@@ -4,7 +4,6 @@ import { APP_INDEX_HTML, APP_MAIN_JS, expect, listFiles, test, versionOf, worker
 import { expectDownloaded, recordSession, startDownload, testFile } from './recorder.js';
 import { unique } from './fixtures.js';
 
-
 /**
  * The app's worker source, as a Workbox app writes it: precaching, its own routes, and the
  * library beside them. Bundled by Vite first; then injectManifest fills `self.__WB_MANIFEST`.
@@ -97,20 +96,22 @@ test('a Workbox-built worker (injectManifest) precaches and routes as before, an
 
   // The app's own routes still answer; requests no route claims go to the network untouched.
   const plain = unique('plain');
-  const answers = await page.evaluate(async (plainURL) => {
-    const hello = await (await fetch('/app/hello')).json();
-    const runtime = await (await fetch('/runtime/data.json')).json();
-    const plainBytes = (await (await fetch(plainURL)).arrayBuffer()).byteLength;
-    return { hello, runtime, plainBytes };
-  }, server.url(`/files/64k?seed=${plain}&id=${plain}`));
+  const answers = await page.evaluate(
+    async (plainURL) => {
+      const hello = await (await fetch('/app/hello')).json();
+      const runtime = await (await fetch('/runtime/data.json')).json();
+      const plainBytes = (await (await fetch(plainURL)).arrayBuffer()).byteLength;
+      return { hello, runtime, plainBytes };
+    },
+    server.url(`/files/64k?seed=${plain}&id=${plain}`),
+  );
   expect(answers).toEqual({
     hello: { answeredBy: 'workbox route' },
     runtime: JSON.parse(RUNTIME_JSON),
     plainBytes: 64 * 1024,
   });
   // NetworkFirst stores its copy after answering.
-  const runtimeCache = () =>
-    page.evaluate(async () => (await (await caches.open('app-runtime')).keys()).map((request) => new URL(request.url).pathname));
+  const runtimeCache = () => page.evaluate(async () => (await (await caches.open('app-runtime')).keys()).map((request) => new URL(request.url).pathname));
   await expect.poll(runtimeCache).toEqual(['/runtime/data.json']);
   expect((await server.stats(plain)).completed).toBe(1);
 

@@ -150,7 +150,7 @@ try {
   // The browser quit mid-download and started again on the same profile: the worker was
   // ended, and the transfer goes on from the parts kept, with Range.
   seed = `ff-restart-${run}`;
-  await page.evaluate(() => (/** @type {any} */ (globalThis).recorded.length = 0));
+  await page.evaluate(() => /** @type {any} */ (globalThis.recorded.length = 0));
   task = await download(page, `${base}files/32m?seed=${seed}&rate=4000000`);
   await sleep(3000);
   await browser.close();
@@ -165,7 +165,7 @@ try {
 
   // 3. suspend() stops the transfer; resume() goes on from the bytes kept.
   seed = `ff-suspend-${run}`;
-  await page.evaluate(() => (/** @type {any} */ (globalThis).recorded.length = 0));
+  await page.evaluate(() => /** @type {any} */ (globalThis.recorded.length = 0));
   task = await download(page, `${base}files/32m?seed=${seed}&rate=4000000`);
   await sleep(2000);
   await page.evaluate(() => /** @type {any} */ (globalThis).task.suspend());
@@ -183,7 +183,7 @@ try {
 
   // 4. An upload of a 3 MiB Blob: the server receives it whole.
   const id = `ff-upload-${run}`;
-  await page.evaluate(() => (/** @type {any} */ (globalThis).recorded.length = 0));
+  await page.evaluate(() => /** @type {any} */ (globalThis.recorded.length = 0));
   const sent = await page.evaluate(async (/** @type {string} */ url) => {
     const bytes = new Uint8Array(3 * 1024 * 1024).map((_, i) => (i * 31 + 7) & 255);
     /** @type {any} */ (globalThis).session.uploadTask(new Request(url, { method: 'POST' }), new Blob([bytes])).resume();
@@ -196,7 +196,7 @@ try {
   // A new version of the worker mid-download (Firefox ends the old one once the new one
   // activates, when the transfer ends): the page still gets each event once.
   seed = `ff-update-${run}`;
-  await page.evaluate(() => (/** @type {any} */ (globalThis).recorded.length = 0));
+  await page.evaluate(() => /** @type {any} */ (globalThis.recorded.length = 0));
   task = await download(page, `${base}files/32m?seed=${seed}&rate=4000000`);
   await sleep(2000);
   await appendFile(path.join(demo, 'sw.js'), `\n// version ${run}\n`);
@@ -212,7 +212,11 @@ try {
   seed = `ff-quota-${run}`;
   task = await download(page, `${base}files/64m?seed=${seed}`);
   seen = await events(page);
-  check('64 MiB in a 32 MiB quota: cannotWriteToFile', JSON.stringify(seen) === JSON.stringify([['didCompleteWithError', task, 'cannotWriteToFile'], ['didFinishEvents']]), seen);
+  check(
+    '64 MiB in a 32 MiB quota: cannotWriteToFile',
+    JSON.stringify(seen) === JSON.stringify([['didCompleteWithError', task, 'cannotWriteToFile'], ['didFinishEvents']]),
+    seen,
+  );
   seed = `ff-fits-${run}`;
   task = await download(page, `${base}files/12m?seed=${seed}`);
   want = [...seen, ['didFinishDownloadingTo', task, await sha256(seed, 12 * MiB)], ['didCompleteWithError', task, null], ['didFinishEvents']];

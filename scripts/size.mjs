@@ -84,8 +84,7 @@ if (missing.length) {
 
 let over = false;
 /** @param {string} label @param {number} minified @param {number} gzipped @param {string} verdict */
-const row = (label, minified, gzipped, verdict) =>
-  console.log(`${label.padEnd(26)} ${kib(minified).padStart(11)}  ${kib(gzipped).padStart(11)}  ${verdict}`);
+const row = (label, minified, gzipped, verdict) => console.log(`${label.padEnd(26)} ${kib(minified).padStart(11)}  ${kib(gzipped).padStart(11)}  ${verdict}`);
 console.log(`${'bundle'.padEnd(26)} ${'minified'.padStart(11)}  ${'gzip -9'.padStart(11)}  budget (gzip)`);
 for (const { name, entry, budget } of bundles) {
   const { main, chunks } = await bundle(entry);

@@ -9,7 +9,11 @@ export async function carryOut(s: SessionState, orders: FetchOrder[]): Promise<v
     const manager = (await backgroundFetch())!;
     try {
       // A file's request (with an upload's body) or its byte ranges, for each task it carries.
-      const registration = await manager.fetch(transferId, requests.map((each) => new Request(each.url, { ...each, body })), options);
+      const registration = await manager.fetch(
+        transferId,
+        requests.map((each) => new Request(each.url, { ...each, body })),
+        options,
+      );
       // Its progress is a task's only when it carries one.
       if (tasks.length === 1) void watch(s, tasks[0]!.taskIdentifier, transferId, registration, tasks[0]!.received);
     } catch (error) {

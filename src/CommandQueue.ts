@@ -49,9 +49,12 @@ export function taskOwner(s: SessionState): TaskOwner {
       else command(s, [task], () => callWorker('cancel', s.id, task.taskIdentifier));
     },
     async cancelByProducingResumeData(task) {
-      if (task.init) return cancelUnknown(s, task), null;
+      if (task.init) return (cancelUnknown(s, task), null);
       const data = serial(s, () => callWorker('cancelByProducingResumeData', s.id, task.taskIdentifier));
-      void data.then(() => refresh(s), () => undefined);
+      void data.then(
+        () => refresh(s),
+        () => undefined,
+      );
       return (await data) ?? null;
     },
   };

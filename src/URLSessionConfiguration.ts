@@ -50,7 +50,7 @@ export class URLSessionConfiguration {
   /** @internal The form the worker keeps. */
   toRecord(): ConfigurationRecord {
     // Every field is the worker's (it checks them); URLs are resolved against the page.
-    const url = (value: string | undefined) => value === undefined ? value : new URL(value, location.href).href;
+    const url = (value: string | undefined) => (value === undefined ? value : new URL(value, location.href).href);
     return { ...this, launchURL: url(this.launchURL), icon: url(this.icon) };
   }
 }

@@ -9,21 +9,9 @@ import type { URLSessionTask } from './URLSessionTask.js';
  */
 export interface URLSessionDelegate {
   /** Bytes were written for a download (only while a page of the app is open). */
-  didWriteData?(
-    session: URLSession,
-    task: URLSessionTask,
-    bytesWritten: number,
-    totalBytesWritten: number,
-    totalBytesExpectedToWrite: number,
-  ): void;
+  didWriteData?(session: URLSession, task: URLSessionTask, bytesWritten: number, totalBytesWritten: number, totalBytesExpectedToWrite: number): void;
   /** Body bytes were sent for an upload (only while a page of the app is open). */
-  didSendBodyData?(
-    session: URLSession,
-    task: URLSessionTask,
-    bytesSent: number,
-    totalBytesSent: number,
-    totalBytesExpectedToSend: number,
-  ): void;
+  didSendBodyData?(session: URLSession, task: URLSessionTask, bytesSent: number, totalBytesSent: number, totalBytesExpectedToSend: number): void;
   /** A task waits for good conditions to start (offline, Save-Data, a slow or disallowed network). */
   taskIsWaitingForConnectivity?(session: URLSession, task: URLSessionTask): void;
   /** A download finished: `location` is readable until this returns or its promise settles. */

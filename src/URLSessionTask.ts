@@ -145,7 +145,13 @@ export class URLSessionTask {
       // first read: many tasks re-attach at once, and few of their headers are read.
       const { status: statusCode, headers, ...rest } = response;
       let made: Headers | undefined;
-      this.response = { ...rest, statusCode, get headers() { return (made ??= new Headers(headers)); } };
+      this.response = {
+        ...rest,
+        statusCode,
+        get headers() {
+          return (made ??= new Headers(headers));
+        },
+      };
     }
     if (record.state === 'completed') {
       // The end is applied when its events are delivered, so that the delegate sees the task

@@ -8,10 +8,7 @@ type Method = keyof WorkerApi;
  * event: that event wakes a stopped worker and keeps it alive for the call, where a port kept
  * open across calls would silently die with the worker.
  */
-export async function callWorker<M extends Method>(
-  method: M,
-  ...args: Parameters<WorkerApi[M]>
-): Promise<Awaited<ReturnType<WorkerApi[M]>>> {
+export async function callWorker<M extends Method>(method: M, ...args: Parameters<WorkerApi[M]>): Promise<Awaited<ReturnType<WorkerApi[M]>>> {
   receiveErrors();
   const registration = await navigator.serviceWorker.ready;
   const { port1, port2 } = new MessageChannel();

@@ -8,9 +8,7 @@ import { callWorker } from './connection.js';
  * `didFinishEvents`: the session's launch notification is then closed.
  * @returns the identifiers of the sessions with events waiting.
  */
-export async function handleEventsForBackgroundURLSession(
-  handler: (identifier: string, completionHandler: () => void) => void,
-): Promise<string[]> {
+export async function handleEventsForBackgroundURLSession(handler: (identifier: string, completionHandler: () => void) => void): Promise<string[]> {
   const sessions = await callWorker('pendingSessions');
   for (const identifier of sessions) {
     // Told once, however often the handler is called.

@@ -72,9 +72,35 @@ function sessionCalls(scheduler: Scheduler, snapshots: Snapshots): Pick<WorkerAp
         appVisible: await isAppVisible(),
         rateLimiter: await getRateLimiter(),
         waitingEvents: events.length,
-        tasks: tasks.map(({ taskIdentifier, state, engine, transferId, waitingFor, earliestBeginDate, discretionary, countOfBytesReceived, parts, attempts, priority, deadline }) => ({
-          taskIdentifier, state, engine, transferId, waitingFor, earliestBeginDate, discretionary, countOfBytesReceived, parts, attempts, priority, deadline: deadline ?? null,
-        })),
+        tasks: tasks.map(
+          ({
+            taskIdentifier,
+            state,
+            engine,
+            transferId,
+            waitingFor,
+            earliestBeginDate,
+            discretionary,
+            countOfBytesReceived,
+            parts,
+            attempts,
+            priority,
+            deadline,
+          }) => ({
+            taskIdentifier,
+            state,
+            engine,
+            transferId,
+            waitingFor,
+            earliestBeginDate,
+            discretionary,
+            countOfBytesReceived,
+            parts,
+            attempts,
+            priority,
+            deadline: deadline ?? null,
+          }),
+        ),
       } satisfies DebugState;
     },
 
@@ -117,10 +143,20 @@ function taskCalls(scheduler: Scheduler, snapshots: Snapshots): Pick<WorkerApi, 
       const rejected: Rejected = [];
       // In the order resumed: a task the worker has, or a new one to store first.
       const order = await sortResumed(id, items as unknown[], rejected);
-      const created = await newTasks(id, order.filter((item): item is TaskInit => typeof item !== 'number'), rejected, snapshots.sweeping);
+      const created = await newTasks(
+        id,
+        order.filter((item): item is TaskInit => typeof item !== 'number'),
+        rejected,
+        snapshots.sweeping,
+      );
       const ids = order.flatMap((item) => (typeof item === 'number' ? [item] : created.tasks.has(item.taskIdentifier) ? [item.taskIdentifier] : []));
       // The page gets the tasks as started (any later change reaches it with its next drain).
-      const { orders, written } = await scheduler.start(id, ids.map((taskIdentifier) => [taskIdentifier, null]), scheduler.preferred, created);
+      const { orders, written } = await scheduler.start(
+        id,
+        ids.map((taskIdentifier) => [taskIdentifier, null]),
+        scheduler.preferred,
+        created,
+      );
       for (const taken of created.taken) rejected.push([taken, serializeError(new TypeError(`Session ${valid.quote(id)} has a task ${taken} already`))]);
       return { tasks: written.map(taskView), events: [], orders, rejected };
     },

@@ -58,7 +58,10 @@ export function installURLSessionWorker(options: WorkerOptions = {}): void {
   scheduler.add(stream);
   if (manager) scheduler.add(new BackgroundFetchEngine(manager, scheduler.sink));
   const api = createApi(scheduler);
-  const whileStreaming = keepAlive(() => stream.busy || scheduler.queue.size > 0, () => stream.idle());
+  const whileStreaming = keepAlive(
+    () => stream.busy || scheduler.queue.size > 0,
+    () => stream.idle(),
+  );
 
   for (const engine of Object.values(scheduler.engines)) {
     for (const [type, handler] of Object.entries(engine.handlers ?? {})) {

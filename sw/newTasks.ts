@@ -15,7 +15,12 @@ import { getSession, storeNew } from './store/tasks.js';
  * 1,000 tasks took 250-450 ms before the first transfer began). The errors of those that could
  * not be made (resume data that cannot be used) go in `rejected`; identifiers taken, in `taken`.
  */
-export async function newTasks(sessionId: string, inits: TaskInit[], rejected: NonNullable<SessionSnapshot['rejected']>, sweeping: Promise<void>): Promise<Created> {
+export async function newTasks(
+  sessionId: string,
+  inits: TaskInit[],
+  rejected: NonNullable<SessionSnapshot['rejected']>,
+  sweeping: Promise<void>,
+): Promise<Created> {
   const configuration = await getSession(sessionId);
   const visible = await isAppVisible();
   const env = { now: Date.now(), visible, network: { online: true }, engines: [] };

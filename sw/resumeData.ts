@@ -16,7 +16,12 @@ export async function keepForResume(task: TaskRecord): Promise<string> {
   const token = crypto.randomUUID();
   const parts = Array.from({ length: task.parts }, (_, part) => part);
   const from = parts.map((part) => temporaryKey(task.sessionId, task.taskIdentifier, part));
-  if (!(await copyParts(from, parts.map((part) => resumeKey(token, part))))) {
+  if (
+    !(await copyParts(
+      from,
+      parts.map((part) => resumeKey(token, part)),
+    ))
+  ) {
     throw new URLError('cannotWriteToFile', 'A part of the download is gone from storage');
   }
   const data: ResumeDataRecord = {
@@ -46,8 +51,14 @@ function parse(resumeData: string): ResumeDataRecord & { countOfBytesReceived: n
   if (data.origin !== self.location.origin) throw invalid(`it was made by another origin (${valid.quote(data.origin)})`);
   // Data made when every part but the last was PART_SIZE does not say how many bytes they hold.
   const received = data?.countOfBytesReceived ?? data?.parts * PART_SIZE;
-  if (typeof data.token !== 'string' || !Number.isSafeInteger(data.parts) || data.parts < 0 || typeof data.validator !== 'string' ||
-    !Number.isSafeInteger(received) || received < 0) {
+  if (
+    typeof data.token !== 'string' ||
+    !Number.isSafeInteger(data.parts) ||
+    data.parts < 0 ||
+    typeof data.validator !== 'string' ||
+    !Number.isSafeInteger(received) ||
+    received < 0
+  ) {
     throw invalid('it is corrupt');
   }
   return { ...data, countOfBytesReceived: received };
@@ -62,7 +73,12 @@ export async function adoptResumeData(task: TaskRecord, resumeData: string, swee
   await sweeping;
   const parts = Array.from({ length: data.parts }, (_, part) => part);
   const kept = parts.map((part) => resumeKey(data.token, part));
-  if (!(await copyParts(kept, parts.map((part) => temporaryKey(task.sessionId, task.taskIdentifier, part))))) {
+  if (
+    !(await copyParts(
+      kept,
+      parts.map((part) => temporaryKey(task.sessionId, task.taskIdentifier, part)),
+    ))
+  ) {
     throw new URLError('cannotDecodeRawData', 'The resume data cannot be used: the bytes it kept are gone (it was used already, or storage was cleared)');
   }
   await deleteKeys(kept);

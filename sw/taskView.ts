@@ -10,9 +10,23 @@ export function taskView(task: TaskRecord): TaskView {
   const { countOfBytesExpectedToReceive, countOfBytesClientExpectsToReceive, countOfBytesClientExpectsToSend, earliestBeginDate, priority } = task;
   const { waitingFor, engine, transferId, receivedAtStart, response } = task;
   return {
-    taskIdentifier, kind, state, taskDescription, originalRequest, countOfBytesSent, countOfBytesExpectedToSend, countOfBytesReceived,
-    countOfBytesExpectedToReceive, countOfBytesClientExpectsToReceive, countOfBytesClientExpectsToSend, earliestBeginDate, priority,
-    waitingFor, engine, transferId, receivedAtStart,
+    taskIdentifier,
+    kind,
+    state,
+    taskDescription,
+    originalRequest,
+    countOfBytesSent,
+    countOfBytesExpectedToSend,
+    countOfBytesReceived,
+    countOfBytesExpectedToReceive,
+    countOfBytesClientExpectsToReceive,
+    countOfBytesClientExpectsToSend,
+    earliestBeginDate,
+    priority,
+    waitingFor,
+    engine,
+    transferId,
+    receivedAtStart,
     response: response && { ...response, headers: headerObject(response.headers) },
   };
 }

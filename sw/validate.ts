@@ -38,8 +38,7 @@ export function httpURL(value: unknown): string {
 export function request(value: unknown): RequestRecord {
   const { url, method, headers } = (value ?? {}) as Partial<RequestRecord>;
   if (typeof method !== 'string' || !/^[A-Za-z]+$/.test(method)) throw new TypeError(`Bad request method ${quote(method)}`);
-  const wellFormed =
-    Array.isArray(headers) && headers.every((h) => Array.isArray(h) && h.length === 2 && h.every((s) => typeof s === 'string'));
+  const wellFormed = Array.isArray(headers) && headers.every((h) => Array.isArray(h) && h.length === 2 && h.every((s) => typeof s === 'string'));
   if (!wellFormed) throw new TypeError(`Request headers must be [name, value] string pairs, not ${quote(headers)}`);
   return { url: httpURL(url), method: method.toUpperCase(), headers };
 }

@@ -72,8 +72,7 @@ import { contentChunks, sha256Of, CHUNK_SIZE } from './content.mjs';
 
 const CORS_HEADERS = {
   'Access-Control-Allow-Origin': '*',
-  'Access-Control-Expose-Headers':
-    'Content-Length, Content-Range, ETag, Last-Modified, Accept-Ranges, Retry-After',
+  'Access-Control-Expose-Headers': 'Content-Length, Content-Range, ETag, Last-Modified, Accept-Ranges, Retry-After',
 };
 
 const NO_STORE_PREFIXES = ['/files', '/redirect', '/upload', '/__'];
@@ -435,9 +434,7 @@ export async function startServer({ port = 0, host = '127.0.0.1', staticDir } = 
     }
 
     const etag = noValidators ? null : `${weak ? 'W/' : ''}"${seed}-${size}-v${version}"`;
-    const lastModified = noValidators
-      ? null
-      : new Date(Date.UTC(2026, 0, 1) + version * 86400000).toUTCString();
+    const lastModified = noValidators ? null : new Date(Date.UTC(2026, 0, 1) + version * 86400000).toUTCString();
 
     /** @type {Record<string, string>} */
     const headers = { 'Content-Type': 'application/octet-stream' };

@@ -56,6 +56,10 @@ test('a file is fetched in ranges only with Accept-Ranges, a plain length and a 
 test('Range headers with both ends, and the ranges that cover a file from an offset', () => {
   expect(parseRange('bytes=0-99')).toEqual({ first: 0, last: 99 });
   for (const value of ['bytes=5-', 'bytes=-5', 'bytes=9-3', 'bytes=0-1,3-4', null]) expect(parseRange(value)).toBeNull();
-  expect(rangesFrom(10, 35, 10)).toEqual([{ first: 10, last: 19 }, { first: 20, last: 29 }, { first: 30, last: 34 }]);
+  expect(rangesFrom(10, 35, 10)).toEqual([
+    { first: 10, last: 19 },
+    { first: 20, last: 29 },
+    { first: 30, last: 34 },
+  ]);
   expect(rangesFrom(40, 40, 10)).toEqual([]);
 });

@@ -13,7 +13,15 @@ test('a response record holds what the page shows: length and MIME type from the
 });
 
 test('a record kept by an older version (no length, no MIME type) gets them; unknown ones are -1 and null', () => {
-  const old = { url: 'https://example.com/b', status: 200, statusText: 'OK', headers: [['content-length', '1048576'], ['content-type', 'application/zip']] as [string, string][] };
+  const old = {
+    url: 'https://example.com/b',
+    status: 200,
+    statusText: 'OK',
+    headers: [
+      ['content-length', '1048576'],
+      ['content-type', 'application/zip'],
+    ] as [string, string][],
+  };
   expect(withResponseFields(old)).toEqual({ ...old, expectedContentLength: 1048576, mimeType: 'application/zip' });
   expect(withResponseFields({ ...old, headers: [] })).toMatchObject({ expectedContentLength: -1, mimeType: null });
 });

@@ -23,11 +23,33 @@ const config = { identifier: 's', isDiscretionary: false, sessionSendsLaunchEven
 
 function task(fields: Partial<TaskRecord> = {}): TaskRecord {
   return {
-    sessionId: 's', taskIdentifier: 1, kind: 'download', body: null, countOfBytesSent: 0, countOfBytesExpectedToSend: 0, state: 'suspended',
-    taskDescription: '', originalRequest: { url: 'https://cdn.example/a', method: 'GET', headers: [] }, response: null, error: null,
-    countOfBytesReceived: 0, countOfBytesExpectedToReceive: -1, countOfBytesClientExpectsToReceive: 0, earliestBeginDate: null, priority: 0.5,
-    discretionary: false, waitingFor: null, engine: null, transferId: null, attempts: 0, receivedAtStart: 0, parts: 0, validator: null,
-    startedAt: 0, createdAt: 0, ...fields,
+    sessionId: 's',
+    taskIdentifier: 1,
+    kind: 'download',
+    body: null,
+    countOfBytesSent: 0,
+    countOfBytesExpectedToSend: 0,
+    state: 'suspended',
+    taskDescription: '',
+    originalRequest: { url: 'https://cdn.example/a', method: 'GET', headers: [] },
+    response: null,
+    error: null,
+    countOfBytesReceived: 0,
+    countOfBytesExpectedToReceive: -1,
+    countOfBytesClientExpectsToReceive: 0,
+    earliestBeginDate: null,
+    priority: 0.5,
+    discretionary: false,
+    waitingFor: null,
+    engine: null,
+    transferId: null,
+    attempts: 0,
+    receivedAtStart: 0,
+    parts: 0,
+    validator: null,
+    startedAt: 0,
+    createdAt: 0,
+    ...fields,
   };
 }
 
@@ -59,7 +81,15 @@ test('the per-host cap: a connection opens only to a host with room, by priority
   const waiting = [slot('a', 'one', 0.5, 1), slot('b', 'two', 0.5, 2), slot('c', 'one', 1, 3)];
   expect(nextConnection(waiting, new Map())).toBe(2); // priority 1 first
   expect(nextConnection(waiting, new Map([['one', 2]]))).toBe(1); // host one is full: two goes
-  expect(nextConnection(waiting, new Map([['one', 2], ['two', 2]]))).toBe(-1);
+  expect(
+    nextConnection(
+      waiting,
+      new Map([
+        ['one', 2],
+        ['two', 2],
+      ]),
+    ),
+  ).toBe(-1);
 });
 
 test('the run queue never opens more than the per-host cap, and hands turns out by priority', async () => {
@@ -144,5 +174,8 @@ test('the resource timeout: counted from the first resume, it fails a task not e
   expect(reconcileStep(running, now)).toBe('fail');
   expect(reconcileStep({ ...running, deadline: now + 1 }, now)).not.toBe('fail');
   expect(reconcileStep({ ...running, state: 'suspended' }, now)).toBe('none');
-  expect(decide({ ...running, state: 'suspended', transferId: null }, null, config, 'stream', false, env)).toMatchObject({ kind: 'fail', error: { code: 'timedOut' } });
+  expect(decide({ ...running, state: 'suspended', transferId: null }, null, config, 'stream', false, env)).toMatchObject({
+    kind: 'fail',
+    error: { code: 'timedOut' },
+  });
 });

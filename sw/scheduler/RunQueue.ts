@@ -3,7 +3,8 @@
  * have a request open to one host (`httpMaximumConnectionsPerHost`). Whoever waits longest
  * does not go first: the highest priority does, then the earliest resumed (`startOrder`).
  */
-import { startOrder } from './plan.js';
+import type { ConfigurationRecord, TaskRecord } from '../../common/schema.js';
+import { DEFAULT_CONNECTIONS_PER_HOST, startOrder } from './plan.js';
 
 /** A transfer waiting for its turn or for a connection. */
 export interface Slot {
@@ -94,4 +95,15 @@ export class RunQueue {
       next!.go(true);
     }
   }
+}
+
+/** The host a task's requests go to. */
+export function hostOf(task: TaskRecord): string {
+  return new URL(task.originalRequest.url).host;
+}
+
+/** A task's place in the run queue. */
+export function slotOf(task: TaskRecord, configuration: ConfigurationRecord | undefined): Slot {
+  const perHost = configuration?.httpMaximumConnectionsPerHost ?? DEFAULT_CONNECTIONS_PER_HOST;
+  return { transferId: task.transferId!, host: hostOf(task), perHost, priority: task.priority, resumedAt: task.resumedAt };
 }

@@ -10,8 +10,8 @@ import { afterWake } from '../rateLimiter.js';
 import { updateRateLimiter } from '../store/database.js';
 import { completeTask } from '../store/outbox.js';
 import { allTasks, changeTasks, getSession, getTask, moveTask, saveTransfer, tasksOfTransfer } from '../store/tasks.js';
-import { deadlineOf, decide, DEFAULT_CONNECTIONS_PER_HOST, reconcileStep, retryDelayFor, startOrder, streamsTogether, type Environment } from './plan.js';
-import { RunQueue, type Slot } from './RunQueue.js';
+import { deadlineOf, decide, reconcileStep, retryDelayFor, startOrder, streamsTogether, type Environment } from './plan.js';
+import { hostOf, RunQueue, slotOf } from './RunQueue.js';
 
 /**
  * How many streamed transfers run at a time. More than HTTP/1.1's per-host limit: a transfer
@@ -64,66 +64,78 @@ export class Scheduler {
    * `created` holds the tasks just made by `resume`: they are stored here, once, as started.
    * Returns the orders for the page, and the tasks as written.
    */
-  async start(sessionId: string, entries: StartEntry[], engine: EngineName = this.preferred, created?: Created): Promise<{ orders: FetchOrder[]; written: TaskRecord[] }> {
+  async start(
+    sessionId: string,
+    entries: StartEntry[],
+    engine: EngineName = this.preferred,
+    created?: Created,
+  ): Promise<{ orders: FetchOrder[]; written: TaskRecord[] }> {
     const configuration = created ? created.configuration : await getSession(sessionId);
     const env = await this.environment(created?.visible);
     const shared = newTransferId();
     const started: TaskRecord[] = [];
     const failed: [TaskRecord, URLError][] = [];
     const ids = entries.map(([id]) => id);
-    const written = await changeTasks(sessionId, ids, (records, taken) => {
-      const streamed = streamsTogether(records, engine, env);
-      const write: TaskRecord[] = [];
-      let tell = false;
-      const seen = new Set<number>();
-      for (const [index, [taskIdentifier, previous]] of entries.entries()) {
-        const task = records[index];
-        if (seen.has(taskIdentifier)) continue; // a task listed twice is started once
-        seen.add(taskIdentifier);
-        const unstored = created?.unstored.has(taskIdentifier) === true;
-        if (unstored && taken.has(taskIdentifier)) {
-          created!.taken.push(taskIdentifier);
-          continue;
+    const written = await changeTasks(
+      sessionId,
+      ids,
+      (records, taken) => {
+        const streamed = streamsTogether(records, engine, env);
+        const write: TaskRecord[] = [];
+        let tell = false;
+        const seen = new Set<number>();
+        for (const [index, [taskIdentifier, previous]] of entries.entries()) {
+          const task = records[index];
+          if (seen.has(taskIdentifier)) continue; // a task listed twice is started once
+          seen.add(taskIdentifier);
+          const unstored = created?.unstored.has(taskIdentifier) === true;
+          if (unstored && taken.has(taskIdentifier)) {
+            created!.taken.push(taskIdentifier);
+            continue;
+          }
+          tell ||= unstored;
+          const decision = decide(task, previous, configuration, engine, streamed, env);
+          if (decision.kind === 'skip') continue;
+          const record = task!;
+          if (decision.kind === 'wait') {
+            // Conditions are poor: the task waits, running with no transfer, tried at each wake.
+            tell ||= record.waitingFor === null;
+            write.push(Object.assign(record, { state: 'running', engine: null, transferId: null, waitingFor: decision.reason }));
+            continue;
+          }
+          record.waitingFor = null;
+          // Resumed by the app (not restarted): it takes its place in the start order now, and
+          // its resource timeout runs from its first resume.
+          if (created && record.state === 'suspended')
+            Object.assign(record, { resumedAt: resumeStamp(), deadline: record.deadline ?? deadlineOf(configuration, env.now) });
+          if (decision.kind === 'fail') {
+            if (unstored) write.push(record);
+            failed.push([record, decision.error]);
+            continue;
+          }
+          tell = true;
+          if (decision.kind === 'later') {
+            write.push(Object.assign(record, { state: 'running', engine: null, transferId: null }));
+            continue;
+          }
+          // Only starts that brought no byte more count toward the limit.
+          const attempts = record.countOfBytesReceived > record.receivedAtStart ? 0 : record.attempts;
+          Object.assign(record, {
+            state: 'running',
+            engine: decision.engine,
+            transferId: decision.together ? shared : newTransferId(),
+            startedAt: env.now,
+            receivedAtStart: record.countOfBytesReceived,
+            attempts: attempts + 1,
+          });
+          write.push(record);
+          started.push(record);
         }
-        tell ||= unstored;
-        const decision = decide(task, previous, configuration, engine, streamed, env);
-        if (decision.kind === 'skip') continue;
-        const record = task!;
-        if (decision.kind === 'wait') {
-          // Conditions are poor: the task waits, running with no transfer, tried at each wake.
-          tell ||= record.waitingFor === null;
-          write.push(Object.assign(record, { state: 'running', engine: null, transferId: null, waitingFor: decision.reason }));
-          continue;
-        }
-        record.waitingFor = null;
-        // Resumed by the app (not restarted): it takes its place in the start order now, and
-        // its resource timeout runs from its first resume.
-        if (created && record.state === 'suspended') Object.assign(record, { resumedAt: resumeStamp(), deadline: record.deadline ?? deadlineOf(configuration, env.now) });
-        if (decision.kind === 'fail') {
-          if (unstored) write.push(record);
-          failed.push([record, decision.error]);
-          continue;
-        }
-        tell = true;
-        if (decision.kind === 'later') {
-          write.push(Object.assign(record, { state: 'running', engine: null, transferId: null }));
-          continue;
-        }
-        // Only starts that brought no byte more count toward the limit.
-        const attempts = record.countOfBytesReceived > record.receivedAtStart ? 0 : record.attempts;
-        Object.assign(record, {
-          state: 'running',
-          engine: decision.engine,
-          transferId: decision.together ? shared : newTransferId(),
-          startedAt: env.now,
-          receivedAtStart: record.countOfBytesReceived,
-          attempts: attempts + 1,
-        });
-        write.push(record);
-        started.push(record);
-      }
-      return { write, tell };
-    }, created?.tasks, created !== undefined && created.unstored.size > 0);
+        return { write, tell };
+      },
+      created?.tasks,
+      created !== undefined && created.unstored.size > 0,
+    );
     for (const [task, error] of failed) await completeTask(sessionId, task.taskIdentifier, task.transferId, { error });
     return { orders: await this.#launch(startOrder(started), shared, configuration), written };
   }
@@ -220,11 +232,18 @@ export class Scheduler {
     clearTimeout(this.#deadlineTimer);
     this.#nextDeadline = next;
     const sessionId = tasks[0]!.sessionId;
-    this.#deadlineTimer = setTimeout(async () => {
-      this.#nextDeadline = Infinity;
-      const current = await Promise.all(tasks.map((task) => getTask(sessionId, task.taskIdentifier)));
-      await this.reconcile(sessionId, current.flatMap((task) => (task ? [task] : [])), this.preferred).catch(() => undefined);
-    }, Math.max(0, next - Date.now()));
+    this.#deadlineTimer = setTimeout(
+      async () => {
+        this.#nextDeadline = Infinity;
+        const current = await Promise.all(tasks.map((task) => getTask(sessionId, task.taskIdentifier)));
+        await this.reconcile(
+          sessionId,
+          current.flatMap((task) => (task ? [task] : [])),
+          this.preferred,
+        ).catch(() => undefined);
+      },
+      Math.max(0, next - Date.now()),
+    );
   }
 
   /**
@@ -254,7 +273,12 @@ export class Scheduler {
     if (running?.state === 'running' && running.transferId && !this.queue.drop(running.transferId)) {
       await (running.engine ? this.engines[running.engine] : undefined)?.suspend?.(running);
     }
-    const before = await moveTask(task.sessionId, task.taskIdentifier, { state, engine: null, transferId: null }, (current) => current.state === 'running' || current.state === 'suspended');
+    const before = await moveTask(
+      task.sessionId,
+      task.taskIdentifier,
+      { state, engine: null, transferId: null },
+      (current) => current.state === 'running' || current.state === 'suspended',
+    );
     if (!before) return undefined;
     // The transfer's own end is ignored now that the task no longer waits for it.
     const engine = before.engine && before.transferId ? this.engines[before.engine] : undefined;
@@ -269,7 +293,12 @@ export class Scheduler {
       await completeTask(task.sessionId, task.taskIdentifier, task.transferId, { error: cancelled() });
       return;
     }
-    const before = await moveTask(task.sessionId, task.taskIdentifier, { state: 'canceling' }, (current) => current.state === 'running' && current.transferId === task.transferId);
+    const before = await moveTask(
+      task.sessionId,
+      task.taskIdentifier,
+      { state: 'canceling' },
+      (current) => current.state === 'running' && current.transferId === task.transferId,
+    );
     if (before) await engine.cancel({ ...before, state: 'canceling' });
   }
 
@@ -308,15 +337,4 @@ function resumeStamp(): number {
 
 function cancelled(): URLError {
   return new URLError('cancelled', 'The download was cancelled');
-}
-
-/** The host a task's requests go to. */
-function hostOf(task: TaskRecord): string {
-  return new URL(task.originalRequest.url).host;
-}
-
-/** A task's place in the run queue. */
-function slotOf(task: TaskRecord, configuration: ConfigurationRecord | undefined): Slot {
-  const perHost = configuration?.httpMaximumConnectionsPerHost ?? DEFAULT_CONNECTIONS_PER_HOST;
-  return { transferId: task.transferId!, host: hostOf(task), perHost, priority: task.priority, resumedAt: task.resumedAt };
 }

@@ -40,7 +40,14 @@ async function flush(): Promise<void> {
       try {
         const tx = (await getDatabase()).transaction(STORES, 'readwrite');
         // Each write's own failure is its own; the transaction's failure is everyone's.
-        const outcomes = await Promise.all(batch.map(({ work }) => work(tx).then((value) => ({ value }), (error: unknown) => ({ error }))));
+        const outcomes = await Promise.all(
+          batch.map(({ work }) =>
+            work(tx).then(
+              (value) => ({ value }),
+              (error: unknown) => ({ error }),
+            ),
+          ),
+        );
         await tx.done;
         outcomes.forEach((outcome, index) => ('error' in outcome ? batch[index]!.reject(outcome.error) : batch[index]!.resolve(outcome.value)));
       } catch (error) {

@@ -24,12 +24,7 @@ export type Outcome = { response: ResponseRecord; size: number; parts: number; b
  * or neither. Only the transfer the task is waiting for (`transferId`) may end it; a late or
  * repeated report is ignored. Returns whether the task was ended by this call.
  */
-export async function completeTask(
-  sessionId: string,
-  taskIdentifier: number,
-  transferId: string | null,
-  outcome: Outcome,
-): Promise<boolean> {
+export async function completeTask(sessionId: string, taskIdentifier: number, transferId: string | null, outcome: Outcome): Promise<boolean> {
   const ended = await inBatch(async (tx) => {
     const tasks = tx.objectStore('tasks');
     // Requests in a transaction run in order: each `await` is a round trip to the database, so

@@ -16,7 +16,12 @@ export function filesCache(): Promise<Cache> {
  * Stores one part of a task's body: its bytes, or a whole `200` response as it came (stored
  * natively, its body never read in JavaScript). Cache Storage refuses partial (206) responses.
  */
-export async function putPart(sessionId: string, taskIdentifier: number, index: number, body: ReadableStream<Uint8Array> | Blob | Response | null): Promise<void> {
+export async function putPart(
+  sessionId: string,
+  taskIdentifier: number,
+  index: number,
+  body: ReadableStream<Uint8Array> | Blob | Response | null,
+): Promise<void> {
   await (await filesCache()).put(temporaryKey(sessionId, taskIdentifier, index), body instanceof Response ? body : new Response(body));
 }
 

@@ -125,11 +125,21 @@ export async function changeTasks(
  */
 export async function storeNew(sessionId: string, tasks: TaskRecord[]): Promise<number[]> {
   const refused: number[] = [];
-  const stored = await changeTasks(sessionId, [], (_, taken) => {
-    for (const task of tasks) if (taken.has(task.taskIdentifier)) refused.push(task.taskIdentifier);
-    return { write: tasks.filter((task) => !taken.has(task.taskIdentifier)), tell: false };
-  }, undefined, true);
-  if (stored.length > 0) changed(sessionId, stored.map((task) => task.taskIdentifier));
+  const stored = await changeTasks(
+    sessionId,
+    [],
+    (_, taken) => {
+      for (const task of tasks) if (taken.has(task.taskIdentifier)) refused.push(task.taskIdentifier);
+      return { write: tasks.filter((task) => !taken.has(task.taskIdentifier)), tell: false };
+    },
+    undefined,
+    true,
+  );
+  if (stored.length > 0)
+    changed(
+      sessionId,
+      stored.map((task) => task.taskIdentifier),
+    );
   return refused;
 }
 

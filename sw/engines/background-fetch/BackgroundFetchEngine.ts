@@ -15,14 +15,12 @@ declare const self: ServiceWorkerGlobalScope;
 /** How long a page has to start an ordered fetch before the order is given again. */
 const ORDER_GRACE_MS = 30_000;
 
-
 /**
  * How often, while the worker lives (a page of the app is open), the finished ranges of a
  * running registration are stored: what is stored is not lost to a suspend, and is not left
  * to copy after the last byte.
  */
 const FOLLOW_MS = 1000;
-
 
 /** How many tasks of an ended registration are stored at a time. */
 const ENDS_AT_ONCE = 8;
@@ -191,7 +189,9 @@ export class BackgroundFetchEngine implements Engine {
           // A registration's success or failure is its one task's; with several, a failure
           // (a status, an unfinished request) may be another task's.
           const shared = !success && tasks.length > 1 && /^(bad-status|fetch-error)$/.test(registration.failureReason);
-          const own = shared ? await reasonOf(records, requestsOf(task).length, registration.failureReason) : { reason: registration.failureReason, ok: success };
+          const own = shared
+            ? await reasonOf(records, requestsOf(task).length, registration.failureReason)
+            : { reason: registration.failureReason, ok: success };
           await this.#endTask(task, records, own.ok, own.reason, success);
         } catch (error) {
           if (isQuotaError(error)) await failForQuota(this.sink, task, error);

@@ -102,7 +102,11 @@ export function recordsByTask(tasks: TaskRecord[], records: readonly BackgroundF
  * own, else a request of its own that did not finish (`fetch-error`, whatever another task's
  * status was), else the registration's reason.
  */
-export async function reasonOf(records: BackgroundFetchRecord[], expected: number, reason: BackgroundFetchFailureReason): Promise<{ reason: BackgroundFetchFailureReason; ok: boolean }> {
+export async function reasonOf(
+  records: BackgroundFetchRecord[],
+  expected: number,
+  reason: BackgroundFetchFailureReason,
+): Promise<{ reason: BackgroundFetchFailureReason; ok: boolean }> {
   let finished = 0;
   for (const record of records) {
     const response = await record.responseReady.catch(() => undefined);
@@ -118,7 +122,12 @@ export async function reasonOf(records: BackgroundFetchRecord[], expected: numbe
  * the bytes and parts kept then, or undefined if the task is no longer this transfer's. With
  * `wait`, a registration still running: a record not answered within `wait` ms is unfinished.
  */
-export async function storeLeading(sink: TransferSink, task: TaskRecord, records: BackgroundFetchRecord[], wait?: number): Promise<{ received: number; parts: number } | undefined> {
+export async function storeLeading(
+  sink: TransferSink,
+  task: TaskRecord,
+  records: BackgroundFetchRecord[],
+  wait?: number,
+): Promise<{ received: number; parts: number } | undefined> {
   const size = task.countOfBytesExpectedToReceive;
   const byFirst = new Map<number, BackgroundFetchRecord>();
   for (const record of records) {
@@ -171,7 +180,14 @@ async function probe(task: TaskRecord) {
  * The body of a record if it is exactly the range asked, of the right version, every byte
  * (with `wait`: if it is answered within `wait` ms, i.e. its request finished).
  */
-async function wholeRange(record: BackgroundFetchRecord | undefined, first: number, last: number, size: number, validator: string, wait?: number): Promise<Blob | undefined> {
+async function wholeRange(
+  record: BackgroundFetchRecord | undefined,
+  first: number,
+  last: number,
+  size: number,
+  validator: string,
+  wait?: number,
+): Promise<Blob | undefined> {
   const ready = record?.responseReady.catch(() => undefined);
   const response = await (wait === undefined ? ready : Promise.race([ready, new Promise<undefined>((resolve) => setTimeout(resolve, wait))]));
   if (response?.status !== 206 || validatorOf(response.headers) !== validator) return undefined;

@@ -10,11 +10,14 @@ export class IdleTimeout {
   #last = Date.now();
 
   constructor(readonly ms: number) {
-    this.#timer = setInterval(() => {
-      if (Date.now() - this.#last < ms) return;
-      this.#controller.abort(new DOMException(`No data for ${ms} ms`, 'TimeoutError'));
-      this.clear();
-    }, Math.min(1000, ms / 4));
+    this.#timer = setInterval(
+      () => {
+        if (Date.now() - this.#last < ms) return;
+        this.#controller.abort(new DOMException(`No data for ${ms} ms`, 'TimeoutError'));
+        this.clear();
+      },
+      Math.min(1000, ms / 4),
+    );
   }
 
   /** Aborted once the wait went on too long. */

@@ -127,7 +127,9 @@ export class StreamEngine implements Engine {
       // Uploads have no timeout for data (their body goes whole, with no progress to watch).
       if (task.kind === 'upload' || !idle.signal.aborted || signal.aborted) throw error;
       const seconds = idle.ms / 1000;
-      throw new Retryable(new URLError('timedOut', `The download of ${task.originalRequest.url} timed out: no data for ${seconds} s (timeoutIntervalForRequest)`));
+      throw new Retryable(
+        new URLError('timedOut', `The download of ${task.originalRequest.url} timed out: no data for ${seconds} s (timeoutIntervalForRequest)`),
+      );
     } finally {
       idle.clear();
       this.sink.disconnect(task);

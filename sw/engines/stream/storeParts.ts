@@ -134,14 +134,14 @@ async function storePart(
           head = undefined;
           reading.catch(() => undefined);
           const chunk = await Promise.race([reading, stopped]);
-          if (!chunk) return controller.close(), settle.resolve(partBytes);
+          if (!chunk) return (controller.close(), settle.resolve(partBytes));
           idle.touch();
           partBytes += chunk.byteLength;
           buffers.push(chunk.buffer as ArrayBuffer);
           if (progress.filled + partBytes > at.limit) throw (exceeded.error = tooLarge(task.originalRequest.url, at.limit));
           controller.enqueue(chunk);
           reportProgress(task, progress, progress.filled + partBytes, at.size);
-          if (partBytes === max) controller.close(), settle.resolve(partBytes);
+          if (partBytes === max) (controller.close(), settle.resolve(partBytes));
         } catch (error) {
           controller.error(error);
           settle.reject(error);
@@ -156,7 +156,10 @@ async function storePart(
   // Out of room, Firefox's Cache Storage cancels the part's body (an AbortError, or the pull's
   // next enqueue fails) before its put rejects with the cause: the put says why.
   const bytes = await part.catch(async (error: unknown) => {
-    throw await put.then(() => error, (cause: unknown) => (isQuotaError(cause) ? cause : error));
+    throw await put.then(
+      () => error,
+      (cause: unknown) => (isQuotaError(cause) ? cause : error),
+    );
   });
   if (bytes === 0 && index > 0) return bytes;
   progress.parts = index + 1;
