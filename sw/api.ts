@@ -72,35 +72,7 @@ function sessionCalls(scheduler: Scheduler, snapshots: Snapshots): Pick<WorkerAp
         appVisible: await isAppVisible(),
         rateLimiter: await getRateLimiter(),
         waitingEvents: events.length,
-        tasks: tasks.map(
-          ({
-            taskIdentifier,
-            state,
-            engine,
-            transferId,
-            waitingFor,
-            earliestBeginDate,
-            discretionary,
-            countOfBytesReceived,
-            parts,
-            attempts,
-            priority,
-            deadline,
-          }) => ({
-            taskIdentifier,
-            state,
-            engine,
-            transferId,
-            waitingFor,
-            earliestBeginDate,
-            discretionary,
-            countOfBytesReceived,
-            parts,
-            attempts,
-            priority,
-            deadline: deadline ?? null,
-          }),
-        ),
+        tasks: tasks.map(debugTask),
       } satisfies DebugState;
     },
 
@@ -191,4 +163,11 @@ function outboxCalls(): Pick<WorkerApi, 'file' | 'acknowledge'> {
       await acknowledge(id, seq);
     },
   };
+}
+
+/** What `debugState()` shows of a task. */
+function debugTask(task: TaskRecord): DebugState['tasks'][number] {
+  const { taskIdentifier, state, engine, transferId, waitingFor, earliestBeginDate, discretionary, countOfBytesReceived, parts, attempts } = task;
+  const shown = { taskIdentifier, state, engine, transferId, waitingFor, earliestBeginDate, discretionary, countOfBytesReceived, parts, attempts };
+  return { ...shown, priority: task.priority, deadline: task.deadline ?? null };
 }
