@@ -129,10 +129,11 @@ export interface WorkerApi {
   /** The app has handled a session's background events: its launch notification goes. */
   eventsHandled(sessionId: string): Promise<void>;
   /**
-   * A downloaded file's temporary location as one Blob (backed by storage): its `parts`, or the
-   * bytes of a small file kept in the database. Undefined if it is gone.
+   * A downloaded file's temporary location as one Blob (backed by storage): its parts, as its
+   * completed task records them, or the bytes of a small file kept in the database. Undefined
+   * if it is gone (or the task is not a completed download).
    */
-  file(sessionId: string, taskIdentifier: number, parts: number): Promise<Blob | undefined>;
+  file(sessionId: string, taskIdentifier: number): Promise<Blob | undefined>;
   /**
    * Removes the session's delivered events, every one up to `seq`, from the outbox (with the
    * temporary files of their downloads, and the tasks whose last event they were).

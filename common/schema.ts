@@ -116,10 +116,16 @@ export interface TaskRecord {
   /** `countOfBytesReceived` when the transfer in flight was started. */
   receivedAtStart: number;
   /**
-   * How many parts of the body are stored (`temporaryKey(…, index)`), in order from byte 0;
+   * How many parts of the body are stored (`partKeys(task)`), in order from byte 0;
    * their bytes are `countOfBytesReceived`. Parts vary in size, up to `PART_SIZE`.
    */
   parts: number;
+  /**
+   * The transfer that wrote each part, whose id its key carries, so that two transfers of one
+   * task never write under one key: a replaced transfer still running writes where no record
+   * points. `''` (or absent, in tasks stored before version 5): a key without a transfer.
+   */
+  partsBy?: string[];
   /** What `If-Range` sends to resume: the response's strong ETag, else its Last-Modified. */
   validator: string | null;
   /** When the transfer in flight was handed to its engine (ms since the epoch). */
@@ -133,7 +139,7 @@ export interface TaskRecord {
  * with no parts, a small file's bytes in the `bodies` store.
  */
 export type TaskEvent =
-  | { type: 'didFinishDownloadingTo'; taskIdentifier: number; size: number; parts: number }
+  | { type: 'didFinishDownloadingTo'; taskIdentifier: number; size: number; parts: number; partsBy?: string[] }
   | { type: 'didCompleteWithError'; taskIdentifier: number; error: SerializedError | null };
 
 /** An outbox row: `seq` orders every event of every session. */
@@ -186,9 +192,32 @@ const segment = (name: string) => `~${encodeURIComponent(name)}`;
  */
 export const PART_SIZE = 8 * 1024 * 1024;
 
-/** Cache key of a part of a download's body, while it downloads and until it is delivered. */
-export function temporaryKey(sessionId: string, taskIdentifier: number, part: number): string {
-  return `${FILE_PREFIX}tmp/${segment(sessionId)}/${taskIdentifier}/${part}`;
+/**
+ * Cache key of a part of a download's body, while it downloads and until it is delivered, as
+ * written by the transfer `by` (`''`: a part stored before keys carried their transfer).
+ */
+export function temporaryKey(sessionId: string, taskIdentifier: number, part: number, by = ''): string {
+  return `${FILE_PREFIX}tmp/${segment(sessionId)}/${taskIdentifier}/${by === '' ? '' : `${segment(by)}/`}${part}`;
+}
+
+/** The keys of a task's stored parts, in order. */
+export function partKeys({
+  sessionId,
+  taskIdentifier,
+  parts,
+  partsBy,
+}: {
+  sessionId: string;
+  taskIdentifier: number;
+  parts: number;
+  partsBy?: string[];
+}): string[] {
+  return Array.from({ length: parts }, (_, part) => temporaryKey(sessionId, taskIdentifier, part, partsBy?.[part] ?? ''));
+}
+
+/** Who wrote each of a task's first `parts` parts (`''` for a part from before version 5). */
+export function partOwners(task: { partsBy?: string[] }, parts: number): string[] {
+  return Array.from({ length: parts }, (_, part) => task.partsBy?.[part] ?? '');
 }
 
 /** The prefix of every temporary key of a task (of a session, without `taskIdentifier`). */

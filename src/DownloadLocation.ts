@@ -26,8 +26,8 @@ export class DownloadLocation {
   /** The file's bytes as a Blob (backed by storage, not memory). */
   async blob(): Promise<Blob> {
     if (!this.#open) throw new DOMException('Readable only until didFinishDownloadingTo settles', 'InvalidStateError');
-    const { sessionId, taskIdentifier, parts } = this.#event;
-    const file = await callWorker('file', sessionId, taskIdentifier, parts);
+    const { sessionId, taskIdentifier } = this.#event;
+    const file = await callWorker('file', sessionId, taskIdentifier);
     if (!file) throw new DOMException('The downloaded file is gone from storage', 'NotFoundError');
     return file.slice(0, file.size, this.#type);
   }

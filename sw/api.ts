@@ -1,6 +1,6 @@
 import { serializeError, URLError } from '../common/errors.js';
 import type { DebugState, SessionSnapshot, TaskInit, WorkerApi } from '../common/protocol.js';
-import type { TaskRecord } from '../common/schema.js';
+import { partKeys, type TaskRecord } from '../common/schema.js';
 import { isAppVisible } from './conditions.js';
 import { dismiss } from './launch.js';
 import { newTasks } from './newTasks.js';
@@ -149,12 +149,14 @@ function taskCalls(scheduler: Scheduler, snapshots: Snapshots): Pick<WorkerApi, 
 /** The calls about what the delegate gets: files, and events delivered. */
 function outboxCalls(): Pick<WorkerApi, 'file' | 'acknowledge'> {
   return {
-    async file(sessionId, taskIdentifier, count) {
+    async file(sessionId, taskIdentifier) {
       const id = valid.sessionId(sessionId);
       const task = valid.taskIdentifier(taskIdentifier);
-      if (!Number.isSafeInteger(count) || count < 0) throw new TypeError(`A count of parts must be an integer >= 0, not ${valid.quote(count)}`);
-      const body = count === 0 ? await getBody(id, task) : undefined;
-      return body ? new Blob([body]) : readFile(id, task, count);
+      // What the file is made of comes from the worker's own record, not from the page.
+      const record = await getTask(id, task);
+      if (record?.state !== 'completed' || record.kind !== 'download') return undefined;
+      const body = record.parts === 0 ? await getBody(id, task) : undefined;
+      return body ? new Blob([body]) : readFile(partKeys(record));
     },
 
     async acknowledge(sessionId, seq) {

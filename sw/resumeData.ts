@@ -4,7 +4,7 @@
  * it takes the parts back and continues from them.
  */
 import { URLError } from '../common/errors.js';
-import { PART_SIZE, resumeKey, temporaryKey, type ResumeDataRecord, type TaskRecord } from '../common/schema.js';
+import { PART_SIZE, partKeys, resumeKey, type ResumeDataRecord, type TaskRecord } from '../common/schema.js';
 import { withResponseFields } from './responseRecord.js';
 import { copyParts, deleteKeys } from './store/parts.js';
 import * as valid from './validate.js';
@@ -14,16 +14,12 @@ declare const self: ServiceWorkerGlobalScope;
 /** Moves a stopped task's parts under a new resume token and describes them. */
 export async function keepForResume(task: TaskRecord): Promise<string> {
   const token = crypto.randomUUID();
-  const parts = Array.from({ length: task.parts }, (_, part) => part);
-  const from = parts.map((part) => temporaryKey(task.sessionId, task.taskIdentifier, part));
-  if (
-    !(await copyParts(
-      from,
-      parts.map((part) => resumeKey(token, part)),
-    ))
-  ) {
-    throw new URLError('cannotWriteToFile', 'A part of the download is gone from storage');
-  }
+  const from = partKeys(task);
+  const copied = await copyParts(
+    from,
+    from.map((_, part) => resumeKey(token, part)),
+  );
+  if (!copied) throw new URLError('cannotWriteToFile', 'A part of the download is gone from storage');
   const data: ResumeDataRecord = {
     format: 'bgdl-resume-data/1',
     origin: self.location.origin,
@@ -71,14 +67,10 @@ function parse(resumeData: string): ResumeDataRecord & { countOfBytesReceived: n
 export async function adoptResumeData(task: TaskRecord, resumeData: string, sweeping: Promise<void>): Promise<void> {
   const data = parse(resumeData);
   await sweeping;
-  const parts = Array.from({ length: data.parts }, (_, part) => part);
-  const kept = parts.map((part) => resumeKey(data.token, part));
-  if (
-    !(await copyParts(
-      kept,
-      parts.map((part) => temporaryKey(task.sessionId, task.taskIdentifier, part)),
-    ))
-  ) {
+  const kept = Array.from({ length: data.parts }, (_, part) => resumeKey(data.token, part));
+  // The parts are the task's now, written by none of its transfers: named after the token.
+  const partsBy = kept.map(() => `resume-${data.token}`);
+  if (!(await copyParts(kept, partKeys({ ...task, parts: data.parts, partsBy })))) {
     throw new URLError('cannotDecodeRawData', 'The resume data cannot be used: the bytes it kept are gone (it was used already, or storage was cleared)');
   }
   await deleteKeys(kept);
@@ -88,6 +80,7 @@ export async function adoptResumeData(task: TaskRecord, resumeData: string, swee
     response: data.response && withResponseFields(data.response),
     validator: data.validator,
     parts: data.parts,
+    partsBy,
     countOfBytesReceived: data.countOfBytesReceived,
     receivedAtStart: data.countOfBytesReceived,
     countOfBytesExpectedToReceive: data.countOfBytesExpectedToReceive,

@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
 import { deserializeError, serializeError, URLError } from '../../common/errors.js';
-import { permanentKey, permanentName, temporaryKey } from '../../common/schema.js';
+import { partKeys, partOwners, permanentKey, permanentName, temporaryFolder, temporaryKey } from '../../common/schema.js';
 
 test('a URLError survives structured cloning with its class, name, code and status', () => {
   const error = new URLError('badServerResponse', 'HTTP 404 for https://x/y', 404);
@@ -24,4 +24,17 @@ test('permanent-store keys round-trip any file name, and temporary keys are not 
   expect(permanentName(new URL(temporaryKey('s', 1, 0), 'https://app.example').href)).toBeNull();
   expect(temporaryKey('a/b', 3, 0)).toBe('/__bgdl__/tmp/~a%2Fb/3/0');
   expect(new URL(temporaryKey('..', 3, 1), 'https://app.example').pathname).toBe('/__bgdl__/tmp/~../3/1');
+});
+
+test('a part key carries the transfer that wrote it: two transfers of one task never share a key', () => {
+  expect(temporaryKey('s', 3, 0, 'bgdl:a')).not.toBe(temporaryKey('s', 3, 0, 'bgdl:b'));
+  expect(temporaryKey('s', 3, 0, 'bgdl:a').startsWith(temporaryFolder('s', 3))).toBe(true);
+  // A task stored before version 5 names no writer: its keys are as they were.
+  expect(partKeys({ sessionId: 's', taskIdentifier: 3, parts: 2 })).toEqual(['/__bgdl__/tmp/~s/3/0', '/__bgdl__/tmp/~s/3/1']);
+  // A transfer that continues after kept parts writes its own under its name.
+  expect(partKeys({ sessionId: 's', taskIdentifier: 3, parts: 2, partsBy: ['', 'bgdl:b'] })).toEqual([
+    '/__bgdl__/tmp/~s/3/0',
+    '/__bgdl__/tmp/~s/3/~bgdl%3Ab/1',
+  ]);
+  expect(partOwners({ partsBy: ['x'] }, 3)).toEqual(['x', '', '']);
 });

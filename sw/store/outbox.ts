@@ -1,10 +1,10 @@
 import { serializeError } from '../../common/errors.js';
-import type { EventRecord, ResponseRecord, TaskEvent } from '../../common/schema.js';
+import { partKeys, type EventRecord, type ResponseRecord, type TaskEvent } from '../../common/schema.js';
 import { owns } from '../../common/lifecycle.js';
 import { announce, notificationsGranted } from '../launch.js';
 import { inBatch } from './batch.js';
 import { getDatabase } from './database.js';
-import { deleteFile } from './parts.js';
+import { deleteKeys } from './parts.js';
 import { changed } from './tasks.js';
 
 /**
@@ -16,7 +16,7 @@ import { changed } from './tasks.js';
  * How a transfer ended: its file is stored in `parts` at the task's temporary keys, or is a
  * small file's `body`, stored here with the completion; or it failed.
  */
-export type Outcome = { response: ResponseRecord; size: number; parts: number; body?: ArrayBuffer } | { error: unknown };
+export type Outcome = { response: ResponseRecord; size: number; parts: number; partsBy?: string[]; body?: ArrayBuffer } | { error: unknown };
 
 /**
  * Ends a task: in one transaction (shared with other writes of the moment), marks it completed
@@ -44,8 +44,10 @@ export async function completeTask(sessionId: string, taskIdentifier: number, tr
       if (task.kind === 'upload') {
         task.countOfBytesSent = task.countOfBytesExpectedToSend;
       } else {
+        // A file stored by earlier transfers (whole before this one began) keeps their parts.
+        task.partsBy = outcome.partsBy ?? task.partsBy?.slice(0, outcome.parts);
         task.parts = outcome.parts;
-        events.push({ type: 'didFinishDownloadingTo', taskIdentifier, size: outcome.size, parts: outcome.parts });
+        events.push({ type: 'didFinishDownloadingTo', taskIdentifier, size: outcome.size, parts: outcome.parts, partsBy: task.partsBy });
       }
     }
     events.push({ type: 'didCompleteWithError', taskIdentifier, error: task.error });
@@ -110,5 +112,5 @@ export async function acknowledge(sessionId: string, seq: number): Promise<void>
   // Other pages of the session learn that the tasks have left it.
   changed(sessionId, ended, ended.length > 0);
   // Without holding up the page's next call: what a stopped worker leaves, `attach` sweeps.
-  for (const event of delivered) if (event.type === 'didFinishDownloadingTo') void deleteFile(sessionId, event.taskIdentifier, event.parts);
+  void deleteKeys(delivered.flatMap((event) => (event.type === 'didFinishDownloadingTo' ? partKeys({ ...event, sessionId }) : [])));
 }

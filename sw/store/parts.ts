@@ -21,8 +21,9 @@ export async function putPart(
   taskIdentifier: number,
   index: number,
   body: ReadableStream<Uint8Array> | Blob | Response | null,
+  by: string,
 ): Promise<void> {
-  await (await filesCache()).put(temporaryKey(sessionId, taskIdentifier, index), body instanceof Response ? body : new Response(body));
+  await (await filesCache()).put(temporaryKey(sessionId, taskIdentifier, index, by), body instanceof Response ? body : new Response(body));
 }
 
 /**
@@ -43,16 +44,16 @@ export async function deleteParts(sessionId: string, taskIdentifier?: number, ke
   }
 }
 
-/** Deletes a delivered file's parts. */
-export async function deleteFile(sessionId: string, taskIdentifier: number, parts: number): Promise<void> {
+/** Deletes stored entries by key (a delivered file's parts). */
+export async function deleteKeys(keys: string[]): Promise<void> {
   const cache = await filesCache();
-  await Promise.all(Array.from({ length: parts }, (_, part) => cache.delete(temporaryKey(sessionId, taskIdentifier, part))));
+  await Promise.all(keys.map((key) => cache.delete(key)));
 }
 
-/** A task's stored parts as one Blob (backed by storage), or undefined if one is gone. */
-export async function readFile(sessionId: string, taskIdentifier: number, parts: number): Promise<Blob | undefined> {
+/** Stored parts as one Blob (backed by storage), or undefined if one is gone. */
+export async function readFile(keys: string[]): Promise<Blob | undefined> {
   const cache = await filesCache();
-  const blobs = await Promise.all(Array.from({ length: parts }, async (_, part) => (await cache.match(temporaryKey(sessionId, taskIdentifier, part)))?.blob()));
+  const blobs = await Promise.all(keys.map(async (key) => (await cache.match(key))?.blob()));
   return blobs.includes(undefined) ? undefined : new Blob(blobs as Blob[]);
 }
 
@@ -69,10 +70,4 @@ export async function copyParts(from: string[], to: string[]): Promise<boolean> 
     await cache.put(to[index]!, stored);
   }
   return true;
-}
-
-/** Deletes stored entries by key. */
-export async function deleteKeys(keys: string[]): Promise<void> {
-  const cache = await filesCache();
-  await Promise.all(keys.map((key) => cache.delete(key)));
 }

@@ -221,8 +221,8 @@ export class BackgroundFetchEngine implements Engine {
     // In a registration that failed, a response of this task may have been cut off.
     const length = whole || response?.headers.has('Content-Encoding') ? null : response?.headers.get('Content-Length');
     if (body && response && (length === null || length === undefined || Number(length) === body.size)) {
-      await putPart(sessionId, taskIdentifier, 0, body);
-      await this.sink.complete(task, { response: responseRecord(response, task.originalRequest.url), size: body.size, parts: 1 });
+      await putPart(sessionId, taskIdentifier, 0, body, task.transferId!);
+      await this.sink.complete(task, { response: responseRecord(response, task.originalRequest.url), size: body.size, parts: 1, partsBy: [task.transferId!] });
     } else if (task.state === 'running' && isWorthRetrying(body ? 'fetch-error' : reason, response?.status)) {
       await this.sink.handOver(task, 'stream');
     } else {
@@ -241,9 +241,9 @@ export class BackgroundFetchEngine implements Engine {
     const size = task.countOfBytesExpectedToReceive;
     const stored = await storeLeading(this.sink, task, records);
     if (!stored) return;
-    const { received, parts } = stored;
+    const { received, parts, partsBy } = stored;
     if (received >= size) {
-      await this.sink.complete(task, { response: task.response!, size, parts });
+      await this.sink.complete(task, { response: task.response!, size, parts, partsBy });
     } else if (task.state === 'running') {
       // A restart, a 5xx, or ranges that did not come whole (the file changed, the server
       // ignored Range): the streaming engine resumes after the parts stored, with If-Range.

@@ -4,7 +4,7 @@
  * every byte) is stored as a part of its own.
  */
 import type { RequestRecord, TaskRecord } from '../../../common/schema.js';
-import { PART_SIZE } from '../../../common/schema.js';
+import { PART_SIZE, partOwners } from '../../../common/schema.js';
 import { parseContentRange, parseRange, rangesFrom, rangesOf, validatorOf } from '../../http.js';
 import { responseRecord } from '../../responseRecord.js';
 import { deleteParts, putPart } from '../../store/parts.js';
@@ -36,7 +36,7 @@ export async function plan(sink: TransferSink, task: TaskRecord): Promise<{ requ
   if (!file) {
     // One request for the whole file: what is stored of it is of no use to this registration.
     if (task.parts > 0) await deleteParts(task.sessionId, task.taskIdentifier);
-    if (!(await sink.save(task, { parts: 0, validator: null, countOfBytesReceived: 0, receivedAtStart: 0 }))) return;
+    if (!(await sink.save(task, { parts: 0, partsBy: [], validator: null, countOfBytesReceived: 0, receivedAtStart: 0 }))) return;
     const limit = task.countOfBytesClientExpectsToReceive;
     return { requests: [task.originalRequest], received: 0, ...(limit > 0 ? { total: limit } : {}) };
   }
@@ -47,6 +47,7 @@ export async function plan(sink: TransferSink, task: TaskRecord): Promise<{ requ
   const received = kept > 0 ? task.countOfBytesReceived : 0;
   const saved = await sink.save(task, {
     parts: kept,
+    partsBy: partOwners(task, kept),
     validator,
     response,
     countOfBytesReceived: received,
@@ -56,7 +57,7 @@ export async function plan(sink: TransferSink, task: TaskRecord): Promise<{ requ
   if (!saved) return;
   if (received >= size) {
     // Every part is stored already (the last transfer stopped before it could say so).
-    await sink.complete(task, { response, size, parts: kept });
+    await sink.complete(task, { response, size, parts: kept, partsBy: partOwners(task, kept) });
     return;
   }
   const requests = rangesFrom(received, size, REQUEST_SIZE).map(({ first, last }) => rangeRequest(task.originalRequest, first, last));
@@ -127,7 +128,7 @@ export async function storeLeading(
   task: TaskRecord,
   records: BackgroundFetchRecord[],
   wait?: number,
-): Promise<{ received: number; parts: number } | undefined> {
+): Promise<{ received: number; parts: number; partsBy: string[] } | undefined> {
   const size = task.countOfBytesExpectedToReceive;
   const byFirst = new Map<number, BackgroundFetchRecord>();
   for (const record of records) {
@@ -137,17 +138,19 @@ export async function storeLeading(
   // The ranges start at the bytes kept when the registration was ordered (parts vary in size):
   // each range that came whole is stored as a part of its own.
   let parts = task.parts;
+  const partsBy = partOwners(task, parts);
   let received = task.countOfBytesReceived;
   for (; received < size; parts++) {
     const last = Math.min(size, received + REQUEST_SIZE) - 1;
     const blob = await wholeRange(byFirst.get(received), received, last, size, task.validator!, wait);
     if (!blob) break;
     // The range's Blob is disk-backed: the part is stored without a copy in memory.
-    await putPart(task.sessionId, task.taskIdentifier, parts, blob);
-    if (!(await sink.save(task, { parts: parts + 1, countOfBytesReceived: last + 1 }))) return;
+    await putPart(task.sessionId, task.taskIdentifier, parts, blob, task.transferId!);
+    partsBy.push(task.transferId!);
+    if (!(await sink.save(task, { parts: parts + 1, partsBy: [...partsBy], countOfBytesReceived: last + 1 }))) return;
     received = last + 1;
   }
-  return { received, parts };
+  return { received, parts, partsBy };
 }
 
 /** A `GET` of the file's bytes `first` to `last`. */

@@ -5,7 +5,7 @@
  */
 import { URLError } from '../../../common/errors.js';
 import { owns } from '../../../common/lifecycle.js';
-import { SMALL_FILE_SIZE, type ResponseRecord, type TaskRecord } from '../../../common/schema.js';
+import { partOwners, SMALL_FILE_SIZE, type ResponseRecord, type TaskRecord } from '../../../common/schema.js';
 import { bodyPlacement, isRetryableStatus, validatorOf } from '../../http.js';
 import { isQuotaError, storageFull } from '../../quota.js';
 import { responseRecord } from '../../responseRecord.js';
@@ -30,6 +30,7 @@ export interface Finished {
   response: ResponseRecord;
   size: number;
   parts: number;
+  partsBy?: string[];
   body?: ArrayBuffer;
 }
 
@@ -77,7 +78,7 @@ export async function downloadAttempt(ctx: AttemptContext, again: boolean): Prom
     if (saved.parts > 0 || placement.size < 0 || placement.size > MIN_PART_SIZE) {
       // The whole file, perhaps a new version of it: drop what was kept of any other.
       if (saved.parts > 0) await deleteParts(task.sessionId, task.taskIdentifier);
-      await sink.save(task, { ...first, parts: 0, countOfBytesReceived: 0 });
+      await sink.save(task, { ...first, parts: 0, partsBy: [], countOfBytesReceived: 0 });
       first = undefined;
     }
   }
@@ -88,9 +89,10 @@ export async function downloadAttempt(ctx: AttemptContext, again: boolean): Prom
     const whole = await storeWhole(ctx, response, fileResponse!, size, limit);
     if (whole) return whole;
   }
-  const stored = await storeParts(ctx, response.body!, { start: placement.start, size, limit, parts: placement.start === 0 ? 0 : saved.parts, first });
+  const parts = placement.start === 0 ? 0 : saved.parts;
+  const stored = await storeParts(ctx, response.body!, { start: placement.start, size, limit, parts, partsBy: partOwners(saved, parts), first });
   if (!stored) return;
-  return { response: fileResponse!, size: stored.kept, parts: stored.parts };
+  return { response: fileResponse!, size: stored.kept, parts: stored.parts, partsBy: stored.partsBy };
 }
 
 /** Sends the attempt's request, from `offset` on; throws what a failed one means. */
@@ -110,7 +112,7 @@ async function request(ctx: AttemptContext, saved: TaskRecord, offset: number): 
   }
   if (response.status === 416 && offset > 0) {
     // The file shrank or changed: start it again from zero.
-    await sink.save(task, { parts: 0, validator: null, countOfBytesReceived: 0 });
+    await sink.save(task, { parts: 0, partsBy: [], validator: null, countOfBytesReceived: 0 });
     throw new Retryable(new URLError('badServerResponse', `HTTP 416 for ${url}`, 416), '0');
   }
   if (!response.ok) throw statusError(response, url);
@@ -140,11 +142,11 @@ async function storeWhole(ctx: AttemptContext, response: Response, fileResponse:
   }
   if (response.type !== 'basic' || /(^|,)\s*\*\s*(,|$)/.test(response.headers.get('Vary') ?? '')) return undefined;
   try {
-    await putPart(task.sessionId, task.taskIdentifier, 0, response);
+    await putPart(task.sessionId, task.taskIdentifier, 0, response, task.transferId!);
   } catch (error) {
     throw failure(error);
   }
-  return { response: fileResponse, size, parts: 1 };
+  return { response: fileResponse, size, parts: 1, partsBy: [task.transferId!] };
 }
 
 /** What an error met while storing a body means: out of room, cancelled, or worth another try. */

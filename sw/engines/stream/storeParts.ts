@@ -41,6 +41,8 @@ export interface Placement {
   size: number;
   limit: number;
   parts: number;
+  /** Who wrote each of the `parts` before (see `TaskRecord.partsBy`). */
+  partsBy: string[];
   /** What the response told, to record with the first part (a file whole in it), if not yet. */
   first: Partial<TaskRecord> | undefined;
 }
@@ -50,6 +52,8 @@ interface Progress {
   filled: number;
   kept: number;
   parts: number;
+  /** Who wrote each part: this transfer, from `Placement.parts` on. */
+  partsBy: string[];
   first: Partial<TaskRecord> | undefined;
   reported: number;
   /** The last part's commit and record; `recording`: those not yet awaited, oldest first. */
@@ -62,7 +66,11 @@ interface Progress {
  * before the end. A body that ended (the browser fails one cut short of its Content-Length)
  * is whole, even of another length than announced: it was encoded (CORS hides that).
  */
-export async function storeParts(ctx: AttemptContext, stream: ReadableStream<Uint8Array>, at: Placement): Promise<{ kept: number; parts: number } | undefined> {
+export async function storeParts(
+  ctx: AttemptContext,
+  stream: ReadableStream<Uint8Array>,
+  at: Placement,
+): Promise<{ kept: number; parts: number; partsBy: string[] } | undefined> {
   const { stop, signal } = ctx;
   const { url } = ctx.task.originalRequest;
   const body = new PartReader(stream, ctx.pool);
@@ -70,7 +78,16 @@ export async function storeParts(ctx: AttemptContext, stream: ReadableStream<Uin
     if (stop.aborted) resolve(undefined);
     else stop.addEventListener('abort', () => resolve(undefined), { once: true });
   });
-  const progress: Progress = { filled: at.start, kept: at.start, parts: at.parts, first: at.first, reported: 0, stored: Promise.resolve(), recording: [] };
+  const progress: Progress = {
+    filled: at.start,
+    kept: at.start,
+    parts: at.parts,
+    partsBy: [...at.partsBy],
+    first: at.first,
+    reported: 0,
+    stored: Promise.resolve(),
+    recording: [],
+  };
   const exceeded: { error?: URLError } = {};
   try {
     let partSize = MIN_PART_SIZE;
@@ -100,7 +117,7 @@ export async function storeParts(ctx: AttemptContext, stream: ReadableStream<Uin
   if (at.size >= 0 && progress.kept !== at.size && !body.done) {
     throw new Retryable(new URLError('networkConnectionLost', `The download of ${url} ended at ${progress.kept} of ${at.size} bytes`));
   }
-  return { kept: progress.kept, parts: progress.parts };
+  return { kept: progress.kept, parts: progress.parts, partsBy: progress.partsBy.slice(0, progress.parts) };
 }
 
 /**
@@ -151,7 +168,7 @@ async function storePart(
     },
     new CountQueuingStrategy({ highWaterMark: READ_AHEAD }),
   );
-  const put = putPart(sessionId, taskIdentifier, index, stream);
+  const put = putPart(sessionId, taskIdentifier, index, stream, task.transferId!);
   put.catch((error) => settle.reject(error)); // a write that fails before the part is filled
   // Out of room, Firefox's Cache Storage cancels the part's body (an AbortError, or the pull's
   // next enqueue fails) before its put rejects with the cause: the put says why.
@@ -163,12 +180,14 @@ async function storePart(
   });
   if (bytes === 0 && index > 0) return bytes;
   progress.parts = index + 1;
+  progress.partsBy[index] = task.transferId!;
+  const partsBy = progress.partsBy.slice(0, index + 1);
   const end = (progress.filled += bytes);
   progress.stored = Promise.all([progress.stored, put]).then(async () => {
     // Cache Storage has read every byte of the part: its buffers can take new ones.
     pool.give(buffers);
     // A file whole in its first part is recorded by its completion, in one write.
-    if (!progress.first || end !== at.size) await sink.save(task, { ...progress.first, parts: index + 1, countOfBytesReceived: end });
+    if (!progress.first || end !== at.size) await sink.save(task, { ...progress.first, parts: index + 1, partsBy, countOfBytesReceived: end });
     progress.first = undefined;
     progress.kept = end;
     idle.touch(); // a wait on storage is not one on the network
