@@ -15,8 +15,22 @@ export interface FileStats {
   bytesSent: number;
   completed: number;
   version: number;
-  log: { method: string; range: string | null; ifRange: string | null; status: number; bytesSent: number; t: number; end?: number }[];
+  /** Each request, in order; a preflight (`OPTIONS`) is logged too, not counted in `requests`. */
+  log: {
+    method: string;
+    range: string | null;
+    ifRange: string | null;
+    status: number;
+    bytesSent: number;
+    t: number;
+    end?: number;
+    /** An `OPTIONS`: the method and headers it asked to send. */
+    preflight?: { method: string | null; headers: string | null };
+  }[];
 }
+
+/** How the test server answers another origin (`cors=`, e2e/server/README.md). */
+export type CorsMode = 'none' | 'simple' | 'full';
 
 /** A gate of the test server (`gate=NAME`): see e2e/server/README.md. */
 export interface GateState {
@@ -31,6 +45,11 @@ export interface GateState {
 export interface TestServer {
   /** An absolute URL on the server. */
   url(path: string): string;
+  /**
+   * An absolute URL on the server from another origin than the tests' pages (which are on
+   * `127.0.0.1`): the same port on `localhost`. Its files answer in the `cors` mode asked for.
+   */
+  crossOriginUrl(path: string, cors: CorsMode): string;
   stats(id: string): Promise<FileStats>;
   sha256(seed: string, size: string | number, version?: number): Promise<string>;
   /** The state of a gate. */
@@ -47,8 +66,15 @@ export function testServerAt(baseURL: string): TestServer {
     if (!response.ok) throw new Error(`${init?.method ?? 'GET'} ${p}: ${response.status} ${await response.text()}`);
     return response.status === 204 ? (undefined as T) : ((await response.json()) as T);
   };
+  const crossOriginUrl = (p: string, cors: CorsMode) => {
+    const cross = new URL(p, baseURL);
+    cross.hostname = cross.hostname === 'localhost' ? '127.0.0.1' : 'localhost';
+    cross.searchParams.set('cors', cors);
+    return cross.href;
+  };
   return {
     url,
+    crossOriginUrl,
     stats: (id) => json<FileStats>(`/__stats?id=${encodeURIComponent(id)}`),
     sha256: async (seed, size, version = 1) => {
       const query = new URLSearchParams({ seed, size: String(size), version: String(version) });

@@ -26,6 +26,7 @@ import { contentChunks, sha256Of, CHUNK_SIZE } from './content.mjs';
  * @property {number} bytesSent       Body bytes written to the socket for this response.
  * @property {number} t               Date.now() when the request arrived.
  * @property {number} [end]           Date.now() when the response ended (sent whole or cut off).
+ * @property {{ method: string | null, headers: string | null }} [preflight]  An OPTIONS: what it asked to send.
  */
 
 /**
@@ -70,9 +71,20 @@ import { contentChunks, sha256Of, CHUNK_SIZE } from './content.mjs';
  * @property {() => Promise<void>} close
  */
 
+/**
+ * What a response tells other origins, by the request's `cors` parameter: `full` (the default)
+ * allows any origin, exposes every header the tests read and answers preflights; `simple` is
+ * what most CDNs send (only `Access-Control-Allow-Origin: *`: no header exposed beyond the
+ * safelisted ones, no preflight answered); `none` sends no CORS header at all.
+ * @type {Record<string, Record<string, string>>}
+ */
 const CORS_HEADERS = {
-  'Access-Control-Allow-Origin': '*',
-  'Access-Control-Expose-Headers': 'Content-Length, Content-Range, ETag, Last-Modified, Accept-Ranges, Retry-After',
+  full: {
+    'Access-Control-Allow-Origin': '*',
+    'Access-Control-Expose-Headers': 'Content-Length, Content-Range, ETag, Last-Modified, Accept-Ranges, Retry-After',
+  },
+  simple: { 'Access-Control-Allow-Origin': '*' },
+  none: {},
 };
 
 const NO_STORE_PREFIXES = ['/files', '/redirect', '/upload', '/__'];
@@ -371,6 +383,20 @@ export async function startServer({ port = 0, host = '127.0.0.1', staticDir } = 
   };
 
   /**
+   * Logs a preflight (`OPTIONS`) for `id`: it is not one of the file's `requests`, so `times`
+   * and `changeEvery` count as without it.
+   * @param {string} id
+   * @param {IncomingMessage} req
+   * @param {number} t
+   * @param {number} status
+   */
+  const logPreflight = (id, req, t, status) => {
+    const method = headerString(req.headers['access-control-request-method']);
+    const headers = headerString(req.headers['access-control-request-headers']);
+    statsFor(id).log.push({ method: 'OPTIONS', range: null, ifRange: null, status, bytesSent: 0, t, end: t, preflight: { method, headers } });
+  };
+
+  /**
    * GET/HEAD /files/<size>
    * @param {IncomingMessage} req
    * @param {ServerResponse} res
@@ -386,7 +412,7 @@ export async function startServer({ port = 0, host = '127.0.0.1', staticDir } = 
     if (size === null) throw new HttpError(400, `invalid size: ${sizeText}`);
     const q = url.searchParams;
     const seed = q.get('seed') ?? 'default';
-    const id = q.get('id') ?? `${seed}:${size}`;
+    const id = fileStatsId(url);
     const changeEvery = intParam(q, 'changeEvery');
     const times = intParam(q, 'times');
     const statusFault = intParam(q, 'status');
@@ -686,20 +712,31 @@ export async function startServer({ port = 0, host = '127.0.0.1', staticDir } = 
    */
   const handle = async (req, res) => {
     const t = Date.now();
-    for (const [k, v] of Object.entries(CORS_HEADERS)) res.setHeader(k, v);
-
     let url;
     try {
       url = new URL(req.url ?? '/', 'http://localhost');
     } catch {
       throw new HttpError(400, 'bad request url');
     }
+    const cors = url.searchParams.get('cors') ?? 'full';
+    const corsHeaders = CORS_HEADERS[cors];
+    if (!corsHeaders) throw new HttpError(400, `invalid cors: ${cors} (none, simple or full)`);
+    for (const [k, v] of Object.entries(corsHeaders)) res.setHeader(k, v);
     const p = url.pathname;
     if (NO_STORE_PREFIXES.some((prefix) => p === prefix || p.startsWith(prefix))) {
       res.setHeader('Cache-Control', 'no-store');
     }
 
     if (req.method === 'OPTIONS') {
+      // A preflight is logged with the file's requests (not counted in `requests`), so that a
+      // test can tell whether the browser sent one.
+      const fileId = /^\/files\/([^/]+)$/.exec(p) ? fileStatsId(url) : null;
+      if (fileId !== null) logPreflight(fileId, req, t, cors === 'full' ? 204 : 405);
+      if (cors !== 'full') {
+        // As a server or CDN that knows nothing of CORS: no preflight answer.
+        res.removeHeader('Access-Control-Allow-Origin');
+        return sendText(res, 405, 'method not allowed', { Allow: 'GET, HEAD' });
+      }
       res.writeHead(204, {
         'Access-Control-Allow-Headers': '*',
         'Access-Control-Allow-Methods': 'GET, HEAD, POST, PUT, OPTIONS',
@@ -765,6 +802,15 @@ export async function startServer({ port = 0, host = '127.0.0.1', staticDir } = 
         server.closeAllConnections();
       }),
   };
+}
+
+/**
+ * The stats id of a `/files/<size>` URL: `id`, else `<seed>:<size in bytes>`.
+ * @param {URL} url
+ */
+function fileStatsId(url) {
+  const q = url.searchParams;
+  return q.get('id') ?? `${q.get('seed') ?? 'default'}:${parseSize(url.pathname.split('/')[2]) ?? url.pathname.split('/')[2]}`;
 }
 
 /**
