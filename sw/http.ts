@@ -42,14 +42,40 @@ export function parseContentRange(value: string | null): { first: number; last: 
   return last < first ? null : { first, last, complete };
 }
 
+/** What is kept of a file to resume it: the validator its first response showed, and its size (-1 if unknown). */
+export interface KeptFile {
+  validator: string;
+  size: number;
+}
+
+/**
+ * Whether a `206` to `Range: bytes=offset-` provably continues the file kept, from the headers
+ * it lets the worker read: the same validator, and the range asked, to the end of a file of the
+ * same size. Another origin's response may hide ETag and Content-Range (CORS lets through
+ * Last-Modified and Content-Length only): a hidden Content-Range is then proven by the length,
+ * `size - offset`, of a body not encoded.
+ */
+export function continuesFile(headers: Headers, offset: number, kept: KeptFile): boolean {
+  if (validatorOf(headers) !== kept.validator) return false;
+  const range = parseContentRange(headers.get('Content-Range'));
+  if (range) return range.first === offset && (kept.size < 0 || (range.complete === kept.size && range.last === kept.size - 1));
+  const length = headers.get('Content-Length');
+  return kept.size > offset && !headers.get('Content-Encoding') && length !== null && /^\s*\d+\s*$/.test(length) && Number(length) === kept.size - offset;
+}
+
 /**
  * Where a response's body starts in the file, and the file's size (-1 if unknown), given the
- * offset asked for: a `206` that starts there continues the file; anything else is the whole
- * file from byte 0 (a `200`, or a `206` for a range not asked for, which is refused).
+ * offset asked for and, when resuming, the file kept: a `206` that provably continues it
+ * (`continuesFile`) starts there; a `200` is the whole file from byte 0. Null for a `206` that
+ * does not: a range not asked for, or not provably of the file kept.
  */
-export function bodyPlacement(response: { status: number; headers: Headers }, askedOffset: number): { start: number; size: number } | null {
+export function bodyPlacement(response: { status: number; headers: Headers }, askedOffset: number, kept?: KeptFile): { start: number; size: number } | null {
   if (response.status === 206) {
     const range = parseContentRange(response.headers.get('Content-Range'));
+    if (kept && askedOffset > 0) {
+      if (!continuesFile(response.headers, askedOffset, kept)) return null;
+      return { start: askedOffset, size: kept.size >= 0 ? kept.size : range!.complete };
+    }
     if (!range || range.first !== askedOffset) return null;
     return { start: range.first, size: range.complete };
   }

@@ -1,5 +1,16 @@
 import { expect, test } from '@playwright/test';
-import { bodyPlacement, isRetryableStatus, parseContentRange, parseRange, rangesFrom, rangesOf, retryDelay, validatorOf } from '../../sw/http.js';
+import { isCrossOrigin } from '../../sw/cors.js';
+import {
+  bodyPlacement,
+  continuesFile,
+  isRetryableStatus,
+  parseContentRange,
+  parseRange,
+  rangesFrom,
+  rangesOf,
+  retryDelay,
+  validatorOf,
+} from '../../sw/http.js';
 
 test('network-side statuses are retried, client errors are not', () => {
   for (const status of [408, 429, 500, 502, 503, 504]) expect(isRetryableStatus(status)).toBe(true);
@@ -62,4 +73,41 @@ test('Range headers with both ends, and the ranges that cover a file from an off
     { first: 30, last: 34 },
   ]);
   expect(rangesFrom(40, 40, 10)).toEqual([]);
+});
+
+test('a resumed 206 continues the file kept only if what it shows proves it: validator, and the range or its length', () => {
+  const lastModified = 'Thu, 01 Jan 2026 00:00:00 GMT';
+  const kept = { validator: lastModified, size: 1000 };
+  // Another origin, simple CORS: ETag and Content-Range hidden, Last-Modified and Content-Length readable.
+  const hidden = (length: string, modified = lastModified) => new Headers({ 'Last-Modified': modified, 'Content-Length': length });
+  expect(continuesFile(hidden('200'), 800, kept)).toBe(true);
+  expect(continuesFile(hidden('300'), 800, kept)).toBe(false); // another size: another file, or another range
+  expect(continuesFile(hidden('200', 'Fri, 02 Jan 2026 00:00:00 GMT'), 800, kept)).toBe(false); // another version
+  expect(continuesFile(new Headers({ 'Last-Modified': lastModified }), 800, kept)).toBe(false); // no length: nothing proves the range
+  expect(continuesFile(hidden('200'), 800, { ...kept, size: -1 })).toBe(false); // a size not known: nothing to prove it by
+  expect(continuesFile(new Headers({ 'Last-Modified': lastModified, 'Content-Length': '200', 'Content-Encoding': 'gzip' }), 800, kept)).toBe(false);
+  // Headers exposed (same origin, or full CORS): the ETag kept, and Content-Range.
+  const etag = { validator: '"v1"', size: 1000 };
+  const shown = (range: string, tag = '"v1"') => new Headers({ ETag: tag, 'Last-Modified': lastModified, 'Content-Range': range });
+  expect(continuesFile(shown('bytes 800-999/1000'), 800, etag)).toBe(true);
+  expect(continuesFile(shown('bytes 800-999/1000', '"v2"'), 800, etag)).toBe(false);
+  expect(continuesFile(shown('bytes 800-899/1000'), 800, etag)).toBe(false);
+  expect(continuesFile(shown('bytes 800-1199/1200'), 800, etag)).toBe(false);
+  expect(continuesFile(shown('bytes 800-1199/1200'), 800, { ...etag, size: -1 })).toBe(true);
+  // The ETag was readable when kept, hidden now: not provably the same.
+  expect(continuesFile(hidden('200'), 800, etag)).toBe(false);
+  // Where the body goes.
+  expect(bodyPlacement({ status: 206, headers: hidden('200') }, 800, kept)).toEqual({ start: 800, size: 1000 });
+  expect(bodyPlacement({ status: 206, headers: hidden('300') }, 800, kept)).toBeNull();
+  expect(bodyPlacement({ status: 206, headers: shown('bytes 800-1199/1200') }, 800, { ...etag, size: -1 })).toEqual({ start: 800, size: 1200 });
+  expect(bodyPlacement({ status: 200, headers: hidden('1000', 'Fri, 02 Jan 2026 00:00:00 GMT') }, 800, kept)).toEqual({ start: 0, size: 1000 });
+});
+
+test("another origin is any but the worker's: the request's, or the one it was redirected to", () => {
+  const origin = 'http://127.0.0.1:8080';
+  expect(isCrossOrigin(['http://127.0.0.1:8080/files/1m'], origin)).toBe(false);
+  expect(isCrossOrigin(['/files/1m', null, undefined], origin)).toBe(false);
+  expect(isCrossOrigin(['http://localhost:8080/files/1m'], origin)).toBe(true);
+  expect(isCrossOrigin(['http://127.0.0.1:8081/files/1m'], origin)).toBe(true);
+  expect(isCrossOrigin(['http://127.0.0.1:8080/redirect/1/files/1m', 'https://cdn.example/files/1m'], origin)).toBe(true);
 });

@@ -6,6 +6,7 @@
 import { URLError } from '../../../common/errors.js';
 import { owns } from '../../../common/lifecycle.js';
 import { partOwners, SMALL_FILE_SIZE, type ResponseRecord, type TaskRecord } from '../../../common/schema.js';
+import { isCrossOrigin } from '../../cors.js';
 import { bodyPlacement, isRetryableStatus, validatorOf } from '../../http.js';
 import { isQuotaError, storageFull } from '../../quota.js';
 import { responseRecord } from '../../responseRecord.js';
@@ -64,8 +65,15 @@ export async function downloadAttempt(ctx: AttemptContext, again: boolean): Prom
   if (stop.aborted) return;
   const offset = saved.validator && saved.parts > 0 ? saved.countOfBytesReceived : 0;
   if (offset > 0 && offset === saved.countOfBytesExpectedToReceive) return { response: saved.response!, size: offset, parts: saved.parts };
-  const response = await request(ctx, saved, offset);
-  const placement = bodyPlacement(response, offset);
+  let response = await request(ctx, saved, offset);
+  let placement = bodyPlacement(response, offset, offset > 0 ? { validator: saved.validator!, size: saved.countOfBytesExpectedToReceive } : undefined);
+  if (!placement && offset > 0) {
+    // A range not provably of the file kept (another version, or one whose hidden headers do
+    // not prove it): the file starts again from zero, never spliced.
+    await response.body?.cancel().catch(() => undefined);
+    response = await request(ctx, saved, 0);
+    placement = bodyPlacement(response, 0);
+  }
   const { url } = task.originalRequest;
   if (!placement) throw new URLError('badServerResponse', `The server answered a range that was not asked for (${url})`);
   let fileResponse = saved.response;
@@ -102,7 +110,9 @@ async function request(ctx: AttemptContext, saved: TaskRecord, offset: number): 
   const headers = new Headers(requestHeaders);
   if (offset > 0) {
     headers.set('Range', `bytes=${offset}-`);
-    headers.set('If-Range', saved.validator!);
+    // If-Range is not CORS-safelisted: to another origin it needs a preflight, which most CDNs
+    // do not answer. Range alone is; the 206 is checked instead (`continuesFile`).
+    if (!isCrossOrigin([url, saved.response?.url])) headers.set('If-Range', saved.validator!);
   }
   let response: Response;
   try {
