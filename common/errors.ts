@@ -3,11 +3,15 @@
  * on the page with the same `name`, `code` and `status`.
  */
 
-/** URLError codes used by the library, named as Apple's `URLError.Code`. */
+/**
+ * URLError codes used by the library, named as Apple's `URLError.Code`. `corsBlocked` is the
+ * web's own: the server refused the request from this origin (CORS), or the browser blocked it.
+ */
 export type URLErrorCode =
   | 'badServerResponse'
   | 'cancelled'
   | 'networkConnectionLost'
+  | 'corsBlocked'
   | 'timedOut'
   | 'dataLengthExceedsMaximum'
   | 'cannotWriteToFile'

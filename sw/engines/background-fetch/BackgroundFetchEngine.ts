@@ -1,6 +1,7 @@
 import { URLError, type URLErrorCode } from '../../../common/errors.js';
 import type { FetchOrder } from '../../../common/protocol.js';
 import type { ConfigurationRecord, TaskRecord } from '../../../common/schema.js';
+import { corsBlocked, refusedByCors } from '../../cors.js';
 import { isRetryableStatus } from '../../http.js';
 import { openApp } from '../../launch.js';
 import { mapBounded } from '../../bounded.js';
@@ -223,6 +224,9 @@ export class BackgroundFetchEngine implements Engine {
     if (body && response && (length === null || length === undefined || Number(length) === body.size)) {
       await putPart(sessionId, taskIdentifier, 0, body, task.transferId!);
       await this.sink.complete(task, { response: responseRecord(response, task.originalRequest.url), size: body.size, parts: 1, partsBy: [task.transferId!] });
+    } else if (!response && reason === 'fetch-error' && task.state === 'running' && task.kind === 'download' && (await refusedByCors(task.originalRequest))) {
+      // Not a browser restart: the server refuses this origin. Another try would fail the same way.
+      await this.sink.complete(task, { error: corsBlocked(task.originalRequest.url) });
     } else if (task.state === 'running' && isWorthRetrying(body ? 'fetch-error' : reason, response?.status)) {
       await this.sink.handOver(task, 'stream');
     } else {

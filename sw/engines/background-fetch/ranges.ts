@@ -6,6 +6,7 @@
 import type { RequestRecord, TaskRecord } from '../../../common/schema.js';
 import { PART_SIZE, partOwners } from '../../../common/schema.js';
 import { parseContentRange, parseRange, rangesFrom, rangesOf, validatorOf } from '../../http.js';
+import { corsBlocked, failedBeforeResponse, refusedByCors } from '../../cors.js';
 import { responseRecord } from '../../responseRecord.js';
 import { deleteParts, putPart } from '../../store/parts.js';
 import type { TransferSink } from '../Engine.js';
@@ -33,6 +34,11 @@ export const FINISHED_WAIT_MS = 50;
  */
 export async function plan(sink: TransferSink, task: TaskRecord): Promise<{ requests: RequestRecord[]; received: number; total?: number } | undefined> {
   const file = await probe(task);
+  if (file === 'refused') {
+    // Chromium would fail the registration as `fetch-error` some 20 s later, as after a restart.
+    await sink.complete(task, { error: corsBlocked(task.originalRequest.url) });
+    return;
+  }
   if (!file) {
     // One request for the whole file: what is stored of it is of no use to this registration.
     if (task.parts > 0) await deleteParts(task.sessionId, task.taskIdentifier);
@@ -160,15 +166,19 @@ function rangeRequest(request: RequestRecord, first: number, last: number): Requ
 
 /**
  * What a `HEAD` says of the file: its size, version and response, if it can be fetched in
- * ranges (a `GET` larger than a part, from a server that serves ranges and names versions).
+ * ranges (a `GET` larger than a part, from a server that serves ranges and names versions);
+ * `refused` if the server refuses this origin (CORS).
  */
 async function probe(task: TaskRecord) {
   const { url, method, headers } = task.originalRequest;
   if (method !== 'GET' || headers.some(([name]) => /^(range|if-range)$/i.test(name))) return undefined;
   let response: Response;
+  const signal = AbortSignal.timeout(PROBE_TIMEOUT_MS);
   try {
-    response = await fetch(url, { method: 'HEAD', headers, cache: 'no-store', signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
-  } catch {
+    response = await fetch(url, { method: 'HEAD', headers, cache: 'no-store', signal });
+  } catch (error) {
+    // A HEAD may be refused where a GET is not (CORS rules per method): the GET is asked too.
+    if (failedBeforeResponse(error, signal) && (await refusedByCors(task.originalRequest))) return 'refused';
     return undefined; // the registration will tell what is wrong, as it did before
   }
   const file = rangesOf(response);

@@ -1,5 +1,6 @@
 import { URLError } from '../../../common/errors.js';
 import type { ConfigurationRecord, TaskRecord } from '../../../common/schema.js';
+import { answersWithoutCors, corsBlocked } from '../../cors.js';
 import { isQuotaError, storageFull } from '../../quota.js';
 import { responseRecord } from '../../responseRecord.js';
 import { deleteParts } from '../../store/parts.js';
@@ -92,6 +93,8 @@ export class StreamEngine implements Engine {
    */
   async #run(task: TaskRecord, configuration: ConfigurationRecord | undefined, signal: AbortSignal, stop: AbortSignal): Promise<void> {
     const timeoutMs = (configuration?.timeoutIntervalForRequest ?? 60) * 1000;
+    // Failures in a row before any response, with the network up (a server refusing CORS?).
+    let refusals = 0;
     for (let retry = 0; ; retry++) {
       try {
         const outcome = await this.#attempt({ task, sink: this.sink, pool: this.#pool, signal, stop }, timeoutMs, retry > 0);
@@ -103,6 +106,12 @@ export class StreamEngine implements Engine {
         if (signal.aborted && signal.reason !== GIVEN_UP) return void (await this.#end(task, { error: cancelled() }));
         if (stop.aborted) return; // suspended: what was kept is recorded, the rest is fetched on resume
         const delay = error instanceof Retryable ? this.sink.retryDelay(configuration, retry + 1, error.retryAfter) : null;
+        refusals = error instanceof Retryable && error.beforeResponse ? refusals + 1 : 0;
+        // Tried once more, a request that fails so again is refused, if the server answers one
+        // that asks no CORS: retries would fail the same way, slowly, as a lost connection.
+        if (refusals > 0 && (refusals >= 2 || delay === null) && (await answersWithoutCors(task.originalRequest.url))) {
+          return this.#fail(task, corsBlocked(task.originalRequest.url));
+        }
         if (delay === null) return this.#fail(task, error instanceof Retryable ? error.cause : error);
         if (!(await sleep(delay, signal, stop))) {
           if (signal.aborted && signal.reason !== GIVEN_UP) await this.#end(task, { error: cancelled() });

@@ -6,7 +6,7 @@
 import { URLError } from '../../../common/errors.js';
 import { owns } from '../../../common/lifecycle.js';
 import { partOwners, SMALL_FILE_SIZE, type ResponseRecord, type TaskRecord } from '../../../common/schema.js';
-import { isCrossOrigin } from '../../cors.js';
+import { failedBeforeResponse, isCrossOrigin } from '../../cors.js';
 import { bodyPlacement, isRetryableStatus, validatorOf } from '../../http.js';
 import { isQuotaError, storageFull } from '../../quota.js';
 import { responseRecord } from '../../responseRecord.js';
@@ -16,11 +16,16 @@ import type { IdleTimeout } from './IdleTimeout.js';
 import type { BufferPool } from './PartReader.js';
 import { MIN_PART_SIZE, storeParts } from './storeParts.js';
 
-/** A failure worth another try, after `retryAfter` if the server said so. */
+/**
+ * A failure worth another try, after `retryAfter` if the server said so. `beforeResponse`: the
+ * browser failed the request before any response with the network up, as it fails one refused
+ * by CORS (`failedBeforeResponse`).
+ */
 export class Retryable extends Error {
   constructor(
     override readonly cause: URLError,
     readonly retryAfter: string | null = null,
+    readonly beforeResponse = false,
   ) {
     super(cause.message);
   }
@@ -115,10 +120,12 @@ async function request(ctx: AttemptContext, saved: TaskRecord, offset: number): 
     if (!isCrossOrigin([url, saved.response?.url])) headers.set('If-Range', saved.validator!);
   }
   let response: Response;
+  const aborts = AbortSignal.any([signal, idle.signal]);
   try {
-    response = await fetch(url, { method, headers, signal: AbortSignal.any([signal, idle.signal]), cache: 'no-store' });
+    response = await fetch(url, { method, headers, signal: aborts, cache: 'no-store' });
   } catch (error) {
-    throw new Retryable(new URLError('networkConnectionLost', `The download of ${url} failed: ${String(error)}`));
+    const cause = new URLError('networkConnectionLost', `The download of ${url} failed: ${String(error)}`);
+    throw new Retryable(cause, null, failedBeforeResponse(error, aborts));
   }
   if (response.status === 416 && offset > 0) {
     // The file shrank or changed: start it again from zero.
