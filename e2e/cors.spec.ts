@@ -35,22 +35,28 @@ function faultTimes(engine: 'background-fetch' | 'stream'): number {
   return engine === 'stream' ? 1 : 2;
 }
 
-test('simple CORS, the connection cut mid-body: resumed with Range alone (no preflight), the file whole', async ({ page, server, engine }) => {
-  const f = testFile(crossOrigin(server, 'simple'), 24, `&drop=${12 * MiB}&times=${faultTimes(engine)}`);
-  await recordSession(page, unique('cors-drop'));
-  const task = await startDownload(page, f.url);
-  await expectDownloaded(page, server, f, task).finally(() => printLog(server, f.id));
-  const stats = await server.stats(f.id);
-  // A preflight would be refused: nothing may need one. (Chromium's download layer resumes a
-  // Background Fetch request itself, with If-Range: the browser's own request needs no preflight.)
-  expect(stats.log.filter((request) => request.method === 'OPTIONS')).toEqual([]);
-  if (engine === 'stream') expect(stats.log.every((request) => request.ifRange === null)).toBe(true);
-  // At most a part is fetched again.
-  expect(stats.bytesSent).toBeLessThanOrEqual(f.size + PART);
-  const gets = requestsOf(stats).filter((request) => request.method === 'GET');
-  expect(gets.at(-1)!.status).toBe(206);
-  expect(gets.at(-1)!.range).toMatch(/^bytes=[1-9]\d*-$/);
-});
+for (const cors of ['simple', 'full'] as const) {
+  test(`${cors} CORS, the connection cut mid-body: resumed with Range alone (no preflight), the file whole`, async ({ page, server, engine }) => {
+    // With every header exposed, the 206 is checked by its ETag and Content-Range; else by
+    // Last-Modified and Content-Length.
+    test.skip(engine === 'background-fetch' && cors === 'full', 'Background Fetch fetches a full-CORS file in ranges (faults.spec.ts cuts those)');
+    const f = testFile(crossOrigin(server, cors), 24, `&drop=${12 * MiB}&times=${faultTimes(engine)}`);
+    await recordSession(page, unique('cors-drop'));
+    const task = await startDownload(page, f.url);
+    await expectDownloaded(page, server, f, task).finally(() => printLog(server, f.id));
+    const stats = await server.stats(f.id);
+    // No preflight: simple CORS refuses it (full CORS answers it, a round trip for nothing).
+    // Chromium's download layer resumes a Background Fetch request itself, with If-Range: the
+    // browser's own request needs no preflight.
+    expect(stats.log.filter((request) => request.method === 'OPTIONS')).toEqual([]);
+    if (engine === 'stream') expect(stats.log.every((request) => request.ifRange === null)).toBe(true);
+    // At most a part is fetched again.
+    expect(stats.bytesSent).toBeLessThanOrEqual(f.size + PART);
+    const gets = requestsOf(stats).filter((request) => request.method === 'GET');
+    expect(gets.at(-1)!.status).toBe(206);
+    expect(gets.at(-1)!.range).toMatch(/^bytes=[1-9]\d*-$/);
+  });
+}
 
 test('simple CORS, the file changed between attempts: it starts again from zero, whole, the new version', async ({ page, server, engine }) => {
   const f = testFile(crossOrigin(server, 'simple'), 20, `&changeEvery=1&drop=${10 * MiB}&times=${faultTimes(engine)}`);
