@@ -259,7 +259,7 @@ export class Scheduler {
       complete: (task, outcome) => completeTask(task.sessionId, task.taskIdentifier, task.transferId, outcome),
       handOver: async (task, to) => void (await this.start(task.sessionId, [[task.taskIdentifier, task.transferId]], to)),
       retryDelay: (configuration, retry, retryAfter) => retryDelayFor(retry, configuration?.retryLimit ?? 5, (n) => retryDelay(n, retryAfter)),
-      connect: async (task) => this.queue.connect(slotOf(task, await getSession(task.sessionId))),
+      connect: (task, configuration) => this.queue.connect(slotOf(task, configuration)),
       disconnect: (task) => this.queue.disconnect(hostOf(task)),
       release: (task) => this.queue.release(task.transferId!),
       read: (task) => getTask(task.sessionId, task.taskIdentifier),
