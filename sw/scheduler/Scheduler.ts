@@ -1,5 +1,5 @@
 import { URLError } from '../../common/errors.js';
-import { newTransferId } from '../../common/lifecycle.js';
+import { newTransferId, owns } from '../../common/lifecycle.js';
 import type { FetchOrder } from '../../common/protocol.js';
 import type { ConfigurationRecord, EngineName, TaskRecord } from '../../common/schema.js';
 import { isAppVisible, network } from '../conditions.js';
@@ -241,7 +241,7 @@ export class Scheduler {
       task.sessionId,
       task.taskIdentifier,
       { state: 'canceling' },
-      (current) => current.state === 'running' && current.transferId === task.transferId,
+      (current) => current.state === 'running' && owns(current, task.transferId),
     );
     if (before) await engine.cancel({ ...before, state: 'canceling' });
   }
