@@ -58,10 +58,12 @@ export function installURLSessionWorker(options: WorkerOptions = {}): void {
   scheduler.add(stream);
   if (manager) scheduler.add(new BackgroundFetchEngine(manager, scheduler.sink));
   const api = createApi(scheduler);
-  const whileStreaming = keepAlive(
-    () => stream.busy || scheduler.queue.size > 0,
-    () => stream.idle(),
-  );
+  const busy = () => stream.busy || scheduler.queue.size > 0;
+  // A transfer given its turn starts a moment later: the queue counts it until the engine does.
+  const idle = async () => {
+    while (busy()) await Promise.all([stream.idle(), delay(0)]);
+  };
+  const whileStreaming = keepAlive(busy, idle);
 
   for (const engine of Object.values(scheduler.engines)) {
     for (const [type, handler] of Object.entries(engine.handlers ?? {})) {
