@@ -62,14 +62,16 @@ test('a frame whose client URL the worker cannot read (srcdoc) is refused with a
 
 test('a page that no worker of the app covers: the session says so within seconds, in a named error', async ({ context, baseURL }) => {
   const page = await context.newPage();
-  // The app's worker registered with a scope that leaves the page out (as a worker served from
-  // /assets/ would be), and the demo's own registration at the root refused.
-  await page.route('**/sw.js', (route) => route.abort());
+  // The app's worker is registered with a scope that leaves the page out, as a worker served
+  // from /assets/ (a bundler's `?url` import) would be.
+  await page.addInitScript(() => {
+    const register = navigator.serviceWorker.register.bind(navigator.serviceWorker);
+    navigator.serviceWorker.register = (url, options) => register(url, { ...options, scope: '/assets/' });
+  });
   await page.goto(baseURL!);
   // The demo's own sessions never get ready here: wait for the library only.
   await page.waitForFunction(() => globalThis.bgdl !== undefined);
   const outcome = await page.evaluate(async () => {
-    await navigator.serviceWorker.register('/assets/none.js', { scope: '/assets/' }).catch(() => undefined);
     const { URLSession, URLSessionConfiguration } = globalThis.bgdl;
     const session = new URLSession(URLSessionConfiguration.background('uncovered'), {});
     const error = await Promise.race([
