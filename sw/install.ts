@@ -3,6 +3,7 @@ import { serializeError } from '../common/errors.js';
 import { CONNECT, installErrorTransfer, isConnectMessage, type WorkerApi } from '../common/protocol.js';
 import { quote } from '../common/quote.js';
 import { createApi } from './api.js';
+import { guardedPort, refuse } from './guard.js';
 import { BackgroundFetchEngine } from './engines/background-fetch/BackgroundFetchEngine.js';
 import { StreamEngine } from './engines/stream/StreamEngine.js';
 import { onNotificationClick } from './launch.js';
@@ -116,13 +117,14 @@ function onMessage(event: ExtendableMessageEvent, api: WorkerApi, whileStreaming
     return;
   }
   const port = event.ports[0]!;
-  if (!source || new URL(source.url).origin !== self.location.origin) {
-    port.postMessage({ type: 'bgdl:error', error: serializeError(new TypeError('Refused: not a client of this origin')) });
+  // A client whose URL does not parse (a srcdoc frame's is '') is not known to be of this origin.
+  if (!source || !URL.canParse(source.url) || new URL(source.url).origin !== self.location.origin) {
+    refuse(port, new TypeError(`Refused: not a client of this origin (${quote(source?.url ?? null)})`));
     return;
   }
   let called!: () => void;
   const call = new Promise<void>((resolve) => (called = resolve));
-  expose(oneCall(api, called), port);
+  expose(oneCall(api, called), guardedPort(port, api));
   // Each call extends the worker's life while transfers are under way, within a budget.
   event.waitUntil(Promise.race([call, delay(CALL_TIMEOUT_MS)]).then(whileStreaming));
 }

@@ -1,7 +1,7 @@
 import { URLError, type URLErrorCode } from '../../../common/errors.js';
 import type { FetchOrder } from '../../../common/protocol.js';
 import type { ConfigurationRecord, TaskRecord } from '../../../common/schema.js';
-import { isRetryableStatus } from '../../http.js';
+import { isRetryableStatus, isWholeBody } from '../../http.js';
 import { openApp } from '../../launch.js';
 import { mapBounded } from '../../bounded.js';
 import { deleteParts, putPart } from '../../store/parts.js';
@@ -192,7 +192,7 @@ export class BackgroundFetchEngine implements Engine {
           const own = shared
             ? await reasonOf(records, requestsOf(task).length, registration.failureReason)
             : { reason: registration.failureReason, ok: success };
-          await this.#endTask(task, records, own.ok, own.reason, success);
+          await this.#endTask(task, records, own.ok, own.reason);
         } catch (error) {
           if (isQuotaError(error)) await failForQuota(this.sink, task, error);
           else throw error;
@@ -204,10 +204,9 @@ export class BackgroundFetchEngine implements Engine {
   }
 
   /**
-   * Ends one task of a registration, from its own records, whether they all came, and why not
-   * (`whole`: the registration as a whole succeeded).
+   * Ends one task of a registration, from its own records, whether they all came, and why not.
    */
-  async #endTask(task: TaskRecord, records: BackgroundFetchRecord[], success: boolean, reason: BackgroundFetchFailureReason, whole: boolean): Promise<void> {
+  async #endTask(task: TaskRecord, records: BackgroundFetchRecord[], success: boolean, reason: BackgroundFetchFailureReason): Promise<void> {
     // `plan` keeps a validator only for a task fetched in ranges.
     if (task.validator !== null) return this.#endRanged(task, records, success, reason);
     const response = await records[0]?.responseReady.catch(() => undefined);
@@ -218,9 +217,10 @@ export class BackgroundFetchEngine implements Engine {
     }
     // Chromium hands a record's body over as a disk-backed Blob: no copy into memory.
     const body = success && response ? await response.blob() : undefined;
-    // In a registration that failed, a response of this task may have been cut off.
-    const length = whole || response?.headers.has('Content-Encoding') ? null : response?.headers.get('Content-Length');
-    if (body && response && (length === null || length === undefined || Number(length) === body.size)) {
+    // A response may have been cut off, even in a registration that reports success (seen in
+    // Chromium 156: a server restarted mid-body, a success with an empty body): it is checked
+    // against the length announced before anything is handed over.
+    if (body && response && isWholeBody(response.headers, response.type !== 'basic', body.size)) {
       await putPart(sessionId, taskIdentifier, 0, body, task.transferId!);
       await this.sink.complete(task, { response: responseRecord(response, task.originalRequest.url), size: body.size, parts: 1, partsBy: [task.transferId!] });
     } else if (task.state === 'running' && isWorthRetrying(body ? 'fetch-error' : reason, response?.status)) {
