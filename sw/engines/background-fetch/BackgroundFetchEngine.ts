@@ -22,6 +22,9 @@ const ORDER_GRACE_MS = 30_000;
  */
 const FOLLOW_MS = 1000;
 
+/** How long the end of a registration waits for a store of its finished ranges under way. */
+const END_WAIT_MS = 5000;
+
 /** How many tasks of an ended registration are stored at a time. */
 const ENDS_AT_ONCE = 8;
 
@@ -121,7 +124,7 @@ export class BackgroundFetchEngine implements Engine {
   async suspend(task: TaskRecord): Promise<void> {
     const registration = await this.manager.get(task.transferId!);
     if (!registration) return;
-    await this.#following.get(registration.id);
+    await Promise.race([this.#following.get(registration.id), new Promise((resolve) => setTimeout(resolve, END_WAIT_MS))]);
     await this.#storeFinished(registration).catch(() => undefined);
   }
 
@@ -174,8 +177,9 @@ export class BackgroundFetchEngine implements Engine {
     const { registration } = event;
     this.#ending.add(registration.id);
     try {
-      // A store of its finished ranges under way ends first: the records are read after it.
-      await this.#following.get(registration.id)?.catch(() => undefined);
+      // A store of its finished ranges under way ends first (or is left behind after a while:
+      // one that hangs must not hold the end up): the records are read after it.
+      await Promise.race([this.#following.get(registration.id)?.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, END_WAIT_MS))]);
       this.#following.delete(registration.id);
       // The browser woke the app for this: with no page visible, the rate limiter counts it.
       await this.sink.woke();

@@ -26,6 +26,9 @@ export const PROBES_AT_ONCE = 6;
 /** How long a record's response is waited for before its request is taken as not finished. */
 export const FINISHED_WAIT_MS = 50;
 
+/** How long a running registration's finished record is given to hand over its body. */
+const FOLLOW_BODY_MS = 2000;
+
 /**
  * What a registration fetches for a task: its request, or the byte ranges of its file not
  * stored yet; with the bytes stored before and the bytes it may take (if known). Nothing if
@@ -196,7 +199,10 @@ async function wholeRange(
   if (response?.status !== 206 || validatorOf(response.headers) !== validator) return undefined;
   const range = parseContentRange(response.headers.get('Content-Range'));
   if (range?.first !== first || range.last !== last || range.complete !== size) return undefined;
-  const body = await response.blob().catch(() => undefined);
+  // While the registration runs, a body that does not come within FOLLOW_BODY_MS is taken as
+  // unfinished (seen after a browser restart: a resumed registration's record never gave one).
+  const blob = response.blob().catch(() => undefined);
+  const body = await (wait === undefined ? blob : Promise.race([blob, new Promise<undefined>((resolve) => setTimeout(resolve, FOLLOW_BODY_MS))]));
   return body?.size === last - first + 1 ? body : undefined;
 }
 
