@@ -51,6 +51,7 @@ export function refresh(s: SessionState): void {
  * lock, and an event leaves the outbox only after its handler has settled.
  */
 function drain(s: SessionState): Promise<void> {
+  if (s.replaced) return Promise.resolve();
   if (s.draining) {
     s.drainAgain = true;
     return s.draining;
@@ -84,6 +85,8 @@ async function deliverAll(s: SessionState, { tasks, events, orders, stamp, gone 
   }
   await carryOut(s, orders);
   for (const event of events) {
+    // Taken over by a newer session of the page: the events left are its to deliver.
+    if (s.replaced) break;
     await deliver(s, event);
     s.delivered++;
     // Acknowledged without waiting: the worker is told the last event delivered so far.
@@ -92,6 +95,7 @@ async function deliverAll(s: SessionState, { tasks, events, orders, stamp, gone 
   }
   // Every event delivered is acknowledged before another page may take the lock.
   while (s.acked < s.seq) await acknowledge(s);
+  if (s.replaced) return;
   const busy = [...s.tasks.values()].some((task) => task.state === 'running' || task.state === 'canceling');
   if (s.delivered > 0 && !busy) {
     s.delivered = 0;

@@ -15,5 +15,5 @@ export function keepAlive(s: SessionState, tick: (s: SessionState) => void): voi
   const streaming = [...s.tasks.values()].some(({ state, record }) => state === 'running' && record?.state === 'running');
   // (Set again at each change: the worker was called just now.)
   clearInterval(s.keepAlive);
-  s.keepAlive = streaming ? setInterval(tick, KEEP_ALIVE_MS, s) : undefined;
+  s.keepAlive = streaming && !s.replaced ? setInterval(tick, KEEP_ALIVE_MS, s) : undefined;
 }

@@ -18,6 +18,11 @@ export interface SessionState {
   owner: TaskOwner;
   /** The session takes no new task. */
   invalid?: boolean;
+  /**
+   * A session made later in this page with the same identifier took over (a view that
+   * remounted): this one delivers nothing more and calls the worker no more.
+   */
+  replaced?: boolean;
 
   // CommandQueue
   /** The worker calls queued so far: the next runs after them. */

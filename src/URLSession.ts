@@ -9,6 +9,9 @@ import type { URLSessionConfiguration } from './URLSessionConfiguration.js';
 import type { URLSessionDelegate } from './URLSessionDelegate.js';
 import { URLSessionDownloadTask, URLSessionUploadTask, type TaskOwner, type URLSessionTask } from './URLSessionTask.js';
 
+/** This page's sessions by identifier: the last one made of each. */
+const live = new Map<string, SessionState>();
+
 /**
  * A background session, as `URLSession`. Its tasks run in the service worker and outlive the
  * page; creating a session with the same identifier again (after a reload, with every page
@@ -40,8 +43,13 @@ export class URLSession {
       watched: new Set(),
     } satisfies Omit<SessionState, 'owner'> as SessionState);
     s.owner = taskOwner(s);
+    // The last session made with an identifier is the page's: an older one stops delivering.
+    const older = live.get(s.id);
+    if (older) ((older.replaced = true), clearInterval(older.keepAlive));
+    live.set(s.id, s);
     const channel = new BroadcastChannel(NOTICE_CHANNEL);
     channel.onmessage = ({ data }: MessageEvent<Notice>) => {
+      if (s.replaced) return channel.close();
       if (data?.sessionId !== configuration.identifier) return;
       if (data.type === 'changed') refresh(s);
       else progress(s, s.tasks.get(data.taskIdentifier), data.type === 'sent' ? data.sent : data.received, data.expected, data.type === 'sent');

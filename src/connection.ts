@@ -10,7 +10,7 @@ type Method = keyof WorkerApi;
  */
 export async function callWorker<M extends Method>(method: M, ...args: Parameters<WorkerApi[M]>): Promise<Awaited<ReturnType<WorkerApi[M]>>> {
   receiveErrors();
-  const registration = await navigator.serviceWorker.ready;
+  const registration = await workerReady();
   const { port1, port2 } = new MessageChannel();
   const worker = registration.active!;
   worker.postMessage({ type: CONNECT } satisfies ConnectMessage, [port2]);
@@ -27,4 +27,25 @@ export async function callWorker<M extends Method>(method: M, ...args: Parameter
     done.abort();
     void remote[releaseProxy]();
   }
+}
+
+/** How long a call waits for a worker before it looks whether any covers the page. */
+const READY_WAIT_MS = 3000;
+
+/**
+ * The registration whose worker answers this page. `navigator.serviceWorker.ready` waits for
+ * ever where no registration's scope covers the page (a worker served from `/assets/`, as a
+ * bundler's `?url` import puts it): then the call fails, saying so, within seconds.
+ */
+async function workerReady(): Promise<ServiceWorkerRegistration> {
+  const { serviceWorker } = navigator;
+  const later = new Promise<undefined>((resolve) => setTimeout(resolve, READY_WAIT_MS));
+  const ready = await Promise.race([serviceWorker.ready, later]);
+  if (ready) return ready;
+  // A registration that covers the page but is still installing is waited for.
+  if (await serviceWorker.getRegistration()) return serviceWorker.ready;
+  throw new DOMException(
+    `No service worker covers ${location.href}: register the library's worker with a scope that includes this page (serve it from the site's root, or send Service-Worker-Allowed)`,
+    'InvalidStateError',
+  );
 }

@@ -129,8 +129,9 @@ function taskCalls(scheduler: Scheduler, snapshots: Snapshots): Pick<WorkerApi, 
         scheduler.preferred,
         created,
       );
-      for (const taken of created.taken) rejected.push([taken, serializeError(new TypeError(`Session ${valid.quote(id)} has a task ${taken} already`))]);
-      return { tasks: written.map(taskView), events: [], orders, rejected };
+      const inits = new Map(order.flatMap((item) => (typeof item === 'number' ? [] : [[item.taskIdentifier, item] as const])));
+      const made = await madeBefore(id, created.taken, inits, rejected);
+      return { tasks: [...written, ...made].map(taskView), events: [], orders, rejected };
     },
 
     async fail(sessionId, transferId, error) {
@@ -172,4 +173,20 @@ function debugTask(task: TaskRecord): DebugState['tasks'][number] {
   const { taskIdentifier, state, engine, transferId, waitingFor, earliestBeginDate, discretionary, countOfBytesReceived, parts, attempts } = task;
   const shown = { taskIdentifier, state, engine, transferId, waitingFor, earliestBeginDate, discretionary, countOfBytesReceived, parts, attempts };
   return { ...shown, priority: task.priority, deadline: task.deadline ?? null };
+}
+
+/**
+ * Of the new tasks whose identifier the session has already, those that are the very task (the
+ * same request, not completed): a call cut short by a stopped worker, made again by the page.
+ * The others are refused in `rejected`.
+ */
+async function madeBefore(id: string, taken: number[], inits: ReadonlyMap<number, TaskInit>, rejected: Rejected): Promise<TaskRecord[]> {
+  const made: TaskRecord[] = [];
+  for (const taskIdentifier of taken) {
+    const task = await getTask(id, taskIdentifier);
+    const init = inits.get(taskIdentifier);
+    if (task && init && task.state !== 'completed' && JSON.stringify(task.originalRequest) === JSON.stringify(init.request)) made.push(task);
+    else rejected.push([taskIdentifier, serializeError(new TypeError(`Session ${valid.quote(id)} has a task ${taskIdentifier} already`))]);
+  }
+  return made;
 }

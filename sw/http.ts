@@ -112,3 +112,19 @@ export function rangesFrom(from: number, size: number, step: number): { first: n
   for (let first = from; first < size; first += step) out.push({ first, last: Math.min(size, first + step) - 1 });
   return out;
 }
+
+/**
+ * Whether a body of `size` bytes is all of a response. Same-origin, it must be its
+ * Content-Length where the response has one and no Content-Encoding. Cross-origin, CORS may
+ * hide the encoding: Content-Length is then the encoded length, which a decoded body exceeds
+ * or, for bytes that do not compress, falls short of by the format's overhead (deflate adds
+ * 5 bytes per stored block of at most 64 KiB; this allows 5 per 16 KiB and 64 more). A body
+ * shorter than that was cut off.
+ */
+export function isWholeBody(headers: Headers, crossOrigin: boolean, size: number): boolean {
+  const length = headers.get('Content-Length');
+  if (length === null || headers.has('Content-Encoding') || !/^\d+$/.test(length.trim())) return true;
+  const announced = Number(length);
+  if (!crossOrigin) return size === announced;
+  return size >= announced - (Math.ceil(announced / 16384) * 5 + 64);
+}

@@ -3,6 +3,7 @@ import { serializeError } from '../common/errors.js';
 import { CONNECT, installErrorTransfer, isConnectMessage, type WorkerApi } from '../common/protocol.js';
 import { quote } from '../common/quote.js';
 import { createApi } from './api.js';
+import { guardedPort, refuse } from './guard.js';
 import { BackgroundFetchEngine } from './engines/background-fetch/BackgroundFetchEngine.js';
 import { StreamEngine } from './engines/stream/StreamEngine.js';
 import { onNotificationClick } from './launch.js';
@@ -58,10 +59,12 @@ export function installURLSessionWorker(options: WorkerOptions = {}): void {
   scheduler.add(stream);
   if (manager) scheduler.add(new BackgroundFetchEngine(manager, scheduler.sink));
   const api = createApi(scheduler);
-  const whileStreaming = keepAlive(
-    () => stream.busy || scheduler.queue.size > 0,
-    () => stream.idle(),
-  );
+  const busy = () => stream.busy || scheduler.queue.size > 0;
+  // A transfer given its turn starts a moment later: the queue counts it until the engine does.
+  const idle = async () => {
+    while (busy()) await Promise.all([stream.idle(), delay(0)]);
+  };
+  const whileStreaming = keepAlive(busy, idle);
 
   for (const engine of Object.values(scheduler.engines)) {
     for (const [type, handler] of Object.entries(engine.handlers ?? {})) {
@@ -114,13 +117,14 @@ function onMessage(event: ExtendableMessageEvent, api: WorkerApi, whileStreaming
     return;
   }
   const port = event.ports[0]!;
-  if (!source || new URL(source.url).origin !== self.location.origin) {
-    port.postMessage({ type: 'bgdl:error', error: serializeError(new TypeError('Refused: not a client of this origin')) });
+  // A client whose URL does not parse (a srcdoc frame's is '') is not known to be of this origin.
+  if (!source || !URL.canParse(source.url) || new URL(source.url).origin !== self.location.origin) {
+    refuse(port, new TypeError(`Refused: not a client of this origin (${quote(source?.url ?? null)})`));
     return;
   }
   let called!: () => void;
   const call = new Promise<void>((resolve) => (called = resolve));
-  expose(oneCall(api, called), port);
+  expose(oneCall(api, called), guardedPort(port, api));
   // Each call extends the worker's life while transfers are under way, within a budget.
   event.waitUntil(Promise.race([call, delay(CALL_TIMEOUT_MS)]).then(whileStreaming));
 }

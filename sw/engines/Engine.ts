@@ -16,7 +16,7 @@ export interface TransferSink {
   /** How long to wait before retry `retry` (1, 2, ...), or null to give up (the session's `retryLimit`). */
   retryDelay(configuration: ConfigurationRecord | undefined, retry: number, retryAfter: string | null): number | null;
   /** Waits until the transfer may open a request to its host (the per-host cap, priority). */
-  connect(task: TaskRecord): Promise<void>;
+  connect(task: TaskRecord, configuration: ConfigurationRecord | undefined): Promise<void>;
   /** A request the transfer opened has ended. */
   disconnect(task: TaskRecord): void;
   /** The transfer's turn ends (its file is stored): the next transfer may start. */

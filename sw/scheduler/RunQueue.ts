@@ -4,7 +4,7 @@
  * does not go first: the highest priority does, then the earliest resumed (`startOrder`).
  */
 import type { ConfigurationRecord, TaskRecord } from '../../common/schema.js';
-import { DEFAULT_CONNECTIONS_PER_HOST, startOrder } from './plan.js';
+import { DEFAULT_CONNECTIONS_PER_HOST, startOrder, startsBefore } from './plan.js';
 
 /** A transfer waiting for its turn or for a connection. */
 export interface Slot {
@@ -31,7 +31,9 @@ export function nextConnection(waiting: readonly Slot[], open: ReadonlyMap<strin
 /** Turns and connections, handed out in start order. */
 export class RunQueue {
   readonly #running = new Set<string>();
+  /** Transfers waiting for a turn, in start order, and their ids. */
   readonly #turns: Waiter[] = [];
+  readonly #waiting = new Set<string>();
   readonly #connections: Waiter[] = [];
   readonly #open = new Map<string, number>();
 
@@ -44,21 +46,24 @@ export class RunQueue {
 
   /** Whether a transfer runs or waits for its turn here. */
   has(transferId: string): boolean {
-    return this.#running.has(transferId) || this.#turns.some((slot) => slot.transferId === transferId);
+    return this.#running.has(transferId) || this.#waiting.has(transferId);
   }
 
   /** Waits for a turn to run (fewer than `total` running); false if dropped meanwhile. */
   turn(slot: Slot): Promise<boolean> {
     return new Promise((resolve) => {
-      this.#turns.push({ ...slot, go: resolve });
+      // Kept in start order: with 1,000 transfers queued, sorting them at each turn added up.
+      const at = this.#turns.findIndex((other) => startsBefore(slot, other) < 0);
+      this.#turns.splice(at < 0 ? this.#turns.length : at, 0, { ...slot, go: resolve });
+      this.#waiting.add(slot.transferId);
       this.#pump();
     });
   }
 
   /** Takes a transfer that waits for its turn out of the queue. Returns whether it was waiting. */
   drop(transferId: string): boolean {
+    if (!this.#waiting.delete(transferId)) return false;
     const index = this.#turns.findIndex((slot) => slot.transferId === transferId);
-    if (index < 0) return false;
     this.#turns.splice(index, 1)[0]!.go(false);
     return true;
   }
@@ -84,10 +89,10 @@ export class RunQueue {
 
   #pump(): void {
     while (this.#running.size < this.total && this.#turns.length > 0) {
-      const [next] = startOrder(this.#turns);
-      this.#turns.splice(this.#turns.indexOf(next!), 1);
-      this.#running.add(next!.transferId);
-      next!.go(true);
+      const next = this.#turns.shift()!;
+      this.#waiting.delete(next.transferId);
+      this.#running.add(next.transferId);
+      next.go(true);
     }
     for (let index = nextConnection(this.#connections, this.#open); index >= 0; index = nextConnection(this.#connections, this.#open)) {
       const [next] = this.#connections.splice(index, 1);

@@ -1,5 +1,5 @@
 import { URLError } from '../../common/errors.js';
-import { newTransferId } from '../../common/lifecycle.js';
+import { newTransferId, owns } from '../../common/lifecycle.js';
 import type { FetchOrder } from '../../common/protocol.js';
 import type { ConfigurationRecord, EngineName, TaskRecord } from '../../common/schema.js';
 import { isAppVisible, network } from '../conditions.js';
@@ -71,73 +71,17 @@ export class Scheduler {
     created?: Created,
   ): Promise<{ orders: FetchOrder[]; written: TaskRecord[] }> {
     const configuration = created ? created.configuration : await getSession(sessionId);
-    const env = await this.environment(created?.visible);
-    const shared = newTransferId();
-    const started: TaskRecord[] = [];
-    const failed: [TaskRecord, URLError][] = [];
+    const batch: Batch = { env: await this.environment(created?.visible), configuration, engine, created, shared: newTransferId(), started: [], failed: [] };
     const ids = entries.map(([id]) => id);
     const written = await changeTasks(
       sessionId,
       ids,
-      (records, taken) => {
-        const streamed = streamsTogether(records, engine, env);
-        const write: TaskRecord[] = [];
-        let tell = false;
-        const seen = new Set<number>();
-        for (const [index, [taskIdentifier, previous]] of entries.entries()) {
-          const task = records[index];
-          if (seen.has(taskIdentifier)) continue; // a task listed twice is started once
-          seen.add(taskIdentifier);
-          const unstored = created?.unstored.has(taskIdentifier) === true;
-          if (unstored && taken.has(taskIdentifier)) {
-            created!.taken.push(taskIdentifier);
-            continue;
-          }
-          tell ||= unstored;
-          const decision = decide(task, previous, configuration, engine, streamed, env);
-          if (decision.kind === 'skip') continue;
-          const record = task!;
-          if (decision.kind === 'wait') {
-            // Conditions are poor: the task waits, running with no transfer, tried at each wake.
-            tell ||= record.waitingFor === null;
-            write.push(Object.assign(record, { state: 'running', engine: null, transferId: null, waitingFor: decision.reason }));
-            continue;
-          }
-          record.waitingFor = null;
-          // Resumed by the app (not restarted): it takes its place in the start order now, and
-          // its resource timeout runs from its first resume.
-          if (created && record.state === 'suspended')
-            Object.assign(record, { resumedAt: resumeStamp(), deadline: record.deadline ?? deadlineOf(configuration, env.now) });
-          if (decision.kind === 'fail') {
-            if (unstored) write.push(record);
-            failed.push([record, decision.error]);
-            continue;
-          }
-          tell = true;
-          if (decision.kind === 'later') {
-            write.push(Object.assign(record, { state: 'running', engine: null, transferId: null }));
-            continue;
-          }
-          // Only starts that brought no byte more count toward the limit.
-          const attempts = record.countOfBytesReceived > record.receivedAtStart ? 0 : record.attempts;
-          Object.assign(record, {
-            state: 'running',
-            engine: decision.engine,
-            transferId: decision.together ? shared : newTransferId(),
-            startedAt: env.now,
-            receivedAtStart: record.countOfBytesReceived,
-            attempts: attempts + 1,
-          });
-          write.push(record);
-          started.push(record);
-        }
-        return { write, tell };
-      },
+      (records, taken) => place(batch, entries, records, taken),
       created?.tasks,
-      created !== undefined && created.unstored.size > 0,
+      (created?.unstored.size ?? 0) > 0,
     );
-    for (const [task, error] of failed) await completeTask(sessionId, task.taskIdentifier, task.transferId, { error });
-    return { orders: await this.#launch(startOrder(started), shared, configuration), written };
+    for (const [task, error] of batch.failed) await completeTask(sessionId, task.taskIdentifier, task.transferId, { error });
+    return { orders: await this.#launch(startOrder(batch.started), batch.shared, configuration), written };
   }
 
   /** Hands the started tasks to their engines, together where they share a transfer. */
@@ -297,7 +241,7 @@ export class Scheduler {
       task.sessionId,
       task.taskIdentifier,
       { state: 'canceling' },
-      (current) => current.state === 'running' && current.transferId === task.transferId,
+      (current) => current.state === 'running' && owns(current, task.transferId),
     );
     if (before) await engine.cancel({ ...before, state: 'canceling' });
   }
@@ -315,7 +259,7 @@ export class Scheduler {
       complete: (task, outcome) => completeTask(task.sessionId, task.taskIdentifier, task.transferId, outcome),
       handOver: async (task, to) => void (await this.start(task.sessionId, [[task.taskIdentifier, task.transferId]], to)),
       retryDelay: (configuration, retry, retryAfter) => retryDelayFor(retry, configuration?.retryLimit ?? 5, (n) => retryDelay(n, retryAfter)),
-      connect: async (task) => this.queue.connect(slotOf(task, await getSession(task.sessionId))),
+      connect: (task, configuration) => this.queue.connect(slotOf(task, configuration)),
       disconnect: (task) => this.queue.disconnect(hostOf(task)),
       release: (task) => this.queue.release(task.transferId!),
       read: (task) => getTask(task.sessionId, task.taskIdentifier),
@@ -326,6 +270,66 @@ export class Scheduler {
       },
     };
   }
+}
+
+/** One `Scheduler.start`: what it decides with, and what it decided. */
+interface Batch {
+  env: Environment;
+  configuration: ConfigurationRecord | undefined;
+  engine: EngineName;
+  created: Created | undefined;
+  /** The transfer the downloads an engine carries together share. */
+  shared: string;
+  started: TaskRecord[];
+  failed: [TaskRecord, URLError][];
+}
+
+/**
+ * Decides, for each task asked to start (`records`, as read; `taken`: the identifiers the
+ * session has), and changes the records to match; returns those to write.
+ */
+function place(batch: Batch, entries: StartEntry[], records: (TaskRecord | undefined)[], taken: ReadonlySet<number>): { write: TaskRecord[]; tell: boolean } {
+  const { env, configuration, engine, created } = batch;
+  const streamed = streamsTogether(records, engine, env);
+  const write: TaskRecord[] = [];
+  let tell = false;
+  const seen = new Set<number>();
+  for (const [index, [taskIdentifier, previous]] of entries.entries()) {
+    const task = records[index];
+    if (seen.has(taskIdentifier)) continue; // a task listed twice is started once
+    seen.add(taskIdentifier);
+    const unstored = created?.unstored.has(taskIdentifier) === true;
+    if (unstored && taken.has(taskIdentifier)) {
+      created!.taken.push(taskIdentifier);
+      continue;
+    }
+    const decision = decide(task, previous, configuration, engine, streamed, env);
+    if (decision.kind === 'skip') continue;
+    const record = task!;
+    // Resumed by the app (not restarted): it takes its place in the start order now, and its
+    // resource timeout runs from its first resume.
+    if (created && record.state === 'suspended') {
+      Object.assign(record, { resumedAt: resumeStamp(), deadline: record.deadline ?? deadlineOf(configuration, env.now) });
+    }
+    tell ||= unstored || decision.kind !== 'wait' || record.waitingFor === null;
+    if (decision.kind === 'fail') {
+      record.waitingFor = null;
+      if (unstored) write.push(record);
+      batch.failed.push([record, decision.error]);
+    } else if (decision.kind === 'start') {
+      // Only starts that brought no byte more count toward the limit.
+      const attempts = record.countOfBytesReceived > record.receivedAtStart ? 0 : record.attempts;
+      const transferId = decision.together ? batch.shared : newTransferId();
+      const started = { startedAt: env.now, receivedAtStart: record.countOfBytesReceived, attempts: attempts + 1 };
+      write.push(Object.assign(record, { state: 'running', engine: decision.engine, transferId, waitingFor: null, ...started }));
+      batch.started.push(record);
+    } else {
+      // Waiting for its conditions (tried at each wake) or its time: running, with no transfer.
+      const waitingFor = decision.kind === 'wait' ? decision.reason : null;
+      write.push(Object.assign(record, { state: 'running', engine: null, transferId: null, waitingFor }));
+    }
+  }
+  return { write, tell };
 }
 
 let lastResume = 0;

@@ -177,7 +177,12 @@ export function reconcileStep(task: TaskRecord, now: number): 'start' | 'ask' | 
 
 /** Tasks in the order they start: higher priority first, then in the order they were resumed. */
 export function startOrder<T extends Pick<TaskRecord, 'priority' | 'resumedAt'>>(tasks: readonly T[]): T[] {
-  return [...tasks].sort((a, b) => b.priority - a.priority || (a.resumedAt ?? 0) - (b.resumedAt ?? 0));
+  return [...tasks].sort(startsBefore);
+}
+
+/** Below 0 if `a` starts before `b` (see `startOrder`). */
+export function startsBefore(a: Pick<TaskRecord, 'priority' | 'resumedAt'>, b: Pick<TaskRecord, 'priority' | 'resumedAt'>): number {
+  return b.priority - a.priority || (a.resumedAt ?? 0) - (b.resumedAt ?? 0);
 }
 
 /**

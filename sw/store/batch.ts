@@ -38,23 +38,31 @@ async function flush(): Promise<void> {
       const batch = queue;
       queue = [];
       try {
-        const tx = (await getDatabase()).transaction(STORES, 'readwrite');
-        // Each write's own failure is its own; the transaction's failure is everyone's.
-        const outcomes = await Promise.all(
-          batch.map(({ work }) =>
-            work(tx).then(
-              (value) => ({ value }),
-              (error: unknown) => ({ error }),
-            ),
-          ),
-        );
-        await tx.done;
-        outcomes.forEach((outcome, index) => ('error' in outcome ? batch[index]!.reject(outcome.error) : batch[index]!.resolve(outcome.value)));
+        await run(batch);
       } catch (error) {
-        for (const { reject } of batch) reject(error);
+        // The transaction failed as a whole (a quota error aborts it, and every write in it):
+        // each write is made again alone, so that only the one that does not fit fails.
+        if (batch.length === 1) batch[0]!.reject(error);
+        else for (const queued of batch) await run([queued]).catch((alone: unknown) => queued.reject(alone));
       }
     }
   } finally {
     flushing = false;
   }
+}
+
+/** Runs queued writes in one transaction; settles each once it committed (throws if it failed). */
+async function run(batch: Queued[]): Promise<void> {
+  const tx = (await getDatabase()).transaction(STORES, 'readwrite');
+  // Each write's own failure is its own; the transaction's failure is everyone's.
+  const outcomes = await Promise.all(
+    batch.map(({ work }) =>
+      work(tx).then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      ),
+    ),
+  );
+  await tx.done;
+  outcomes.forEach((outcome, index) => ('error' in outcome ? batch[index]!.reject(outcome.error) : batch[index]!.resolve(outcome.value)));
 }

@@ -2,7 +2,7 @@ import { URLError, type URLErrorCode } from '../../../common/errors.js';
 import type { FetchOrder } from '../../../common/protocol.js';
 import type { ConfigurationRecord, TaskRecord } from '../../../common/schema.js';
 import { corsBlocked, refusedByCors } from '../../cors.js';
-import { isRetryableStatus } from '../../http.js';
+import { isRetryableStatus, isWholeBody } from '../../http.js';
 import { openApp } from '../../launch.js';
 import { mapBounded } from '../../bounded.js';
 import { deleteParts, putPart } from '../../store/parts.js';
@@ -22,6 +22,9 @@ const ORDER_GRACE_MS = 30_000;
  * to copy after the last byte.
  */
 const FOLLOW_MS = 1000;
+
+/** How long the end of a registration waits for a store of its finished ranges under way. */
+const END_WAIT_MS = 5000;
 
 /** How many tasks of an ended registration are stored at a time. */
 const ENDS_AT_ONCE = 8;
@@ -122,7 +125,7 @@ export class BackgroundFetchEngine implements Engine {
   async suspend(task: TaskRecord): Promise<void> {
     const registration = await this.manager.get(task.transferId!);
     if (!registration) return;
-    await this.#following.get(registration.id);
+    await Promise.race([this.#following.get(registration.id), new Promise((resolve) => setTimeout(resolve, END_WAIT_MS))]);
     await this.#storeFinished(registration).catch(() => undefined);
   }
 
@@ -175,8 +178,9 @@ export class BackgroundFetchEngine implements Engine {
     const { registration } = event;
     this.#ending.add(registration.id);
     try {
-      // A store of its finished ranges under way ends first: the records are read after it.
-      await this.#following.get(registration.id)?.catch(() => undefined);
+      // A store of its finished ranges under way ends first (or is left behind after a while:
+      // one that hangs must not hold the end up): the records are read after it.
+      await Promise.race([this.#following.get(registration.id)?.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, END_WAIT_MS))]);
       this.#following.delete(registration.id);
       // The browser woke the app for this: with no page visible, the rate limiter counts it.
       await this.sink.woke();
@@ -193,7 +197,7 @@ export class BackgroundFetchEngine implements Engine {
           const own = shared
             ? await reasonOf(records, requestsOf(task).length, registration.failureReason)
             : { reason: registration.failureReason, ok: success };
-          await this.#endTask(task, records, own.ok, own.reason, success);
+          await this.#endTask(task, records, own.ok, own.reason);
         } catch (error) {
           if (isQuotaError(error)) await failForQuota(this.sink, task, error);
           else throw error;
@@ -205,10 +209,9 @@ export class BackgroundFetchEngine implements Engine {
   }
 
   /**
-   * Ends one task of a registration, from its own records, whether they all came, and why not
-   * (`whole`: the registration as a whole succeeded).
+   * Ends one task of a registration, from its own records, whether they all came, and why not.
    */
-  async #endTask(task: TaskRecord, records: BackgroundFetchRecord[], success: boolean, reason: BackgroundFetchFailureReason, whole: boolean): Promise<void> {
+  async #endTask(task: TaskRecord, records: BackgroundFetchRecord[], success: boolean, reason: BackgroundFetchFailureReason): Promise<void> {
     // `plan` keeps a validator only for a task fetched in ranges.
     if (task.validator !== null) return this.#endRanged(task, records, success, reason);
     const response = await records[0]?.responseReady.catch(() => undefined);
@@ -219,9 +222,10 @@ export class BackgroundFetchEngine implements Engine {
     }
     // Chromium hands a record's body over as a disk-backed Blob: no copy into memory.
     const body = success && response ? await response.blob() : undefined;
-    // In a registration that failed, a response of this task may have been cut off.
-    const length = whole || response?.headers.has('Content-Encoding') ? null : response?.headers.get('Content-Length');
-    if (body && response && (length === null || length === undefined || Number(length) === body.size)) {
+    // A response may have been cut off, even in a registration that reports success (seen in
+    // Chromium 156: a server restarted mid-body, a success with an empty body): it is checked
+    // against the length announced before anything is handed over.
+    if (body && response && isWholeBody(response.headers, response.type !== 'basic', body.size)) {
       await putPart(sessionId, taskIdentifier, 0, body, task.transferId!);
       await this.sink.complete(task, { response: responseRecord(response, task.originalRequest.url), size: body.size, parts: 1, partsBy: [task.transferId!] });
     } else if (!response && reason === 'fetch-error' && task.state === 'running' && task.kind === 'download' && (await refusedByCors(task.originalRequest))) {

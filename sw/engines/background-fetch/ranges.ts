@@ -27,6 +27,12 @@ export const PROBES_AT_ONCE = 6;
 /** How long a record's response is waited for before its request is taken as not finished. */
 export const FINISHED_WAIT_MS = 50;
 
+/** How long a running registration's finished record is given to hand over its body. */
+const FOLLOW_BODY_MS = 2000;
+
+/** How long an ended registration's record is given to answer, and to hand over its body. */
+const ENDED_RECORD_MS = 10_000;
+
 /**
  * What a registration fetches for a task: its request, or the byte ranges of its file not
  * stored yet; with the bytes stored before and the bytes it may take (if known). Nothing if
@@ -202,11 +208,16 @@ async function wholeRange(
   wait?: number,
 ): Promise<Blob | undefined> {
   const ready = record?.responseReady.catch(() => undefined);
-  const response = await (wait === undefined ? ready : Promise.race([ready, new Promise<undefined>((resolve) => setTimeout(resolve, wait))]));
+  // Even an ended registration's record is given a bounded time: one that never answers must
+  // not hold the task up (a range not had in time is fetched again by the streaming engine).
+  const response = await Promise.race([ready, new Promise<undefined>((resolve) => setTimeout(resolve, wait ?? ENDED_RECORD_MS))]);
   if (response?.status !== 206 || validatorOf(response.headers) !== validator) return undefined;
   const range = parseContentRange(response.headers.get('Content-Range'));
   if (range?.first !== first || range.last !== last || range.complete !== size) return undefined;
-  const body = await response.blob().catch(() => undefined);
+  // Likewise its body; while the registration runs, a body not had within FOLLOW_BODY_MS is
+  // taken as unfinished.
+  const blob = response.blob().catch(() => undefined);
+  const body = await Promise.race([blob, new Promise<undefined>((resolve) => setTimeout(resolve, wait === undefined ? ENDED_RECORD_MS : FOLLOW_BODY_MS))]);
   return body?.size === last - first + 1 ? body : undefined;
 }
 

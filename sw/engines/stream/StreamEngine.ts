@@ -92,12 +92,11 @@ export class StreamEngine implements Engine {
    * files of 16 KiB, the completions' writes were a third of each turn).
    */
   async #run(task: TaskRecord, configuration: ConfigurationRecord | undefined, signal: AbortSignal, stop: AbortSignal): Promise<void> {
-    const timeoutMs = (configuration?.timeoutIntervalForRequest ?? 60) * 1000;
     // Failures in a row before any response, with the network up (a server refusing CORS?).
     let refusals = 0;
     for (let retry = 0; ; retry++) {
       try {
-        const outcome = await this.#attempt({ task, sink: this.sink, pool: this.#pool, signal, stop }, timeoutMs, retry > 0);
+        const outcome = await this.#attempt({ task, sink: this.sink, pool: this.#pool, signal, stop }, configuration, retry > 0);
         this.sink.release(task);
         if (outcome) await this.#end(task, outcome);
         return;
@@ -125,11 +124,11 @@ export class StreamEngine implements Engine {
    * One attempt, within a connection slot to the task's host: no byte for the request timeout
    * ends it.
    */
-  async #attempt(context: Omit<AttemptContext, 'idle'>, timeoutMs: number, again: boolean): Promise<Outcome | undefined> {
+  async #attempt(context: Omit<AttemptContext, 'idle'>, configuration: ConfigurationRecord | undefined, again: boolean): Promise<Outcome | undefined> {
     const { task, signal } = context;
-    await this.sink.connect(task);
+    await this.sink.connect(task, configuration);
     // The wait for a connection is not a wait for data: the timeout starts once connected.
-    const idle = new IdleTimeout(timeoutMs);
+    const idle = new IdleTimeout((configuration?.timeoutIntervalForRequest ?? 60) * 1000);
     try {
       return task.kind === 'upload' ? await upload(task, signal) : await downloadAttempt({ ...context, idle }, again);
     } catch (error) {

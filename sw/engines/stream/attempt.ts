@@ -98,12 +98,14 @@ export async function downloadAttempt(ctx: AttemptContext, again: boolean): Prom
   const size = saved.countOfBytesExpectedToReceive >= 0 && placement.start > 0 ? saved.countOfBytesExpectedToReceive : placement.size;
   const limit = task.countOfBytesClientExpectsToReceive > 0 ? task.countOfBytesClientExpectsToReceive : Infinity;
   if (size > limit) throw tooLarge(url, limit);
+  let body: ReadableStream<Uint8Array> | undefined;
   if (first && response.status === 200) {
     const whole = await storeWhole(ctx, response, fileResponse!, size, limit);
-    if (whole) return whole;
+    if (whole && !(whole instanceof ReadableStream)) return whole;
+    body = whole;
   }
   const parts = placement.start === 0 ? 0 : saved.parts;
-  const stored = await storeParts(ctx, response.body!, { start: placement.start, size, limit, parts, partsBy: partOwners(saved, parts), first });
+  const stored = await storeParts(ctx, body ?? response.body!, { start: placement.start, size, limit, parts, partsBy: partOwners(saved, parts), first });
   if (!stored) return;
   return { response: fileResponse!, size: stored.kept, parts: stored.parts, partsBy: stored.partsBy };
 }
@@ -141,19 +143,27 @@ async function request(ctx: AttemptContext, saved: TaskRecord, offset: number): 
  * read and written with its completion, in the database (Cache Storage costs the browser far
  * more per file); a same-origin one is stored as the response itself, natively, no body through
  * JavaScript. (CORS may hide another origin's Content-Encoding: its size is known only once
- * its body is read.) Undefined if neither applies.
+ * its body is read.) Undefined if neither applies; the body's stream, as read so far and on,
+ * if a small one turns out larger than announced (an encoding CORS hid): it is stored in parts.
  */
-async function storeWhole(ctx: AttemptContext, response: Response, fileResponse: ResponseRecord, size: number, limit: number): Promise<Finished | undefined> {
+async function storeWhole(
+  ctx: AttemptContext,
+  response: Response,
+  fileResponse: ResponseRecord,
+  size: number,
+  limit: number,
+): Promise<Finished | ReadableStream<Uint8Array> | undefined> {
   const { task, signal } = ctx;
   const { url } = task.originalRequest;
   const failure = (error: unknown) => attemptFailure(error, url, signal);
   if (size >= 0 && size <= SMALL_FILE_SIZE) {
-    let body: ArrayBuffer;
+    let body: ArrayBuffer | ReadableStream<Uint8Array>;
     try {
-      body = await response.arrayBuffer();
+      body = await readUpTo(response.body!, SMALL_FILE_SIZE);
     } catch (error) {
       throw failure(error);
     }
+    if (body instanceof ReadableStream) return body;
     if (body.byteLength > limit) throw tooLarge(url, limit);
     return { response: fileResponse, size: body.byteLength, parts: 0, body };
   }
@@ -176,4 +186,35 @@ export function attemptFailure(error: unknown, url: string, signal: AbortSignal)
 /** The error of a response larger than `countOfBytesClientExpectsToReceive`. */
 export function tooLarge(url: string, limit: number): URLError {
   return new URLError('dataLengthExceedsMaximum', `The response of ${url} is larger than countOfBytesClientExpectsToReceive (${limit} bytes)`);
+}
+
+/**
+ * A body read whole if it holds at most `max` bytes; else a stream of it from its first byte
+ * (the chunks read, then the rest), so that no more than `max` bytes are ever held.
+ */
+async function readUpTo(body: ReadableStream<Uint8Array>, max: number): Promise<ArrayBuffer | ReadableStream<Uint8Array>> {
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    total += value.byteLength;
+    if (total > max) {
+      return new ReadableStream<Uint8Array>({
+        start: (controller) => chunks.splice(0).forEach((chunk) => controller.enqueue(chunk)),
+        pull: async (controller) => {
+          const next = await reader.read();
+          if (next.done) controller.close();
+          else controller.enqueue(next.value);
+        },
+        cancel: (reason) => reader.cancel(reason),
+      });
+    }
+  }
+  const whole = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) whole.set(chunk, (at += chunk.byteLength) - chunk.byteLength);
+  return whole.buffer;
 }

@@ -187,7 +187,11 @@ async function storePart(
     // Cache Storage has read every byte of the part: its buffers can take new ones.
     pool.give(buffers);
     // A file whole in its first part is recorded by its completion, in one write.
-    if (!progress.first || end !== at.size) await sink.save(task, { ...progress.first, parts: index + 1, partsBy, countOfBytesReceived: end });
+    if (!progress.first || end !== at.size) {
+      // Past the length announced, the size is not known (see `reportProgress`).
+      const unknown = at.size >= 0 && end > at.size ? { countOfBytesExpectedToReceive: -1 } : {};
+      await sink.save(task, { ...progress.first, ...unknown, parts: index + 1, partsBy, countOfBytesReceived: end });
+    }
     progress.first = undefined;
     progress.kept = end;
     idle.touch(); // a wait on storage is not one on the network
@@ -201,5 +205,6 @@ async function storePart(
 function reportProgress(task: TaskRecord, progress: Progress, received: number, expected: number): void {
   if (Date.now() - progress.reported < PROGRESS_INTERVAL_MS) return;
   progress.reported = Date.now();
-  notify({ type: 'progress', sessionId: task.sessionId, taskIdentifier: task.taskIdentifier, received, expected });
+  // Past the length announced, the body was encoded (CORS hid it): its size is not known.
+  notify({ type: 'progress', sessionId: task.sessionId, taskIdentifier: task.taskIdentifier, received, expected: received > expected ? -1 : expected });
 }

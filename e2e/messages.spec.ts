@@ -1,0 +1,61 @@
+import { expect, test } from './fixtures.js';
+
+/** Sends raw Comlink messages over one call's port, as any code of the origin could; returns the answers. */
+function rawCall(page: import('@playwright/test').Page, messages: Record<string, unknown>[]): Promise<Record<string, unknown>[]> {
+  return page.evaluate(async (messages) => {
+    const worker = (await navigator.serviceWorker.ready).active!;
+    const { port1, port2 } = new MessageChannel();
+    worker.postMessage({ type: 'bgdl:connect' }, [port2]);
+    const answers: Record<string, unknown>[] = [];
+    const all = new Promise<void>((resolve) => {
+      port1.onmessage = ({ data }) => {
+        answers.push(data as Record<string, unknown>);
+        if (answers.length === messages.length) resolve();
+      };
+    });
+    for (const message of messages) port1.postMessage(message);
+    await Promise.race([all, new Promise((resolve) => setTimeout(resolve, 5000))]);
+    return answers;
+  }, messages);
+}
+
+test("a call port reaches only the API's methods: SET, GET, CONSTRUCT and proxies are refused, each under its call id", async ({ page }) => {
+  const answers = await rawCall(page, [
+    { id: 'set', type: 'SET', path: ['__proto__', 'polluted'], value: { type: 'RAW', value: 1 } },
+    { id: 'get', type: 'GET', path: ['__proto__', 'polluted'] },
+    { id: 'ctor', type: 'CONSTRUCT', path: ['pendingSessions'], argumentList: [] },
+    { id: 'deep', type: 'APPLY', path: ['__proto__', 'hasOwnProperty'], argumentList: [] },
+    { id: 'proxy', type: 'APPLY', path: ['pendingSessions'], argumentList: [{ type: 'HANDLER', name: 'proxy', value: null }] },
+  ]);
+  expect(answers.map((answer) => answer.id).sort()).toEqual(['ctor', 'deep', 'get', 'proxy', 'set']);
+  for (const answer of answers) {
+    expect(answer).toMatchObject({ type: 'HANDLER', name: 'throw', value: { name: 'TypeError', message: expect.stringContaining('Refused') } });
+  }
+  // A well-formed call on a new port still works.
+  const [good] = await rawCall(page, [{ id: 'ok', type: 'APPLY', path: ['pendingSessions'], argumentList: [] }]);
+  expect(good).toMatchObject({ id: 'ok', type: 'RAW', value: [] });
+});
+
+test('a frame whose client URL the worker cannot read (srcdoc) is refused with an answer, not left waiting', async ({ page }) => {
+  const answer = await page.evaluate(async () => {
+    const frame = document.createElement('iframe');
+    frame.srcdoc = '<!doctype html><p>frame</p>';
+    const loaded = new Promise((resolve) => frame.addEventListener('load', resolve, { once: true }));
+    document.body.append(frame);
+    await loaded;
+    const inner = frame.contentWindow as Window & typeof globalThis;
+    // The frame is controlled by the app's worker, as its parent is; it posts from its own realm.
+    const worker = inner.navigator.serviceWorker.controller!;
+    const { port1, port2 } = new inner.MessageChannel();
+    worker.postMessage({ type: 'bgdl:connect' }, [port2]);
+    const reply = new Promise((resolve) => (port1.onmessage = ({ data }) => resolve(data)));
+    port1.postMessage({ id: 'frame', type: 'APPLY', path: ['pendingSessions'], argumentList: [] });
+    return Promise.race([reply, new Promise((resolve) => setTimeout(() => resolve('no answer in 5 s'), 5000))]);
+  });
+  expect(answer).toMatchObject({
+    id: 'frame',
+    type: 'HANDLER',
+    name: 'throw',
+    value: { name: 'TypeError', message: expect.stringContaining('not a client of this origin') },
+  });
+});
