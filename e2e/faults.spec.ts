@@ -92,27 +92,26 @@ for (const { suffix, cross, files } of ORIGINS) {
     restartBrowser,
     engine,
   }) => {
-    test.skip(
-      engine === 'background-fetch',
-      'Open defect (session 5): after the restart Chromium sometimes resumes the registration instead of failing it, sends every byte, and no end reaches the task for over 76 s (3 of the last 4 full runs); to be fixed, not hidden: see the issue note',
-    );
     const sessionId = unique('restart');
     const f = file(files(server), 40, '&rate=8000000');
-    await recordSession(page, sessionId);
+    // Chromium may resume the registration after the restart and then never finish it: the
+    // library gives it up once nothing has come for timeoutIntervalForRequest (short here).
+    const configuration = { timeoutIntervalForRequest: 10 };
+    await recordSession(page, sessionId, configuration);
     const task = await startDownload(page, f.url);
     await sentAtLeast(server, f.id, 12 * MiB);
     await restartBrowser();
     const before = (await server.stats(f.id)).bytesSent;
     const next = await openApp();
-    await recordSession(next, sessionId);
+    await recordSession(next, sessionId, configuration);
     await expectDownloaded(next, server, f, task);
     const { bytesSent, log } = await server.stats(f.id);
-    // Background Fetch ends in `fetch-error` after a restart, keeping only the records of the
-    // requests that had finished. The file went as ranges of half a part, two at a time: the
-    // library stores the parts that came whole and resumes after them, so a part at most is
-    // fetched twice, as with the streaming engine.
     expect(before).toBeGreaterThan(PART);
-    if (cross && engine === 'background-fetch') {
+    if (engine === 'stream') {
+      expect(bytesSent).toBeLessThanOrEqual(f.size + PART);
+      return;
+    }
+    if (cross) {
       // From a simple-CORS origin the HEAD cannot see Accept-Ranges or ETag: the file is one
       // request, of which a restart keeps nothing (the worker asks a byte to tell a restart from
       // a CORS refusal); the streaming engine fetches it again whole.
@@ -125,12 +124,21 @@ for (const { suffix, cross, files } of ORIGINS) {
       expect(bytesSent).toBeLessThanOrEqual(before + 1 + f.size);
       return;
     }
-    expect(bytesSent).toBeLessThanOrEqual(f.size + PART);
-    if (engine === 'background-fetch') {
-      expect(log[0]!.method).toBe('HEAD');
-      expect(log.map((request) => request.range)).toContain(`bytes=0-${PART / 2 - 1}`);
-      expect(log.at(-1)!.ifRange).toBe(`"${f.id}-${f.size}-v1"`); // the streaming engine's resume
-    }
+    // The file went as ranges of half a part, two at a time, each asked once. After the restart
+    // Chromium either fails the registration (fetch-error) or resumes it, and may then never
+    // finish it (the library gives it up after timeoutIntervalForRequest). Either way the
+    // library stores the leading ranges that came whole, all but the two in flight at the
+    // restart, and the streaming engine resumes after them, with If-Range.
+    const ranges = log.slice(1, -1).map((request) => request.range);
+    expect(log[0]!.method).toBe('HEAD');
+    expect(ranges).toContain(`bytes=0-${PART / 2 - 1}`);
+    expect(ranges.every((range) => /^bytes=\d+-\d+$/.test(range ?? ''))).toBe(true);
+    expect(new Set(ranges).size).toBe(ranges.length);
+    const resume = log.at(-1)!;
+    expect(resume.ifRange).toBe(`"${f.id}-${f.size}-v1"`);
+    const from = Number(/^bytes=(\d+)-$/.exec(resume.range ?? '')?.[1]);
+    expect(from).toBeGreaterThanOrEqual(before - PART);
+    expect(resume.bytesSent).toBe(f.size - from);
   });
 
   test(`a connection dropped mid-body is resumed from the bytes kept${suffix}`, async ({ page, server, engine }) => {
@@ -230,7 +238,8 @@ for (const { suffix, cross, files } of ORIGINS) {
   });
 
   test(`a server that never sends again: the task ends as URLError timedOut after the retry limit${suffix}`, async ({ page, server, engine }) => {
-    test.skip(engine === 'background-fetch', "A Background Fetch's requests are Chromium's own; the idle timeout is the library's engine's");
+    // A Background Fetch that stops receiving is given up after timeoutIntervalForRequest too,
+    // and the streaming engine tries again: the retry limit counts its attempts.
     const f = file(files(server), 2, `&stall=${MiB}`);
     await recordSession(page, unique('stall-always'), { timeoutIntervalForRequest: 0.5, retryLimit: 1 });
     const task = await startDownload(page, f.url);
@@ -243,7 +252,14 @@ for (const { suffix, cross, files } of ORIGINS) {
       ],
       ['didFinishEvents'],
     ]);
-    expect((await server.stats(f.id)).log).toHaveLength(2);
+    // The streaming engine's attempt and its one retry (from the bytes it kept); with Background
+    // Fetch, first the HEAD and the registration's request that stalled.
+    const asked = (await server.stats(f.id)).log.map((request) => [request.method, request.range]);
+    const streamed = [
+      ['GET', null],
+      ['GET', expect.stringMatching(/^bytes=\d+-$/)],
+    ];
+    expect(asked).toEqual(engine === 'stream' ? streamed : [['HEAD', null], ['GET', null], ...streamed]);
     // A bad value is refused, quoted.
     const refused = await page.evaluate(async () => {
       const { URLSession, URLSessionConfiguration } = globalThis.bgdl;

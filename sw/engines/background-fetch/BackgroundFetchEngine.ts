@@ -9,6 +9,7 @@ import { deleteParts, putPart } from '../../store/parts.js';
 import { isQuotaError, storageFull } from '../../quota.js';
 import { responseRecord } from '../../responseRecord.js';
 import type { Engine, TransferSink } from '../Engine.js';
+import { Stall } from './Stall.js';
 import { failedStatus, FINISHED_WAIT_MS, plan, PROBES_AT_ONCE, reasonOf, recordsByTask, requestsOf, storeLeading } from './ranges.js';
 
 declare const self: ServiceWorkerGlobalScope;
@@ -129,14 +130,23 @@ export class BackgroundFetchEngine implements Engine {
     await this.#storeFinished(registration).catch(() => undefined);
   }
 
-  /** Stores a running registration's finished ranges every FOLLOW_MS, until it ends. */
+  /**
+   * Stores a running registration's finished ranges every FOLLOW_MS, until it ends; one that
+   * has received nothing for the session's `timeoutIntervalForRequest` is given up (`#stalled`).
+   */
   #follow(registration: BackgroundFetchRegistration): void {
     const { id } = registration;
     if (this.#following.has(id)) return;
+    let stall: Stall | undefined;
     const step = async (): Promise<void> => {
       if (this.#ending.has(id) || registration.result !== '') return void this.#following.delete(id);
       try {
         await this.#storeFinished(registration);
+        stall ??= new Stall(await this.#requestTimeout(id));
+        const current = await this.manager.get(id);
+        if (!current || (stall.seen(current.downloaded, Date.now(), navigator.onLine) && (await this.#stalled(current)))) {
+          return void this.#following.delete(id);
+        }
       } catch {
         return void this.#following.delete(id); // its records went (it ended)
       }
@@ -145,6 +155,26 @@ export class BackgroundFetchEngine implements Engine {
       }, FOLLOW_MS);
     };
     this.#following.set(id, step());
+  }
+
+  /** The `timeoutIntervalForRequest` of the session whose tasks a registration carries, in ms. */
+  async #requestTimeout(transferId: string): Promise<number> {
+    const [task] = await this.sink.tasksOf(transferId);
+    const configuration = task && (await this.sink.configuration(task.sessionId));
+    return (configuration?.timeoutIntervalForRequest ?? 60) * 1000;
+  }
+
+  /**
+   * Gives up a registration that stopped receiving: its running tasks go to the streaming
+   * engine, which resumes after the parts stored (they are no longer the registration's, so its
+   * end changes nothing), and the registration is aborted. False if it ended meanwhile.
+   */
+  async #stalled(registration: BackgroundFetchRegistration): Promise<boolean> {
+    if (this.#ending.has(registration.id) || registration.result !== '') return false;
+    const tasks = await this.sink.tasksOf(registration.id);
+    for (const task of tasks) if (task.state === 'running') await this.sink.handOver(task, 'stream');
+    await registration.abort().catch(() => false);
+    return true;
   }
 
   /** Stores, for each running task of the registration fetched in ranges, the leading ranges that came whole. */
