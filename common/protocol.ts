@@ -13,12 +13,19 @@ export const CONNECT = 'bgdl:connect';
 /** The message a page posts to the worker, with a `MessagePort` transferred beside it. */
 export interface ConnectMessage {
   type: typeof CONNECT;
+  /** The call's id, by which the page may ask whether the worker still runs it (`callState`). */
+  call?: string;
 }
 
 /** Whether a message is a well-formed connect message. */
-export function isConnectMessage(data: unknown, ports: readonly MessagePort[]): boolean {
-  return typeof data === 'object' && data !== null && (data as ConnectMessage).type === CONNECT && ports.length === 1;
+export function isConnectMessage(data: unknown, ports: readonly MessagePort[]): data is ConnectMessage {
+  if (typeof data !== 'object' || data === null || (data as ConnectMessage).type !== CONNECT || ports.length !== 1) return false;
+  const { call } = data as ConnectMessage;
+  return call === undefined || (typeof call === 'string' && call.length <= 64);
 }
+
+/** What a worker knows of a call: under way, answered, or never had (its worker stopped). */
+export type CallState = 'running' | 'done' | 'unknown';
 
 /** What a new task is made from. */
 export interface TaskInit {
@@ -139,6 +146,8 @@ export interface WorkerApi {
    * temporary files of their downloads, and the tasks whose last event they were).
    */
   acknowledge(sessionId: string, seq: number): Promise<void>;
+  /** What this worker knows of the call made with id `call` (see `ConnectMessage`). */
+  callState(call: string): Promise<CallState>;
 }
 
 /** What `session.debugState()` shows. */

@@ -432,3 +432,27 @@ for (const { suffix, cross, files } of ORIGINS) {
     }
   });
 }
+
+test('the worker stopped while a call is under way: the call is made again, and the calls after it go on', async ({ page, server, stopWorkers, engine }) => {
+  test.skip(engine === 'stream', 'The streaming engine answers resume() before any request: no call stays under way long enough to be cut');
+  // With Background Fetch, resume() answers once the file's HEAD has (here after 6 s).
+  const slow = file(server, 2, '&delay=6000');
+  const next = file(server, 1);
+  await recordSession(page, unique('cut-call'));
+  const first = await startDownload(page, slow.url);
+  await expect.poll(async () => (await server.stats(slow.id)).log.length).toBe(1);
+  await stopWorkers();
+  // Queued behind the cut call: it waits only for the call made again.
+  const second = await startDownload(page, next.url);
+  await waitForFinishEvents(page, 1, 60_000);
+  const done = (await completions(page)).filter(([type]) => type === 'didCompleteWithError');
+  expect(done).toEqual(
+    expect.arrayContaining([
+      ['didCompleteWithError', first, null],
+      ['didCompleteWithError', second, null],
+    ]),
+  );
+  expect(done).toHaveLength(2);
+  // The HEAD cut with the worker, then the call's again and the file's one GET.
+  expect((await server.stats(slow.id)).log.map((request) => request.method)).toEqual(['HEAD', 'HEAD', 'GET']);
+});

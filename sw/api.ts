@@ -1,4 +1,5 @@
 import { serializeError, URLError } from '../common/errors.js';
+import type { Calls } from './calls.js';
 import type { DebugState, SessionSnapshot, TaskInit, WorkerApi } from '../common/protocol.js';
 import { partKeys, type TaskRecord } from '../common/schema.js';
 import { isAppVisible } from './conditions.js';
@@ -22,9 +23,13 @@ type Rejected = NonNullable<SessionSnapshot['rejected']>;
  * the worker, not the page, is the one that writes the database. What starts, and when, is
  * the scheduler's to decide.
  */
-export function createApi(scheduler: Scheduler): WorkerApi {
+export function createApi(scheduler: Scheduler, calls: Calls): WorkerApi {
   const snapshots = new Snapshots(scheduler);
-  return { ...sessionCalls(scheduler, snapshots), ...taskCalls(scheduler, snapshots), ...outboxCalls() };
+  const callState = async (call: unknown) => {
+    if (typeof call !== 'string') throw new TypeError(`A call id must be a string, not ${valid.quote(call)}`);
+    return calls.state(call);
+  };
+  return { ...sessionCalls(scheduler, snapshots), ...taskCalls(scheduler, snapshots), ...outboxCalls(), callState };
 }
 
 /** A task the session has, or a TypeError. */

@@ -3,6 +3,7 @@ import { serializeError } from '../common/errors.js';
 import { CONNECT, installErrorTransfer, isConnectMessage, type WorkerApi } from '../common/protocol.js';
 import { quote } from '../common/quote.js';
 import { createApi } from './api.js';
+import { Calls } from './calls.js';
 import { guardedPort, refuse } from './guard.js';
 import { BackgroundFetchEngine } from './engines/background-fetch/BackgroundFetchEngine.js';
 import { StreamEngine } from './engines/stream/StreamEngine.js';
@@ -58,7 +59,8 @@ export function installURLSessionWorker(options: WorkerOptions = {}): void {
   const stream = new StreamEngine(scheduler.sink);
   scheduler.add(stream);
   if (manager) scheduler.add(new BackgroundFetchEngine(manager, scheduler.sink));
-  const api = createApi(scheduler);
+  const calls = new Calls();
+  const api = createApi(scheduler, calls);
   const busy = () => stream.busy || scheduler.queue.size > 0;
   // A transfer given its turn starts a moment later: the queue counts it until the engine does.
   const idle = async () => {
@@ -85,7 +87,7 @@ export function installURLSessionWorker(options: WorkerOptions = {}): void {
         }),
     );
   });
-  self.addEventListener('message', (event) => onMessage(event, api, whileStreaming));
+  self.addEventListener('message', (event) => onMessage(event, api, calls, whileStreaming));
 }
 
 /**
@@ -105,7 +107,7 @@ function keepAlive(busy: () => boolean, idle: () => Promise<void>): () => Promis
 }
 
 /** Answers a page's call: only a well-formed one, from a client of this origin. */
-function onMessage(event: ExtendableMessageEvent, api: WorkerApi, whileStreaming: () => Promise<void>): void {
+function onMessage(event: ExtendableMessageEvent, api: WorkerApi, calls: Calls, whileStreaming: () => Promise<void>): void {
   const source = event.source as Client | null;
   if (!isConnectMessage(event.data, event.ports)) {
     // Not ours, unless it claims to be: then it is malformed, and the sender is told so.
@@ -124,6 +126,11 @@ function onMessage(event: ExtendableMessageEvent, api: WorkerApi, whileStreaming
   }
   let called!: () => void;
   const call = new Promise<void>((resolve) => (called = resolve));
+  const { call: id } = event.data;
+  if (id) {
+    calls.begin(id);
+    void call.then(() => calls.end(id));
+  }
   expose(oneCall(api, called), guardedPort(port, api));
   // Each call extends the worker's life while transfers are under way, within a budget.
   event.waitUntil(Promise.race([call, delay(CALL_TIMEOUT_MS)]).then(whileStreaming));
