@@ -1,4 +1,4 @@
-import { completions, recordSession, setMoveTo, startDownload, waitForFinishEvents } from './recorder.js';
+import { completions, hungTask, recordSession, setHangOnFinish, setMoveTo, startDownload, waitForFinishEvents } from './recorder.js';
 import { expect, test, unique } from './fixtures.js';
 
 const MiB = 1024 * 1024;
@@ -45,4 +45,49 @@ test('storage quota exhausted: the task ends with cannotWriteToFile, other files
     ['didFinishEvents'],
   ]);
   await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(baseURL!).origin });
+});
+
+test('no room to keep a finished file (moveTo): the file and its events wait, and come again with the session', async ({
+  page,
+  openApp,
+  server,
+  context,
+  baseURL,
+}) => {
+  const sessionId = unique('noroom');
+  const origin = new URL(baseURL!).origin;
+  // The download finishes while its handler hangs: its event stays in the outbox, unacknowledged.
+  await recordSession(page, sessionId);
+  await setHangOnFinish(page, true);
+  const id = unique('file');
+  const task = await startDownload(page, server.url(`/files/4m?seed=${id}&id=${id}`));
+  await expect.poll(() => hungTask(page), { timeout: 60_000 }).toBe(task);
+  await page.close();
+
+  // Then the origin has no room left for a copy: `moveTo` fails with QuotaExceededError.
+  const full = await openApp();
+  const cdp = await context.newCDPSession(full);
+  const { usage } = await full.evaluate(() => navigator.storage.estimate());
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: usage! + 1024 * 1024 });
+  const warnings: string[] = [];
+  full.on('console', (message) => message.type() === 'warning' && warnings.push(message.text()));
+  await setMoveTo(full, 'kept');
+  await recordSession(full, sessionId);
+  await expect.poll(() => warnings.find((text) => text.includes('no room to keep the file')), { timeout: 30_000 }).toBeTruthy();
+  // Neither the download's end nor its success is told: the file was not kept.
+  expect(await completions(full)).toEqual([]);
+
+  // With room again, the session created again (here, by a new page) gets the file, once.
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin });
+  await full.close();
+  const next = await openApp();
+  await setMoveTo(next, 'kept');
+  await recordSession(next, sessionId);
+  await waitForFinishEvents(next);
+  const sha256 = await server.sha256(id, '4m');
+  expect(await completions(next)).toEqual([
+    ['didFinishDownloadingTo', task, { sha256, size: 4 * MiB, movedTo: `kept-${task}` }],
+    ['didCompleteWithError', task, null],
+    ['didFinishEvents'],
+  ]);
 });

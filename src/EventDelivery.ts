@@ -51,7 +51,7 @@ export function refresh(s: SessionState): void {
  * lock, and an event leaves the outbox only after its handler has settled.
  */
 function drain(s: SessionState): Promise<void> {
-  if (s.replaced) return Promise.resolve();
+  if (s.replaced || s.held) return Promise.resolve();
   if (s.draining) {
     s.drainAgain = true;
     return s.draining;
@@ -88,6 +88,7 @@ async function deliverAll(s: SessionState, { tasks, events, orders, stamp, gone 
     // Taken over by a newer session of the page: the events left are its to deliver.
     if (s.replaced) break;
     await deliver(s, event);
+    if (s.held) break;
     s.delivered++;
     // Acknowledged without waiting: the worker is told the last event delivered so far.
     s.seq = event.seq;
@@ -95,7 +96,7 @@ async function deliverAll(s: SessionState, { tasks, events, orders, stamp, gone 
   }
   // Every event delivered is acknowledged before another page may take the lock.
   while (s.acked < s.seq) await acknowledge(s);
-  if (s.replaced) return;
+  if (s.replaced || s.held) return;
   const busy = [...s.tasks.values()].some((task) => task.state === 'running' || task.state === 'canceling');
   if (s.delivered > 0 && !busy) {
     s.delivered = 0;
@@ -115,9 +116,16 @@ async function deliver(s: SessionState, event: EventRecord): Promise<void> {
   if (event.type === 'didFinishDownloadingTo') {
     if (task.live) progress(s, task, event.size, event.size);
     const location = new DownloadLocation(event, task.response?.mimeType ?? '');
-    await tell(s, 'didFinishDownloadingTo', task, location);
-    // The worker deletes the file when the event is acknowledged.
+    const failure = await tell(s, 'didFinishDownloadingTo', task, location);
     location.close();
+    // The worker deletes the file when the event is acknowledged: a handler that found no room
+    // to keep it (`moveTo` copies) leaves it unacknowledged, for the next session made.
+    if (failure instanceof DOMException && failure.name === 'QuotaExceededError') {
+      s.held = true;
+      console.warn(
+        `bgdl: no room to keep the file of task ${task.taskIdentifier}: it and the events after it wait for the session ${s.id} to be created again`,
+      );
+    }
   } else {
     if (task.live && !event.error) progress(s, task, task.countOfBytesExpectedToSend, task.countOfBytesExpectedToSend, true);
     await complete(s, task, event.error);

@@ -45,6 +45,11 @@ export interface SessionState {
   stamp?: string;
   /** `didBecomeInvalidWithError` was told. */
   invalidTold?: boolean;
+  /**
+   * A `didFinishDownloadingTo` handler found no room to keep its file: that event and the
+   * ones after it wait, kept, for the session to be created again.
+   */
+  held?: boolean;
 
   // BackgroundFetchOrders
   /** The Background Fetches whose progress this page reports. */
@@ -55,13 +60,14 @@ export interface SessionState {
   keepAlive?: ReturnType<typeof setInterval>;
 }
 
-/** Calls a delegate method; what it throws is reported, never lost in the library. */
-export async function tell(s: SessionState, method: keyof URLSessionDelegate, ...args: unknown[]): Promise<void> {
+/** Calls a delegate method; what it throws is reported, never lost in the library, and returned. */
+export async function tell(s: SessionState, method: keyof URLSessionDelegate, ...args: unknown[]): Promise<unknown> {
   const handler = s.session.delegate[method] as ((...a: unknown[]) => unknown) | undefined;
   try {
     await handler?.call(s.session.delegate, s.session, ...args);
   } catch (error) {
     reportError(error);
+    return error;
   }
 }
 
