@@ -271,6 +271,62 @@ test('uploads from data or a stream are refused, as in the seed', async ({ page 
   }
 });
 
+test("a Request's fields a background task cannot honour are refused, naming them; its signal cancels the task", async ({ page, server }) => {
+  await recordSession(page, unique('request-fields'));
+  const refused = await page.evaluate(() => {
+    const attempt = (init: RequestInit, upload = false) => {
+      try {
+        const request = new Request('/files/1m', init);
+        if (upload) globalThis.session.uploadTask(request, new Blob(['x']));
+        else globalThis.session.downloadTask(request);
+        return null;
+      } catch (error) {
+        return `${(error as Error).name}: ${(error as Error).message}`;
+      }
+    };
+    const aborted = AbortSignal.abort();
+    return [
+      attempt({ integrity: 'sha256-AAAA' }),
+      attempt({ redirect: 'error' }),
+      attempt({ credentials: 'include' }),
+      attempt({ mode: 'no-cors' }),
+      attempt({ cache: 'no-store' }),
+      attempt({ method: 'POST', body: 'data' }),
+      attempt({ method: 'POST', body: 'data' }, true),
+      attempt({ signal: aborted }),
+      attempt({}),
+    ];
+  });
+  expect(refused).toEqual([
+    expect.stringMatching(/^TypeError: .*integrity "sha256-AAAA": check the file's digest/),
+    expect.stringMatching(/^TypeError: .*redirect "error": only "follow"/),
+    expect.stringMatching(/^TypeError: .*credentials "include": only "same-origin"/),
+    expect.stringMatching(/^TypeError: .*mode "no-cors": only "cors"/),
+    expect.stringMatching(/^TypeError: .*cache "no-store": only "default"/),
+    expect.stringMatching(/^TypeError: .*body .*a download sends no body/),
+    expect.stringMatching(/^TypeError: .*body .*uploadTask/),
+    expect.stringMatching(/^AbortError: /),
+    null,
+  ]);
+  // A signal aborted later cancels the task, as it would abort a fetch().
+  const id = unique('signal');
+  const task = await page.evaluate(
+    (url) => {
+      const controller = new AbortController();
+      const task = globalThis.session.downloadTask(new Request(url, { signal: controller.signal }));
+      task.resume();
+      setTimeout(() => controller.abort(), 500);
+      return task.taskIdentifier;
+    },
+    server.url(`/files/32m?seed=${id}&id=${id}&rate=4000000`),
+  );
+  await waitForFinishEvents(page);
+  expect(await completions(page)).toEqual([
+    ['didCompleteWithError', task, expect.objectContaining({ name: 'URLError', code: 'cancelled' })],
+    ['didFinishEvents'],
+  ]);
+});
+
 for (const sends of [true, false]) {
   test(`sessionSendsLaunchEvents = ${sends}: tasks that end with no page open ${sends ? 'bring a notification, closed by the completion handler' : 'bring nobody back'}`, async ({
     page,

@@ -1,5 +1,6 @@
 import { URLError } from '../common/errors.js';
 import { NOTICE_CHANNEL, type DebugState, type Notice, type TaskInit } from '../common/protocol.js';
+import { checkRequestFields } from './requestFields.js';
 import { badValue, quote } from '../common/quote.js';
 import { serial, taskOwner } from './CommandQueue.js';
 import { callWorker } from './connection.js';
@@ -141,7 +142,11 @@ function add<T extends URLSessionTask>(
   const original = request instanceof Request ? request : new Request(request, requestInit);
   // Only http: and https: URLs, as the seed's limitations require.
   if (!/^https?:/.test(original.url)) throw badValue('Only http: and https: URLs can be used', original.url);
+  checkRequestFields(original);
+  // As fetch() does: an aborted signal refuses the task, and a signal aborted later cancels it.
+  original.signal.throwIfAborted();
   const task = new Task(s.owner, newTaskIdentifier(s.tasks), original);
+  original.signal.addEventListener('abort', () => task.cancel(), { once: true });
   task.init = init;
   s.tasks.set(task.taskIdentifier, task);
   return task;
