@@ -190,6 +190,20 @@ export type Notice =
   | { type: 'sent'; sessionId: string; taskIdentifier: number; sent: number; expected: number };
 
 /**
+ * Whether a message on `NOTICE_CHANNEL` is a well-formed notice: any script of the origin may
+ * post there, and a count that is not a number must not reach a task.
+ */
+export function isNotice(data: unknown): data is Notice {
+  if (typeof data !== 'object' || data === null) return false;
+  const notice = data as Record<string, unknown>;
+  const count = (value: unknown, least = 0) => Number.isSafeInteger(value) && (value as number) >= least;
+  if (typeof notice.sessionId !== 'string') return false;
+  if (notice.type === 'changed') return true;
+  const bytes = notice.type === 'progress' ? notice.received : notice.type === 'sent' ? notice.sent : undefined;
+  return count(notice.taskIdentifier, 1) && count(bytes) && count(notice.expected, -1);
+}
+
+/**
  * Extends Comlink's `throw` handler so that `code` and `status` cross with an error and the
  * other side gets the error's own class back. The worker calls it before its first call.
  */

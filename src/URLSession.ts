@@ -1,5 +1,5 @@
 import { URLError } from '../common/errors.js';
-import { NOTICE_CHANNEL, type DebugState, type Notice, type TaskInit } from '../common/protocol.js';
+import { isNotice, NOTICE_CHANNEL, type DebugState, type TaskInit } from '../common/protocol.js';
 import { checkRequestFields } from './requestFields.js';
 import { badValue, quote } from '../common/quote.js';
 import { serial, taskOwner } from './CommandQueue.js';
@@ -49,9 +49,9 @@ export class URLSession {
     if (older) ((older.replaced = true), clearInterval(older.keepAlive));
     live.set(s.id, s);
     const channel = new BroadcastChannel(NOTICE_CHANNEL);
-    channel.onmessage = ({ data }: MessageEvent<Notice>) => {
+    channel.onmessage = ({ data }: MessageEvent<unknown>) => {
       if (s.replaced) return channel.close();
-      if (data?.sessionId !== configuration.identifier) return;
+      if (!isNotice(data) || data.sessionId !== configuration.identifier) return;
       if (data.type === 'changed') refresh(s);
       else progress(s, s.tasks.get(data.taskIdentifier), data.type === 'sent' ? data.sent : data.received, data.expected, data.type === 'sent');
     };
