@@ -456,3 +456,26 @@ test('the worker stopped while a call is under way: the call is made again, and 
   // The HEAD cut with the worker, then the call's again and the file's one GET.
   expect((await server.stats(slow.id)).log.map((request) => request.method)).toEqual(['HEAD', 'HEAD', 'GET']);
 });
+
+test('HEAD probes that hang: each file is ordered once and fetched once', async ({ page, server, engine }) => {
+  test.skip(engine === 'stream', 'Only Background Fetch asks a HEAD before it orders a file');
+  test.setTimeout(180_000);
+  // 24 files resumed together: their HEADs, 6 at a time, each given up after 10 s, take 40 s,
+  // longer than the time a page has to start an order.
+  const files = Array.from({ length: 24 }, () => file(server, 1, '&headDelay=15000'));
+  await recordSession(page, unique('hanging-head'));
+  const tasks = await page.evaluate(
+    (urls) =>
+      urls.map((url) => {
+        const task = globalThis.session.downloadTask(url);
+        task.resume();
+        return task.taskIdentifier;
+      }),
+    files.map((f) => f.url),
+  );
+  await waitForFinishEvents(page, 1, 150_000);
+  const done = (await completions(page)).filter(([type]) => type === 'didCompleteWithError');
+  expect(done.map(([, task]) => task).sort()).toEqual([...tasks].sort());
+  expect(done.every(([, , error]) => error === null)).toBe(true);
+  for (const f of files) expect((await server.stats(f.id)).log.map((request) => request.method)).toEqual(['HEAD', 'GET']);
+});

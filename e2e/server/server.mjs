@@ -420,7 +420,8 @@ export async function startServer({ port = 0, host = '127.0.0.1', staticDir } = 
     const drop = intParam(q, 'drop');
     const stall = intParam(q, 'stall');
     const rate = intParam(q, 'rate') ?? 0;
-    const delay = intParam(q, 'delay') ?? 0;
+    // `headDelay`: a HEAD's answer waits so long (a probe that hangs); `delay`: every answer.
+    const delay = (req.method === 'HEAD' ? intParam(q, 'headDelay') : undefined) ?? intParam(q, 'delay') ?? 0;
     const weak = flagParam(q, 'weak');
     const noValidators = flagParam(q, 'noValidators');
     const noLength = flagParam(q, 'noLength');

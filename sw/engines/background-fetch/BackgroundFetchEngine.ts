@@ -60,6 +60,11 @@ export class BackgroundFetchEngine implements Engine {
   readonly name = 'background-fetch';
   /** Registrations whose end event is being handled by this worker right now. */
   readonly #ending = new Set<string>();
+  /**
+   * Transfers being planned here (their `HEAD`s may take a while), then when their order was
+   * handed out: a page starts it from then on.
+   */
+  readonly #ordered = new Map<string, number>();
   /** Registrations whose finished ranges are stored as they run: the store under way. */
   readonly #following = new Map<string, Promise<void>>();
   readonly carriesMany = true;
@@ -84,8 +89,10 @@ export class BackgroundFetchEngine implements Engine {
   async start(tasks: TaskRecord[], configuration: ConfigurationRecord | undefined): Promise<FetchOrder | void> {
     // Probes count as connections to the host: no more at a time than the session allows.
     const probes = Math.min(PROBES_AT_ONCE, configuration?.httpMaximumConnectionsPerHost ?? PROBES_AT_ONCE);
-    const plans = await mapBounded(tasks, probes, (task) => plan(this.sink, task));
-    const order: FetchOrder = { transferId: tasks[0]!.transferId!, tasks: [], requests: [], body: null, options: { title: '' } };
+    const { transferId } = tasks[0]!;
+    this.#ordered.set(transferId!, Infinity);
+    const plans = await mapBounded(tasks, probes, (task) => plan(this.sink, task)).finally(() => this.#ordered.set(transferId!, Date.now()));
+    const order: FetchOrder = { transferId: transferId!, tasks: [], requests: [], body: null, options: { title: '' } };
     let total: number | undefined = 0;
     tasks.forEach((task, index) => {
       const planned = plans[index];
@@ -109,14 +116,19 @@ export class BackgroundFetchEngine implements Engine {
   }
 
   /**
-   * Alive: under way, being ended here, or ordered so recently that a page may be starting it.
+   * Alive: under way, being ended here, being planned here, or ordered so recently that a page
+   * may be starting it (from the order's hand-out, or, in another worker, the task's start).
    * One under way has its finished ranges stored from now on, while this worker lives.
    */
   async isAlive(task: TaskRecord): Promise<boolean> {
     if (this.#ending.has(task.transferId!)) return true;
     const registration = await this.manager.get(task.transferId!);
-    if (registration) this.#follow(registration);
-    return registration !== undefined || Date.now() - task.startedAt < ORDER_GRACE_MS;
+    if (registration) {
+      this.#ordered.delete(registration.id);
+      this.#follow(registration);
+    }
+    const ordered = this.#ordered.get(task.transferId!) ?? task.startedAt;
+    return registration !== undefined || Date.now() - ordered < ORDER_GRACE_MS;
   }
 
   /**
