@@ -1,5 +1,5 @@
 import { test as base, chromium, expect, type BrowserContext, type Page } from '@playwright/test';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CHROMIUM_PATH, chromiumArgs } from '../scripts/chromium.mjs';
@@ -90,6 +90,11 @@ export interface Fixtures {
   context: BrowserContext;
   /** Closes the browser and starts it again on the same profile; `openApp` then opens pages in the new one. */
   restartBrowser: () => Promise<BrowserContext>;
+  /**
+   * Kills every process of the browser (SIGKILL, as a phone's OS ends an app) and starts it
+   * again on the same profile; `openApp` then opens pages in the new one.
+   */
+  killBrowser: () => Promise<BrowserContext>;
   /** The demo page, loaded, its worker active. */
   page: Page;
   server: TestServer;
@@ -104,10 +109,31 @@ export interface Fixtures {
   fireSync: (tag: string) => Promise<void>;
 }
 
+/** The browser's processes: those whose command line names the profile `dir`, and their descendants. */
+async function browserProcesses(dir: string): Promise<number[]> {
+  const parents = new Map<number, number>();
+  const roots: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const [command, stat] = await Promise.all([readFile(`/proc/${entry}/cmdline`, 'utf8'), readFile(`/proc/${entry}/stat`, 'utf8')]).catch(() => ['', '']);
+    // stat: "pid (name) state ppid ...", the name may hold spaces.
+    parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    if (command.includes(`--user-data-dir=${dir}`)) roots.push(Number(entry));
+  }
+  const tree = new Set(roots);
+  for (let grown = true; grown;) {
+    grown = false;
+    for (const [pid, parent] of parents) if (tree.has(parent) && !tree.has(pid)) grown = Boolean(tree.add(pid));
+  }
+  return [...tree];
+}
+
 /** The browser under test, replaced by `restartBrowser`. */
 export interface BrowserHolder {
   current: BrowserContext;
   launch: () => Promise<BrowserContext>;
+  /** The profile's directory, which every process of the browser names in its command line. */
+  dir: string;
 }
 
 export const test = base.extend<Fixtures & EngineOption & { chromiumProfile: BrowserHolder }>({
@@ -118,7 +144,7 @@ export const test = base.extend<Fixtures & EngineOption & { chromiumProfile: Bro
       const dir = await mkdtemp(path.join(tmpdir(), 'bgdl-profile-'));
       const args = chromiumArgs({ backgroundFetch: engine !== 'stream' });
       const launch = () => chromium.launchPersistentContext(dir, { executablePath: CHROMIUM_PATH, headless: true, args });
-      const holder = { current: await launch(), launch };
+      const holder = { current: await launch(), launch, dir };
       await use(holder);
       await holder.current.close();
       await rm(dir, { recursive: true, force: true });
@@ -133,6 +159,23 @@ export const test = base.extend<Fixtures & EngineOption & { chromiumProfile: Bro
   restartBrowser: async ({ chromiumProfile: browser }, use) => {
     await use(async () => {
       await browser.current.close();
+      browser.current = await browser.launch();
+      return browser.current;
+    });
+  },
+
+  killBrowser: async ({ chromiumProfile: browser }, use) => {
+    await use(async () => {
+      const processes = await browserProcesses(browser.dir);
+      expect(processes.length).toBeGreaterThan(0);
+      for (const pid of processes) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone already, with its parent
+        }
+      }
+      await browser.current.close().catch(() => undefined);
       browser.current = await browser.launch();
       return browser.current;
     });
