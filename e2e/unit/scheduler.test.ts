@@ -110,10 +110,23 @@ test('the run queue never opens more than the per-host cap, and hands turns out 
     most = Math.max(most, ++open);
     await new Promise((resolve) => setTimeout(resolve, 5));
     open--;
-    queue.disconnect('h');
+    queue.disconnect(id, 'h');
   };
   await Promise.all(['a', 'b', 'c', 'e', 'f', 'g'].map(connect));
   expect(most).toBe(2);
+  // A cap the browser keeps itself (6 or more) is left to it: eight requests open at once, none
+  // counted (their ends do not free another transfer's connection).
+  let opened = 0;
+  for (let index = 0; index < 8; index++) void queue.connect({ ...slot(`x${index}`, 0.5, 0), perHost: 6 }).then(() => opened++);
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  expect(opened).toBe(8);
+  for (let index = 0; index < 8; index++) queue.disconnect(`x${index}`, 'h');
+  await queue.connect(slot('y', 0.5, 0));
+  await queue.connect(slot('z', 0.5, 0));
+  let third = false;
+  void queue.connect(slot('w', 0.5, 0)).then(() => (third = true));
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  expect(third).toBe(false);
 });
 
 test('earliestBeginDate: a task waits until its time, then starts', () => {

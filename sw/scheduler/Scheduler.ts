@@ -260,7 +260,7 @@ export class Scheduler {
       handOver: async (task, to) => void (await this.start(task.sessionId, [[task.taskIdentifier, task.transferId]], to)),
       retryDelay: (configuration, retry, retryAfter) => retryDelayFor(retry, configuration?.retryLimit ?? 5, (n) => retryDelay(n, retryAfter)),
       connect: (task, configuration) => this.queue.connect(slotOf(task, configuration)),
-      disconnect: (task) => this.queue.disconnect(hostOf(task)),
+      disconnect: (task) => this.queue.disconnect(task.transferId!, hostOf(task)),
       release: (task) => this.queue.release(task.transferId!),
       read: (task) => getTask(task.sessionId, task.taskIdentifier),
       tasksOf: tasksOfTransfer,
