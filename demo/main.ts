@@ -217,6 +217,8 @@ function refreshDebug(): Promise<void> {
   return debugPending;
 }
 
+// The library is at hand in the console first, even if the worker never comes to cover the page.
+const bgdl = Object.assign(globalThis, { bgdl: { ...library, help: () => console.log(helpText()) } }).bgdl;
 await registerServiceWorker('./sw.js');
 const registration = await navigator.serviceWorker.ready;
 $('#engine').textContent = registration.backgroundFetch ? 'engine: Background Fetch' : 'engine: streaming (no Background Fetch)';
@@ -320,9 +322,7 @@ function helpText(): string {
   ].join('\n');
 }
 
-Object.assign(globalThis, {
-  bgdl: { ...library, session, sessions: Object.fromEntries(sessions.map((s) => [s.configuration.identifier, s])), help: () => console.log(helpText()) },
-});
+Object.assign(bgdl, { session, sessions: Object.fromEntries(sessions.map((s) => [s.configuration.identifier, s])) });
 
 await Promise.all(sessions.map((s) => s.ready));
 await refreshTasks();

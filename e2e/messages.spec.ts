@@ -59,3 +59,29 @@ test('a frame whose client URL the worker cannot read (srcdoc) is refused with a
     value: { name: 'TypeError', message: expect.stringContaining('not a client of this origin') },
   });
 });
+
+test('a page that no worker of the app covers: the session says so within seconds, in a named error', async ({ context, baseURL }) => {
+  const page = await context.newPage();
+  // The app's worker is registered with a scope that leaves the page out, as a worker served
+  // from /assets/ (a bundler's `?url` import) would be.
+  await page.addInitScript(() => {
+    const register = navigator.serviceWorker.register.bind(navigator.serviceWorker);
+    navigator.serviceWorker.register = (url, options) => register(url, { ...options, scope: '/assets/' });
+  });
+  await page.goto(baseURL!);
+  // The demo's own sessions never get ready here; the library is at hand before they are made.
+  await page.waitForFunction(() => globalThis.bgdl !== undefined);
+  const outcome = await page.evaluate(async () => {
+    const { URLSession, URLSessionConfiguration } = globalThis.bgdl;
+    const session = new URLSession(URLSessionConfiguration.background('uncovered'), {});
+    const error = await Promise.race([
+      session.ready.then(
+        () => null,
+        (error: Error) => error,
+      ),
+      new Promise((resolve) => setTimeout(() => resolve('pending'), 10_000)),
+    ]);
+    return { error: error && typeof error === 'object' ? { name: (error as Error).name, message: (error as Error).message } : error };
+  });
+  expect(outcome.error).toMatchObject({ name: 'InvalidStateError', message: expect.stringContaining('No service worker covers') });
+});
