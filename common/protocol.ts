@@ -194,13 +194,11 @@ export type Notice =
  * post there, and a count that is not a number must not reach a task.
  */
 export function isNotice(data: unknown): data is Notice {
-  if (typeof data !== 'object' || data === null) return false;
-  const notice = data as Record<string, unknown>;
+  const notice = data as Record<string, unknown> | null;
   const count = (value: unknown, least = 0) => Number.isSafeInteger(value) && (value as number) >= least;
-  if (typeof notice.sessionId !== 'string') return false;
-  if (notice.type === 'changed') return true;
-  const bytes = notice.type === 'progress' ? notice.received : notice.type === 'sent' ? notice.sent : undefined;
-  return count(notice.taskIdentifier, 1) && count(bytes) && count(notice.expected, -1);
+  if (typeof notice?.sessionId !== 'string') return false;
+  const bytes = notice.type === 'progress' ? notice.received : notice.type === 'sent' ? notice.sent : -1;
+  return notice.type === 'changed' || (count(bytes) && count(notice.taskIdentifier, 1) && count(notice.expected, -1));
 }
 
 /**
