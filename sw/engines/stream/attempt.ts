@@ -159,7 +159,10 @@ async function storeWhole(
   if (size >= 0 && size <= SMALL_FILE_SIZE) {
     let body: ArrayBuffer | ReadableStream<Uint8Array>;
     try {
-      body = await readUpTo(response.body!, SMALL_FILE_SIZE);
+      // A body the headers bound (this origin's, not encoded) is read at once; one whose decoded
+      // length nothing bounds (another origin may hide Content-Encoding) only up to the limit.
+      const bounded = response.type === 'basic' && !response.headers.has('Content-Encoding');
+      body = bounded ? await response.arrayBuffer() : await readUpTo(response.body!, SMALL_FILE_SIZE);
     } catch (error) {
       throw failure(error);
     }
