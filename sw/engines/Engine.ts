@@ -58,3 +58,8 @@ export interface Engine {
   /** Service-worker events this engine handles, by type; `install` adds their listeners. */
   readonly handlers?: Partial<Record<keyof ServiceWorkerGlobalScopeEventMap, (event: ExtendableEvent) => Promise<void>>>;
 }
+
+/** URLSession's `timeoutIntervalForRequest` of a session, in ms (60 s by default): how long a transfer may receive nothing. */
+export function requestTimeoutMs(configuration: ConfigurationRecord | undefined): number {
+  return (configuration?.timeoutIntervalForRequest ?? 60) * 1000;
+}

@@ -8,7 +8,7 @@ import { mapBounded } from '../../bounded.js';
 import { deleteParts, putPart } from '../../store/parts.js';
 import { isQuotaError, storageFull } from '../../quota.js';
 import { responseRecord } from '../../responseRecord.js';
-import type { Engine, TransferSink } from '../Engine.js';
+import { requestTimeoutMs, type Engine, type TransferSink } from '../Engine.js';
 import { Stall } from './Stall.js';
 import { failedStatus, FINISHED_WAIT_MS, plan, PROBES_AT_ONCE, reasonOf, recordsByTask, requestsOf, storeLeading } from './ranges.js';
 
@@ -173,7 +173,7 @@ export class BackgroundFetchEngine implements Engine {
   async #requestTimeout(transferId: string): Promise<number> {
     const [task] = await this.sink.tasksOf(transferId);
     const configuration = task && (await this.sink.configuration(task.sessionId));
-    return (configuration?.timeoutIntervalForRequest ?? 60) * 1000;
+    return requestTimeoutMs(configuration);
   }
 
   /**

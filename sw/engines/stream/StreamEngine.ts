@@ -5,7 +5,7 @@ import { isQuotaError, storageFull } from '../../quota.js';
 import { responseRecord } from '../../responseRecord.js';
 import { deleteParts } from '../../store/parts.js';
 import type { Outcome } from '../../store/outbox.js';
-import type { Engine, TransferSink } from '../Engine.js';
+import { requestTimeoutMs, type Engine, type TransferSink } from '../Engine.js';
 import { downloadAttempt, Retryable, statusError, type AttemptContext } from './attempt.js';
 import { IdleTimeout } from './IdleTimeout.js';
 import { BufferPool } from './PartReader.js';
@@ -128,7 +128,7 @@ export class StreamEngine implements Engine {
     const { task, signal } = context;
     await this.sink.connect(task, configuration);
     // The wait for a connection is not a wait for data: the timeout starts once connected.
-    const idle = new IdleTimeout((configuration?.timeoutIntervalForRequest ?? 60) * 1000);
+    const idle = new IdleTimeout(requestTimeoutMs(configuration));
     try {
       return task.kind === 'upload' ? await upload(task, signal) : await downloadAttempt({ ...context, idle }, again);
     } catch (error) {
