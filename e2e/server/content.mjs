@@ -6,13 +6,17 @@
  * offset `o` is byte `o` of the AES-128-CTR keystream with
  *   key = first 16 bytes of sha256(`${seed}:${version}`)
  *   counter block for offset o = big-endian 128-bit integer floor(o / 16).
- * Any byte range can therefore be generated directly, at GB/s speeds.
+ * Any byte range can therefore be generated directly, at GB/s speeds. The seed `zeros` gives
+ * only zero bytes (content that compresses).
  */
 import { createCipheriv, createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 
 /** Size of the chunks produced by the generators (64 KiB). */
 export const CHUNK_SIZE = 64 * 1024;
+
+/** The seed whose every byte is 0: content that gzip shrinks about a thousand times. */
+export const ZEROS_SEED = 'zeros';
 
 /** Shared, never-modified buffer of zeros that gets "encrypted". */
 const ZEROS = Buffer.alloc(CHUNK_SIZE);
@@ -63,6 +67,10 @@ function checkRange(start, endInclusive) {
 export function* contentChunks(seed, version, start, endInclusive, chunkSize = CHUNK_SIZE) {
   checkRange(start, endInclusive);
   const size = Math.max(1, Math.min(CHUNK_SIZE, Math.floor(chunkSize)));
+  if (seed === ZEROS_SEED) {
+    for (let at = start; at <= endInclusive; at += size) yield Buffer.alloc(Math.min(size, endInclusive - at + 1));
+    return;
+  }
   const cipher = createCipheriv('aes-128-ctr', keyFor(seed, version), ivFor(start));
   const skip = start % 16;
   if (skip > 0) cipher.update(ZEROS.subarray(0, skip));

@@ -282,6 +282,15 @@ async function pump(res, w, chunks, { limit, rate, onBytes }) {
 }
 
 /**
+ * A buffer in slices of `size` bytes (so that `pump` can throttle it).
+ * @param {Buffer} buffer
+ * @param {number} size
+ */
+function* chunked(buffer, size) {
+  for (let at = 0; at < buffer.length; at += size) yield buffer.subarray(at, at + size);
+}
+
+/**
  * Sends a small text response.
  * @param {ServerResponse} res
  * @param {number} status
@@ -419,6 +428,7 @@ export async function startServer({ port = 0, host = '127.0.0.1', staticDir } = 
     const retryAfter = q.get('retryAfter');
     const drop = intParam(q, 'drop');
     const stall = intParam(q, 'stall');
+    const short = intParam(q, 'short');
     const rate = intParam(q, 'rate') ?? 0;
     // `headDelay`: a HEAD's answer waits so long (a probe that hangs); `delay`: every answer.
     const delay = (req.method === 'HEAD' ? intParam(q, 'headDelay') : undefined) ?? intParam(q, 'delay') ?? 0;
@@ -499,11 +509,16 @@ export async function startServer({ port = 0, host = '127.0.0.1', staticDir } = 
       entry.status = 200;
       res.writeHead(200, headers);
       if (req.method === 'HEAD') return void res.end();
-      s.bytesSent += body.length;
-      entry.bytesSent += body.length;
+      const bytes = (/** @type {number} */ n) => ((s.bytesSent += n), (entry.bytesSent += n));
+      await pump(res, w, rate > 0 ? chunked(body, Math.max(1024, Math.floor(rate / 10))) : [body], { limit: body.length, rate, onBytes: bytes });
+      if (w.closed) return;
       s.completed++;
-      return void res.end(body);
+      return void res.end();
     }
+    // A body cut short that ends as if whole: sent chunked (no Content-Length for the client to
+    // check it by), its end clean. The HEAD keeps the full length, as the file's own.
+    const shortAt = req.method === 'GET' && faulty && short !== undefined && short < length ? short : undefined;
+    if (shortAt !== undefined) delete headers['Content-Length'];
 
     entry.status = status;
     res.writeHead(status, headers);
@@ -512,7 +527,7 @@ export async function startServer({ port = 0, host = '127.0.0.1', staticDir } = 
     // Faults: stop after N bytes, either dropping the connection or hanging.
     const dropAt = faulty && drop !== undefined && drop < length ? drop : undefined;
     const stallAt = faulty && dropAt === undefined && stall !== undefined && stall < length ? stall : undefined;
-    const limit = dropAt ?? stallAt ?? length;
+    const limit = dropAt ?? stallAt ?? shortAt ?? length;
 
     res.once('finish', () => {
       s.completed++;
@@ -563,7 +578,7 @@ export async function startServer({ port = 0, host = '127.0.0.1', staticDir } = 
       res.destroy();
     } else if (stallAt !== undefined) {
       // Hang: never end the response; the client has to give up.
-    } else if (sent === length) {
+    } else if (sent === limit) {
       res.end();
     }
   };
