@@ -92,10 +92,16 @@ export function rangesOf(response: { status: number; headers: Headers }): { size
   const { headers } = response;
   if (response.status !== 200 || headers.get('Content-Encoding')) return null;
   if (!/(^|,)\s*bytes\s*(,|$)/i.test(headers.get('Accept-Ranges') ?? '')) return null;
+  const size = contentLength(headers);
+  const validator = validatorOf(headers);
+  return size >= 0 && validator ? { size, validator } : null;
+}
+
+/** The `Content-Length` a response's headers give, -1 if none (or not a length). */
+export function contentLength(headers: Headers): number {
   const length = headers.get('Content-Length');
   const size = length === null || !/^\s*\d+\s*$/.test(length) ? NaN : Number(length);
-  const validator = validatorOf(headers);
-  return Number.isSafeInteger(size) && validator ? { size, validator } : null;
+  return Number.isSafeInteger(size) ? size : -1;
 }
 
 /** A `Range: bytes=first-last` request header, or null if it is not one range with both ends. */
@@ -119,12 +125,12 @@ export function rangesFrom(from: number, size: number, step: number): { first: n
  * hide the encoding: Content-Length is then the encoded length, which a decoded body exceeds
  * or, for bytes that do not compress, falls short of by the format's overhead (deflate adds
  * 5 bytes per stored block of at most 64 KiB; this allows 5 per 16 KiB and 64 more). A body
- * shorter than that was cut off.
+ * shorter than that was cut off. A response without a length (chunked) is held to the one its
+ * `HEAD` gave (`headLength`, -1 if none): a chunked body may end cleanly short.
  */
-export function isWholeBody(headers: Headers, crossOrigin: boolean, size: number): boolean {
-  const length = headers.get('Content-Length');
-  if (length === null || headers.has('Content-Encoding') || !/^\d+$/.test(length.trim())) return true;
-  const announced = Number(length);
+export function isWholeBody(headers: Headers, crossOrigin: boolean, size: number, headLength = -1): boolean {
+  const announced = headers.has('Content-Length') ? contentLength(headers) : headLength;
+  if (announced < 0 || headers.has('Content-Encoding')) return true;
   if (!crossOrigin) return size === announced;
   return size >= announced - (Math.ceil(announced / 16384) * 5 + 64);
 }

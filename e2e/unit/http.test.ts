@@ -89,6 +89,11 @@ test('a body is whole when it has the length announced; cross-origin, an encodin
   // Cross-origin: a decoded body larger than its encoded length, or a little smaller (bytes that do not compress).
   expect(isWholeBody(headers('51000'), true, 50 * 1024 * 1024)).toBe(true);
   expect(isWholeBody(headers('1000018'), true, 1000000)).toBe(true);
+  // No length (chunked): held to the one its HEAD announced, if any.
+  expect(isWholeBody(new Headers(), false, 999, 1000)).toBe(false);
+  expect(isWholeBody(new Headers(), false, 1000, 1000)).toBe(true);
+  expect(isWholeBody(new Headers(), true, 50 * 1024 * 1024, 51000)).toBe(true);
+  expect(isWholeBody(headers('1000'), false, 1000, 2000)).toBe(true);
 });
 
 test('a resumed 206 continues the file kept only if what it shows proves it: validator, and the range or its length', () => {

@@ -267,7 +267,7 @@ export class BackgroundFetchEngine implements Engine {
     // A response may have been cut off, even in a registration that reports success (seen in
     // Chromium 156: a server restarted mid-body, a success with an empty body): it is checked
     // against the length announced before anything is handed over.
-    if (body && response && isWholeBody(response.headers, response.type !== 'basic', body.size)) {
+    if (body && response && isWholeBody(response.headers, response.type !== 'basic', body.size, task.countOfBytesExpectedToReceive)) {
       await putPart(sessionId, taskIdentifier, 0, body, task.transferId!);
       await this.sink.complete(task, { response: responseRecord(response, task.originalRequest.url), size: body.size, parts: 1, partsBy: [task.transferId!] });
     } else if (!response && reason === 'fetch-error' && task.state === 'running' && task.kind === 'download' && (await refusedByCors(task.originalRequest))) {

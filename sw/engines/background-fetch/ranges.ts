@@ -5,7 +5,7 @@
  */
 import type { RequestRecord, TaskRecord } from '../../../common/schema.js';
 import { PART_SIZE, partOwners } from '../../../common/schema.js';
-import { parseContentRange, parseRange, rangesFrom, rangesOf, validatorOf } from '../../http.js';
+import { contentLength, parseContentRange, parseRange, rangesFrom, rangesOf, validatorOf } from '../../http.js';
 import { corsBlocked, failedBeforeResponse, refusedByCors } from '../../cors.js';
 import { responseRecord } from '../../responseRecord.js';
 import { deleteParts, putPart } from '../../store/parts.js';
@@ -39,16 +39,19 @@ const ENDED_RECORD_MS = 10_000;
  * the task is no longer this transfer's, or its file is stored whole already.
  */
 export async function plan(sink: TransferSink, task: TaskRecord): Promise<{ requests: RequestRecord[]; received: number; total?: number } | undefined> {
-  const file = await probe(task);
-  if (file === 'refused') {
+  const probed = await probe(task);
+  if (probed === 'refused') {
     // Chromium would fail the registration as `fetch-error` some 20 s later, as after a restart.
     await sink.complete(task, { error: corsBlocked(task.originalRequest.url) });
     return;
   }
+  const file = probed?.file;
   if (!file) {
     // One request for the whole file: what is stored of it is of no use to this registration.
+    // The size the HEAD announced is kept, to check a body that comes without a length by.
     if (task.parts > 0) await deleteParts(task.sessionId, task.taskIdentifier);
-    if (!(await sink.save(task, { parts: 0, partsBy: [], validator: null, countOfBytesReceived: 0, receivedAtStart: 0 }))) return;
+    const announced = { countOfBytesExpectedToReceive: probed?.announced ?? -1 };
+    if (!(await sink.save(task, { parts: 0, partsBy: [], validator: null, countOfBytesReceived: 0, receivedAtStart: 0, ...announced }))) return;
     const limit = task.countOfBytesClientExpectsToReceive;
     return { requests: [task.originalRequest], received: 0, ...(limit > 0 ? { total: limit } : {}) };
   }
@@ -171,9 +174,9 @@ function rangeRequest(request: RequestRecord, first: number, last: number): Requ
 }
 
 /**
- * What a `HEAD` says of the file: its size, version and response, if it can be fetched in
- * ranges (a `GET` larger than a part, from a server that serves ranges and names versions);
- * `refused` if the server refuses this origin (CORS).
+ * What a `HEAD` says of the file: the size it announces (-1: none), and its size, version and
+ * response if it can be fetched in ranges (a `GET` larger than a part, from a server that
+ * serves ranges and names versions); `refused` if the server refuses this origin (CORS).
  */
 async function probe(task: TaskRecord) {
   const { url, method, headers } = task.originalRequest;
@@ -188,11 +191,11 @@ async function probe(task: TaskRecord) {
     return undefined; // the registration will tell what is wrong, as it did before
   }
   const file = rangesOf(response);
-  if (!file || file.size <= PART_SIZE) return undefined;
+  const announced = response.ok ? contentLength(response.headers) : -1;
   // A file over the client's limit goes as one request, which fails as such (`download-total-exceeded`).
   const limit = task.countOfBytesClientExpectsToReceive;
-  if (limit > 0 && file.size > limit) return undefined;
-  return { ...file, response: { ...responseRecord(response, url), status: 200 } };
+  if (!file || file.size <= PART_SIZE || (limit > 0 && file.size > limit)) return { announced };
+  return { announced, file: { ...file, response: { ...responseRecord(response, url), status: 200 } } };
 }
 
 /**
