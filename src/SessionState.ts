@@ -81,7 +81,8 @@ export function progress(s: SessionState, task: URLSessionTask | undefined, byte
   const delta = bytes - task[count];
   task[count] = bytes;
   if (sent) return void tell(s, 'didSendBodyData', task, delta, bytes, expected);
-  if (expected >= 0) task.countOfBytesExpectedToReceive = expected;
+  // Past the size known, it is not known (an encoding CORS hid): -1, as URLSession says.
+  if (expected >= 0 || bytes > task.countOfBytesExpectedToReceive) task.countOfBytesExpectedToReceive = expected;
   void tell(s, 'didWriteData', task, delta, bytes, task.countOfBytesExpectedToReceive);
 }
 
