@@ -91,3 +91,43 @@ test('no room to keep a finished file (moveTo): the file and its events wait, an
     ['didFinishEvents'],
   ]);
 });
+
+test('no room even to record the end of a download: nothing is told until there is room, then each task ends once', async ({ page, server, context, baseURL }) => {
+  test.setTimeout(180_000);
+  const origin = new URL(baseURL!).origin;
+  await recordSession(page, unique('full'));
+  const gate = unique('gate');
+  const files = [1, 2, 3].map(() => {
+    const id = unique('f');
+    return { id, url: server.url(`/files/1k?seed=${id}&id=${id}&gate=${gate}`) };
+  });
+  const tasks: number[] = [];
+  for (const f of files) tasks.push(await startDownload(page, f.url));
+  // (Background Fetch sends them one at a time.)
+  await expect.poll(async () => (await server.gate(gate)).reached, { timeout: 30_000 }).toBeGreaterThan(0);
+  // No room at all. Chromium checks IndexedDB writes against the space it last read, for up to
+  // 30 s (BucketContext::kBucketSpaceCacheTimeLimit): after that, against this quota.
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: 1 });
+  await page.waitForTimeout(31_000);
+  await server.release(gate);
+  // The files come (Background Fetch's copy may not: the browser has no room for it either), but
+  // neither they nor their ends can be stored: nothing is told yet.
+  await page.waitForTimeout(5_000);
+  expect(await completions(page)).toEqual([]);
+  // With room again, each task ends, once: with its file whole, or, if it found no room, without.
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin });
+  await page.waitForFunction((n) => globalThis.recorded.filter((e) => e[0] === 'didCompleteWithError').length >= n, tasks.length, { timeout: 90_000 });
+  const events = await completions(page);
+  for (const [index, task] of tasks.entries()) {
+    const own = events.filter((event) => event[1] === task);
+    const sha256 = await server.sha256(files[index]!.id, 1024);
+    expect([
+      [['didCompleteWithError', task, expect.objectContaining({ name: 'URLError', code: 'cannotWriteToFile' })]],
+      [
+        ['didFinishDownloadingTo', task, { sha256, size: 1024, movedTo: null }],
+        ['didCompleteWithError', task, null],
+      ],
+    ]).toContainEqual(own);
+  }
+});
