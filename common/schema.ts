@@ -9,7 +9,7 @@ import type { TaskState } from './lifecycle.js';
 
 /** Name and version of the IndexedDB database. */
 export const DB_NAME = 'bgdl';
-export const DB_VERSION = 5;
+export const DB_VERSION = 6;
 
 /** Cache Storage cache that holds temporary locations and the permanent store. */
 export const FILES_CACHE = 'bgdl-files';
@@ -171,6 +171,11 @@ export interface Schema extends DBSchema {
    * deleted with its delivered event (`SMALL_FILE_SIZE`).
    */
   bodies: { key: [string, number]; value: ArrayBuffer };
+  /**
+   * Since version 6: by session, the highest event `seq` the worker has handed out to pages;
+   * an acknowledge deletes no event above it (a page cannot acknowledge what it never got).
+   */
+  handedOut: { key: string; value: number };
 }
 
 /**

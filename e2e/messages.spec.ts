@@ -1,4 +1,5 @@
-import { expect, test } from './fixtures.js';
+import { expect, test, unique } from './fixtures.js';
+import { expectDownloaded, hungTask, MiB, recordSession, setHangOnFinish, startDownload, testFile } from './recorder.js';
 
 /** Sends raw Comlink messages over one call's port, as any code of the origin could; returns the answers. */
 function rawCall(page: import('@playwright/test').Page, messages: Record<string, unknown>[]): Promise<Record<string, unknown>[]> {
@@ -17,6 +18,17 @@ function rawCall(page: import('@playwright/test').Page, messages: Record<string,
     await Promise.race([all, new Promise((resolve) => setTimeout(resolve, 5000))]);
     return answers;
   }, messages);
+}
+
+/** A raw Comlink call of the worker's API, `id` its call id. */
+function apply(id: string, method: string, ...args: unknown[]): Record<string, unknown> {
+  return { id, type: 'APPLY', path: [method], argumentList: args.map((value) => ({ type: 'RAW', value })) };
+}
+
+/** How many events of a session wait in the worker's outbox (asked through the raw protocol: it hands none out). */
+async function waitingEvents(page: import('@playwright/test').Page, sessionId: string): Promise<number> {
+  const [answer] = await rawCall(page, [apply('debug', 'debugState', sessionId)]);
+  return (answer?.value as { waitingEvents: number }).waitingEvents;
 }
 
 test("a call port reaches only the API's methods: SET, GET, CONSTRUCT and proxies are refused, each under its call id", async ({ page }) => {
@@ -84,4 +96,48 @@ test('a page that no worker of the app covers: the session says so within second
     return { error: error && typeof error === 'object' ? { name: (error as Error).name, message: (error as Error).message } : error };
   });
   expect(outcome.error).toMatchObject({ name: 'InvalidStateError', message: expect.stringContaining('No service worker covers') });
+});
+
+test('an acknowledge beyond the events handed out deletes none of the others: they come to the session once, in order, whole', async ({
+  page,
+  openApp,
+  server,
+}) => {
+  const sessionId = unique('overack');
+  // 20 MiB at 4 MB/s a response: the page closes mid-download, so no page is handed the events.
+  const file = testFile(server, 20, '&rate=4000000');
+  await recordSession(page, sessionId);
+  const task = await startDownload(page, file.url);
+  await expect.poll(async () => (await server.stats(file.id)).bytesSent, { timeout: 30_000 }).toBeGreaterThan(0);
+  await page.close();
+  expect((await server.stats(file.id)).bytesSent).toBeLessThan(20 * MiB);
+
+  const next = await openApp();
+  await expect.poll(() => waitingEvents(next, sessionId), { timeout: 60_000 }).toBe(2);
+  // Any code of the origin may post this: the worker clamps it (no error), and deletes nothing.
+  const [answer] = await rawCall(next, [apply('ack', 'acknowledge', sessionId, Number.MAX_SAFE_INTEGER)]);
+  expect(answer).toMatchObject({ id: 'ack', type: 'RAW' });
+  expect(await waitingEvents(next, sessionId)).toBe(2);
+
+  await recordSession(next, sessionId);
+  await expectDownloaded(next, server, file, task, { timeout: 30_000 });
+  // The page's own acknowledges, within what it was handed, still delete.
+  await expect.poll(() => waitingEvents(next, sessionId)).toBe(0);
+});
+
+test('an acknowledge made after the worker was stopped and started again deletes the events handed out before', async ({ page, server, stopWorkers }) => {
+  const sessionId = unique('ackrestart');
+  const file = testFile(server, 1);
+  // The handler hangs: the events were handed out to the page, and wait unacknowledged.
+  await recordSession(page, sessionId);
+  await setHangOnFinish(page, true);
+  const task = await startDownload(page, file.url);
+  await expect.poll(() => hungTask(page), { timeout: 60_000 }).toBe(task);
+  const [snapshot] = await rawCall(page, [apply('snap', 'snapshot', sessionId)]);
+  const seqs = (snapshot?.value as { events: { seq: number }[] }).events.map((event) => event.seq);
+  expect(seqs).toHaveLength(2);
+
+  await stopWorkers();
+  await rawCall(page, [apply('ack', 'acknowledge', sessionId, seqs.at(-1))]);
+  expect(await waitingEvents(page, sessionId)).toBe(0);
 });

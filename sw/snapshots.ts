@@ -4,6 +4,7 @@ import { NO_DELAY } from './rateLimiter.js';
 import type { Scheduler } from './scheduler/Scheduler.js';
 import { changedSince, stampNow } from './store/changes.js';
 import { getRateLimiter, updateRateLimiter } from './store/database.js';
+import { handOut } from './store/outbox.js';
 import { deleteParts } from './store/parts.js';
 import { readSession, readTasks } from './store/tasks.js';
 import { taskView } from './taskView.js';
@@ -32,6 +33,8 @@ export class Snapshots {
       if ((await getRateLimiter()).delay > 0 && (await isAppVisible())) await updateRateLimiter(() => NO_DELAY);
     })();
     const [snapshot] = await Promise.all([this.#read(id, since), reset]);
+    // Recorded before the page gets the events: it may acknowledge them as soon as it does.
+    await handOut(id, snapshot.events);
     return snapshot;
   }
 

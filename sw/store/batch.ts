@@ -3,7 +3,7 @@ import type { Schema } from '../../common/schema.js';
 import { getDatabase } from './database.js';
 
 /** The stores a batched write may touch. */
-const STORES = ['tasks', 'events', 'sessions', 'bodies'] as const;
+const STORES = ['tasks', 'events', 'sessions', 'bodies', 'handedOut'] as const;
 
 /** A read-write transaction over `STORES`. */
 export type BatchTransaction = IDBPTransaction<Schema, typeof STORES, 'readwrite'>;

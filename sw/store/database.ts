@@ -22,6 +22,8 @@ export function getDatabase(): Promise<IDBPDatabase<Schema>> {
       if (oldVersion < 4) db.createObjectStore('bodies');
       // Version 5: the transfer that owns a task is its `transferId` (was `engineId`).
       if (oldVersion < 5) void renameTransferId(transaction.objectStore('tasks'));
+      // Version 6: what was handed out bounds an acknowledge (`handedOut`).
+      if (oldVersion < 6) void seedHandedOut(db.createObjectStore('handedOut'), transaction.objectStore('events'));
     },
     // A newer version of the library (a new worker) is upgrading the database: this connection
     // steps aside rather than hold the upgrade up until this worker ends.
@@ -53,6 +55,20 @@ async function renameTransferId(tasks: IDBPObjectStore<Schema, ArrayLike<StoreNa
     const { engineId, ...task } = cursor.value as TaskRecord & { engineId?: string | null };
     if (engineId !== undefined) await cursor.update({ ...task, transferId: engineId });
   }
+}
+
+/**
+ * Counts the events waiting from before version 6 as handed out: which of them a page got was
+ * not recorded, and a page's acknowledge of one must still delete it, not bring it again.
+ */
+async function seedHandedOut(
+  handedOut: IDBPObjectStore<Schema, ArrayLike<StoreNames<Schema>>, 'handedOut', 'versionchange'>,
+  events: IDBPObjectStore<Schema, ArrayLike<StoreNames<Schema>>, 'events', 'versionchange'>,
+): Promise<void> {
+  const highest = new Map<string, number>();
+  // In seq order: each session's last event seen is its highest.
+  for (let cursor = await events.openCursor(); cursor; cursor = await cursor.continue()) highest.set(cursor.value.sessionId, cursor.key);
+  await Promise.all([...highest].map(([sessionId, seq]) => handedOut.put(seq, sessionId)));
 }
 
 /** One task, or undefined. */

@@ -2,7 +2,7 @@ import { serializeError } from '../../common/errors.js';
 import { partKeys, type EventRecord, type ResponseRecord, type TaskEvent } from '../../common/schema.js';
 import { owns } from '../../common/lifecycle.js';
 import { announce, notificationsGranted } from '../launch.js';
-import { inBatch } from './batch.js';
+import { inBatch, type BatchTransaction } from './batch.js';
 import { getDatabase } from './database.js';
 import { deleteKeys } from './parts.js';
 import { changed } from './tasks.js';
@@ -84,17 +84,59 @@ export async function getBody(sessionId: string, taskIdentifier: number): Promis
 }
 
 /**
- * Removes a session's delivered events, every one up to `seq`, with what they pointed to: a
- * task whose last event was seen leaves the session (as in URLSession), a delivered file's
- * temporary location goes (a file the delegate kept was copied).
+ * By session, the highest event seq handed out to pages, as far as this worker life knows: an
+ * acknowledge within it needs no read of the store.
+ */
+const handedOut = new Map<string, number>();
+
+/**
+ * Records that a session's `events` are handed out to a page, before it gets them: an
+ * acknowledge deletes no event above the highest handed out. Written only when that rises, in
+ * the store too, so that a page's acknowledge after the worker was stopped and started again
+ * still deletes what it got.
+ */
+export async function handOut(sessionId: string, events: readonly EventRecord[]): Promise<void> {
+  const seq = events.reduce((highest, event) => Math.max(highest, event.seq), 0);
+  if (seq <= (handedOut.get(sessionId) ?? 0)) return;
+  const known = await inBatch(async (tx) => {
+    const store = tx.objectStore('handedOut');
+    // Another snapshot (or worker life) may have stored more: the bound only rises.
+    const stored = (await store.get(sessionId)) ?? 0;
+    if (seq > stored) await store.put(seq, sessionId);
+    return Math.max(seq, stored);
+  })
+    // Not stored (no room): this life still counts it, where failing the snapshot would stop
+    // the very deliveries that free room (after a restart, such events may come twice).
+    .catch(() => seq);
+  handedOut.set(sessionId, Math.max(known, handedOut.get(sessionId) ?? 0));
+}
+
+/**
+ * `seq` if the session's events up to it were handed out, else the highest handed out: a page
+ * (buggy or hostile) may not acknowledge, and so delete, events it never got.
+ */
+async function ackBound(tx: BatchTransaction, sessionId: string, seq: number): Promise<number> {
+  const known = handedOut.get(sessionId) ?? 0;
+  if (seq <= known) return seq;
+  // Above this life's count: handed out by an earlier life, or never (read once, then kept).
+  const stored = Math.max(known, (await tx.objectStore('handedOut').get(sessionId)) ?? 0);
+  handedOut.set(sessionId, stored);
+  return Math.min(seq, stored);
+}
+
+/**
+ * Removes a session's delivered events, every one up to `seq` (at most the highest handed out
+ * to pages), with what they pointed to: a task whose last event was seen leaves the session
+ * (as in URLSession), a delivered file's temporary location goes (a file the delegate kept was
+ * copied).
  */
 export async function acknowledge(sessionId: string, seq: number): Promise<void> {
   // In the transaction of the worker's other writes of the moment (the completions): with many
   // tasks ending, a transaction of its own waited for them and held them up.
   const delivered = await inBatch(async (tx) => {
-    // Events are numbered in order: those up to `seq` (of this session) are the delivered ones.
+    // Events are numbered in order: those up to the bound (of this session) are delivered.
     const events = tx.objectStore('events');
-    const upTo = await events.getAll(IDBKeyRange.upperBound(seq));
+    const upTo = await events.getAll(IDBKeyRange.upperBound(await ackBound(tx, sessionId, seq)));
     const delivered = upTo.filter((event) => event.sessionId === sessionId);
     const deletes: Promise<unknown>[] = [];
     // Where no other session's event is among them (the usual case), one request deletes all.
