@@ -92,7 +92,12 @@ test('no room to keep a finished file (moveTo): the file and its events wait, an
   ]);
 });
 
-test('no room even to record the end of a download: nothing is told until there is room, then each task ends once', async ({ page, server, context, baseURL }) => {
+test('no room even to record the end of a download: nothing is told until there is room, then each task ends once', async ({
+  page,
+  server,
+  context,
+  baseURL,
+}) => {
   test.setTimeout(180_000);
   const origin = new URL(baseURL!).origin;
   await recordSession(page, unique('full'));

@@ -27,11 +27,7 @@ test('one write that aborts the shared transaction fails alone: the writes batch
 });
 
 test('a write that throws fails alone, in a transaction that commits the others', async () => {
-  const writes = [
-    inBatch(write('e', 8, 64)),
-    inBatch(() => Promise.reject(new TypeError('not this one'))),
-    inBatch(write('f', 8, 64)),
-  ];
+  const writes = [inBatch(write('e', 8, 64)), inBatch(() => Promise.reject(new TypeError('not this one'))), inBatch(write('f', 8, 64))];
   const settled = await Promise.allSettled(writes);
   expect(settled.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
   expect(await (await getDatabase()).count('bodies')).toBeGreaterThanOrEqual(2);
