@@ -1,3 +1,4 @@
+import type { URLSessionDownloadTask } from '../src/index.js';
 import { completions, hungTask, recordSession, setHangOnFinish, setMoveTo, startDownload, waitForFinishEvents } from './recorder.js';
 import { expect, test, unique } from './fixtures.js';
 
@@ -135,4 +136,36 @@ test('no room even to record the end of a download: nothing is told until there 
       ],
     ]).toContainEqual(own);
   }
+});
+
+test('cancelByProducingResumeData() with no room to keep the bytes: the call fails with a named error and the task ends cancelled, once', async ({
+  page,
+  server,
+  context,
+  baseURL,
+}) => {
+  const origin = new URL(baseURL!).origin;
+  await recordSession(page, unique('resumefull'));
+  const id = unique('file');
+  const task = await startDownload(page, server.url(`/files/32m?seed=${id}&id=${id}&rate=6000000`));
+  await expect.poll(async () => (await server.stats(id)).bytesSent, { timeout: 60_000 }).toBeGreaterThan(18 * MiB);
+  // The resume data's bytes are a copy of the parts kept (16 MiB or more): no room for it.
+  const cdp = await context.newCDPSession(page);
+  const { usage } = await page.evaluate(() => navigator.storage.estimate());
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: usage! + MiB });
+  const outcome = await page.evaluate(async () => {
+    const [running] = await globalThis.session.getAllTasks();
+    return (running as URLSessionDownloadTask).cancelByProducingResumeData().then(
+      (data) => ({ data }),
+      (error: Error) => ({ name: error.name, message: error.message }),
+    );
+  });
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin });
+  await waitForFinishEvents(page);
+  expect(await completions(page)).toEqual([
+    ['didCompleteWithError', task, expect.objectContaining({ name: 'URLError', code: 'cancelled' })],
+    ['didFinishEvents'],
+  ]);
+  expect(outcome).toEqual({ name: 'QuotaExceededError', message: expect.any(String) });
+  expect(await page.evaluate(async () => (await globalThis.session.getAllTasks()).length)).toBe(0);
 });
