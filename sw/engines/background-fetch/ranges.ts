@@ -190,12 +190,35 @@ async function probe(task: TaskRecord) {
     if (failedBeforeResponse(error, signal) && (await refusedByCors(task.originalRequest))) return 'refused';
     return undefined; // the registration will tell what is wrong, as it did before
   }
-  const file = rangesOf(response);
+  const file = rangesOf(response) ?? (response.type === 'cors' ? await lastByte(task, response, signal) : null);
   const announced = response.ok ? contentLength(response.headers) : -1;
   // A file over the client's limit goes as one request, which fails as such (`download-total-exceeded`).
   const limit = task.countOfBytesClientExpectsToReceive;
   if (!file || file.size <= PART_SIZE || (limit > 0 && file.size > limit)) return { announced };
   return { announced, file: { ...file, response: { ...responseRecord(response, url), status: 200 } } };
+}
+
+/**
+ * From another origin CORS may hide `Accept-Ranges`, `ETag` and `Content-Encoding` (a CDN sends
+ * only `Access-Control-Allow-Origin: *`): the file is fetched in ranges if its `HEAD` gives a
+ * `Content-Length` and a `Last-Modified`, and a `GET` of its last byte by that length
+ * (`Range` alone is safelisted) is a `206` of one byte of that version: the server serves
+ * ranges, and the length is the file's, not an encoded body's.
+ */
+async function lastByte(task: TaskRecord, head: Response, signal: AbortSignal): Promise<{ size: number; validator: string } | null> {
+  const length = head.headers.get('Content-Length');
+  const size = length !== null && /^\s*\d+\s*$/.test(length) ? Number(length) : 0;
+  const validator = validatorOf(head.headers);
+  if (head.status !== 200 || size <= PART_SIZE || !Number.isSafeInteger(size) || !validator) return null;
+  const { url, headers } = task.originalRequest;
+  try {
+    const response = await fetch(url, { headers: [...headers, ['Range', `bytes=${size - 1}-`]], cache: 'no-store', signal });
+    await response.body?.cancel();
+    const whole = response.status === 206 && response.headers.get('Content-Length') === '1' && validatorOf(response.headers) === validator;
+    return whole ? { size, validator } : null;
+  } catch {
+    return null; // the registration will tell what is wrong
+  }
 }
 
 /**
@@ -215,7 +238,10 @@ async function wholeRange(
   // not hold the task up (a range not had in time is fetched again by the streaming engine).
   const response = await Promise.race([ready, new Promise<undefined>((resolve) => setTimeout(resolve, wait ?? ENDED_RECORD_MS))]);
   if (response?.status !== 206 || validatorOf(response.headers) !== validator) return undefined;
-  const range = parseContentRange(response.headers.get('Content-Range'));
+  // From another origin a hidden Content-Range is proven by the length (see `lastByte`).
+  const hidden = response.type === 'cors' && !response.headers.has('Content-Range');
+  const length = Number(response.headers.get('Content-Length') ?? NaN);
+  const range = hidden ? { first, last: first + length - 1, complete: size } : parseContentRange(response.headers.get('Content-Range'));
   if (range?.first !== first || range.last !== last || range.complete !== size) return undefined;
   // Likewise its body; while the registration runs, a body not had within FOLLOW_BODY_MS is
   // taken as unfinished.
