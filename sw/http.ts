@@ -59,8 +59,7 @@ export function continuesFile(headers: Headers, offset: number, kept: KeptFile):
   if (validatorOf(headers) !== kept.validator) return false;
   const range = parseContentRange(headers.get('Content-Range'));
   if (range) return range.first === offset && (kept.size < 0 || (range.complete === kept.size && range.last === kept.size - 1));
-  const length = headers.get('Content-Length');
-  return kept.size > offset && !headers.get('Content-Encoding') && length !== null && /^\s*\d+\s*$/.test(length) && Number(length) === kept.size - offset;
+  return kept.size > offset && !headers.get('Content-Encoding') && contentLength(headers) === kept.size - offset;
 }
 
 /**
@@ -79,8 +78,7 @@ export function bodyPlacement(response: { status: number; headers: Headers }, as
     if (!range || range.first !== askedOffset) return null;
     return { start: range.first, size: range.complete };
   }
-  const length = response.headers.get('Content-Length');
-  return { start: 0, size: length === null || response.headers.get('Content-Encoding') ? -1 : Number(length) };
+  return { start: 0, size: response.headers.get('Content-Encoding') ? -1 : contentLength(response.headers) };
 }
 
 /**
