@@ -1,14 +1,15 @@
 import { defineConfig } from '@playwright/test';
-import type { EngineOption } from './e2e/fixtures.js';
+import type { BrowserOption, EngineOption } from './e2e/fixtures.js';
 
 const PORT = Number(process.env.TEST_PORT ?? 8321);
 
 /**
- * Every end-to-end test runs twice: with Background Fetch (Chromium's default) and with the
- * streaming engine (Background Fetch switched off in the browser, as in Firefox and Safari).
+ * Every end-to-end test runs in Chromium twice, with Background Fetch (its default) and with
+ * the streaming engine (Background Fetch switched off), then in Firefox ESR and WebKitGTK,
+ * which have no Background Fetch. A test a browser cannot run skips there and says why.
  * Unit tests of pure logic run in Node.
  */
-export default defineConfig<EngineOption>({
+export default defineConfig<EngineOption & BrowserOption>({
   testDir: 'e2e',
   timeout: 120_000,
   expect: { timeout: 30_000 },
@@ -20,6 +21,8 @@ export default defineConfig<EngineOption>({
     { name: 'unit', testMatch: /unit\/.*\.test\.ts$/ },
     { name: 'background-fetch', testMatch: /.*\.spec\.ts$/, use: { engine: 'background-fetch' } },
     { name: 'stream', testMatch: /.*\.spec\.ts$/, use: { engine: 'stream' } },
+    { name: 'firefox', testMatch: /.*\.spec\.ts$/, use: { engine: 'stream', testBrowser: 'firefox' } },
+    { name: 'webkit', testMatch: /.*\.spec\.ts$/, use: { engine: 'stream', testBrowser: 'webkit' } },
   ],
   webServer: {
     command: 'node e2e/server/server.mjs',

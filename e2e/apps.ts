@@ -3,7 +3,7 @@
  * packed tarball installed with npm, bundled by the app's own Vite, served by the test server
  * on a port of their own (TEST_PORT + 1), so they get an origin and a service worker of their own.
  */
-import { expect, type Page, type TestInfo } from '@playwright/test';
+import { expect, type TestInfo } from '@playwright/test';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from './server/server.mjs';
-import { test as base, testServerAt, type TestServer } from './fixtures.js';
+import { test as base, testServerAt, type AppPage, type TestServer } from './fixtures.js';
 
 /** The repository's root. */
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -64,7 +64,7 @@ interface AppFixtures {
   /** Serves a directory with the test server on the app port, until the test ends. */
   serveApp: (staticDir: string) => Promise<AppServer>;
   /** Opens the app's page and waits for `body[data-ready="true"]`. */
-  openAppPage: (server: AppServer) => Promise<Page>;
+  openAppPage: (server: AppServer) => Promise<AppPage>;
 }
 
 /** Removes a test's temporary directory, or keeps it (and says where) when the test failed. */
@@ -116,14 +116,8 @@ export const test = base.extend<AppFixtures>({
     for (const close of running) await close();
   },
 
-  openAppPage: async ({ context }, use) => {
-    await use(async (server) => {
-      const page = await context.newPage();
-      page.on('pageerror', (error) => console.error(`[app page error] ${error.message}`));
-      await page.goto(server.url('/'));
-      await expect(page.locator('body[data-ready="true"]')).toBeAttached({ timeout: 60_000 });
-      return page;
-    });
+  openAppPage: async ({ driver }, use) => {
+    await use((server) => driver.openPage(server.url('/')));
   },
 });
 

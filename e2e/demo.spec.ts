@@ -11,7 +11,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
  * `docs/demo.png` when `UPDATE_DEMO_SCREENSHOT=1` (with Background Fetch), and attached to the
  * test's output always.
  */
-test('the demo: a URL typed in the box downloads to a completed row, a stored file and log lines', async ({ page, server, engine }, testInfo) => {
+test('the demo: a URL typed in the box downloads to a completed row, a stored file and log lines', async ({ demoPage: page, server, engine }, testInfo) => {
   const id = unique('demo');
   const size = 12 * MiB;
   // 12 MiB at 4 MB/s: about 3 s, long enough to see it move.
@@ -70,7 +70,7 @@ test('the demo: a URL typed in the box downloads to a completed row, a stored fi
   await expect(page.locator('#files li')).toHaveCount(1);
 });
 
-test('bgdl.help() prints the seed’s examples for this version of the library, and they run', async ({ page, server }) => {
+test('bgdl.help() prints the seed’s examples for this version of the library, and they run', async ({ demoPage: page, server }) => {
   const messages: string[] = [];
   page.on('console', (message) => messages.push(message.text()));
   await page.evaluate(() => globalThis.bgdl.help());

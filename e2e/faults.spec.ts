@@ -1,5 +1,5 @@
 import { completions, expectDownloaded, MiB, PART, recordSession, startDownload, testFile as file, waitForFinishEvents } from './recorder.js';
-import type { Page } from '@playwright/test';
+import type { AppPage } from './fixtures.js';
 import { expect, test, unique, type TestServer } from './fixtures.js';
 
 /** Whether the server has sent every byte of the file at least once, whatever the requests' ranges. */
@@ -38,8 +38,8 @@ async function sentAtLeast(server: TestServer, id: string, bytes: number) {
  * a page of the browser started again: the bytes the server had sent before, and its stats.
  */
 async function acrossBrowser(
-  page: Page,
-  openApp: () => Promise<Page>,
+  page: AppPage,
+  openApp: () => Promise<AppPage>,
   server: TestServer,
   f: { id: string; size: number; url: string },
   interrupt: () => Promise<unknown>,
