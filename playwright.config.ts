@@ -14,7 +14,8 @@ export default defineConfig<EngineOption & BrowserOption>({
   timeout: 120_000,
   expect: { timeout: 30_000 },
   workers: 1,
-  reporter: process.env.CI ? 'list' : [['list']],
+  // The JSON report feeds README's browser matrix (scripts/browser-matrix.mjs).
+  reporter: [['list'], ['json', { outputFile: 'test-results/report.json' }]],
   retries: 0,
   use: { baseURL: `http://127.0.0.1:${PORT}/` },
   projects: [
