@@ -116,6 +116,11 @@ export interface TaskRecord {
   /** `countOfBytesReceived` when the transfer in flight was started. */
   receivedAtStart: number;
   /**
+   * Background Fetch: the task's ranges, from `receivedAtStart`, are of lengths all different
+   * (`distinctRanges`), as for a file whose `Content-Range` CORS hides.
+   */
+  distinctRanges?: boolean;
+  /**
    * How many parts of the body are stored (`partKeys(task)`), in order from byte 0;
    * their bytes are `countOfBytesReceived`. Parts vary in size, up to `PART_SIZE`.
    */

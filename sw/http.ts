@@ -118,6 +118,22 @@ export function rangesFrom(from: number, size: number, step: number): { first: n
 }
 
 /**
+ * The ranges that cover `from` .. `size - 1`, each a byte shorter than the one before, from
+ * `step` bytes (the last, what is left, is shorter still): where CORS hides `Content-Range`, a
+ * body handed over for the wrong range (seen in Chromium 156 after a browser was killed) is
+ * told by its length alone.
+ */
+export function distinctRanges(from: number, size: number, step: number): { first: number; last: number }[] {
+  const out: { first: number; last: number }[] = [];
+  for (let first = from; first < size; first = out.at(-1)!.last + 1) {
+    const length = step - out.length;
+    if (length < 1) throw new RangeError(`${size - from} bytes are too many for ranges of distinct lengths up to ${step}`);
+    out.push({ first, last: Math.min(size, first + length) - 1 });
+  }
+  return out;
+}
+
+/**
  * Whether a body of `size` bytes is all of a response. Same-origin, it must be its
  * Content-Length where the response has one and no Content-Encoding. Cross-origin, CORS may
  * hide the encoding: Content-Length is then the encoded length, which a decoded body exceeds

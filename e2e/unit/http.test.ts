@@ -4,6 +4,7 @@ import {
   bodyPlacement,
   continuesFile,
   isRetryableStatus,
+  distinctRanges,
   isWholeBody,
   parseContentRange,
   parseRange,
@@ -131,4 +132,27 @@ test("another origin is any but the worker's: the request's, or the one it was r
   expect(isCrossOrigin(['http://localhost:8080/files/1m'], origin)).toBe(true);
   expect(isCrossOrigin(['http://127.0.0.1:8081/files/1m'], origin)).toBe(true);
   expect(isCrossOrigin(['http://127.0.0.1:8080/redirect/1/files/1m', 'https://cdn.example/files/1m'], origin)).toBe(true);
+});
+
+test('distinct ranges cover the bytes asked, in order, each of a length of its own', () => {
+  const MiB = 1024 * 1024;
+  for (const [from, size] of [
+    [0, 40 * MiB],
+    [12 * MiB, 40 * MiB],
+    [0, 8 * MiB + 1],
+    [0, 16 * MiB - 6],
+    [3, 4 * MiB * 7 - 21],
+  ] as const) {
+    const ranges = distinctRanges(from, size, 4 * MiB);
+    expect(ranges[0]!.first).toBe(from);
+    expect(ranges.at(-1)!.last).toBe(size - 1);
+    ranges.slice(1).forEach((range, index) => expect(range.first).toBe(ranges[index]!.last + 1));
+    const lengths = ranges.map(({ first, last }) => last - first + 1);
+    expect(new Set(lengths).size).toBe(lengths.length);
+    expect(Math.max(...lengths)).toBeLessThanOrEqual(4 * MiB + lengths.length);
+  }
+  const lengths = (from: number, size: number, step: number) => distinctRanges(from, size, step).map(({ first, last }) => last - first + 1);
+  expect(lengths(0, 10 + 9 + 10, 10)).toEqual([10, 9, 8, 2]);
+  expect(lengths(0, 10 + 9 + 3, 10)).toEqual([10, 9, 3]);
+  expect(() => lengths(0, 100, 4)).toThrow(RangeError);
 });

@@ -91,7 +91,9 @@ export class BackgroundFetchEngine implements Engine {
     const probes = Math.min(PROBES_AT_ONCE, configuration?.httpMaximumConnectionsPerHost ?? PROBES_AT_ONCE);
     const { transferId } = tasks[0]!;
     this.#ordered.set(transferId!, Infinity);
-    const plans = await mapBounded(tasks, probes, (task) => plan(this.sink, task)).finally(() => this.#ordered.set(transferId!, Date.now()));
+    const plans = await mapBounded(tasks, probes, (task) => plan(this.sink, task, tasks.length === 1)).finally(() =>
+      this.#ordered.set(transferId!, Date.now()),
+    );
     const order: FetchOrder = { transferId: transferId!, tasks: [], requests: [], body: null, options: { title: '' } };
     let total: number | undefined = 0;
     tasks.forEach((task, index) => {

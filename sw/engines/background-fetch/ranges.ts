@@ -5,7 +5,7 @@
  */
 import type { RequestRecord, TaskRecord } from '../../../common/schema.js';
 import { PART_SIZE, partOwners } from '../../../common/schema.js';
-import { contentLength, parseContentRange, parseRange, rangesFrom, rangesOf, validatorOf } from '../../http.js';
+import { contentLength, distinctRanges, parseContentRange, parseRange, rangesFrom, rangesOf, validatorOf } from '../../http.js';
 import { corsBlocked, failedBeforeResponse, refusedByCors } from '../../cors.js';
 import { responseRecord } from '../../responseRecord.js';
 import { deleteParts, putPart } from '../../store/parts.js';
@@ -38,8 +38,12 @@ const ENDED_RECORD_MS = 10_000;
  * stored yet; with the bytes stored before and the bytes it may take (if known). Nothing if
  * the task is no longer this transfer's, or its file is stored whole already.
  */
-export async function plan(sink: TransferSink, task: TaskRecord): Promise<{ requests: RequestRecord[]; received: number; total?: number } | undefined> {
-  const probed = await probe(task);
+export async function plan(
+  sink: TransferSink,
+  task: TaskRecord,
+  alone: boolean,
+): Promise<{ requests: RequestRecord[]; received: number; total?: number } | undefined> {
+  const probed = await probe(task, alone);
   if (probed === 'refused') {
     // Chromium would fail the registration as `fetch-error` some 20 s later, as after a restart.
     await sink.complete(task, { error: corsBlocked(task.originalRequest.url) });
@@ -51,11 +55,12 @@ export async function plan(sink: TransferSink, task: TaskRecord): Promise<{ requ
     // The size the HEAD announced is kept, to check a body that comes without a length by.
     if (task.parts > 0) await deleteParts(task.sessionId, task.taskIdentifier);
     const announced = { countOfBytesExpectedToReceive: probed?.announced ?? -1 };
-    if (!(await sink.save(task, { parts: 0, partsBy: [], validator: null, countOfBytesReceived: 0, receivedAtStart: 0, ...announced }))) return;
+    const reset = { parts: 0, partsBy: [], validator: null, countOfBytesReceived: 0, receivedAtStart: 0, distinctRanges: false };
+    if (!(await sink.save(task, { ...reset, ...announced }))) return;
     const limit = task.countOfBytesClientExpectsToReceive;
     return { requests: [task.originalRequest], received: 0, ...(limit > 0 ? { total: limit } : {}) };
   }
-  const { size, validator, response } = file;
+  const { size, validator, response, hidden } = file;
   // The parts stored are of this version of the file, or are dropped.
   const kept = task.validator === validator && task.countOfBytesExpectedToReceive === size ? task.parts : 0;
   if (kept === 0 && task.parts > 0) await deleteParts(task.sessionId, task.taskIdentifier);
@@ -68,6 +73,7 @@ export async function plan(sink: TransferSink, task: TaskRecord): Promise<{ requ
     countOfBytesReceived: received,
     receivedAtStart: received,
     countOfBytesExpectedToReceive: size,
+    distinctRanges: hidden,
   });
   if (!saved) return;
   if (received >= size) {
@@ -75,7 +81,14 @@ export async function plan(sink: TransferSink, task: TaskRecord): Promise<{ requ
     await sink.complete(task, { response, size, parts: kept, partsBy: partOwners(task, kept) });
     return;
   }
-  const requests = rangesFrom(received, size, REQUEST_SIZE).map(({ first, last }) => rangeRequest(task.originalRequest, first, last));
+  const requests = requestsOf({
+    ...task,
+    validator,
+    countOfBytesReceived: received,
+    receivedAtStart: received,
+    countOfBytesExpectedToReceive: size,
+    distinctRanges: hidden,
+  });
   // Bounds the bytes a server that ignores Range (a whole file per request) could waste.
   return { requests, received, total: size - received };
 }
@@ -84,9 +97,9 @@ export async function plan(sink: TransferSink, task: TaskRecord): Promise<{ requ
 export function requestsOf(task: TaskRecord): RequestRecord[] {
   // `plan` keeps a validator only for a task fetched in ranges.
   if (task.validator === null) return [task.originalRequest];
-  return rangesFrom(task.countOfBytesReceived, task.countOfBytesExpectedToReceive, REQUEST_SIZE).map(({ first, last }) =>
-    rangeRequest(task.originalRequest, first, last),
-  );
+  const { receivedAtStart, countOfBytesReceived: received, countOfBytesExpectedToReceive: size } = task;
+  const ranges = task.distinctRanges ? distinctRanges(receivedAtStart, size, REQUEST_SIZE) : rangesFrom(received, size, REQUEST_SIZE);
+  return ranges.filter(({ first }) => first >= received).map(({ first, last }) => rangeRequest(task.originalRequest, first, last));
 }
 
 /** A request's identity within a registration: method, URL and range. */
@@ -145,10 +158,10 @@ export async function storeLeading(
   wait?: number,
 ): Promise<{ received: number; parts: number; partsBy: string[] } | undefined> {
   const size = task.countOfBytesExpectedToReceive;
-  const byFirst = new Map<number, BackgroundFetchRecord>();
+  const byFirst = new Map<number, { record: BackgroundFetchRecord; last: number }>();
   for (const record of records) {
     const range = parseRange(record.request.headers.get('Range'));
-    if (range) byFirst.set(range.first, record);
+    if (range && range.last < size) byFirst.set(range.first, { record, last: range.last });
   }
   // The ranges start at the bytes kept when the registration was ordered (parts vary in size):
   // each range that came whole is stored as a part of its own.
@@ -156,8 +169,14 @@ export async function storeLeading(
   const partsBy = partOwners(task, parts);
   let received = task.countOfBytesReceived;
   for (; received < size; parts++) {
-    const last = Math.min(size, received + REQUEST_SIZE) - 1;
-    const blob = await wholeRange(byFirst.get(received), received, last, size, task.validator!, wait);
+    // Each range as asked (its length may be its own, `distinctRanges`).
+    const asked = byFirst.get(received);
+    if (!asked) break;
+    const { record, last } = asked;
+    let blob = await wholeRange(record, received, last, size, task.validator!, wait);
+    // A body handed over for another range (seen in Chromium 156 after a browser was killed):
+    // where each range has a length of its own, this range's is found by its length.
+    if (!blob && task.distinctRanges && wait === undefined) blob = await foundElsewhere([...byFirst.values()], received, last, size, task.validator!);
     if (!blob) break;
     // The range's Blob is disk-backed: the part is stored without a copy in memory.
     await putPart(task.sessionId, task.taskIdentifier, parts, blob, task.transferId!);
@@ -178,7 +197,7 @@ function rangeRequest(request: RequestRecord, first: number, last: number): Requ
  * response if it can be fetched in ranges (a `GET` larger than a part, from a server that
  * serves ranges and names versions); `refused` if the server refuses this origin (CORS).
  */
-async function probe(task: TaskRecord) {
+async function probe(task: TaskRecord, alone: boolean) {
   const { url, method, headers } = task.originalRequest;
   if (method !== 'GET' || headers.some(([name]) => /^(range|if-range)$/i.test(name))) return undefined;
   let response: Response;
@@ -190,12 +209,37 @@ async function probe(task: TaskRecord) {
     if (failedBeforeResponse(error, signal) && (await refusedByCors(task.originalRequest))) return 'refused';
     return undefined; // the registration will tell what is wrong, as it did before
   }
-  const file = rangesOf(response);
+  // Proven by lengths alone, a registration's ranges must be one task's (see `distinctRanges`).
+  const shown = rangesOf(response);
+  const file = shown ? { ...shown, hidden: false } : response.type === 'cors' && alone ? await lastByte(task, response, signal) : null;
   const announced = response.ok ? contentLength(response.headers) : -1;
   // A file over the client's limit goes as one request, which fails as such (`download-total-exceeded`).
   const limit = task.countOfBytesClientExpectsToReceive;
   if (!file || file.size <= PART_SIZE || (limit > 0 && file.size > limit)) return { announced };
   return { announced, file: { ...file, response: { ...responseRecord(response, url), status: 200 } } };
+}
+
+/**
+ * From another origin CORS may hide `Accept-Ranges`, `ETag` and `Content-Encoding` (a CDN sends
+ * only `Access-Control-Allow-Origin: *`): the file is fetched in ranges if its `HEAD` gives a
+ * `Content-Length` and a `Last-Modified`, and a `GET` of its last byte by that length
+ * (`Range` alone is safelisted) is a `206` of one byte of that version: the server serves
+ * ranges, and the length is the file's, not an encoded body's.
+ */
+async function lastByte(task: TaskRecord, head: Response, signal: AbortSignal): Promise<{ size: number; validator: string; hidden: true } | null> {
+  const length = head.headers.get('Content-Length');
+  const size = length !== null && /^\s*\d+\s*$/.test(length) ? Number(length) : 0;
+  const validator = validatorOf(head.headers);
+  if (head.status !== 200 || size <= PART_SIZE || !Number.isSafeInteger(size) || !validator) return null;
+  const { url, headers } = task.originalRequest;
+  try {
+    const response = await fetch(url, { headers: [...headers, ['Range', `bytes=${size - 1}-`]], cache: 'no-store', signal });
+    await response.body?.cancel();
+    const whole = response.status === 206 && response.headers.get('Content-Length') === '1' && validatorOf(response.headers) === validator;
+    return whole ? { size, validator, hidden: true } : null;
+  } catch {
+    return null; // the registration will tell what is wrong
+  }
 }
 
 /**
@@ -215,13 +259,31 @@ async function wholeRange(
   // not hold the task up (a range not had in time is fetched again by the streaming engine).
   const response = await Promise.race([ready, new Promise<undefined>((resolve) => setTimeout(resolve, wait ?? ENDED_RECORD_MS))]);
   if (response?.status !== 206 || validatorOf(response.headers) !== validator) return undefined;
-  const range = parseContentRange(response.headers.get('Content-Range'));
+  // From another origin a hidden Content-Range is proven by the length (see `lastByte`).
+  const hidden = response.type === 'cors' && !response.headers.has('Content-Range');
+  const length = Number(response.headers.get('Content-Length') ?? NaN);
+  const range = hidden ? { first, last: first + length - 1, complete: size } : parseContentRange(response.headers.get('Content-Range'));
   if (range?.first !== first || range.last !== last || range.complete !== size) return undefined;
   // Likewise its body; while the registration runs, a body not had within FOLLOW_BODY_MS is
   // taken as unfinished.
   const blob = response.blob().catch(() => undefined);
   const body = await Promise.race([blob, new Promise<undefined>((resolve) => setTimeout(resolve, wait === undefined ? ENDED_RECORD_MS : FOLLOW_BODY_MS))]);
   return body?.size === last - first + 1 ? body : undefined;
+}
+
+/** Of a registration that ended, the body of range `first`..`last` among all its records. */
+async function foundElsewhere(
+  asked: { record: BackgroundFetchRecord }[],
+  first: number,
+  last: number,
+  size: number,
+  validator: string,
+): Promise<Blob | undefined> {
+  for (const { record } of asked) {
+    const blob = await wholeRange(record, first, last, size, validator);
+    if (blob) return blob;
+  }
+  return undefined;
 }
 
 /** The status of the first record that came back with an error status, if any. */
