@@ -20,7 +20,9 @@ type CallState = { state: 'pending' } | { state: 'ok'; json: string } | { state:
 const start = (source: string) => `
 const [id, args] = arguments, fn = (${source});
 const fail = (e) => ({ state: 'error', name: String(e?.name ?? 'Error'), message: String(e?.message ?? e), stack: String(e?.stack ?? '') });
-const settled = (value) => { try { return { state: 'ok', json: JSON.stringify(value) ?? '' }; } catch (e) { return fail(e); } };
+// An object met again (a cycle: a task's session, say) is left out, as Playwright leaves it.
+const acyclic = () => { const seen = new WeakSet(); return (key, v) => { if (v && typeof v === 'object') { if (seen.has(v)) return undefined; seen.add(v); } return v; }; };
+const settled = (value) => { try { return { state: 'ok', json: JSON.stringify(value, acyclic()) ?? '' }; } catch (e) { return fail(e); } };
 let value;
 try { value = fn(...args); } catch (e) { return fail(e); }
 if (!value || typeof value.then !== 'function') return settled(value);
