@@ -1,7 +1,7 @@
 /**
  * Apps built apart from this repository, as a user of the package would build them: the
  * packed tarball installed with npm, bundled by the app's own Vite, served by the test server
- * on a port of their own (TEST_PORT + 1), so they get an origin and a service worker of their own.
+ * on a port of their own (TEST_PORT + 1, + 2 for a second parallel worker), so they get an origin and a service worker of their own.
  */
 import { expect, type TestInfo } from '@playwright/test';
 import { execFile } from 'node:child_process';
@@ -16,8 +16,8 @@ import { test as base, testServerAt, type AppPage, type TestServer } from './fix
 /** The repository's root. */
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-/** The port of the app server: next to the demo server's. */
-const APP_PORT = Number(process.env.TEST_PORT ?? 8321) + 1;
+/** The port of a worker's app server: next to the demo server's, one per parallel worker. */
+const appPort = (parallelIndex: number) => Number(process.env.TEST_PORT ?? 8321) + 1 + parallelIndex;
 
 /** The version of a package installed in this repository, so the app gets the same (from npm's cache). */
 export function versionOf(name: string): string {
@@ -104,10 +104,10 @@ export const test = base.extend<AppFixtures>({
     for (const dir of dirs) await cleanUp(dir, testInfo);
   },
 
-  serveApp: async ({}, use) => {
+  serveApp: async ({}, use, testInfo) => {
     const running: (() => Promise<void>)[] = [];
     await use(async (staticDir) => {
-      const server = await startServer({ port: APP_PORT, host: '127.0.0.1', staticDir });
+      const server = await startServer({ port: appPort(testInfo.parallelIndex), host: '127.0.0.1', staticDir });
       let closed: Promise<void> | undefined;
       const close = () => (closed ??= server.close());
       running.push(close);
