@@ -13,17 +13,18 @@ export default defineConfig<EngineOption & BrowserOption>({
   testDir: 'e2e',
   timeout: 120_000,
   expect: { timeout: 30_000 },
-  workers: 1,
-  // The JSON report feeds README's browser matrix (scripts/browser-matrix.mjs).
+  // Two lanes, each project in one of them at a time (a project's tests run one by one): on two
+  // cores, a Chromium project beside a Firefox or WebKit one. Order sets which meet.
+  workers: 2,
   reporter: [['list'], ['json', { outputFile: 'test-results/report.json' }]],
   retries: 0,
   use: { baseURL: `http://127.0.0.1:${PORT}/` },
   projects: [
-    { name: 'unit', testMatch: /unit\/.*\.test\.ts$/ },
-    { name: 'background-fetch', testMatch: /.*\.spec\.ts$/, use: { engine: 'background-fetch' } },
-    { name: 'stream', testMatch: /.*\.spec\.ts$/, use: { engine: 'stream' } },
-    { name: 'firefox', testMatch: /.*\.spec\.ts$/, use: { engine: 'stream', testBrowser: 'firefox' } },
-    { name: 'webkit', testMatch: /.*\.spec\.ts$/, use: { engine: 'stream', testBrowser: 'webkit' } },
+    { name: 'unit', testMatch: /unit\/.*\.test\.ts$/, workers: 1 },
+    { name: 'background-fetch', testMatch: /.*\.spec\.ts$/, use: { engine: 'background-fetch' }, workers: 1 },
+    { name: 'firefox', testMatch: /.*\.spec\.ts$/, use: { engine: 'stream', testBrowser: 'firefox' }, workers: 1 },
+    { name: 'stream', testMatch: /.*\.spec\.ts$/, use: { engine: 'stream' }, workers: 1 },
+    { name: 'webkit', testMatch: /.*\.spec\.ts$/, use: { engine: 'stream', testBrowser: 'webkit' }, workers: 1 },
   ],
   webServer: {
     command: 'node e2e/server/server.mjs',
