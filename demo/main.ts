@@ -1,5 +1,5 @@
 /**
- * The demo page: the seed's "Background Networking Profile" made visible. A URL box with the
+ * The demo page: what the library does in the background, made visible. A URL box with the
  * task options, a live table of the tasks (state, progress, speed, ETA, buttons), the stored
  * files, the event log and a debug panel, all driven by the library. The library itself is
  * `globalThis.bgdl`, for the console: `bgdl.help()` says what can be typed.
@@ -283,7 +283,7 @@ $<HTMLFormElement>('#start').onsubmit = (event) => {
 };
 $('#debug-refresh').onclick = () => void refreshDebug();
 
-/** What `bgdl.help()` prints: the seed's examples, limited to what this version of the library has. */
+/** What `bgdl.help()` prints: the examples of Apple's "Downloading files in the background", limited to what this version of the library has. */
 function helpText(): string {
   const origin = location.origin;
   return [
