@@ -3,9 +3,6 @@
  * task options, a live table of the tasks (state, progress, speed, ETA, buttons), the stored
  * files, the event log and a debug panel, all driven by the library. The library itself is
  * `globalThis.bgdl`, for the console: `bgdl.help()` says what can be typed.
- *
- * The demo uses what later versions of the library add (`task.earliestBeginDate`,
- * `task.suspend()`, `session.debugState()`) only where it exists, so it works with this one.
  */
 import * as library from '../src/index.js';
 import {
@@ -13,25 +10,15 @@ import {
   registerServiceWorker,
   URLSession,
   URLSessionConfiguration,
-  URLSessionDownloadTask,
   type URLError,
   type URLSessionDelegate,
   type URLSessionTask,
 } from '../src/index.js';
 
-/** What later versions of the library add to a task. */
-interface TaskExtras {
-  earliestBeginDate?: Date | null;
-  suspend?: () => void;
-}
-type Task = URLSessionTask & TaskExtras;
-/** What later versions of the library add to a session. */
-type Session = URLSession & { debugState?: () => Promise<unknown> };
-
 /** A row of the task table, updated in place. */
 interface Row {
-  task: Task;
-  session: Session;
+  task: URLSessionTask;
+  session: URLSession;
   element: HTMLTableRowElement;
   /** (time, bytes received) over the last seconds, for the speed. */
   samples: [number, number][];
@@ -74,7 +61,7 @@ function button(text: string, onclick: () => void): HTMLButtonElement {
 }
 
 /** The task's row, made on first sight. */
-function rowFor(task: Task, session: Session): Row {
+function rowFor(task: URLSessionTask, session: URLSession): Row {
   const known = rows.get(task.taskIdentifier);
   if (known) return Object.assign(known, { task });
   const element = document.createElement('tr');
@@ -91,7 +78,7 @@ function rowFor(task: Task, session: Session): Row {
   const speed = cell('speed number');
   const eta = cell('eta number');
   const pause = button('Pause', () => {
-    row.task.suspend?.();
+    row.task.suspend();
     log(`suspend() ${short(row.task)}`);
   });
   const resume = button('Resume', () => {
@@ -184,7 +171,7 @@ function toJSON(value: unknown): string {
 }
 
 let debugPending: Promise<void> | undefined;
-/** The debug panel: `session.debugState()` where the library has it, else what the page knows. */
+/** The debug panel: what the page knows of the worker and the browser, then each session's `debugState()`. */
 function refreshDebug(): Promise<void> {
   debugPending ??= (async () => {
     const lines: string[] = [];
@@ -250,14 +237,14 @@ const delegate: URLSessionDelegate = {
 };
 
 /** The demo's sessions: `isDiscretionary` belongs to a configuration, so discretionary tasks get a session of their own. */
-function createSession(identifier: string, discretionary: boolean): Session {
+function createSession(identifier: string, discretionary: boolean): URLSession {
   const configuration = URLSessionConfiguration.background(identifier);
   configuration.isDiscretionary = discretionary;
   return new URLSession(configuration, delegate);
 }
 const session = createSession('demo', false);
 const discretionarySession = createSession('demo-discretionary', true);
-const sessions: Session[] = [session, discretionarySession];
+const sessions: URLSession[] = [session, discretionarySession];
 
 $<HTMLInputElement>('#url').placeholder = `${location.origin}/files/20m?rate=2000000`;
 
@@ -266,12 +253,11 @@ $<HTMLFormElement>('#start').onsubmit = (event) => {
   try {
     const discretionary = $<HTMLInputElement>('#discretionary').checked;
     const target = discretionary ? discretionarySession : session;
-    const task: Task = target.downloadTask($<HTMLInputElement>('#url').value);
+    const task = target.downloadTask($<HTMLInputElement>('#url').value);
     const expected = $<HTMLInputElement>('#expected').valueAsNumber;
     if (expected > 0) task.countOfBytesClientExpectsToReceive = expected;
     const begin = $<HTMLInputElement>('#begin').value;
     if (begin) task.earliestBeginDate = new Date(begin);
-    else if (begin) log('earliestBeginDate is not in this version of the library: the task starts now');
     rowFor(task, target);
     task.resume();
     log(`resume() ${short(task)}: ${task.originalRequest.url}${discretionary ? ' (discretionary session)' : ''}`);
@@ -283,7 +269,7 @@ $<HTMLFormElement>('#start').onsubmit = (event) => {
 };
 $('#debug-refresh').onclick = () => void refreshDebug();
 
-/** What `bgdl.help()` prints: the examples of Apple's "Downloading files in the background", limited to what this version of the library has. */
+/** What `bgdl.help()` prints: the examples of Apple's "Downloading files in the background", and more that the library has. */
 function helpText(): string {
   const origin = location.origin;
   return [
