@@ -103,3 +103,31 @@ test('bgdl.help() prints the seed’s examples for this version of the library, 
   expect(stats.completed).toBe(1);
   expect(stats.log[0]!.t).toBeGreaterThanOrEqual(typedAt + 2000);
 });
+
+test('on a phone (390 px wide) the page does not scroll sideways, and a task shows its state, progress and buttons', async ({ page, server }) => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  const id = unique('phone');
+  // 8 MiB at 1 MB/s: running for the whole check.
+  await page.getByLabel('URL to download').fill(server.url(`/files/8m?seed=${id}&id=${id}&rate=1000000`));
+  await page.getByLabel('countOfBytesClientExpectsToReceive').fill(String(8 * MiB));
+  await page.getByRole('button', { name: 'Download in background' }).click();
+  const row = page.locator('#tasks tbody tr').first();
+  await expect(row.locator('td.state')).toHaveText('running');
+
+  const { scrollWidth, width } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, width: innerWidth }));
+  expect(scrollWidth).toBeLessThanOrEqual(width);
+  // Scrolled down to the task only (never sideways), so what is cut off on the right stays out of view.
+  await row.evaluate((element) => scrollTo({ left: 0, top: element.getBoundingClientRect().top + scrollY - 100, behavior: 'instant' }));
+  for (const part of [
+    row.locator('td.state'),
+    row.locator('progress'),
+    row.locator('.percent'),
+    ...['Pause', 'Resume', 'Cancel'].map((name) => row.getByRole('button', { name })),
+  ]) {
+    await expect(part).toBeVisible();
+    await expect(part).toBeInViewport({ ratio: 1 });
+  }
+
+  await row.getByRole('button', { name: 'Cancel' }).click();
+  await expect(row.locator('td.state')).toHaveText('completed (cancelled)', { timeout: 30_000 });
+});
