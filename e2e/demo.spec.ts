@@ -131,3 +131,30 @@ test('on a phone (390 px wide) the page does not scroll sideways, and a task sho
   await row.getByRole('button', { name: 'Cancel' }).click();
   await expect(row.locator('td.state')).toHaveText('completed (cancelled)', { timeout: 30_000 });
 });
+
+test('the demo installs as an app: Chromium finds its manifest with no error and no installability error, and each icon is a PNG of its size', async ({
+  page,
+}) => {
+  const cdp = await page.context().newCDPSession(page);
+  const { url, errors, data } = await cdp.send('Page.getAppManifest');
+  expect(url).toMatch(/\/manifest\.webmanifest$/);
+  expect(errors).toEqual([]);
+  expect((await cdp.send('Page.getInstallabilityErrors')).installabilityErrors).toEqual([]);
+
+  const manifest = JSON.parse(data!) as {
+    display: string;
+    start_url: string;
+    scope: string;
+    icons: { src: string; sizes: string; type: string; purpose?: string }[];
+  };
+  expect(manifest).toMatchObject({ display: 'standalone', start_url: './', scope: './' });
+  expect(manifest.icons.filter((icon) => icon.purpose === 'maskable').map((icon) => icon.sizes)).toEqual(['512x512']);
+  for (const icon of manifest.icons.filter((icon) => icon.type === 'image/png')) {
+    const size = await page.evaluate(async (src) => {
+      const response = await fetch(new URL(src, new URL('manifest.webmanifest', location.href)));
+      const bitmap = await createImageBitmap(await response.blob());
+      return `${bitmap.width}x${bitmap.height} ${response.headers.get('Content-Type')}`;
+    }, icon.src);
+    expect(size, icon.src).toBe(`${icon.sizes} image/png`);
+  }
+});
