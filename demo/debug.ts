@@ -52,12 +52,50 @@ async function sessionLines(sessions: readonly URLSession[]): Promise<string[]> 
   return lines;
 }
 
-let debugPending: Promise<void> | undefined;
-/** Fills the debug panel again (a call while one is under way shares it). */
+/** How often the panel fills itself again while the page is visible. */
+const INTERVAL_MS = 3000;
+/** The least time between two fills, so that a burst of delegate events makes one call. */
+const GAP_MS = 1000;
+
+let running: Promise<void> = Promise.resolve();
+let queued: Promise<void> | undefined;
+let lastEnd = -Infinity;
+
+/** Fills the panel once; a failure is shown in it rather than thrown. */
+async function fill(sessions: readonly URLSession[]): Promise<void> {
+  let text: string;
+  try {
+    text = [...(await browserLines()), ...(await sessionLines(sessions))].join('\n');
+  } catch (error) {
+    text = `failed: ${String(error)}`;
+  }
+  // Left alone when nothing changed, so a selection in the panel survives the refreshes.
+  if ($('#debug').textContent !== text) $('#debug').textContent = text;
+}
+
+/**
+ * Fills the debug panel again, soon: after the fill under way (never two at once) and at least
+ * `GAP_MS` after it. Calls made meanwhile share the one fill queued.
+ * @returns a promise that settles once the panel shows the state from after this call.
+ */
 export function refreshDebug(sessions: readonly URLSession[]): Promise<void> {
-  debugPending ??= (async () => {
-    const lines = [...(await browserLines()), ...(await sessionLines(sessions))];
-    $('#debug').textContent = lines.join('\n');
-  })().finally(() => (debugPending = undefined));
-  return debugPending;
+  queued ??= (async () => {
+    await running;
+    const wait = lastEnd + GAP_MS - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    // From here on a call needs a fill of its own: this one may have read the state already.
+    queued = undefined;
+    running = fill(sessions).finally(() => (lastEnd = performance.now()));
+    await running;
+  })();
+  return queued;
+}
+
+/** Keeps the debug panel live: every `INTERVAL_MS` while the page is visible, and as it becomes visible. */
+export function liveDebug(sessions: readonly URLSession[]): void {
+  const refresh = () => {
+    if (document.visibilityState === 'visible') void refreshDebug(sessions);
+  };
+  setInterval(refresh, INTERVAL_MS);
+  document.addEventListener('visibilitychange', refresh);
 }

@@ -6,7 +6,7 @@
  */
 import * as library from '../src/index.js';
 import { registerServiceWorker, URLSession, URLSessionConfiguration, type URLSessionDelegate } from '../src/index.js';
-import { refreshDebug } from './debug.js';
+import { liveDebug, refreshDebug } from './debug.js';
 import { $, log, short } from './dom.js';
 import { renderFiles } from './files.js';
 import { helpText } from './help.js';
@@ -26,12 +26,14 @@ const delegate: URLSessionDelegate = {
       log(`didWriteData ${short(task)}: the first bytes`);
     }
     update(row);
+    void refreshDebug(sessions);
   },
   async didFinishDownloadingTo(_session, task, location) {
     const name = `${short(task).slice(1)}-${new URL(task.originalRequest.url).pathname.split('/').pop() || 'download'}`;
     await location.moveTo(name);
     log(`didFinishDownloadingTo ${short(task)}: ${location.size} bytes, kept as "${name}"`);
     await renderFiles();
+    void refreshDebug(sessions);
   },
   didCompleteWithError(session, task, error) {
     log(`didCompleteWithError ${short(task)}: ${error ? `${error.name} ${error.code}: ${error.message}` : 'null'}`);
@@ -84,4 +86,5 @@ await refreshTasks(sessions);
 setInterval(() => void refreshTasks(sessions), 500);
 await renderFiles();
 await refreshDebug(sessions);
+liveDebug(sessions);
 document.body.dataset.ready = 'true';

@@ -158,3 +158,26 @@ test('the demo installs as an app: Chromium finds its manifest with no error and
     expect(size, icon.src).toBe(`${icon.sizes} image/png`);
   }
 });
+
+test('the debug panel keeps itself current: a task made in the console shows up in it, then goes, with no click on Refresh', async ({ page, server }) => {
+  const id = unique('debug');
+  const taskIdentifier = await page.evaluate(
+    (url) => {
+      const task = globalThis.bgdl.session.downloadTask(url);
+      // Waiting for its begin date the task sends no delegate event: only the panel's own refresh can show it.
+      task.earliestBeginDate = new Date(Date.now() + 10 * 60_000);
+      task.resume();
+      return task.taskIdentifier;
+    },
+    server.url(`/files/1m?seed=${id}&id=${id}`),
+  );
+  const debug = page.locator('#debug');
+  await expect(debug).toContainText(`"taskIdentifier": ${taskIdentifier},`, { timeout: 10_000 });
+
+  await page.evaluate(async (taskIdentifier) => {
+    const tasks = await globalThis.bgdl.session.getAllTasks();
+    tasks.find((task) => task.taskIdentifier === taskIdentifier)!.cancel();
+  }, taskIdentifier);
+  await expect(debug).not.toContainText(`"taskIdentifier": ${taskIdentifier},`, { timeout: 10_000 });
+  await expect(debug).toContainText('session "demo"');
+});
