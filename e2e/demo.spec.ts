@@ -128,6 +128,20 @@ test('on a phone (390 px wide) the page does not scroll sideways, and a task sho
     await expect(part).toBeInViewport({ ratio: 1 });
   }
 
+  // Wider, as a tablet or a laptop: cards or the table, neither wider than the page.
+  for (const width of [768, 1024, 1280]) {
+    await page.setViewportSize({ width, height: 844 });
+    const overflow = await page.evaluate(() => {
+      const table = document.querySelector('#tasks')!;
+      return {
+        page: document.documentElement.scrollWidth - innerWidth,
+        table: table.getBoundingClientRect().right - table.parentElement!.getBoundingClientRect().right,
+      };
+    });
+    expect(overflow.page, `the page at ${width} px`).toBeLessThanOrEqual(0);
+    expect(overflow.table, `the table at ${width} px`).toBeLessThanOrEqual(0.5);
+  }
+
   await row.getByRole('button', { name: 'Cancel' }).click();
   await expect(row.locator('td.state')).toHaveText('completed (cancelled)', { timeout: 30_000 });
 });
