@@ -22,10 +22,10 @@ export function readPrebuiltWorker(workerFile: string, fileName: string): Prebui
   const name = path.posix.basename(fileName);
   const code = readFileSync(workerFile, 'utf8');
   const mapFile = `${workerFile}.map`;
-  if (!existsSync(mapFile)) return { code: code.replace(/\n\/\/# sourceMappingURL=\S+\s*$/, '\n'), map: null };
+  if (!existsSync(mapFile)) return { code: code.replace(/\/\/# sourceMappingURL=\S+\s*$/, ''), map: null };
   const map = JSON.parse(readFileSync(mapFile, 'utf8')) as { file?: string };
   return {
-    code: code.replace(/\/\/# sourceMappingURL=\S+\s*$/, `//# sourceMappingURL=${name}.map\n`),
+    code: code.replace(/(\/\/# sourceMappingURL=)\S+(\s*)$/, `$1${name}.map$2`),
     map: JSON.stringify({ ...map, file: name }),
   };
 }

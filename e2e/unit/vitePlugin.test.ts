@@ -8,8 +8,8 @@ import { build, createServer, type Rolldown } from 'vite';
 import { createBgdlPlugin } from '../../plugin/bgdl.js';
 import type { BgdlOptions } from '../../plugin/options.js';
 
-/** A stand-in for the prebuilt worker: what the plugin does with it does not depend on its code. */
-const WORKER = '(()=>{self.worker=1})();\n//# sourceMappingURL=bgdl-sw.js.map\n';
+/** A stand-in for the prebuilt worker (as Vite writes it, no newline at the end): what the plugin does with it does not depend on its code. */
+const WORKER = '(()=>{self.worker=1})();\n//# sourceMappingURL=bgdl-sw.js.map';
 const MAP = JSON.stringify({ version: 3, file: 'bgdl-sw.js', sources: ['../sw/worker.ts'], names: [], mappings: '' });
 
 let dir: string;
@@ -80,7 +80,7 @@ test('vite build emits the worker under its default name, with its map beside it
 test('a fileName in a folder: the worker, its sourceMappingURL and its map all take the name', async () => {
   const files = await buildApp({ fileName: '/workers/dl.js' }, await prebuiltWorker(), './');
   expect(files.has('bgdl-sw.js')).toBe(false);
-  expect(files.get('workers/dl.js')).toBe('(()=>{self.worker=1})();\n//# sourceMappingURL=dl.js.map\n');
+  expect(files.get('workers/dl.js')).toBe('(()=>{self.worker=1})();\n//# sourceMappingURL=dl.js.map');
   expect(JSON.parse(files.get('workers/dl.js.map') ?? 'null')).toMatchObject({ file: 'dl.js', sources: ['../sw/worker.ts'] });
 });
 
@@ -102,7 +102,7 @@ test('the dev server answers the worker and its map under the base, with the sco
     status: 200,
     type: 'text/javascript; charset=utf-8',
     allowed: '/app/',
-    body: '(()=>{self.worker=1})();\n//# sourceMappingURL=dl.js.map\n',
+    body: '(()=>{self.worker=1})();\n//# sourceMappingURL=dl.js.map',
   });
   expect(answers[1]).toMatchObject({ status: 200, type: 'application/json; charset=utf-8' });
   expect(JSON.parse(answers[1]?.body ?? 'null')).toMatchObject({ file: 'dl.js' });
