@@ -108,7 +108,7 @@ test('200 small tasks resumed together with a page in view: streamed, every task
   const sessionId = unique('batching');
   await recordSession(page, sessionId);
   await page.evaluate(() => globalThis.session.ready);
-  // Each says it is small (countOfBytesClientExpectsToReceive, the seed's hint).
+  // Each says it is small (countOfBytesClientExpectsToReceive, Apple's article's hint).
   const ids = await resumeTogether(page, files.urls, 64 * 1024);
 
   await waitForFinishEvents(page, 1, 150_000);

@@ -70,7 +70,7 @@ test('the demo: a URL typed in the box downloads to a completed row, a stored fi
   await expect(page.locator('#files li')).toHaveCount(1);
 });
 
-test('bgdl.help() prints the seed’s examples for this version of the library, and they run', async ({ demoPage: page, server }) => {
+test('bgdl.help() prints the article’s examples for this version of the library, and they run', async ({ demoPage: page, server }) => {
   const messages: string[] = [];
   page.on('console', (message) => messages.push(message.text()));
   await page.evaluate(() => globalThis.bgdl.help());
@@ -90,7 +90,7 @@ test('bgdl.help() prints the seed’s examples for this version of the library, 
   const code = help
     .slice(help.indexOf('// Configure the background session'), help.indexOf('// More'))
     .replace(/'http[^']*\/files\/20m\?rate=2000000'/, `'${server.url(`/files/2m?seed=${id}&id=${id}`)}'`)
-    // The seed's example begins an hour later; two seconds will do to see it wait.
+    // The article's example begins an hour later; two seconds will do to see it wait.
     .replace('Date.now() + 60 * 60 * 1000', 'Date.now() + 2000');
   expect(code).toContain(`/files/2m?seed=${id}`);
   expect(code).toContain('Date.now() + 2000');
@@ -104,7 +104,7 @@ test('bgdl.help() prints the seed’s examples for this version of the library, 
   expect(stats.log[0]!.t).toBeGreaterThanOrEqual(typedAt + 2000);
 });
 
-test('on a phone (390 px wide) the page does not scroll sideways, and a task shows its state, progress and buttons', async ({ page, server }) => {
+test('on a phone (390 px wide) the page does not scroll sideways, and a task shows its state, progress and buttons', async ({ demoPage: page, server }) => {
   await page.setViewportSize({ width: 390, height: 844 });
   const id = unique('phone');
   // 8 MiB at 1 MB/s: running for the whole check.
@@ -147,7 +147,7 @@ test('on a phone (390 px wide) the page does not scroll sideways, and a task sho
 });
 
 test('the demo installs as an app: Chromium finds its manifest with no error and no installability error, and each icon is a PNG of its size', async ({
-  page,
+  demoPage: page,
 }) => {
   const cdp = await page.context().newCDPSession(page);
   const { url, errors, data } = await cdp.send('Page.getAppManifest');
@@ -173,7 +173,10 @@ test('the demo installs as an app: Chromium finds its manifest with no error and
   }
 });
 
-test('the debug panel keeps itself current: a task made in the console shows up in it, then goes, with no click on Refresh', async ({ page, server }) => {
+test('the debug panel keeps itself current: a task made in the console shows up in it, then goes, with no click on Refresh', async ({
+  demoPage: page,
+  server,
+}) => {
   const id = unique('debug');
   const taskIdentifier = await page.evaluate(
     (url) => {

@@ -83,7 +83,7 @@ export async function recordSession(page: AppPage, identifier: string, configura
         },
         didFinishEvents: () => {
           recorded.push(['didFinishEvents']);
-          // As the seed's app does: call the completion handler kept from the app-delegate hook.
+          // As the article's app does: call the completion handler kept from the app-delegate hook.
           globalThis.completionHandlers?.[identifier]?.();
         },
       });

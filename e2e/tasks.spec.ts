@@ -249,7 +249,7 @@ test('countOfBytesClientExpectsToSend: a larger file ends the upload in a named 
   expect((await server.stats(id)).requests).toBe(0);
 });
 
-test('uploads from data or a stream are refused, as in the seed', async ({ page }) => {
+test('uploads from data or a stream are refused, as in Apple’s article', async ({ page }) => {
   await recordSession(page, unique('upload-data'));
   const errors = await page.evaluate(() => {
     const session = globalThis.session;
