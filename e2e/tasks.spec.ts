@@ -270,7 +270,7 @@ test('uploads from data or a stream are refused, as in Apple’s article', async
   }
 });
 
-test("a Request's fields a background task cannot honour are refused, naming them; its signal cancels the task", async ({ page, server }) => {
+test("a Request's fields a background task cannot honour are refused, naming them; its signal cancels the task", async ({ page, server, testBrowser }) => {
   await recordSession(page, unique('request-fields'));
   const refused = await page.evaluate(() => {
     const attempt = (init: RequestInit, upload = false) => {
@@ -302,8 +302,13 @@ test("a Request's fields a background task cannot honour are refused, naming the
     'TypeError: A background task takes a request\'s credentials only as "same-origin", not "include"',
     'TypeError: A background task takes a request\'s mode only as "cors", not "no-cors"',
     'TypeError: A background task takes a request\'s cache only as "default", not "no-store"',
-    expect.stringMatching(/^TypeError: A background task sends no request body: a download sends none/),
-    expect.stringMatching(/^TypeError: .*body.*uploadTask\(\)/),
+    // Firefox has no Request.body: there a body cannot be seen, and goes (README says so).
+    ...(testBrowser === 'firefox'
+      ? [null, null]
+      : [
+          expect.stringMatching(/^TypeError: A background task sends no request body: a download sends none/),
+          expect.stringMatching(/^TypeError: .*body.*uploadTask\(\)/),
+        ]),
     expect.stringMatching(/^AbortError: /),
     null,
   ]);
