@@ -56,7 +56,8 @@ export interface AppServer extends TestServer {
   close(): Promise<void>;
 }
 
-interface AppFixtures {
+/** What `test` gives a test that builds apps apart. */
+export interface AppFixtures {
   /** Packs the built package (`npm pack`) and returns the tarball's path. */
   packLibrary: () => Promise<string>;
   /** Writes an app's files in a fresh directory and `npm install`s its dependencies there. */
@@ -133,42 +134,78 @@ export async function listFiles(dir: string): Promise<string[]> {
 }
 
 /**
- * The page of a test app: registers the app's worker through the library, then exposes the
- * library as `globalThis.bgdl` (what e2e/recorder.ts drives) and marks the body ready.
+ * The test's own script in an app's page, beside the app's code: exposes the library as
+ * `globalThis.bgdl` (what e2e/recorder.ts drives), waits for the worker the app registers, and
+ * marks the body ready.
  */
-export const APP_MAIN_JS = `
-import { URLSession, URLSessionConfiguration, registerServiceWorker } from 'bgdl';
+export const APP_HARNESS_JS = `
+import * as bgdl from 'bgdl';
 
-await registerServiceWorker('/sw.js');
+globalThis.bgdl = bgdl;
 await navigator.serviceWorker.ready;
-globalThis.bgdl = { URLSession, URLSessionConfiguration };
 document.body.dataset.ready = 'true';
 `;
 
-export const APP_INDEX_HTML = `<!doctype html>
+/** An app's `index.html`, loading the module scripts at `scripts` (the app's code, the harness). */
+export function appIndexHtml(...scripts: string[]): string {
+  return `<!doctype html>
 <html lang="en">
   <head><meta charset="utf-8" /><title>bgdl test app</title></head>
   <body>
     <h1>bgdl test app</h1>
-    <script type="module" src="/main.js"></script>
+${scripts.map((src) => `    <script type="module" src="${src}"></script>`).join('\n')}
   </body>
 </html>
 `;
+}
+
+/** The lint options create-vite's templates turn on, which README's code must pass too. */
+const CREATE_VITE_LINT = { noUnusedLocals: true, noUnusedParameters: true, erasableSyntaxOnly: true, noFallthroughCasesInSwitch: true };
 
 /**
- * A Vite config that bundles the app's worker source `entry` into `dist/sw.js`, one classic
- * script (IIFE) with its dependencies, as a second build after the page's. `process.env.NODE_ENV`
- * is defined because Vite's library mode leaves it, and a worker has no `process`.
+ * The `tsconfig.json` of create-vite 9's `vanilla-ts` template, as an app made by README's
+ * `npm create vite@latest` has it: `src/` against the DOM, Vite's client types, no `strict`
+ * written (TypeScript 7 makes it the default).
  */
-export function workerViteConfig(entry: string, outDir = 'dist'): string {
-  return `export default {
-  publicDir: false,
-  define: { 'process.env.NODE_ENV': '"production"' },
-  build: {
-    outDir: ${JSON.stringify(outDir)},
-    emptyOutDir: false,
-    lib: { entry: ${JSON.stringify(entry)}, formats: ['iife'], name: 'appWorker', fileName: () => 'sw.js' },
+export const CREATE_VITE_TSCONFIG = JSON.stringify(
+  {
+    compilerOptions: {
+      target: 'es2023',
+      module: 'esnext',
+      lib: ['ES2023', 'DOM'],
+      types: ['vite/client'],
+      allowArbitraryExtensions: true,
+      skipLibCheck: true,
+      moduleResolution: 'bundler',
+      allowImportingTsExtensions: true,
+      verbatimModuleSyntax: true,
+      moduleDetection: 'force',
+      noEmit: true,
+      ...CREATE_VITE_LINT,
+    },
+    include: ['src'],
   },
-};
-`;
-}
+  null,
+  2,
+);
+
+/** create-vite 9's `tsconfig.node.json` (of its templates that have a `vite.config.ts`): the config, under Node. */
+export const CREATE_VITE_NODE_TSCONFIG = JSON.stringify(
+  {
+    compilerOptions: {
+      target: 'es2023',
+      lib: ['ES2023'],
+      types: ['node'],
+      skipLibCheck: true,
+      module: 'nodenext',
+      allowImportingTsExtensions: true,
+      verbatimModuleSyntax: true,
+      moduleDetection: 'force',
+      noEmit: true,
+      ...CREATE_VITE_LINT,
+    },
+    include: ['vite.config.ts'],
+  },
+  null,
+  2,
+);
