@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
-import type { Page } from '@playwright/test';
+import type { AppPage } from './fixtures.js';
 import {
   APP_HARNESS_JS,
   CREATE_VITE_NODE_TSCONFIG,
@@ -72,7 +72,7 @@ async function buildReadmeApp(createApp: AppFixtures['createApp'], tarball: stri
 }
 
 /** The app's own routes answer; requests no route claims go to the network untouched; then, with the server gone, the precache and the routes serve the app. */
-async function expectRoutesAndOffline(page: Page, server: AppServer): Promise<void> {
+async function expectRoutesAndOffline(page: AppPage, server: AppServer): Promise<void> {
   const plain = unique('plain');
   const answers = await page.evaluate(
     async (plainURL) => {
