@@ -56,8 +56,12 @@ export class URLSession {
       else progress(s, s.tasks.get(data.taskIdentifier), data.type === 'sent' ? data.sent : data.received, data.expected, data.type === 'sent');
     };
     acknowledgeOnPagehide(s);
-    // With the session's lock free, the waiting events are delivered from attach's answer.
-    this.ready = locked(s, async (lock) => attached(s, await serial(s, () => callWorker('attach', configuration.toRecord())), lock), true);
+    // Queued now, before any task's resume(): the lock is granted a task later, and a resume
+    // sent first would run under the default configuration. With the lock free, the waiting
+    // events are delivered from attach's answer.
+    const attach = serial(s, () => callWorker('attach', configuration.toRecord()));
+    attach.catch(() => undefined); // `ready` rejects with it, once the lock is had
+    this.ready = locked(s, async (lock) => attached(s, await attach, lock), true);
   }
 
   /**
