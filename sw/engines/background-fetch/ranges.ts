@@ -227,15 +227,14 @@ async function probe(task: TaskRecord, alone: boolean) {
  * ranges, and the length is the file's, not an encoded body's.
  */
 async function lastByte(task: TaskRecord, head: Response, signal: AbortSignal): Promise<{ size: number; validator: string; hidden: true } | null> {
-  const length = head.headers.get('Content-Length');
-  const size = length !== null && /^\s*\d+\s*$/.test(length) ? Number(length) : 0;
+  const size = contentLength(head.headers);
   const validator = validatorOf(head.headers);
-  if (head.status !== 200 || size <= PART_SIZE || !Number.isSafeInteger(size) || !validator) return null;
+  if (head.status !== 200 || size <= PART_SIZE || !validator) return null;
   const { url, headers } = task.originalRequest;
   try {
     const response = await fetch(url, { headers: [...headers, ['Range', `bytes=${size - 1}-`]], cache: 'no-store', signal });
     await response.body?.cancel();
-    const whole = response.status === 206 && response.headers.get('Content-Length') === '1' && validatorOf(response.headers) === validator;
+    const whole = response.status === 206 && contentLength(response.headers) === 1 && validatorOf(response.headers) === validator;
     return whole ? { size, validator, hidden: true } : null;
   } catch {
     return null; // the registration will tell what is wrong
@@ -261,8 +260,9 @@ async function wholeRange(
   if (response?.status !== 206 || validatorOf(response.headers) !== validator) return undefined;
   // From another origin a hidden Content-Range is proven by the length (see `lastByte`).
   const hidden = response.type === 'cors' && !response.headers.has('Content-Range');
-  const length = Number(response.headers.get('Content-Length') ?? NaN);
-  const range = hidden ? { first, last: first + length - 1, complete: size } : parseContentRange(response.headers.get('Content-Range'));
+  const range = hidden
+    ? { first, last: first + contentLength(response.headers) - 1, complete: size }
+    : parseContentRange(response.headers.get('Content-Range'));
   if (range?.first !== first || range.last !== last || range.complete !== size) return undefined;
   // Likewise its body; while the registration runs, a body not had within FOLLOW_BODY_MS is
   // taken as unfinished.
