@@ -1,25 +1,30 @@
 import { defineConfig } from '@playwright/test';
-import type { EngineOption } from './e2e/fixtures.js';
+import type { BrowserOption, EngineOption } from './e2e/fixtures.js';
 
 const PORT = Number(process.env.TEST_PORT ?? 8321);
 
 /**
- * Every end-to-end test runs twice: with Background Fetch (Chromium's default) and with the
- * streaming engine (Background Fetch switched off in the browser, as in Firefox and Safari).
+ * Every end-to-end test runs in Chromium twice, with Background Fetch (its default) and with
+ * the streaming engine (Background Fetch switched off), then in Firefox ESR and WebKitGTK,
+ * which have no Background Fetch. A test a browser cannot run skips there and says why.
  * Unit tests of pure logic run in Node.
  */
-export default defineConfig<EngineOption>({
+export default defineConfig<EngineOption & BrowserOption>({
   testDir: 'e2e',
   timeout: 120_000,
   expect: { timeout: 30_000 },
-  workers: 1,
-  reporter: process.env.CI ? 'list' : [['list']],
+  // Two lanes, each project in one of them at a time (a project's tests run one by one): on two
+  // cores, a Chromium project beside a Firefox or WebKit one. Order sets which meet.
+  workers: 2,
+  reporter: [['list'], ['json', { outputFile: 'test-results/report.json' }]],
   retries: 0,
   use: { baseURL: `http://127.0.0.1:${PORT}/` },
   projects: [
-    { name: 'unit', testMatch: /unit\/.*\.test\.ts$/ },
-    { name: 'background-fetch', testMatch: /.*\.spec\.ts$/, use: { engine: 'background-fetch' } },
-    { name: 'stream', testMatch: /.*\.spec\.ts$/, use: { engine: 'stream' } },
+    { name: 'unit', testMatch: /unit\/.*\.test\.ts$/, workers: 1 },
+    { name: 'background-fetch', testMatch: /.*\.spec\.ts$/, use: { engine: 'background-fetch' }, workers: 1 },
+    { name: 'firefox', testMatch: /.*\.spec\.ts$/, use: { engine: 'stream', testBrowser: 'firefox' }, workers: 1 },
+    { name: 'stream', testMatch: /.*\.spec\.ts$/, use: { engine: 'stream' }, workers: 1 },
+    { name: 'webkit', testMatch: /.*\.spec\.ts$/, use: { engine: 'stream', testBrowser: 'webkit' }, workers: 1 },
   ],
   webServer: {
     command: 'node e2e/server/server.mjs',

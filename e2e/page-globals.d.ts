@@ -20,7 +20,7 @@ export type DemoGlobal = typeof Library & {
 declare global {
   /**
    * The library in the page. The demo exposes all of it (`DemoGlobal`); a test app
-   * (`APP_MAIN_JS` in e2e/apps.ts) only `URLSession` and `URLSessionConfiguration`.
+   * (`APP_HARNESS_JS` in e2e/apps.ts) the library's exports, without the demo's sessions and `help()`.
    */
   var bgdl: DemoGlobal;
 
