@@ -146,11 +146,23 @@ await navigator.serviceWorker.ready;
 document.body.dataset.ready = 'true';
 `;
 
+/**
+ * Runs before the app's code and keeps, in `globalThis.appErrors`, what it would show a
+ * developer as an error: uncaught errors, unhandled rejections, `console.error`. Read in the
+ * page, it works in every browser (Playwright's console events are Chromium's here).
+ */
+const ERRORS_JS = `globalThis.appErrors = [];
+addEventListener('error', (event) => appErrors.push(String(event.message)));
+addEventListener('unhandledrejection', (event) => appErrors.push(String(event.reason)));
+const consoleError = console.error.bind(console);
+console.error = (...args) => (appErrors.push(args.map(String).join(' ')), consoleError(...args));`;
+
 /** An app's `index.html`, loading the module scripts at `scripts` (the app's code, the harness). */
 export function appIndexHtml(...scripts: string[]): string {
   return `<!doctype html>
 <html lang="en">
-  <head><meta charset="utf-8" /><title>bgdl test app</title></head>
+  <head><meta charset="utf-8" /><title>bgdl test app</title>
+    <script>${ERRORS_JS}</script></head>
   <body>
     <h1>bgdl test app</h1>
 ${scripts.map((src) => `    <script type="module" src="${src}"></script>`).join('\n')}

@@ -24,6 +24,9 @@ declare global {
    */
   var bgdl: DemoGlobal;
 
+  /** In a test app's page (e2e/apps.ts): the errors it showed, uncaught or logged. */
+  var appErrors: string[];
+
   // What e2e/recorder.ts keeps in the page.
   /** The session `recordSession()` created last. */
   var session: URLSession;
