@@ -16,13 +16,15 @@ for (const { suffix, cross, files } of ORIGINS) {
     await expectDownloaded(page, server, f, task);
     const { bytesSent, log } = await server.stats(f.id);
     if (engine === 'stream') {
-      // It resumes after the last part recorded: the part cut off (at most half of PART) and
-      // the bytes of it received are fetched again, nothing more.
+      // It resumes after the last part recorded: the part cut off and the bytes of it received
+      // are fetched again, at most a PART. (Chromium and Firefox hand over nearly all 12 MiB
+      // before the error, losing at most the part being filled, half a PART; WebKit drops what
+      // it had buffered but not yet handed over, and resumed from 6.25 MiB.)
       expect(log).toHaveLength(2);
       expect(log[1]!.range).toMatch(/^bytes=\d+-$/);
       expect(log[1]!.ifRange).toBe(cross ? null : `"${f.id}-${f.size}-v1"`);
       const from = Number(log[1]!.range!.slice(6, -1));
-      expect(from).toBeGreaterThanOrEqual(12 * MiB - PART / 2);
+      expect(from).toBeGreaterThanOrEqual(12 * MiB - PART);
       expect(from).toBeLessThanOrEqual(12 * MiB);
       expect(bytesSent).toBe(f.size + 12 * MiB - from);
     } else {
