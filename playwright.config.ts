@@ -22,17 +22,18 @@ export default defineConfig<EngineOption & BrowserOption>({
   testDir: 'e2e',
   timeout: 120_000,
   expect: { timeout: 30_000 },
-  // Two lanes, each project in one of them at a time (a project's tests run one by one): on two
-  // cores, a Chromium project beside a Firefox or WebKit one. Order sets which meet.
-  workers: 2,
+  // Three lanes, each project in one of them at a time (a project's tests run one by one): the
+  // tests mostly wait (on throttled servers, on Chromium's stalls), so two cores carry three
+  // browsers. Background Fetch, the longest, starts first; WebKit follows whichever ends first.
+  workers: 3,
   reporter: [['list'], ['json', { outputFile: 'test-results/report.json' }]],
   retries: 0,
   use: { baseURL: `http://127.0.0.1:${PORT}/` },
   projects: [
     { name: 'unit', testMatch: /unit\/.*\.test\.ts$/, workers: 1 },
     { name: 'background-fetch', testMatch: /.*\.spec\.ts$/, use: { engine: 'background-fetch' }, workers: 1 },
-    { name: 'firefox', testMatch: EVERY_BROWSER, use: { engine: 'stream', testBrowser: 'firefox' }, workers: 1 },
     { name: 'stream', testMatch: /.*\.spec\.ts$/, use: { engine: 'stream' }, workers: 1 },
+    { name: 'firefox', testMatch: EVERY_BROWSER, use: { engine: 'stream', testBrowser: 'firefox' }, workers: 1 },
     { name: 'webkit', testMatch: EVERY_BROWSER, use: { engine: 'stream', testBrowser: 'webkit' }, workers: 1 },
   ],
   webServer: {

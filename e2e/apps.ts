@@ -1,7 +1,7 @@
 /**
  * Apps built apart from this repository, as a user of the package would build them: the
  * packed tarball installed with npm, bundled by the app's own Vite, served by the test server
- * on a port of their own (TEST_PORT + 1, + 2 for a second parallel worker), so they get an origin and a service worker of their own.
+ * on a port of their own (TEST_PORT + 1 + the parallel worker's index), so they get an origin and a service worker of their own.
  */
 import { expect, type TestInfo } from '@playwright/test';
 import { execFile } from 'node:child_process';
