@@ -35,7 +35,7 @@ for (const suite of report.suites) {
 }
 
 const show = (/** @type {{ passed: number; failed: number; skipped: number } | undefined} */ c) =>
-  c ? [`${c.passed} passed`, c.failed ? `**${c.failed} failed**` : '', c.skipped ? `${c.skipped} skipped` : ''].filter(Boolean).join(', ') : '';
+  c ? [`${c.passed} passed`, c.failed ? `**${c.failed} failed**` : '', c.skipped ? `${c.skipped} skipped` : ''].filter(Boolean).join(', ') : 'not run';
 console.log(`| test file | Chromium, Background Fetch | Chromium, streaming | Firefox ESR | WebKitGTK |`);
 console.log(`| --- | --- | --- | --- | --- |`);
 for (const [spec, row] of [...cells].sort()) console.log(`| \`${spec}\` | ${PROJECTS.map((p) => show(row.get(p))).join(' | ')} |`);
