@@ -137,8 +137,11 @@ for (const { suffix, cross, files } of ORIGINS) {
     expect(resume).toBe(log.at(-1));
     expect(new Set(ranges).size).toBe(ranges.length);
     expect(resume.ifRange).toBe(cross ? null : `"${f.id}-${f.size}-v1"`);
+    // Of what Chromium had handed over (the page's last progress; the server's count runs ahead
+    // of it), at most the two ranges in flight are fetched again (from a simple-CORS origin
+    // each range is a byte shorter than the one before: hence the byte).
     const from = Number(/^bytes=(\d+)-$/.exec(resume.range ?? '')?.[1]);
-    expect(from).toBeGreaterThanOrEqual(before - PART - 1);
+    expect(from).toBeGreaterThanOrEqual(received - PART - 1);
     expect(resume.bytesSent).toBe(f.size - from);
   });
 
