@@ -65,7 +65,7 @@ export async function plan(
   const kept = task.validator === validator && task.countOfBytesExpectedToReceive === size ? task.parts : 0;
   if (kept === 0 && task.parts > 0) await deleteParts(task.sessionId, task.taskIdentifier);
   const received = kept > 0 ? task.countOfBytesReceived : 0;
-  const saved = await sink.save(task, {
+  const update = {
     parts: kept,
     partsBy: partOwners(task, kept),
     validator,
@@ -74,21 +74,14 @@ export async function plan(
     receivedAtStart: received,
     countOfBytesExpectedToReceive: size,
     distinctRanges: hidden,
-  });
-  if (!saved) return;
+  };
+  if (!(await sink.save(task, update))) return;
   if (received >= size) {
     // Every part is stored already (the last transfer stopped before it could say so).
     await sink.complete(task, { response, size, parts: kept, partsBy: partOwners(task, kept) });
     return;
   }
-  const requests = requestsOf({
-    ...task,
-    validator,
-    countOfBytesReceived: received,
-    receivedAtStart: received,
-    countOfBytesExpectedToReceive: size,
-    distinctRanges: hidden,
-  });
+  const requests = requestsOf({ ...task, ...update });
   // Bounds the bytes a server that ignores Range (a whole file per request) could waste.
   return { requests, received, total: size - received };
 }
