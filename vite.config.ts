@@ -1,11 +1,12 @@
-import { readFileSync } from 'node:fs';
 import { defineConfig, type UserConfig } from 'vite';
+import { createBgdlPlugin } from './plugin/bgdl.js';
 
 /**
- * Three builds, chosen by `--mode` (see `npm run build`):
+ * Four builds, chosen by `--mode` (see `npm run build`):
  * - `lib`: the npm package's page entry and worker entry, ESM, dependencies left to the app.
  * - `worker`: `dist/bgdl-sw.js`, a ready service worker for apps that have none (one file).
- * - `demo`: the demo page in `dist/demo`, with the prebuilt worker as its `sw.js`.
+ * - `plugin`: `dist/vite.js`, the Vite plugin that serves that worker (`bgdl/vite`), ESM for Node.
+ * - `demo`: the demo page in `dist/demo`, with the prebuilt worker as its `sw.js` (emitted by the plugin).
  */
 const builds: Record<string, UserConfig> = {
   lib: {
@@ -28,17 +29,22 @@ const builds: Record<string, UserConfig> = {
       lib: { entry: 'sw/worker.ts', formats: ['iife'], name: 'bgdl', fileName: () => 'bgdl-sw.js' },
     },
   },
+  plugin: {
+    publicDir: false,
+    build: {
+      outDir: 'dist',
+      emptyOutDir: false,
+      sourcemap: true,
+      minify: false,
+      ssr: true, // for Node: its built-in modules stay imports rather than browser stubs
+      lib: { entry: { vite: 'plugin/vite.ts' }, formats: ['es'] },
+      rolldownOptions: { external: ['vite'] },
+    },
+  },
   demo: {
     base: './',
     build: { outDir: 'dist/demo', emptyOutDir: true, sourcemap: true },
-    plugins: [
-      {
-        name: 'bgdl-demo-worker',
-        generateBundle() {
-          this.emitFile({ type: 'asset', fileName: 'sw.js', source: readFileSync('dist/bgdl-sw.js') });
-        },
-      },
-    ],
+    plugins: [createBgdlPlugin({ fileName: 'sw.js' }, 'dist/bgdl-sw.js')],
   },
 };
 

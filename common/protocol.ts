@@ -39,7 +39,7 @@ export interface TaskInit {
   priority: number;
   /** Resume data from `cancelByProducingResumeData()`: the task continues from its bytes. */
   resumeData: string | null;
-  /** An upload task's file (uploads come only from files, as in the seed). */
+  /** An upload task's file (uploads come only from files, as in Apple's background sessions). */
   body: Blob | null;
 }
 

@@ -1,9 +1,9 @@
 /**
  * Apps built apart from this repository, as a user of the package would build them: the
  * packed tarball installed with npm, bundled by the app's own Vite, served by the test server
- * on a port of their own (TEST_PORT + 1), so they get an origin and a service worker of their own.
+ * on a port of their own (TEST_PORT + 1 + the parallel worker's index), so they get an origin and a service worker of their own.
  */
-import { expect, type Page, type TestInfo } from '@playwright/test';
+import { expect, type TestInfo } from '@playwright/test';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
@@ -11,13 +11,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from './server/server.mjs';
-import { test as base, testServerAt, type TestServer } from './fixtures.js';
+import { test as base, testServerAt, type AppPage, type TestServer } from './fixtures.js';
 
 /** The repository's root. */
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-/** The port of the app server: next to the demo server's. */
-const APP_PORT = Number(process.env.TEST_PORT ?? 8321) + 1;
+/** The port of a worker's app server: next to the demo server's, one per parallel worker. */
+const appPort = (parallelIndex: number) => Number(process.env.TEST_PORT ?? 8321) + 1 + parallelIndex;
 
 /** The version of a package installed in this repository, so the app gets the same (from npm's cache). */
 export function versionOf(name: string): string {
@@ -56,7 +56,8 @@ export interface AppServer extends TestServer {
   close(): Promise<void>;
 }
 
-interface AppFixtures {
+/** What `test` gives a test that builds apps apart. */
+export interface AppFixtures {
   /** Packs the built package (`npm pack`) and returns the tarball's path. */
   packLibrary: () => Promise<string>;
   /** Writes an app's files in a fresh directory and `npm install`s its dependencies there. */
@@ -64,7 +65,7 @@ interface AppFixtures {
   /** Serves a directory with the test server on the app port, until the test ends. */
   serveApp: (staticDir: string) => Promise<AppServer>;
   /** Opens the app's page and waits for `body[data-ready="true"]`. */
-  openAppPage: (server: AppServer) => Promise<Page>;
+  openAppPage: (server: AppServer) => Promise<AppPage>;
 }
 
 /** Removes a test's temporary directory, or keeps it (and says where) when the test failed. */
@@ -104,10 +105,10 @@ export const test = base.extend<AppFixtures>({
     for (const dir of dirs) await cleanUp(dir, testInfo);
   },
 
-  serveApp: async ({}, use) => {
+  serveApp: async ({}, use, testInfo) => {
     const running: (() => Promise<void>)[] = [];
     await use(async (staticDir) => {
-      const server = await startServer({ port: APP_PORT, host: '127.0.0.1', staticDir });
+      const server = await startServer({ port: appPort(testInfo.parallelIndex), host: '127.0.0.1', staticDir });
       let closed: Promise<void> | undefined;
       const close = () => (closed ??= server.close());
       running.push(close);
@@ -116,14 +117,8 @@ export const test = base.extend<AppFixtures>({
     for (const close of running) await close();
   },
 
-  openAppPage: async ({ context }, use) => {
-    await use(async (server) => {
-      const page = await context.newPage();
-      page.on('pageerror', (error) => console.error(`[app page error] ${error.message}`));
-      await page.goto(server.url('/'));
-      await expect(page.locator('body[data-ready="true"]')).toBeAttached({ timeout: 60_000 });
-      return page;
-    });
+  openAppPage: async ({ driver }, use) => {
+    await use((server) => driver.openPage(server.url('/')));
   },
 });
 
@@ -139,42 +134,90 @@ export async function listFiles(dir: string): Promise<string[]> {
 }
 
 /**
- * The page of a test app: registers the app's worker through the library, then exposes the
- * library as `globalThis.bgdl` (what e2e/recorder.ts drives) and marks the body ready.
+ * The test's own script in an app's page, beside the app's code: exposes the library as
+ * `globalThis.bgdl` (what e2e/recorder.ts drives), waits for the worker the app registers, and
+ * marks the body ready.
  */
-export const APP_MAIN_JS = `
-import { URLSession, URLSessionConfiguration, registerServiceWorker } from 'bgdl';
+export const APP_HARNESS_JS = `
+import * as bgdl from 'bgdl';
 
-await registerServiceWorker('/sw.js');
+globalThis.bgdl = bgdl;
 await navigator.serviceWorker.ready;
-globalThis.bgdl = { URLSession, URLSessionConfiguration };
 document.body.dataset.ready = 'true';
 `;
 
-export const APP_INDEX_HTML = `<!doctype html>
+/**
+ * Runs before the app's code and keeps, in `globalThis.appErrors`, what it would show a
+ * developer as an error: uncaught errors, unhandled rejections, `console.error`. Read in the
+ * page, it works in every browser (Playwright's console events are Chromium's here).
+ */
+const ERRORS_JS = `globalThis.appErrors = [];
+addEventListener('error', (event) => appErrors.push(String(event.message)));
+addEventListener('unhandledrejection', (event) => appErrors.push(String(event.reason)));
+const consoleError = console.error.bind(console);
+console.error = (...args) => (appErrors.push(args.map(String).join(' ')), consoleError(...args));`;
+
+/** An app's `index.html`, loading the module scripts at `scripts` (the app's code, the harness). */
+export function appIndexHtml(...scripts: string[]): string {
+  return `<!doctype html>
 <html lang="en">
-  <head><meta charset="utf-8" /><title>bgdl test app</title></head>
+  <head><meta charset="utf-8" /><title>bgdl test app</title>
+    <script>${ERRORS_JS}</script></head>
   <body>
     <h1>bgdl test app</h1>
-    <script type="module" src="/main.js"></script>
+${scripts.map((src) => `    <script type="module" src="${src}"></script>`).join('\n')}
   </body>
 </html>
 `;
+}
+
+/** The lint options create-vite's templates turn on, which README's code must pass too. */
+const CREATE_VITE_LINT = { noUnusedLocals: true, noUnusedParameters: true, erasableSyntaxOnly: true, noFallthroughCasesInSwitch: true };
 
 /**
- * A Vite config that bundles the app's worker source `entry` into `dist/sw.js`, one classic
- * script (IIFE) with its dependencies, as a second build after the page's. `process.env.NODE_ENV`
- * is defined because Vite's library mode leaves it, and a worker has no `process`.
+ * The `tsconfig.json` of create-vite 9's `vanilla-ts` template, as an app made by README's
+ * `npm create vite@latest` has it: `src/` against the DOM, Vite's client types, no `strict`
+ * written (TypeScript 7 makes it the default).
  */
-export function workerViteConfig(entry: string, outDir = 'dist'): string {
-  return `export default {
-  publicDir: false,
-  define: { 'process.env.NODE_ENV': '"production"' },
-  build: {
-    outDir: ${JSON.stringify(outDir)},
-    emptyOutDir: false,
-    lib: { entry: ${JSON.stringify(entry)}, formats: ['iife'], name: 'appWorker', fileName: () => 'sw.js' },
+export const CREATE_VITE_TSCONFIG = JSON.stringify(
+  {
+    compilerOptions: {
+      target: 'es2023',
+      module: 'esnext',
+      lib: ['ES2023', 'DOM'],
+      types: ['vite/client'],
+      allowArbitraryExtensions: true,
+      skipLibCheck: true,
+      moduleResolution: 'bundler',
+      allowImportingTsExtensions: true,
+      verbatimModuleSyntax: true,
+      moduleDetection: 'force',
+      noEmit: true,
+      ...CREATE_VITE_LINT,
+    },
+    include: ['src'],
   },
-};
-`;
-}
+  null,
+  2,
+);
+
+/** create-vite 9's `tsconfig.node.json` (of its templates that have a `vite.config.ts`): the config, under Node. */
+export const CREATE_VITE_NODE_TSCONFIG = JSON.stringify(
+  {
+    compilerOptions: {
+      target: 'es2023',
+      lib: ['ES2023'],
+      types: ['node'],
+      skipLibCheck: true,
+      module: 'nodenext',
+      allowImportingTsExtensions: true,
+      verbatimModuleSyntax: true,
+      moduleDetection: 'force',
+      noEmit: true,
+      ...CREATE_VITE_LINT,
+    },
+    include: ['vite.config.ts'],
+  },
+  null,
+  2,
+);

@@ -1,4 +1,4 @@
-import type { Page } from '@playwright/test';
+import type { AppPage } from './fixtures.js';
 import { completions, hungTask, recordSession, setHangOnFinish, waitForFinishEvents, type Recorded } from './recorder.js';
 import { expect, test, unique, type FileStats, type TestServer } from './fixtures.js';
 
@@ -15,7 +15,7 @@ function smallFiles(server: TestServer, count: number, params = '') {
  * Resumes one task per URL in the same tick, counting the Background Fetch registrations the
  * page starts (only a page can start one) and the requests they carry. Returns the tasks' ids.
  */
-function resumeTogether(page: Page, urls: string[], expects = 0): Promise<number[]> {
+function resumeTogether(page: AppPage, urls: string[], expects = 0): Promise<number[]> {
   return page.evaluate(
     ({ urls, expects }) => {
       const manager = globalThis.BackgroundFetchManager?.prototype;
@@ -78,7 +78,7 @@ async function expectEachOnce(events: Recorded[], server: TestServer, ids: numbe
  * What is left stored of a session's files: bytes of small files in the database (`bodies`),
  * and temporary parts in Cache Storage.
  */
-function storedFiles(page: Page, sessionId: string): Promise<{ bodies: number; parts: number }> {
+function storedFiles(page: AppPage, sessionId: string): Promise<{ bodies: number; parts: number }> {
   return page.evaluate(async (sessionId) => {
     const db = await new Promise<IDBDatabase>((resolve, reject) => {
       const open = indexedDB.open('bgdl');
@@ -108,7 +108,7 @@ test('200 small tasks resumed together with a page in view: streamed, every task
   const sessionId = unique('batching');
   await recordSession(page, sessionId);
   await page.evaluate(() => globalThis.session.ready);
-  // Each says it is small (countOfBytesClientExpectsToReceive, the seed's hint).
+  // Each says it is small (countOfBytesClientExpectsToReceive, Apple's article's hint).
   const ids = await resumeTogether(page, files.urls, 64 * 1024);
 
   await waitForFinishEvents(page, 1, 150_000);

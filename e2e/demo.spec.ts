@@ -11,7 +11,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
  * `docs/demo.png` when `UPDATE_DEMO_SCREENSHOT=1` (with Background Fetch), and attached to the
  * test's output always.
  */
-test('the demo: a URL typed in the box downloads to a completed row, a stored file and log lines', async ({ page, server, engine }, testInfo) => {
+test('the demo: a URL typed in the box downloads to a completed row, a stored file and log lines', async ({ demoPage: page, server, engine }, testInfo) => {
   const id = unique('demo');
   const size = 12 * MiB;
   // 12 MiB at 4 MB/s: about 3 s, long enough to see it move.
@@ -70,7 +70,7 @@ test('the demo: a URL typed in the box downloads to a completed row, a stored fi
   await expect(page.locator('#files li')).toHaveCount(1);
 });
 
-test('bgdl.help() prints the seed’s examples for this version of the library, and they run', async ({ page, server }) => {
+test('bgdl.help() prints the article’s examples for this version of the library, and they run', async ({ demoPage: page, server }) => {
   const messages: string[] = [];
   page.on('console', (message) => messages.push(message.text()));
   await page.evaluate(() => globalThis.bgdl.help());
@@ -90,7 +90,7 @@ test('bgdl.help() prints the seed’s examples for this version of the library, 
   const code = help
     .slice(help.indexOf('// Configure the background session'), help.indexOf('// More'))
     .replace(/'http[^']*\/files\/20m\?rate=2000000'/, `'${server.url(`/files/2m?seed=${id}&id=${id}`)}'`)
-    // The seed's example begins an hour later; two seconds will do to see it wait.
+    // The article's example begins an hour later; two seconds will do to see it wait.
     .replace('Date.now() + 60 * 60 * 1000', 'Date.now() + 2000');
   expect(code).toContain(`/files/2m?seed=${id}`);
   expect(code).toContain('Date.now() + 2000');
@@ -102,4 +102,99 @@ test('bgdl.help() prints the seed’s examples for this version of the library, 
   const stats = await server.stats(id);
   expect(stats.completed).toBe(1);
   expect(stats.log[0]!.t).toBeGreaterThanOrEqual(typedAt + 2000);
+});
+
+test('on a phone (390 px wide) the page does not scroll sideways, and a task shows its state, progress and buttons', async ({ demoPage: page, server }) => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  const id = unique('phone');
+  // 8 MiB at 1 MB/s: running for the whole check.
+  await page.getByLabel('URL to download').fill(server.url(`/files/8m?seed=${id}&id=${id}&rate=1000000`));
+  await page.getByLabel('countOfBytesClientExpectsToReceive').fill(String(8 * MiB));
+  await page.getByRole('button', { name: 'Download in background' }).click();
+  const row = page.locator('#tasks tbody tr').first();
+  await expect(row.locator('td.state')).toHaveText('running');
+
+  const { scrollWidth, width } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, width: innerWidth }));
+  expect(scrollWidth).toBeLessThanOrEqual(width);
+  // Scrolled down to the task only (never sideways), so what is cut off on the right stays out of view.
+  await row.evaluate((element) => scrollTo({ left: 0, top: element.getBoundingClientRect().top + scrollY - 100, behavior: 'instant' }));
+  for (const part of [
+    row.locator('td.state'),
+    row.locator('progress'),
+    row.locator('.percent'),
+    ...['Pause', 'Resume', 'Cancel'].map((name) => row.getByRole('button', { name })),
+  ]) {
+    await expect(part).toBeVisible();
+    await expect(part).toBeInViewport({ ratio: 1 });
+  }
+
+  // Wider, as a tablet or a laptop: cards or the table, neither wider than the page.
+  for (const width of [768, 1024, 1280]) {
+    await page.setViewportSize({ width, height: 844 });
+    const overflow = await page.evaluate(() => {
+      const table = document.querySelector('#tasks')!;
+      return {
+        page: document.documentElement.scrollWidth - innerWidth,
+        table: table.getBoundingClientRect().right - table.parentElement!.getBoundingClientRect().right,
+      };
+    });
+    expect(overflow.page, `the page at ${width} px`).toBeLessThanOrEqual(0);
+    expect(overflow.table, `the table at ${width} px`).toBeLessThanOrEqual(0.5);
+  }
+
+  await row.getByRole('button', { name: 'Cancel' }).click();
+  await expect(row.locator('td.state')).toHaveText('completed (cancelled)', { timeout: 30_000 });
+});
+
+test('the demo installs as an app: Chromium finds its manifest with no error and no installability error, and each icon is a PNG of its size', async ({
+  demoPage: page,
+}) => {
+  const cdp = await page.context().newCDPSession(page);
+  const { url, errors, data } = await cdp.send('Page.getAppManifest');
+  expect(url).toMatch(/\/manifest\.webmanifest$/);
+  expect(errors).toEqual([]);
+  expect((await cdp.send('Page.getInstallabilityErrors')).installabilityErrors).toEqual([]);
+
+  const manifest = JSON.parse(data!) as {
+    display: string;
+    start_url: string;
+    scope: string;
+    icons: { src: string; sizes: string; type: string; purpose?: string }[];
+  };
+  expect(manifest).toMatchObject({ display: 'standalone', start_url: './', scope: './' });
+  expect(manifest.icons.filter((icon) => icon.purpose === 'maskable').map((icon) => icon.sizes)).toEqual(['512x512']);
+  for (const icon of manifest.icons.filter((icon) => icon.type === 'image/png')) {
+    const size = await page.evaluate(async (src) => {
+      const response = await fetch(new URL(src, new URL('manifest.webmanifest', location.href)));
+      const bitmap = await createImageBitmap(await response.blob());
+      return `${bitmap.width}x${bitmap.height} ${response.headers.get('Content-Type')}`;
+    }, icon.src);
+    expect(size, icon.src).toBe(`${icon.sizes} image/png`);
+  }
+});
+
+test('the debug panel keeps itself current: a task made in the console shows up in it, then goes, with no click on Refresh', async ({
+  demoPage: page,
+  server,
+}) => {
+  const id = unique('debug');
+  const taskIdentifier = await page.evaluate(
+    (url) => {
+      const task = globalThis.bgdl.session.downloadTask(url);
+      // Waiting for its begin date the task sends no delegate event: only the panel's own refresh can show it.
+      task.earliestBeginDate = new Date(Date.now() + 10 * 60_000);
+      task.resume();
+      return task.taskIdentifier;
+    },
+    server.url(`/files/1m?seed=${id}&id=${id}`),
+  );
+  const debug = page.locator('#debug');
+  await expect(debug).toContainText(`"taskIdentifier": ${taskIdentifier},`, { timeout: 10_000 });
+
+  await page.evaluate(async (taskIdentifier) => {
+    const tasks = await globalThis.bgdl.session.getAllTasks();
+    tasks.find((task) => task.taskIdentifier === taskIdentifier)!.cancel();
+  }, taskIdentifier);
+  await expect(debug).not.toContainText(`"taskIdentifier": ${taskIdentifier},`, { timeout: 10_000 });
+  await expect(debug).toContainText('session "demo"');
 });

@@ -1,12 +1,30 @@
-import { test as base, chromium, expect, type BrowserContext, type Page } from '@playwright/test';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import {
+  expect,
+  test as playwrightTest,
+  type BrowserContext,
+  type Page,
+  type PlaywrightTestArgs,
+  type PlaywrightTestOptions,
+  type PlaywrightWorkerArgs,
+  type PlaywrightWorkerOptions,
+  type TestType,
+} from '@playwright/test';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { CHROMIUM_PATH, chromiumArgs } from '../scripts/chromium.mjs';
+import type { ChromiumDriver } from './driver/chromium.js';
+import { launchBrowser, type AppPage, type BrowserDriver, type BrowserName } from './driver/driver.js';
+
+export type { AppPage } from './driver/driver.js';
 
 /** Which engine the browser leaves the library: Background Fetch, or the streaming engine. */
 export interface EngineOption {
   engine: 'background-fetch' | 'stream';
+}
+
+/** Which browser runs the test: Chromium, Firefox ESR or WebKitGTK. */
+export interface BrowserOption {
+  testBrowser: BrowserName;
 }
 
 /** The test server's statistics for one file id. */
@@ -86,22 +104,26 @@ export function testServerAt(baseURL: string): TestServer {
 }
 
 export interface Fixtures {
-  /** A browser on a fresh on-disk profile, with one `about:blank` tab kept open (Background Fetch needs a tab). */
+  /** The browser under test, on a fresh on-disk profile kept across restarts. */
+  driver: BrowserDriver;
+  /** Chromium's Playwright context, for tests of CDP faults, offline and permissions; other browsers skip such tests. */
   context: BrowserContext;
   /** Closes the browser and starts it again on the same profile; `openApp` then opens pages in the new one. */
-  restartBrowser: () => Promise<BrowserContext>;
+  restartBrowser: () => Promise<void>;
   /**
    * Kills every process of the browser (SIGKILL, as a phone's OS ends an app) and starts it
    * again on the same profile; `openApp` then opens pages in the new one.
    */
-  killBrowser: () => Promise<BrowserContext>;
+  killBrowser: () => Promise<void>;
   /** The demo page, loaded, its worker active. */
-  page: Page;
+  page: AppPage;
+  /** The demo page as Playwright drives it, for tests of its user interface (Chromium only). */
+  demoPage: Page;
   server: TestServer;
-  /** Stops every service worker, as the browser does to idle or long-running ones. */
+  /** Stops every service worker, as the browser does to idle or long-running ones; skips the test where the browser cannot. */
   stopWorkers: () => Promise<void>;
   /** A fresh page of the app (the demo), loaded and ready. */
-  openApp: () => Promise<Page>;
+  openApp: () => Promise<AppPage>;
   /**
    * Fires a Background Sync event with this tag at the app's worker, as the browser does when
    * it retries a sync (Chromium waits minutes before it does so by itself).
@@ -109,110 +131,67 @@ export interface Fixtures {
   fireSync: (tag: string) => Promise<void>;
 }
 
-/** The browser's processes: those whose command line names the profile `dir`, and their descendants. */
-async function browserProcesses(dir: string): Promise<number[]> {
-  const parents = new Map<number, number>();
-  const roots: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const [command, stat] = await Promise.all([readFile(`/proc/${entry}/cmdline`, 'utf8'), readFile(`/proc/${entry}/stat`, 'utf8')]).catch(() => ['', '']);
-    // stat: "pid (name) state ppid ...", the name may hold spaces.
-    parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    if (command.includes(`--user-data-dir=${dir}`)) roots.push(Number(entry));
-  }
-  const tree = new Set(roots);
-  for (let grown = true; grown;) {
-    grown = false;
-    for (const [pid, parent] of parents) if (tree.has(parent) && !tree.has(pid)) grown = Boolean(tree.add(pid));
-  }
-  return [...tree];
+/** Playwright's test without its own `page`: ours is a page of any browser, through the driver. */
+const base = playwrightTest as unknown as TestType<PlaywrightTestOptions & Omit<PlaywrightTestArgs, 'page'>, PlaywrightWorkerArgs & PlaywrightWorkerOptions>;
+
+/** The Chromium driver of a test, or a skip that names the CDP or Playwright feature it needs. */
+function chromiumOnly(driver: BrowserDriver, feature: string): ChromiumDriver {
+  test.skip(driver.name !== 'chromium', `${feature}: only Chromium gives tests a way to do it (CDP)`);
+  return driver as ChromiumDriver;
 }
 
-/** The browser under test, replaced by `restartBrowser`. */
-export interface BrowserHolder {
-  current: BrowserContext;
-  launch: () => Promise<BrowserContext>;
-  /** The profile's directory, which every process of the browser names in its command line. */
-  dir: string;
-}
-
-export const test = base.extend<Fixtures & EngineOption & { chromiumProfile: BrowserHolder }>({
+export const test = base.extend<Fixtures & EngineOption & BrowserOption>({
   engine: ['background-fetch', { option: true }],
+  testBrowser: ['chromium', { option: true }],
 
-  chromiumProfile: [
-    async ({ engine }, use) => {
-      const dir = await mkdtemp(path.join(tmpdir(), 'bgdl-profile-'));
-      const args = chromiumArgs({ backgroundFetch: engine !== 'stream' });
-      const launch = () => chromium.launchPersistentContext(dir, { executablePath: CHROMIUM_PATH, headless: true, args });
-      const holder = { current: await launch(), launch, dir };
-      await use(holder);
-      await holder.current.close();
-      await rm(dir, { recursive: true, force: true });
+  driver: [
+    async ({ engine, testBrowser }, use) => {
+      const profile = await mkdtemp(path.join(tmpdir(), `bgdl-${testBrowser}-`));
+      const driver = await launchBrowser(testBrowser, { profile, backgroundFetch: engine !== 'stream' });
+      await use(driver);
+      await driver.close();
+      await rm(profile, { recursive: true, force: true });
     },
     { scope: 'test' },
   ],
 
-  context: async ({ chromiumProfile: browser }, use) => {
-    await use(browser.current);
+  context: async ({ driver }, use) => {
+    await use(chromiumOnly(driver, "Playwright's browser context").context);
   },
 
-  restartBrowser: async ({ chromiumProfile: browser }, use) => {
-    await use(async () => {
-      await browser.current.close();
-      browser.current = await browser.launch();
-      return browser.current;
-    });
+  restartBrowser: async ({ driver }, use) => {
+    await use(() => driver.restart());
   },
 
-  killBrowser: async ({ chromiumProfile: browser }, use) => {
-    await use(async () => {
-      const processes = await browserProcesses(browser.dir);
-      expect(processes.length).toBeGreaterThan(0);
-      for (const pid of processes) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // gone already, with its parent
-        }
-      }
-      await browser.current.close().catch(() => undefined);
-      browser.current = await browser.launch();
-      return browser.current;
-    });
+  killBrowser: async ({ driver }, use) => {
+    await use(() => driver.kill());
   },
 
-  openApp: async ({ chromiumProfile: browser, baseURL }, use) => {
-    await use(async () => {
-      const page = await browser.current.newPage();
-      page.on('pageerror', (error) => console.error(`[page error] ${error.message}`));
-      await page.goto(baseURL!);
-      await expect(page.locator('body[data-ready="true"]')).toBeAttached();
-      return page;
-    });
+  openApp: async ({ driver, baseURL }, use) => {
+    await use(() => driver.openPage(baseURL!));
   },
 
   page: async ({ openApp }, use) => {
     await use(await openApp());
   },
 
+  demoPage: async ({ driver, page }, use) => {
+    chromiumOnly(driver, 'The demo UI test clicks and reads elements through Playwright');
+    await use(page.playwright!);
+  },
+
   server: async ({ baseURL }, use) => {
     await use(testServerAt(baseURL!));
   },
 
-  stopWorkers: async ({ chromiumProfile: browser }, use) => {
-    await use(async () => {
-      const context = browser.current;
-      const anyPage = context.pages()[0] ?? (await context.newPage());
-      const cdp = await context.newCDPSession(anyPage);
-      await cdp.send('ServiceWorker.enable');
-      await cdp.send('ServiceWorker.stopAllWorkers');
-      await cdp.detach();
-    });
+  stopWorkers: async ({ driver }, use) => {
+    test.skip(driver.stopWorkers === null, `Stopping service workers: ${driver.name} gives tests no way to (no CDP)`);
+    await use(driver.stopWorkers!);
   },
 
-  fireSync: async ({ chromiumProfile: browser, baseURL }, use) => {
+  fireSync: async ({ driver, baseURL }, use) => {
+    const { context } = chromiumOnly(driver, 'Firing a Background Sync event');
     await use(async (tag) => {
-      const context = browser.current;
       const anyPage = context.pages()[0] ?? (await context.newPage());
       const cdp = await context.newCDPSession(anyPage);
       const origin = new URL(baseURL!).origin;

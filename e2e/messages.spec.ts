@@ -1,8 +1,8 @@
-import { expect, test, unique } from './fixtures.js';
+import { expect, test, unique, type AppPage } from './fixtures.js';
 import { expectDownloaded, hungTask, MiB, recordSession, setHangOnFinish, startDownload, testFile } from './recorder.js';
 
 /** Sends raw Comlink messages over one call's port, as any code of the origin could; returns the answers. */
-function rawCall(page: import('@playwright/test').Page, messages: Record<string, unknown>[]): Promise<Record<string, unknown>[]> {
+function rawCall(page: AppPage, messages: Record<string, unknown>[]): Promise<Record<string, unknown>[]> {
   return page.evaluate(async (messages) => {
     const worker = (await navigator.serviceWorker.ready).active!;
     const { port1, port2 } = new MessageChannel();
@@ -26,7 +26,7 @@ function apply(id: string, method: string, ...args: unknown[]): Record<string, u
 }
 
 /** How many events of a session wait in the worker's outbox (asked through the raw protocol: it hands none out). */
-async function waitingEvents(page: import('@playwright/test').Page, sessionId: string): Promise<number> {
+async function waitingEvents(page: AppPage, sessionId: string): Promise<number> {
   const [answer] = await rawCall(page, [apply('debug', 'debugState', sessionId)]);
   return (answer?.value as { waitingEvents: number }).waitingEvents;
 }

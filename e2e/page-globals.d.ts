@@ -20,9 +20,12 @@ export type DemoGlobal = typeof Library & {
 declare global {
   /**
    * The library in the page. The demo exposes all of it (`DemoGlobal`); a test app
-   * (`APP_MAIN_JS` in e2e/apps.ts) only `URLSession` and `URLSessionConfiguration`.
+   * (`APP_HARNESS_JS` in e2e/apps.ts) the library's exports, without the demo's sessions and `help()`.
    */
   var bgdl: DemoGlobal;
+
+  /** In a test app's page (e2e/apps.ts): the errors it showed, uncaught or logged. */
+  var appErrors: string[];
 
   // What e2e/recorder.ts keeps in the page.
   /** The session `recordSession()` created last. */

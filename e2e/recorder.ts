@@ -1,5 +1,5 @@
-import { expect, type Page } from '@playwright/test';
-import { unique } from './fixtures.js';
+import { expect } from '@playwright/test';
+import { unique, type AppPage } from './fixtures.js';
 
 export const MiB = 1024 * 1024;
 /** The streaming engine's part size: what a stop may cost it. */
@@ -22,7 +22,7 @@ export function testFile(server: FileServer, mib: number, params = '') {
  * the source), each event once, in order.
  */
 export async function expectDownloaded(
-  page: Page,
+  page: AppPage,
   server: FileServer,
   file: { id: string; size: number },
   taskIdentifier: number,
@@ -52,7 +52,7 @@ export type Recorded =
  * named a file, keeps it under that name followed by the task identifier. While
  * `setHangOnFinish()` is on, it never settles instead (and `hasHung()` says it was entered).
  */
-export async function recordSession(page: Page, identifier: string, configuration: Record<string, unknown> = {}): Promise<void> {
+export async function recordSession(page: AppPage, identifier: string, configuration: Record<string, unknown> = {}): Promise<void> {
   await page.evaluate(
     ({ identifier, configuration }) => {
       const { URLSession, URLSessionConfiguration } = globalThis.bgdl;
@@ -83,7 +83,7 @@ export async function recordSession(page: Page, identifier: string, configuratio
         },
         didFinishEvents: () => {
           recorded.push(['didFinishEvents']);
-          // As the seed's app does: call the completion handler kept from the app-delegate hook.
+          // As the article's app does: call the completion handler kept from the app-delegate hook.
           globalThis.completionHandlers?.[identifier]?.();
         },
       });
@@ -94,22 +94,22 @@ export async function recordSession(page: Page, identifier: string, configuratio
 }
 
 /** Makes the recording delegate keep the next finished files as `name-<taskIdentifier>` (null: keep none). */
-export async function setMoveTo(page: Page, name: string | null): Promise<void> {
+export async function setMoveTo(page: AppPage, name: string | null): Promise<void> {
   await page.evaluate((name) => Object.assign(globalThis, { moveFilesTo: name }), name);
 }
 
 /** Makes the recording delegate's `didFinishDownloadingTo` hang (never settle) from now on, or not. */
-export async function setHangOnFinish(page: Page, on: boolean): Promise<void> {
+export async function setHangOnFinish(page: AppPage, on: boolean): Promise<void> {
   await page.evaluate((on) => Object.assign(globalThis, { hangOnFinish: on }), on);
 }
 
 /** The task whose `didFinishDownloadingTo` hangs in the page, if one does. */
-export function hungTask(page: Page): Promise<number | undefined> {
+export function hungTask(page: AppPage): Promise<number | undefined> {
   return page.evaluate(() => globalThis.hung);
 }
 
 /** Creates a task in the page's recorded session, resumes it, and returns its identifier. */
-export function startDownload(page: Page, url: string): Promise<number> {
+export function startDownload(page: AppPage, url: string): Promise<number> {
   return page.evaluate((url) => {
     const task = globalThis.session.downloadTask(url);
     task.resume();
@@ -118,16 +118,16 @@ export function startDownload(page: Page, url: string): Promise<number> {
 }
 
 /** What the page's delegate has recorded so far. */
-export function recorded(page: Page): Promise<Recorded[]> {
+export function recorded(page: AppPage): Promise<Recorded[]> {
   return page.evaluate(() => globalThis.recorded);
 }
 
 /** The recorded events but `didWriteData`. */
-export async function completions(page: Page): Promise<Recorded[]> {
+export async function completions(page: AppPage): Promise<Recorded[]> {
   return (await recorded(page)).filter((event) => event[0] !== 'didWriteData');
 }
 
 /** Waits until the page's delegate has recorded `didFinishEvents` `count` times. */
-export async function waitForFinishEvents(page: Page, count = 1, timeout = 60_000): Promise<void> {
+export async function waitForFinishEvents(page: AppPage, count = 1, timeout = 60_000): Promise<void> {
   await page.waitForFunction((count) => globalThis.recorded.filter((e) => e[0] === 'didFinishEvents').length >= count, count, { timeout });
 }

@@ -1,8 +1,8 @@
-import { expect, test, unique, type TestServer } from './fixtures.js';
+import { expect, test, unique, type TestServer, type AppPage } from './fixtures.js';
 import { completions, MiB, recordSession, testFile, waitForFinishEvents } from './recorder.js';
 
 /** Starts downloads of `urls` in one tick, with their priorities; returns their task identifiers. */
-function startAll(page: import('@playwright/test').Page, downloads: { url: string; priority?: number }[]): Promise<number[]> {
+function startAll(page: AppPage, downloads: { url: string; priority?: number }[]): Promise<number[]> {
   return page.evaluate((downloads) => {
     const session = globalThis.session;
     return downloads.map(({ url, priority }) => {

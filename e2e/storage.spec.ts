@@ -18,7 +18,7 @@ test('storage quota exhausted: the task ends with cannotWriteToFile, other files
   // Chromium lets DevTools give an origin a small quota (here: less than the next file). With
   // Background Fetch a file takes twice its size for a moment: the browser's records, then the
   // library's parts, until the registration is let go.
-  const cdp = await context.newCDPSession(page);
+  const cdp = await context.newCDPSession(page.playwright!);
   await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(baseURL!).origin, quotaSize: 32 * MiB });
 
   const bigId = unique('big');
@@ -67,11 +67,11 @@ test('no room to keep a finished file (moveTo): the file and its events wait, an
 
   // Then the origin has no room left for a copy: `moveTo` fails with QuotaExceededError.
   const full = await openApp();
-  const cdp = await context.newCDPSession(full);
+  const cdp = await context.newCDPSession(full.playwright!);
   const { usage } = await full.evaluate(() => navigator.storage.estimate());
   await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: usage! + 1024 * 1024 });
   const warnings: string[] = [];
-  full.on('console', (message) => message.type() === 'warning' && warnings.push(message.text()));
+  full.playwright!.on('console', (message) => message.type() === 'warning' && warnings.push(message.text()));
   await setMoveTo(full, 'kept');
   await recordSession(full, sessionId);
   await expect.poll(() => warnings.find((text) => text.includes('no room to keep the file')), { timeout: 30_000 }).toBeTruthy();
@@ -113,7 +113,7 @@ test('no room even to record the end of a download: nothing is told until there 
   await expect.poll(async () => (await server.gate(gate)).reached, { timeout: 30_000 }).toBeGreaterThan(0);
   // No room at all. Chromium checks IndexedDB writes against the space it last read, for up to
   // 30 s (BucketContext::kBucketSpaceCacheTimeLimit): after that, against this quota.
-  const cdp = await context.newCDPSession(page);
+  const cdp = await context.newCDPSession(page.playwright!);
   await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: 1 });
   await page.waitForTimeout(31_000);
   await server.release(gate);
@@ -150,7 +150,7 @@ test('cancelByProducingResumeData() with no room to keep the bytes: the call fai
   const task = await startDownload(page, server.url(`/files/32m?seed=${id}&id=${id}&rate=6000000`));
   await expect.poll(async () => (await server.stats(id)).bytesSent, { timeout: 60_000 }).toBeGreaterThan(18 * MiB);
   // The resume data's bytes are a copy of the parts kept (16 MiB or more): no room for it.
-  const cdp = await context.newCDPSession(page);
+  const cdp = await context.newCDPSession(page.playwright!);
   const { usage } = await page.evaluate(() => navigator.storage.estimate());
   await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: usage! + MiB });
   const outcome = await page.evaluate(async () => {

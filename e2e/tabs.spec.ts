@@ -1,4 +1,4 @@
-import type { Page } from '@playwright/test';
+import type { AppPage } from './fixtures.js';
 import { completions, hungTask, recordSession, recorded, setHangOnFinish, startDownload, waitForFinishEvents } from './recorder.js';
 import { expect, test, unique, type TestServer } from './fixtures.js';
 
@@ -11,17 +11,17 @@ function file(server: TestServer, mib: number, rate: number) {
 }
 
 /** The tasks `getAllTasks()` lists in a page's recorded session. */
-function listedTasks(page: Page): Promise<{ taskIdentifier: number; state: string }[]> {
+function listedTasks(page: AppPage): Promise<{ taskIdentifier: number; state: string }[]> {
   return page.evaluate(async () => (await globalThis.session.getAllTasks()).map((task) => ({ taskIdentifier: task.taskIdentifier, state: task.state })));
 }
 
 /** How many `didWriteData` a page's delegate got for a task. */
-async function writes(page: Page, taskIdentifier: number): Promise<number> {
+async function writes(page: AppPage, taskIdentifier: number): Promise<number> {
   return (await recorded(page)).filter((event) => event[0] === 'didWriteData' && event[1] === taskIdentifier).length;
 }
 
 /** Opens a second tab of the app and records the same session in both. */
-async function twoTabs(page: Page, openApp: () => Promise<Page>, sessionId: string): Promise<[Page, Page]> {
+async function twoTabs(page: AppPage, openApp: () => Promise<AppPage>, sessionId: string): Promise<[AppPage, AppPage]> {
   const second = await openApp();
   for (const tab of [page, second]) {
     await recordSession(tab, sessionId);
@@ -86,7 +86,7 @@ test('the tab holding the lock closes mid-handler: the other tab gets the events
   for (const tab of tabs) await setHangOnFinish(tab, true);
   const taskIdentifier = await startDownload(tabs[0], f.url);
 
-  let holder: Page | undefined;
+  let holder: AppPage | undefined;
   await expect
     .poll(
       async () => {

@@ -1,4 +1,4 @@
-import type { Page } from '@playwright/test';
+import type { AppPage } from './fixtures.js';
 import { appendFile, cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -20,7 +20,7 @@ function versionMarker(version: number): string {
 }
 
 /** Which version of the worker answers as the page's controller (null: none answers in time). */
-function controllerVersion(page: Page): Promise<number | null> {
+function controllerVersion(page: AppPage): Promise<number | null> {
   return page.evaluate(async () => {
     const worker = navigator.serviceWorker.controller;
     if (!worker) return null;
@@ -32,7 +32,7 @@ function controllerVersion(page: Page): Promise<number | null> {
 }
 
 /** The states of the registration's workers. */
-function workerStates(page: Page): Promise<{ installing?: string; waiting?: string; active?: string }> {
+function workerStates(page: AppPage): Promise<{ installing?: string; waiting?: string; active?: string }> {
   return page.evaluate(async () => {
     const { installing, waiting, active } = (await navigator.serviceWorker.getRegistration())!;
     return { installing: installing?.state, waiting: waiting?.state, active: active?.state };

@@ -1,12 +1,11 @@
 // @ts-check
 /**
  * `node scripts/firefox-smoke.mjs`: the library in Firefox (no Background Fetch: the streaming
- * engine), driven as a person would through the demo page. Not part of `npm test` (the CI runs
- * Chromium only). Needs Firefox (`apt-get install -y firefox-esr`) and `puppeteer-core` 24
- * installed OUTSIDE this repository, whose path is given in PUPPETEER_CORE:
+ * engine), driven as a person would through the demo page: what `npm test` skips in Firefox
+ * (it cannot stop Firefox's workers or shrink its quota from a test), and what it runs there
+ * only with TEST_ALL_BROWSERS=1. Needs Firefox (`apt-get install -y firefox-esr`):
  *
- *   mkdir /tmp/ffprobe && cd /tmp/ffprobe && npm init -y && npm install puppeteer-core@24
- *   npm run build && PUPPETEER_CORE=/tmp/ffprobe/node_modules/puppeteer-core node scripts/firefox-smoke.mjs
+ *   npm run build && node scripts/firefox-smoke.mjs
  *
  * Env: FIREFOX_PATH (default `/usr/bin/firefox-esr`), FIREFOX_SMOKE_PORT (default 8390; the
  * test server takes it). Each check prints `ok` or `FAILED` with what it saw; the exit code is
@@ -17,17 +16,12 @@
 import { appendFile, cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
+import puppeteer from 'puppeteer-core';
 import { startServer } from '../e2e/server/server.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MiB = 1024 * 1024;
-if (!process.env.PUPPETEER_CORE) {
-  console.error('PUPPETEER_CORE: the path of a puppeteer-core 24 installed outside this repository (see the top of this file)');
-  process.exit(1);
-}
-/** @type {any} */
-const puppeteer = (await import(pathToFileURL(path.join(process.env.PUPPETEER_CORE, 'lib/esm/puppeteer/puppeteer-core.js')).href)).default;
 // A copy of the demo: the update check changes its worker.
 const demo = await mkdtemp(path.join(tmpdir(), 'bgdl-firefox-demo-'));
 await cp(path.join(ROOT, 'dist/demo'), demo, { recursive: true });
@@ -46,7 +40,7 @@ function check(/** @type {string} */ name, /** @type {boolean} */ ok, /** @type 
 
 /** Firefox on the smoke profile, its output read for the app's errors (only this origin's). */
 async function launch(/** @type {Record<string, unknown>} */ prefs = {}) {
-  const browser = await puppeteer.launch({
+  const browser = await /** @type {any} */ (puppeteer).launch({
     browser: 'firefox',
     executablePath: process.env.FIREFOX_PATH ?? '/usr/bin/firefox-esr',
     headless: true,

@@ -80,8 +80,8 @@ export class URLSession {
 
   /**
    * A task that uploads a file (`Blob` or `File`) with `request` (POST unless the request says
-   * otherwise), `suspended` until `resume()`. As in the seed, background sessions upload only
-   * from files: data or a stream would be lost with the page.
+   * otherwise), `suspended` until `resume()`. As Apple's background sessions do, it uploads
+   * only from files: data or a stream would be lost with the page.
    */
   uploadTask(request: string | URL | Request, fromFile: Blob): URLSessionUploadTask {
     checkValid(this.#s);
@@ -99,8 +99,8 @@ export class URLSession {
   }
 
   /**
-   * What the library is doing, as the seed's Background Networking Profile shows it: the
-   * engine in use, the network as the worker sees it, and each task's state and why it waits.
+   * What the library is doing (a Background Networking Profile for the web): the engine in
+   * use, the network as the worker sees it, and each task's state and why it waits.
    */
   debugState(): Promise<DebugState> {
     return callWorker('debugState', this.#s.id);
@@ -144,7 +144,7 @@ function add<T extends URLSessionTask>(
 ): T {
   // A URL is resolved against the page; one that does not parse throws the browser's TypeError.
   const original = request instanceof Request ? request : new Request(request, requestInit);
-  // Only http: and https: URLs, as the seed's limitations require.
+  // Only http: and https: URLs, as Apple's background sessions allow.
   if (!/^https?:/.test(original.url)) throw badValue('Only http: and https: URLs can be used', original.url);
   checkRequestFields(original);
   // As fetch() does: an aborted signal refuses the task, and a signal aborted later cancels it.

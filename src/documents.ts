@@ -1,7 +1,7 @@
 import { FILES_CACHE, permanentKey, permanentName } from '../common/schema.js';
 
 /**
- * The permanent store (the seed's Documents directory): files kept with
+ * The permanent store (the app's Documents directory, in Apple's terms): files kept with
  * `location.moveTo(name)`. Stored in this origin's Cache Storage, never shared with another.
  */
 export const documents = {

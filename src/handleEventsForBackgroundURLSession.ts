@@ -1,11 +1,12 @@
 import { callWorker } from './connection.js';
 
 /**
- * The seed's `application(_:handleEventsForBackgroundURLSession:completionHandler:)`: call it
- * when a page of the app loads. `handler` is called for each session that has events waiting
- * (tasks that ended while no page was open), with the session's identifier and a completion
- * handler. Re-create that session, keep the handler, and call it from the delegate's
- * `didFinishEvents`: the session's launch notification is then closed.
+ * The app delegate's `application(_:handleEventsForBackgroundURLSession:completionHandler:)` of
+ * Apple's "Downloading files in the background": call it when a page of the app loads.
+ * `handler` is called for each session that has events waiting (tasks that ended while no page
+ * was open), with the session's identifier and a completion handler. Re-create that session,
+ * keep the handler, and call it from the delegate's `didFinishEvents`: the session's launch
+ * notification is then closed.
  * @returns the identifiers of the sessions with events waiting.
  */
 export async function handleEventsForBackgroundURLSession(handler: (identifier: string, completionHandler: () => void) => void): Promise<string[]> {

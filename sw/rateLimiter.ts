@@ -1,7 +1,8 @@
 /**
- * The seed's rate limiter: each time the app is woken in the background the delay grows, and a
- * task started while the app is in the background does not begin before the delay expires. The
- * delay goes back to zero when a page of the app is visible, or when it passes without a wake.
+ * The rate limiter of Apple's background sessions: each time the app is woken in the background
+ * the delay grows, and a task started while the app is in the background does not begin before
+ * the delay expires. The delay goes back to zero when a page of the app is visible, or when it
+ * passes without a wake.
  */
 import type { RateLimiterState } from '../common/schema.js';
 

@@ -20,7 +20,7 @@ export function taskIdentifier(value: unknown): number {
   return value as number;
 }
 
-/** An absolute `http:` or `https:` URL, as the seed's limitations require. */
+/** An absolute `http:` or `https:` URL, the only kind Apple's background sessions allow. */
 export function httpURL(value: unknown): string {
   let url: URL | undefined;
   try {

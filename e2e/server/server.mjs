@@ -427,6 +427,7 @@ export async function startServer({ port = 0, host = '127.0.0.1', staticDir } = 
     const statusFault = intParam(q, 'status');
     const retryAfter = q.get('retryAfter');
     const drop = intParam(q, 'drop');
+    const dropDelay = intParam(q, 'dropDelay') ?? 0;
     const stall = intParam(q, 'stall');
     const short = intParam(q, 'short');
     const rate = intParam(q, 'rate') ?? 0;
@@ -575,6 +576,7 @@ export async function startServer({ port = 0, host = '127.0.0.1', staticDir } = 
     sent += await pump(res, w, chunks, { limit: limit - sent, rate, onBytes });
     if (w.closed) return;
     if (dropAt !== undefined) {
+      await wait(dropDelay, res, w);
       res.destroy();
     } else if (stallAt !== undefined) {
       // Hang: never end the response; the client has to give up.

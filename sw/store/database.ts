@@ -23,7 +23,7 @@ export function getDatabase(): Promise<IDBPDatabase<Schema>> {
       // Version 5: the transfer that owns a task is its `transferId` (was `engineId`).
       if (oldVersion < 5) void renameTransferId(transaction.objectStore('tasks'));
       // Version 6: what was handed out bounds an acknowledge (`handedOut`).
-      if (oldVersion < 6) void seedHandedOut(db.createObjectStore('handedOut'), transaction.objectStore('events'));
+      if (oldVersion < 6) void fillHandedOut(db.createObjectStore('handedOut'), transaction.objectStore('events'));
     },
     // A newer version of the library (a new worker) is upgrading the database: this connection
     // steps aside rather than hold the upgrade up until this worker ends.
@@ -61,7 +61,7 @@ async function renameTransferId(tasks: IDBPObjectStore<Schema, ArrayLike<StoreNa
  * Counts the events waiting from before version 6 as handed out: which of them a page got was
  * not recorded, and a page's acknowledge of one must still delete it, not bring it again.
  */
-async function seedHandedOut(
+async function fillHandedOut(
   handedOut: IDBPObjectStore<Schema, ArrayLike<StoreNames<Schema>>, 'handedOut', 'versionchange'>,
   events: IDBPObjectStore<Schema, ArrayLike<StoreNames<Schema>>, 'events', 'versionchange'>,
 ): Promise<void> {

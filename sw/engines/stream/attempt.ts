@@ -52,6 +52,21 @@ export interface AttemptContext {
   idle: IdleTimeout;
 }
 
+/**
+ * Rejects, with the reason, once the attempt is given up: cancelled, or no data for
+ * `timeoutIntervalForRequest`. Raced with each read of the body, because WebKit leaves a read
+ * of an aborted fetch's body waiting for ever.
+ */
+export function givenUp({ signal, idle }: AttemptContext): Promise<never> {
+  const any = AbortSignal.any([signal, idle.signal]);
+  const given = new Promise<never>((_, reject) => {
+    if (any.aborted) reject(any.reason);
+    else any.addEventListener('abort', () => reject(any.reason), { once: true });
+  });
+  given.catch(() => undefined); // an attempt that ends otherwise never looks
+  return given;
+}
+
 /** An error status as a URLError, retryable where the server may do better later. */
 export function statusError(response: Response, url: string): Error {
   const error = new URLError('badServerResponse', `The server answered with an error status: HTTP ${response.status} for ${url}`, response.status);
@@ -162,7 +177,9 @@ async function storeWhole(
       // A body the headers bound (this origin's, not encoded) is read at once; one whose decoded
       // length nothing bounds (another origin may hide Content-Encoding) only up to the limit.
       const bounded = response.type === 'basic' && !response.headers.has('Content-Encoding');
-      body = bounded ? await response.arrayBuffer() : await readUpTo(response.body!, SMALL_FILE_SIZE);
+      const reading = bounded ? response.arrayBuffer() : readUpTo(response.body!, SMALL_FILE_SIZE);
+      reading.catch(() => undefined); // given up first, its failure is no news
+      body = await Promise.race([reading, givenUp(ctx)]);
     } catch (error) {
       throw failure(error);
     }

@@ -9,7 +9,7 @@ import { PART_SIZE, type TaskRecord } from '../../../common/schema.js';
 import { isQuotaError } from '../../quota.js';
 import { notify } from '../../notify.js';
 import { putPart } from '../../store/parts.js';
-import { attemptFailure, Retryable, tooLarge, type AttemptContext } from './attempt.js';
+import { attemptFailure, givenUp, Retryable, tooLarge, type AttemptContext } from './attempt.js';
 import { CHUNK_SIZE, PartReader } from './PartReader.js';
 
 /** How often, at most, a transfer reports its progress to the pages. */
@@ -74,10 +74,13 @@ export async function storeParts(
   const { stop, signal } = ctx;
   const { url } = ctx.task.originalRequest;
   const body = new PartReader(stream, ctx.pool);
-  const stopped = new Promise<undefined>((resolve) => {
+  // A suspend ends the part being read at the bytes it has; a cancel or a timeout fails it.
+  const suspended = new Promise<undefined>((resolve) => {
     if (stop.aborted) resolve(undefined);
     else stop.addEventListener('abort', () => resolve(undefined), { once: true });
   });
+  const stopped = Promise.race([suspended, givenUp(ctx)]);
+  stopped.catch(() => undefined); // seen by the read it interrupts, if any
   const progress: Progress = {
     filled: at.start,
     kept: at.start,
@@ -97,7 +100,7 @@ export async function storeParts(
       if (stop.aborted) break;
       // Past the length announced, a part begins only if the body goes on (an encoded body).
       const past = at.size >= 0 && progress.filled >= at.size;
-      const head = past ? await body.read(partSize) : undefined;
+      const head = past ? await Promise.race([body.read(partSize), stopped]) : undefined;
       if (past && !head) break;
       const began = performance.now();
       const bytes = await storePart(ctx, body, progress, at, partSize, head, stopped, exceeded);

@@ -1,0 +1,38 @@
+/** What `bgdl.help()` prints: the examples of Apple's "Downloading files in the background", and more that the library has. */
+export function helpText(): string {
+  const origin = location.origin;
+  return [
+    `bgdl: background URL sessions for the web (Apple's URLSession, name for name)`,
+    ``,
+    `// Configure the background session`,
+    `const config = bgdl.URLSessionConfiguration.background('MySession')`,
+    `config.isDiscretionary = true          // recorded with the session`,
+    `config.sessionSendsLaunchEvents = true`,
+    `const urlSession = new bgdl.URLSession(config, {`,
+    `  didWriteData(session, task, bytesWritten, totalBytesWritten, totalBytesExpectedToWrite) {`,
+    `    console.log(task.taskIdentifier, totalBytesWritten, totalBytesExpectedToWrite)`,
+    `  },`,
+    `  async didFinishDownloadingTo(session, task, location) {`,
+    `    await location.moveTo('report.bin')  // readable until this settles; moved files stay in bgdl.documents`,
+    `  },`,
+    `  didCompleteWithError(session, task, error) { console.log('completed', task.taskIdentifier, error?.code ?? 'ok') },`,
+    `  didFinishEvents(session) { console.log('every event delivered') },`,
+    `})`,
+    ``,
+    `// Create and schedule the download task`,
+    `const backgroundTask = urlSession.downloadTask('${origin}/files/20m?rate=2000000')`,
+    `backgroundTask.earliestBeginDate = new Date(Date.now() + 60 * 60 * 1000)`,
+    `backgroundTask.countOfBytesClientExpectsToReceive = 25 * 1024 * 1024  // an upper bound: past it, the download fails`,
+    `backgroundTask.resume()`,
+    ``,
+    `// More`,
+    `await urlSession.getAllTasks()      // the tasks not completed, or whose completion is still to be told`,
+    `backgroundTask.state                // 'suspended' | 'running' | 'canceling' | 'completed'`,
+    `backgroundTask.progress.fractionCompleted`,
+    `backgroundTask.suspend()             // pause; resume() goes on`,
+    `backgroundTask.cancel()              // ends in didCompleteWithError with a URLError, code 'cancelled'`,
+    `await urlSession.debugState()       // what the worker knows of the session`,
+    `await bgdl.documents.list()         // stored files; bgdl.documents.get(name) is a Blob, .delete(name)`,
+    `bgdl.session                        // this page's session "demo" (bgdl.sessions: the demo's two)`,
+  ].join('\n');
+}
