@@ -1,5 +1,5 @@
 import type { URLSessionDownloadTask } from '../src/index.js';
-import { completions, hungTask, recordSession, setHangOnFinish, setMoveTo, startDownload, waitForFinishEvents } from './recorder.js';
+import { completions, hungTask, recordSession, setHangOnFinish, setMoveTo, startDownload, PART, waitForFinishEvents } from './recorder.js';
 import { expect, test, unique } from './fixtures.js';
 
 const MiB = 1024 * 1024;
@@ -143,16 +143,27 @@ test('cancelByProducingResumeData() with no room to keep the bytes: the call fai
   server,
   context,
   baseURL,
+  engine,
 }) => {
   const origin = new URL(baseURL!).origin;
   await recordSession(page, unique('resumefull'));
   const id = unique('file');
-  const task = await startDownload(page, server.url(`/files/32m?seed=${id}&id=${id}&rate=6000000`));
-  await expect.poll(async () => (await server.stats(id)).bytesSent, { timeout: 60_000 }).toBeGreaterThan(18 * MiB);
-  // The resume data's bytes are a copy of the parts kept (16 MiB or more): no room for it.
+  const gate = unique('gate');
+  const task = await startDownload(page, server.url(`/files/32m?seed=${id}&id=${id}&rate=6000000&gate=${gate}&gateAt=${18 * MiB}`));
+  // The body stops at 18 MiB and 16 MiB are stored as parts: nothing arrives while the quota is
+  // low (Background Fetch's own copy of a range would otherwise fail the download first).
+  await expect.poll(async () => (await server.gate(gate)).held, { timeout: 60_000 }).toBeGreaterThan(0);
+  // (The streaming engine stores parts of PART bytes; Background Fetch counts the ranges stored.)
+  const stored = async () => {
+    const [running] = (await page.evaluate(() => globalThis.session.debugState())).tasks;
+    return engine === 'stream' ? running!.parts * PART : running!.countOfBytesReceived;
+  };
+  await expect.poll(stored, { timeout: 30_000 }).toBeGreaterThanOrEqual(16 * MiB);
+  // Room for the bytes received (the part being filled, 2 MiB), not for the resume data's copy
+  // of the parts kept (16 MiB or more).
   const cdp = await context.newCDPSession(page.playwright!);
   const { usage } = await page.evaluate(() => navigator.storage.estimate());
-  await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: usage! + MiB });
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: usage! + 4 * MiB });
   const outcome = await page.evaluate(async () => {
     const [running] = await globalThis.session.getAllTasks();
     return (running as URLSessionDownloadTask).cancelByProducingResumeData().then(
@@ -161,6 +172,7 @@ test('cancelByProducingResumeData() with no room to keep the bytes: the call fai
     );
   });
   await cdp.send('Storage.overrideQuotaForOrigin', { origin });
+  await server.release(gate);
   await waitForFinishEvents(page);
   expect(await completions(page)).toEqual([
     ['didCompleteWithError', task, expect.objectContaining({ name: 'URLError', code: 'cancelled' })],

@@ -1,4 +1,4 @@
-import type { AppPage } from './fixtures.js';
+import type { AppPage, FileStats } from './fixtures.js';
 import { completions, expectDownloaded, MiB, PART, recordSession, recorded, startDownload, testFile as file, waitForFinishEvents } from './recorder.js';
 import { expect, test, unique } from './fixtures.js';
 import type { URLError, URLSessionDownloadTask } from '../src/index.js';
@@ -44,6 +44,7 @@ test('suspend() stops the transfer; resume() continues it from the bytes kept', 
   await recordSession(page, unique('pause'));
   const task = await startDownload(page, f.url);
   await expect.poll(async () => (await server.stats(f.id)).bytesSent, { timeout: 60_000 }).toBeGreaterThan(18 * MiB);
+  const received = await lastProgress(page);
   await page.evaluate(async () => (await globalThis.session.getAllTasks())[0]!.suspend());
   await page.waitForTimeout(1500);
   const paused = (await server.stats(f.id)).bytesSent;
@@ -55,15 +56,15 @@ test('suspend() stops the transfer; resume() continues it from the bytes kept', 
   const { bytesSent, log } = await server.stats(f.id);
   if (engine === 'stream') {
     // The suspend stored the bytes received (the part filling ends there): the resume asks
-    // for the rest, and at most what the network had in flight is fetched twice.
-    expect(bytesSent - f.size).toBeLessThan(MiB);
+    // for the rest, so only what the browser had not handed over yet is fetched twice.
     expect(log).toHaveLength(2);
-    expect(log.at(-1)!.range).toMatch(/^bytes=[1-9]\d*-$/);
+    expect(resumedFrom(log)).toBeGreaterThanOrEqual(received);
   } else {
     // Background Fetch cannot pause, nor hand over a request in flight: suspending keeps the
-    // ranges that came whole, aborts the registration, and the rest is streamed on resume. At
-    // most the two requests in flight (half a part each) are fetched twice.
-    expect(bytesSent - f.size).toBeLessThan(8 * MiB);
+    // ranges that came whole, aborts the registration, and the rest is streamed on resume. The
+    // two requests in flight (half a part each) are fetched twice, and, under load, some of the
+    // range before them that Chromium had not handed over yet (8.06 MiB in one CI run).
+    expect(bytesSent - f.size).toBeLessThan(1.5 * PART);
     expect(log.at(-1)!.range).toMatch(/^bytes=[1-9]\d*-$/);
   }
 });
@@ -73,6 +74,7 @@ test('cancelByProducingResumeData(): a new task from the resume data continues f
   await recordSession(page, unique('resumedata'));
   const first = await startDownload(page, f.url);
   await expect.poll(async () => (await server.stats(f.id)).bytesSent, { timeout: 60_000 }).toBeGreaterThan(18 * MiB);
+  const received = await lastProgress(page);
   const resumeData = await page.evaluate(async () => ((await globalThis.session.getAllTasks())[0] as URLSessionDownloadTask).cancelByProducingResumeData());
   await waitForFinishEvents(page);
   expect(await completions(page)).toEqual([
@@ -95,10 +97,22 @@ test('cancelByProducingResumeData(): a new task from the resume data continues f
   // each) are fetched twice, and, under load, some of the range before them that Chromium had
   // not handed over yet (8.125 MiB in one run with three browsers beside it).
   if (engine === 'background-fetch') return void expect(bytesSent - f.size).toBeLessThan(1.5 * PART);
-  // The cancel stored the bytes received first: at most what the network had in flight is fetched twice.
-  expect(bytesSent - f.size).toBeLessThan(MiB);
-  expect(log.at(-1)!.range).toMatch(/^bytes=[1-9]\d*-$/);
+  // The cancel stored the bytes received first: only what the browser had not handed over yet
+  // is fetched twice (WebKit holds more of it than Chromium: 1.31 MiB in one CI run).
+  expect(resumedFrom(log)).toBeGreaterThanOrEqual(received);
 });
+
+/** The page's last `didWriteData` total: what the worker had received at least. */
+function lastProgress(page: AppPage): Promise<number> {
+  return page.evaluate(() => Math.max(0, ...globalThis.recorded.filter((e) => e[0] === 'didWriteData').map((e) => e[3] as number)));
+}
+
+/** Where the last request of a file's log starts (`Range: bytes=N-`). */
+function resumedFrom(log: FileStats['log']): number {
+  const range = log.at(-1)!.range;
+  expect(range).toMatch(/^bytes=[1-9]\d*-$/);
+  return Number(/\d+/.exec(range!)![0]);
+}
 
 test('corrupt or foreign resume data gets a named error', async ({ page }) => {
   await recordSession(page, unique('badresume'));
