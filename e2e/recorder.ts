@@ -46,13 +46,21 @@ export type Recorded =
   | ['didBecomeInvalidWithError', Error | null]
   | ['taskIsWaitingForConnectivity', number];
 
+let sessionDefaults: Record<string, unknown> = {};
+
+/** Configuration that `recordSession` gives every session of this test unless told otherwise (set by a fixture). */
+export function setSessionDefaults(defaults: Record<string, unknown>): void {
+  sessionDefaults = defaults;
+}
+
 /**
  * Creates, in the page, a background session whose delegate records every event in order
  * (`window.recorded`). `didFinishDownloadingTo` hashes the file and, while `setMoveTo()` has
  * named a file, keeps it under that name followed by the task identifier. While
  * `setHangOnFinish()` is on, it never settles instead (and `hasHung()` says it was entered).
  */
-export async function recordSession(page: AppPage, identifier: string, configuration: Record<string, unknown> = {}): Promise<void> {
+export async function recordSession(page: AppPage, identifier: string, options: Record<string, unknown> = {}): Promise<void> {
+  const configuration = { ...sessionDefaults, ...options };
   await page.evaluate(
     ({ identifier, configuration }) => {
       const { URLSession, URLSessionConfiguration } = globalThis.bgdl;

@@ -1,0 +1,103 @@
+/**
+ * Where the browser has Background Fetch: a download streams while a page of the app is
+ * visible, goes to a Background Fetch registration when the last page goes, and comes back to
+ * the streaming engine when a page is visible again, keeping every byte stored.
+ */
+import { expectDownloaded, MiB, PART, recordSession, startDownload, testFile as file } from './recorder.js';
+import { expect, printLog, test, unique, type FileStats, type TestServer } from './fixtures.js';
+
+// The library's default; the background-fetch project's other tests keep to Background Fetch.
+const DEFAULT = { streamsWhileVisible: true };
+
+test.beforeEach(({ engine }) => {
+  test.skip(engine === 'stream', 'The hand-over needs Background Fetch, which this browser does not have');
+});
+
+/** The requests a registration makes: each a closed range, `bytes=a-b`. */
+function ranges(stats: FileStats): { first: number; last: number; bytesSent: number }[] {
+  return stats.log.flatMap(({ range, bytesSent }) => {
+    const match = /^bytes=(\d+)-(\d+)$/.exec(range ?? '');
+    return match ? [{ first: Number(match[1]), last: Number(match[2]), bytesSent }] : [];
+  });
+}
+
+/** Waits until a registration has asked for the file's ranges. */
+async function handedOver(server: TestServer, id: string): Promise<void> {
+  const asked = expect.poll(async () => ranges(await server.stats(id)).length, { timeout: 60_000 }).toBeGreaterThan(0);
+  await asked.catch(async (error: unknown) => {
+    await printLog(server, id);
+    throw error;
+  });
+}
+
+test('in view, a download streams: one GET of the file, no HEAD first, no Background Fetch registration', async ({ page, server }) => {
+  const f = file(server, 16);
+  await recordSession(page, unique('inview'), DEFAULT);
+  const task = await startDownload(page, f.url);
+  await expectDownloaded(page, server, f, task);
+  const { log } = await server.stats(f.id);
+  expect(log.map(({ method, range }) => [method, range])).toEqual([['GET', null]]);
+  expect(await page.evaluate(async () => (await navigator.serviceWorker.ready).backgroundFetch!.getIds())).toEqual([]);
+});
+
+test('the page closed mid-download (another tab open): the rest comes through Background Fetch with no page and the worker stopped, once, at most a part fetched twice', async ({
+  page,
+  server,
+  openApp,
+  stopWorkers,
+}) => {
+  test.setTimeout(180_000);
+  const sessionId = unique('handover');
+  const f = file(server, 32, '&rate=4000000');
+  await recordSession(page, sessionId, DEFAULT);
+  const task = await startDownload(page, f.url);
+  await expect.poll(async () => (await server.stats(f.id)).bytesSent, { timeout: 60_000 }).toBeGreaterThan(10 * MiB);
+  await page.close();
+  await handedOver(server, f.id);
+  await stopWorkers();
+  // Every range, up to the file's last byte, sent whole while no page of the app is open.
+  await expect
+    .poll(async () => ranges(await server.stats(f.id)).some(({ first, last, bytesSent }) => last === f.size - 1 && bytesSent === last - first + 1), {
+      timeout: 150_000,
+    })
+    .toBe(true);
+  const stats = await printLog(server, f.id);
+  const asked = ranges(stats);
+  // The registration starts where the stream's stored parts end, and asks every byte after.
+  expect(stats.log[0]).toMatchObject({ method: 'GET', range: null });
+  for (const [index, range] of asked.entries()) if (index > 0) expect(range.first).toBe(asked[index - 1]!.last + 1);
+  expect(stats.log[0]!.bytesSent - asked[0]!.first).toBeLessThanOrEqual(PART);
+  expect(stats.bytesSent - f.size).toBeLessThanOrEqual(PART);
+  const next = await openApp();
+  await recordSession(next, sessionId, DEFAULT);
+  await expectDownloaded(next, server, f, task, { timeout: 60_000 });
+});
+
+test('a page opened again mid-registration takes the download back to streaming, from the bytes kept: no range fetched twice but those in flight', async ({
+  page,
+  server,
+  openApp,
+  stopWorkers,
+}) => {
+  test.setTimeout(180_000);
+  const sessionId = unique('takeback');
+  const f = file(server, 32, '&rate=2000000');
+  await recordSession(page, sessionId, DEFAULT);
+  const task = await startDownload(page, f.url);
+  await expect.poll(async () => (await server.stats(f.id)).bytesSent, { timeout: 60_000 }).toBeGreaterThan(6 * MiB);
+  await page.close();
+  await handedOver(server, f.id);
+  await stopWorkers();
+  const next = await openApp();
+  await recordSession(next, sessionId, DEFAULT);
+  await expectDownloaded(next, server, f, task, { timeout: 150_000 });
+  const stats = await printLog(server, f.id);
+  const asked = ranges(stats);
+  // The stream took over after the ranges that came whole: an open range, from one of them.
+  const resumed = stats.log.at(-1)!;
+  expect(resumed.range).toMatch(/^bytes=[1-9]\d*-$/);
+  const from = Number(/\d+/.exec(resumed.range!)![0]);
+  expect(asked.some(({ first }) => first === from)).toBe(true);
+  // Twice at most: the stream's bytes past its last part, and the two ranges in flight.
+  expect(stats.bytesSent - f.size).toBeLessThanOrEqual(2 * PART);
+});
