@@ -4,7 +4,7 @@
  * the streaming engine when a page is visible again, keeping every byte stored.
  */
 import { expectDownloaded, MiB, PART, recordSession, startDownload, testFile as file } from './recorder.js';
-import { expect, printLog, test, unique, type FileStats, type TestServer } from './fixtures.js';
+import { expect, printLog, test, unique, type AppPage, type FileStats, type TestServer } from './fixtures.js';
 
 // The library's default; the background-fetch project's other tests keep to Background Fetch.
 const DEFAULT = { streamsWhileVisible: true };
@@ -30,6 +30,22 @@ async function handedOver(server: TestServer, id: string): Promise<void> {
   });
 }
 
+/**
+ * A 32 MiB download at `rate` bytes/s, streamed in view, whose page closes once `sent` bytes
+ * went out; returns once a registration asks for its ranges, the worker stopped.
+ */
+async function closedMidDownload(page: AppPage, server: TestServer, rate: number, sent: number, stopWorkers: () => Promise<void>) {
+  const sessionId = unique('handover');
+  const f = file(server, 32, `&rate=${rate}`);
+  await recordSession(page, sessionId, DEFAULT);
+  const task = await startDownload(page, f.url);
+  await expect.poll(async () => (await server.stats(f.id)).bytesSent, { timeout: 60_000 }).toBeGreaterThan(sent);
+  await page.close();
+  await handedOver(server, f.id);
+  await stopWorkers();
+  return { sessionId, f, task };
+}
+
 test('in view, a download streams: one GET of the file, no HEAD first, no Background Fetch registration', async ({ page, server }) => {
   const f = file(server, 16);
   await recordSession(page, unique('inview'), DEFAULT);
@@ -47,14 +63,7 @@ test('the page closed mid-download (another tab open): the rest comes through Ba
   stopWorkers,
 }) => {
   test.setTimeout(180_000);
-  const sessionId = unique('handover');
-  const f = file(server, 32, '&rate=4000000');
-  await recordSession(page, sessionId, DEFAULT);
-  const task = await startDownload(page, f.url);
-  await expect.poll(async () => (await server.stats(f.id)).bytesSent, { timeout: 60_000 }).toBeGreaterThan(10 * MiB);
-  await page.close();
-  await handedOver(server, f.id);
-  await stopWorkers();
+  const { sessionId, f, task } = await closedMidDownload(page, server, 4_000_000, 10 * MiB, stopWorkers);
   // Every range, up to the file's last byte, sent whole while no page of the app is open.
   await expect
     .poll(async () => ranges(await server.stats(f.id)).some(({ first, last, bytesSent }) => last === f.size - 1 && bytesSent === last - first + 1), {
@@ -80,14 +89,7 @@ test('a page opened again mid-registration takes the download back to streaming,
   stopWorkers,
 }) => {
   test.setTimeout(180_000);
-  const sessionId = unique('takeback');
-  const f = file(server, 32, '&rate=2000000');
-  await recordSession(page, sessionId, DEFAULT);
-  const task = await startDownload(page, f.url);
-  await expect.poll(async () => (await server.stats(f.id)).bytesSent, { timeout: 60_000 }).toBeGreaterThan(6 * MiB);
-  await page.close();
-  await handedOver(server, f.id);
-  await stopWorkers();
+  const { sessionId, f, task } = await closedMidDownload(page, server, 2_000_000, 6 * MiB, stopWorkers);
   const next = await openApp();
   await recordSession(next, sessionId, DEFAULT);
   await expectDownloaded(next, server, f, task, { timeout: 150_000 });
