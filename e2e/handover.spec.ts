@@ -3,7 +3,7 @@
  * visible, goes to a Background Fetch registration when the last page goes, and comes back to
  * the streaming engine when a page is visible again, keeping every byte stored.
  */
-import { expectDownloaded, MiB, PART, recordSession, startDownload, testFile as file } from './recorder.js';
+import { expectDownloaded, lastProgress, MiB, PART, recordSession, resumedFrom, startDownload, testFile as file } from './recorder.js';
 import { expect, printLog, test, unique, type AppPage, type FileStats, type TestServer } from './fixtures.js';
 
 // The library's default; the background-fetch project's other tests keep to Background Fetch.
@@ -54,6 +54,21 @@ test('in view, a download streams: one GET of the file, no HEAD first, no Backgr
   const { log } = await server.stats(f.id);
   expect(log.map(({ method, range }) => [method, range])).toEqual([['GET', null]]);
   expect(await page.evaluate(async () => (await navigator.serviceWorker.ready).backgroundFetch!.getIds())).toEqual([]);
+});
+
+test('in view, suspend() keeps every byte handed over: resume() asks only for the rest', async ({ page, server }) => {
+  const f = file(server, 32, '&rate=6000000');
+  await recordSession(page, unique('inview-suspend'), DEFAULT);
+  const task = await startDownload(page, f.url);
+  await expect.poll(async () => (await server.stats(f.id)).bytesSent, { timeout: 60_000 }).toBeGreaterThan(12 * MiB);
+  const received = await lastProgress(page);
+  await page.evaluate(async () => (await globalThis.session.getAllTasks())[0]!.suspend());
+  await page.evaluate(async () => (await globalThis.session.getAllTasks())[0]!.resume());
+  await expectDownloaded(page, server, f, task);
+  const { log } = await printLog(server, f.id);
+  // Streamed, not on Background Fetch (which would lose the two 4 MiB requests in flight).
+  expect(log).toHaveLength(2);
+  expect(resumedFrom(log)).toBeGreaterThanOrEqual(received);
 });
 
 test('the page closed mid-download (another tab open): the rest comes through Background Fetch with no page and the worker stopped, once, at most a part fetched twice', async ({

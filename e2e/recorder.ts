@@ -1,5 +1,5 @@
 import { expect } from '@playwright/test';
-import { unique, type AppPage } from './fixtures.js';
+import { unique, type AppPage, type FileStats } from './fixtures.js';
 
 export const MiB = 1024 * 1024;
 /** The streaming engine's part size: what a stop may cost it. */
@@ -138,4 +138,16 @@ export async function completions(page: AppPage): Promise<Recorded[]> {
 /** Waits until the page's delegate has recorded `didFinishEvents` `count` times. */
 export async function waitForFinishEvents(page: AppPage, count = 1, timeout = 60_000): Promise<void> {
   await page.waitForFunction((count) => globalThis.recorded.filter((e) => e[0] === 'didFinishEvents').length >= count, count, { timeout });
+}
+
+/** The page's last `didWriteData` total: what the worker had received at least. */
+export function lastProgress(page: AppPage): Promise<number> {
+  return page.evaluate(() => Math.max(0, ...globalThis.recorded.filter((e) => e[0] === 'didWriteData').map((e) => e[3] as number)));
+}
+
+/** Where the last request of a file's log starts (`Range: bytes=N-`). */
+export function resumedFrom(log: FileStats['log']): number {
+  const range = log.at(-1)!.range;
+  expect(range).toMatch(/^bytes=[1-9]\d*-$/);
+  return Number(/\d+/.exec(range!)![0]);
 }
