@@ -32,7 +32,8 @@ async function handedOver(server: TestServer, id: string): Promise<void> {
 
 /**
  * A 32 MiB download at `rate` bytes/s, streamed in view, whose page closes once `sent` bytes
- * went out; returns once a registration asks for its ranges, the worker stopped.
+ * went out; returns once a registration asks for its ranges, the worker stopped. (Slow enough
+ * that the stream cannot end first while the hand-over is made under load.)
  */
 async function closedMidDownload(page: AppPage, server: TestServer, rate: number, sent: number, stopWorkers: () => Promise<void>) {
   const sessionId = unique('handover');
@@ -78,7 +79,7 @@ test('the page closed mid-download (another tab open): the rest comes through Ba
   stopWorkers,
 }) => {
   test.setTimeout(180_000);
-  const { sessionId, f, task } = await closedMidDownload(page, server, 4_000_000, 10 * MiB, stopWorkers);
+  const { sessionId, f, task } = await closedMidDownload(page, server, 2_000_000, 10 * MiB, stopWorkers);
   // Every range, up to the file's last byte, sent whole while no page of the app is open.
   await expect
     .poll(async () => ranges(await server.stats(f.id)).some(({ first, last, bytesSent }) => last === f.size - 1 && bytesSent === last - first + 1), {
@@ -104,7 +105,7 @@ test('a page opened again mid-registration takes the download back to streaming,
   stopWorkers,
 }) => {
   test.setTimeout(180_000);
-  const { sessionId, f, task } = await closedMidDownload(page, server, 2_000_000, 6 * MiB, stopWorkers);
+  const { sessionId, f, task } = await closedMidDownload(page, server, 1_000_000, 6 * MiB, stopWorkers);
   const next = await openApp();
   await recordSession(next, sessionId, DEFAULT);
   await expectDownloaded(next, server, f, task, { timeout: 150_000 });

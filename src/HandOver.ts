@@ -20,9 +20,10 @@ export function keepStandby(s: SessionState, { tasks, gone, standby }: SessionSn
  * `visibilitychange` was created 12 times of 12.
  */
 export function handOverOnHide(s: SessionState, registration: ServiceWorkerRegistration): void {
-  const goAway = () => {
+  // A closing page gets `pagehide` while still visible, and may get no `visibilitychange` after.
+  const goAway = ({ type }: Event) => {
     const manager = registration.backgroundFetch;
-    if (document.visibilityState === 'visible' || s.replaced || !manager || s.standby.size === 0) return;
+    if ((type !== 'pagehide' && document.visibilityState === 'visible') || s.replaced || !manager || s.standby.size === 0) return;
     // The largest first: Chromium runs one registration at a time, and the rest stream on.
     const size = ({ options }: FetchOrder) => options.downloadTotal ?? Number.MAX_SAFE_INTEGER;
     const orders = [...s.standby.values()].sort((a, b) => size(b) - size(a)).slice(0, HAND_OVERS);
