@@ -49,7 +49,7 @@ for (const cors of ['simple', 'full'] as const) {
 }
 
 test('simple CORS, the file changed between attempts: it starts again from zero, whole, the new version', async ({ page, server, engine }) => {
-  const f = testFile(crossOrigin(server, 'simple'), 20, `&changeEvery=1&drop=${10 * MiB}&times=${faultTimes(engine)}`);
+  const f = testFile(crossOrigin(server, 'simple'), 20, `&changeEvery=1&drop=${10 * MiB}&dropDelay=2000&times=${faultTimes(engine)}`);
   await recordSession(page, unique('cors-changed'));
   const task = await startDownload(page, f.url);
   await waitForFinishEvents(page).finally(() => printLog(server, f.id));
