@@ -163,14 +163,9 @@ export async function moveTask(
 
 /**
  * Records a transfer's progress in its task (parts stored, bytes, validator, ...), if the
- * transfer still owns the task; with `tell`, tells the session's pages (else they see it at
- * their next look). Returns whether it was recorded.
+ * transfer still owns the task. Returns whether it was recorded.
  */
-export async function saveTransfer(
-  task: Pick<TaskRecord, 'sessionId' | 'taskIdentifier' | 'transferId'>,
-  changes: Partial<TaskRecord>,
-  tell = false,
-): Promise<boolean> {
+export async function saveTransfer(task: Pick<TaskRecord, 'sessionId' | 'taskIdentifier' | 'transferId'>, changes: Partial<TaskRecord>): Promise<boolean> {
   const saved = await inBatch(async (tx) => {
     const tasks = tx.objectStore('tasks');
     const saved = await tasks.get([task.sessionId, task.taskIdentifier]);
@@ -178,6 +173,6 @@ export async function saveTransfer(
     if (ours) await tasks.put({ ...saved!, ...changes });
     return ours;
   });
-  if (saved) changed(task.sessionId, [task.taskIdentifier], tell);
+  if (saved) changed(task.sessionId, [task.taskIdentifier], false);
   return saved;
 }
