@@ -101,6 +101,11 @@ export interface SessionSnapshot {
   gone?: number[];
   /** Tasks `resume` refused (bad input), with the TypeError each got. */
   rejected?: [taskIdentifier: unknown, error: SerializedError][];
+  /**
+   * For each streamed download of `tasks` (where Background Fetch exists), the order that
+   * carries it on with no page: a page starts them as it goes away, then calls `handOver`.
+   */
+  standby?: FetchOrder[];
 }
 
 /** What the worker answers. Every method validates its arguments and throws a TypeError if bad. */
@@ -118,6 +123,11 @@ export interface WorkerApi {
    * snapshot holds the tasks and the orders; a task with bad input is in `rejected`.
    */
   resume(sessionId: string, tasks: (number | TaskInit)[]): Promise<SessionSnapshot>;
+  /**
+   * A page going away started the standby orders `transferIds`: with no page of the app
+   * visible, their downloads go to them (else they are aborted and the downloads stream on).
+   */
+  handOver(sessionId: string, transferIds: string[]): Promise<void>;
   /** Ends the tasks of an order the page could not carry out. */
   fail(sessionId: string, transferId: string, error: SerializedError): Promise<void>;
   /** Cancels a task; it ends with a `cancelled` URLError. */

@@ -65,6 +65,8 @@ export interface ConfigurationRecord {
   launchURL?: string;
   /** An icon for the download UI and the launch notification (same origin). */
   icon?: string;
+  /** Downloads stream while a page is visible, on Background Fetch otherwise (default true; false: Background Fetch alone). */
+  streamsWhileVisible?: boolean;
 }
 
 /** One task, as kept across page closes, worker stops and browser restarts. */

@@ -1,5 +1,5 @@
 import { completions, expectDownloaded, MiB, PART, recordSession, startDownload, testFile, waitForFinishEvents } from './recorder.js';
-import { expect, test, unique, type CorsMode, type FileStats, type TestServer } from './fixtures.js';
+import { expect, printLog, test, unique, type CorsMode, type FileStats, type TestServer } from './fixtures.js';
 
 /**
  * Files from another origin (the page is on 127.0.0.1, the files on localhost), as real apps
@@ -8,18 +8,6 @@ import { expect, test, unique, type CorsMode, type FileStats, type TestServer } 
  */
 function crossOrigin(server: TestServer, cors: CorsMode) {
   return { url: (path: string) => server.crossOriginUrl(path, cors), sha256: server.sha256 };
-}
-
-/** The server's log of a file, one line a request, printed for the run's record. */
-async function printLog(server: TestServer, id: string): Promise<FileStats> {
-  const stats = await server.stats(id);
-  const t0 = stats.log[0]?.t ?? 0;
-  const lines = stats.log.map(
-    (r) =>
-      `  +${r.t - t0} ms ${r.method} ${r.range ?? '-'} ${r.ifRange ?? '-'} -> ${r.status} ${r.bytesSent} B${r.preflight ? ` (asks ${r.preflight.headers})` : ''}`,
-  );
-  console.log(`${test.info().title} [${test.info().project.name}]\n${lines.join('\n')}`);
-  return stats;
 }
 
 /** The requests the server answered, preflights aside. */

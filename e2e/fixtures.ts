@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ChromiumDriver } from './driver/chromium.js';
 import { launchBrowser, type AppPage, type BrowserDriver, type BrowserName } from './driver/driver.js';
+import { setSessionDefaults } from './recorder.js';
 
 export type { AppPage } from './driver/driver.js';
 
@@ -104,6 +105,8 @@ export function testServerAt(baseURL: string): TestServer {
 }
 
 export interface Fixtures {
+  /** Sets `recordSession`'s defaults for the test's engine (automatic). */
+  sessionDefaults: void;
   /** The browser under test, on a fresh on-disk profile kept across restarts. */
   driver: BrowserDriver;
   /** Chromium's Playwright context, for tests of CDP faults, offline and permissions; other browsers skip such tests. */
@@ -143,6 +146,17 @@ function chromiumOnly(driver: BrowserDriver, feature: string): ChromiumDriver {
 export const test = base.extend<Fixtures & EngineOption & BrowserOption>({
   engine: ['background-fetch', { option: true }],
   testBrowser: ['chromium', { option: true }],
+
+  // The background-fetch project tests the Background Fetch engine: its sessions stay on it
+  // while the page is visible. What they do by default (stream in view, hand over when the
+  // page goes) is tested by handover.spec.ts.
+  sessionDefaults: [
+    async ({ engine }, use) => {
+      setSessionDefaults(engine === 'background-fetch' ? { streamsWhileVisible: false } : {});
+      await use();
+    },
+    { auto: true },
+  ],
 
   driver: [
     async ({ engine, testBrowser }, use) => {
@@ -213,4 +227,16 @@ export { expect };
 /** A name no other test uses, for session identifiers and file ids. */
 export function unique(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** The server's log of a file, one line a request, printed for the run's record. */
+export async function printLog(server: TestServer, id: string): Promise<FileStats> {
+  const stats = await server.stats(id);
+  const t0 = stats.log[0]?.t ?? 0;
+  const lines = stats.log.map(
+    (r) =>
+      `  +${r.t - t0} ms ${r.method} ${r.range ?? '-'} ${r.ifRange ?? '-'} -> ${r.status} ${r.bytesSent} B${r.preflight ? ` (asks ${r.preflight.headers})` : ''}`,
+  );
+  console.log(`${test.info().title} [${test.info().project.name}]\n${lines.join('\n')}`);
+  return stats;
 }

@@ -1,5 +1,5 @@
 import { expect } from '@playwright/test';
-import { unique, type AppPage } from './fixtures.js';
+import { unique, type AppPage, type FileStats } from './fixtures.js';
 
 export const MiB = 1024 * 1024;
 /** The streaming engine's part size: what a stop may cost it. */
@@ -46,13 +46,21 @@ export type Recorded =
   | ['didBecomeInvalidWithError', Error | null]
   | ['taskIsWaitingForConnectivity', number];
 
+let sessionDefaults: Record<string, unknown> = {};
+
+/** Configuration that `recordSession` gives every session of this test unless told otherwise (set by a fixture). */
+export function setSessionDefaults(defaults: Record<string, unknown>): void {
+  sessionDefaults = defaults;
+}
+
 /**
  * Creates, in the page, a background session whose delegate records every event in order
  * (`window.recorded`). `didFinishDownloadingTo` hashes the file and, while `setMoveTo()` has
  * named a file, keeps it under that name followed by the task identifier. While
  * `setHangOnFinish()` is on, it never settles instead (and `hasHung()` says it was entered).
  */
-export async function recordSession(page: AppPage, identifier: string, configuration: Record<string, unknown> = {}): Promise<void> {
+export async function recordSession(page: AppPage, identifier: string, options: Record<string, unknown> = {}): Promise<void> {
+  const configuration = { ...sessionDefaults, ...options };
   await page.evaluate(
     ({ identifier, configuration }) => {
       const { URLSession, URLSessionConfiguration } = globalThis.bgdl;
@@ -130,4 +138,16 @@ export async function completions(page: AppPage): Promise<Recorded[]> {
 /** Waits until the page's delegate has recorded `didFinishEvents` `count` times. */
 export async function waitForFinishEvents(page: AppPage, count = 1, timeout = 60_000): Promise<void> {
   await page.waitForFunction((count) => globalThis.recorded.filter((e) => e[0] === 'didFinishEvents').length >= count, count, { timeout });
+}
+
+/** The page's last `didWriteData` total: what the worker had received at least. */
+export function lastProgress(page: AppPage): Promise<number> {
+  return page.evaluate(() => Math.max(0, ...globalThis.recorded.filter((e) => e[0] === 'didWriteData').map((e) => e[3] as number)));
+}
+
+/** Where the last request of a file's log starts (`Range: bytes=N-`). */
+export function resumedFrom(log: FileStats['log']): number {
+  const range = log.at(-1)!.range;
+  expect(range).toMatch(/^bytes=[1-9]\d*-$/);
+  return Number(/\d+/.exec(range!)![0]);
 }

@@ -1,5 +1,17 @@
-import type { AppPage, FileStats } from './fixtures.js';
-import { completions, expectDownloaded, MiB, PART, recordSession, recorded, startDownload, testFile as file, waitForFinishEvents } from './recorder.js';
+import type { AppPage } from './fixtures.js';
+import {
+  completions,
+  expectDownloaded,
+  lastProgress,
+  MiB,
+  PART,
+  recordSession,
+  recorded,
+  resumedFrom,
+  startDownload,
+  testFile as file,
+  waitForFinishEvents,
+} from './recorder.js';
 import { expect, test, unique } from './fixtures.js';
 import type { URLError, URLSessionDownloadTask } from '../src/index.js';
 
@@ -101,18 +113,6 @@ test('cancelByProducingResumeData(): a new task from the resume data continues f
   // is fetched twice (WebKit holds more of it than Chromium: 1.31 MiB in one CI run).
   expect(resumedFrom(log)).toBeGreaterThanOrEqual(received);
 });
-
-/** The page's last `didWriteData` total: what the worker had received at least. */
-function lastProgress(page: AppPage): Promise<number> {
-  return page.evaluate(() => Math.max(0, ...globalThis.recorded.filter((e) => e[0] === 'didWriteData').map((e) => e[3] as number)));
-}
-
-/** Where the last request of a file's log starts (`Range: bytes=N-`). */
-function resumedFrom(log: FileStats['log']): number {
-  const range = log.at(-1)!.range;
-  expect(range).toMatch(/^bytes=[1-9]\d*-$/);
-  return Number(/\d+/.exec(range!)![0]);
-}
 
 test('corrupt or foreign resume data gets a named error', async ({ page }) => {
   await recordSession(page, unique('badresume'));

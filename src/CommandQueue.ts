@@ -1,6 +1,7 @@
 import { URLError } from '../common/errors.js';
 import type { SessionSnapshot, TaskInit } from '../common/protocol.js';
 import { carryOut } from './BackgroundFetchOrders.js';
+import { keepStandby } from './HandOver.js';
 import { callWorker } from './connection.js';
 import { apply, refresh } from './EventDelivery.js';
 import { fail, type SessionState } from './SessionState.js';
@@ -82,6 +83,7 @@ function command(s: SessionState, tasks: URLSessionTask[], call: () => Promise<S
       if (snapshot) {
         for (const [taskIdentifier, error] of snapshot.rejected ?? []) await fail(s, s.tasks.get(taskIdentifier as number), error);
         apply(s, snapshot.tasks);
+        keepStandby(s, snapshot);
         await carryOut(s, snapshot.orders);
       }
     } catch (error) {

@@ -3,6 +3,7 @@ import type { EventRecord } from '../common/schema.js';
 import { carryOut, watch } from './BackgroundFetchOrders.js';
 import { callWorker } from './connection.js';
 import { DownloadLocation } from './DownloadLocation.js';
+import { keepStandby } from './HandOver.js';
 import { keepAlive } from './KeepAlive.js';
 import { complete, progress, tell, type SessionState } from './SessionState.js';
 import { URLSessionDownloadTask, URLSessionUploadTask } from './URLSessionTask.js';
@@ -15,6 +16,7 @@ export async function attached(s: SessionState, snapshot: SessionSnapshot, lock:
   if (lock) return deliverAll(s, snapshot);
   s.stamp = snapshot.stamp;
   apply(s, snapshot.tasks);
+  keepStandby(s, snapshot);
   await carryOut(s, snapshot.orders);
   return drain(s);
 }
@@ -72,9 +74,11 @@ export function locked<T>(s: SessionState, run: (lock: unknown) => Promise<T>, i
 }
 
 /** Takes a snapshot's tasks and orders, and delivers its events. */
-async function deliverAll(s: SessionState, { tasks, events, orders, stamp, gone }: SessionSnapshot): Promise<void> {
+async function deliverAll(s: SessionState, snapshot: SessionSnapshot): Promise<void> {
+  const { tasks, events, orders, stamp, gone } = snapshot;
   s.stamp = stamp;
   apply(s, tasks);
+  keepStandby(s, snapshot);
   // A task the worker had and no longer has was completed and delivered by another page.
   const current = new Set(tasks.map((record) => record.taskIdentifier));
   for (const taskIdentifier of gone ?? [...s.tasks.keys()].filter((id) => !current.has(id))) {

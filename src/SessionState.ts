@@ -1,4 +1,4 @@
-import type { TaskInit } from '../common/protocol.js';
+import type { FetchOrder, TaskInit } from '../common/protocol.js';
 import type { URLSession } from './URLSession.js';
 import type { URLSessionDelegate } from './URLSessionDelegate.js';
 import { URLSessionDownloadTask, type TaskOwner, type URLSessionTask } from './URLSessionTask.js';
@@ -54,6 +54,10 @@ export interface SessionState {
   // BackgroundFetchOrders
   /** The Background Fetches whose progress this page reports. */
   readonly watched: Set<string>;
+
+  // HandOver
+  /** What carries each streamed download on when the page goes away, by task. */
+  readonly standby: Map<number, FetchOrder>;
 
   // KeepAlive
   /** Calls the worker every few seconds while a task runs. */

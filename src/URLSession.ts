@@ -5,6 +5,7 @@ import { badValue, quote } from '../common/quote.js';
 import { serial, taskOwner } from './CommandQueue.js';
 import { callWorker } from './connection.js';
 import { acknowledgeOnPagehide, attached, locked, refresh } from './EventDelivery.js';
+import { handOverOnHide } from './HandOver.js';
 import { progress, type SessionState } from './SessionState.js';
 import type { URLSessionConfiguration } from './URLSessionConfiguration.js';
 import type { URLSessionDelegate } from './URLSessionDelegate.js';
@@ -42,6 +43,7 @@ export class URLSession {
       seq: 0,
       acked: 0,
       watched: new Set(),
+      standby: new Map(),
     } satisfies Omit<SessionState, 'owner'> as SessionState);
     s.owner = taskOwner(s);
     // The last session made with an identifier is the page's: an older one stops delivering.
@@ -56,6 +58,7 @@ export class URLSession {
       else progress(s, s.tasks.get(data.taskIdentifier), data.type === 'sent' ? data.sent : data.received, data.expected, data.type === 'sent');
     };
     acknowledgeOnPagehide(s);
+    if ('BackgroundFetchManager' in globalThis) void navigator.serviceWorker.ready.then((registration) => handOverOnHide(s, registration));
     // Queued now, before any task's resume(): the lock is granted a task later, and a resume
     // sent first would run under the default configuration. With the lock free, the waiting
     // events are delivered from attach's answer.

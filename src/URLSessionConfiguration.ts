@@ -25,6 +25,13 @@ export class URLSessionConfiguration {
   httpMaximumConnectionsPerHost = 6;
   /** Seconds a task may take, from its first `resume()`, before it fails as `timedOut` (even across restarts). Default: 7 days. */
   timeoutIntervalForResource = 7 * 24 * 60 * 60;
+  /**
+   * Where the browser has Background Fetch: downloads stream while a page of the app is
+   * visible (faster, exact, pausable) and are handed to Background Fetch when the last one
+   * goes away, then taken back when one is visible again. False keeps the session on
+   * Background Fetch alone. Default: true. (Other browsers always stream.)
+   */
+  streamsWhileVisible = true;
   /** The title of the browser's download UI and of the launch notification. */
   title: string | undefined;
   /** Where a click on the download UI or the launch notification brings the user. Default: the worker's scope. */

@@ -6,6 +6,7 @@ import { isAppVisible } from './conditions.js';
 import { dismiss } from './launch.js';
 import { newTasks } from './newTasks.js';
 import { keepForResume } from './resumeData.js';
+import { handOver } from './scheduler/handOver.js';
 import type { Scheduler } from './scheduler/Scheduler.js';
 import { Snapshots } from './snapshots.js';
 import { getRateLimiter } from './store/database.js';
@@ -91,7 +92,10 @@ function sessionCalls(scheduler: Scheduler, snapshots: Snapshots): Pick<WorkerAp
 }
 
 /** The calls about tasks: start, stop, cancel. */
-function taskCalls(scheduler: Scheduler, snapshots: Snapshots): Pick<WorkerApi, 'resume' | 'suspend' | 'cancel' | 'cancelByProducingResumeData' | 'fail'> {
+function taskCalls(
+  scheduler: Scheduler,
+  snapshots: Snapshots,
+): Pick<WorkerApi, 'resume' | 'suspend' | 'cancel' | 'cancelByProducingResumeData' | 'handOver' | 'fail'> {
   return {
     async suspend(sessionId, taskIdentifier) {
       const task = await mustGetTask(sessionId, taskIdentifier);
@@ -137,6 +141,14 @@ function taskCalls(scheduler: Scheduler, snapshots: Snapshots): Pick<WorkerApi, 
       const inits = new Map(order.flatMap((item) => (typeof item === 'number' ? [] : [[item.taskIdentifier, item] as const])));
       const made = await madeBefore(id, created.taken, inits, rejected);
       return { tasks: [...written, ...made].map(taskView), events: [], orders, rejected };
+    },
+
+    async handOver(sessionId, transferIds) {
+      const id = valid.sessionId(sessionId);
+      if (!Array.isArray(transferIds) || !transferIds.every((each) => typeof each === 'string')) {
+        throw new TypeError(`handOver() takes a list of transfer ids, not ${valid.quote(transferIds)}`);
+      }
+      await handOver(scheduler, id, transferIds);
     },
 
     async fail(sessionId, transferId, error) {

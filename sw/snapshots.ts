@@ -1,12 +1,14 @@
 import type { FetchOrder, SessionSnapshot } from '../common/protocol.js';
 import { isAppVisible } from './conditions.js';
 import { NO_DELAY } from './rateLimiter.js';
+import type { TaskRecord } from '../common/schema.js';
+import { standbyOrders } from './scheduler/standby.js';
 import type { Scheduler } from './scheduler/Scheduler.js';
 import { changedSince, stampNow } from './store/changes.js';
 import { getRateLimiter, updateRateLimiter } from './store/database.js';
 import { handOut } from './store/outbox.js';
 import { deleteParts } from './store/parts.js';
-import { readSession, readTasks } from './store/tasks.js';
+import { getSession, readSession, readTasks } from './store/tasks.js';
 import { taskView } from './taskView.js';
 
 /**
@@ -51,11 +53,17 @@ export class Snapshots {
       // Read again only if something was started: the records changed.
       if (full) {
         const { tasks, events } = orders.length > 0 ? await readSession(id) : state;
-        return { tasks: tasks.map(taskView), events, orders, stamp };
+        return { tasks: tasks.map(taskView), events, orders, stamp, standby: await this.#standby(id, tasks) };
       }
     }
     const { tasks, gone, events } = await readTasks(id, changedSince(id, since)!);
-    return { tasks: tasks.map(taskView), gone, events, orders, stamp };
+    return { tasks: tasks.map(taskView), gone, events, orders, stamp, standby: await this.#standby(id, tasks) };
+  }
+
+  /** Where Background Fetch may carry them on: the orders for the streamed downloads of `tasks` (see `standbyOrders`). */
+  async #standby(id: string, tasks: TaskRecord[]): Promise<FetchOrder[] | undefined> {
+    if (!this.scheduler.engines['background-fetch'] || !tasks.some((task) => task.engine === 'stream' && task.state === 'running')) return undefined;
+    return standbyOrders(tasks, await getSession(id));
   }
 
   /**

@@ -90,7 +90,7 @@ export function configuration(value: unknown): ConfigurationRecord {
   for (const key of ['isDiscretionary', 'sessionSendsLaunchEvents'] as const) {
     if (typeof config[key] !== 'boolean') throw new TypeError(`${key} must be a boolean, not ${quote(config[key])}`);
   }
-  for (const key of ['allowsExpensiveNetworkAccess', 'allowsConstrainedNetworkAccess'] as const) {
+  for (const key of ['allowsExpensiveNetworkAccess', 'allowsConstrainedNetworkAccess', 'streamsWhileVisible'] as const) {
     if (config[key] !== undefined && typeof config[key] !== 'boolean') throw new TypeError(`${key} must be a boolean, not ${quote(config[key])}`);
   }
   if (!Number.isSafeInteger(config.retryLimit) || config.retryLimit! < 0) {
@@ -127,6 +127,7 @@ export function configuration(value: unknown): ConfigurationRecord {
     ...(resource === undefined ? {} : { timeoutIntervalForResource: resource }),
     allowsExpensiveNetworkAccess: config.allowsExpensiveNetworkAccess ?? true,
     allowsConstrainedNetworkAccess: config.allowsConstrainedNetworkAccess ?? true,
+    streamsWhileVisible: config.streamsWhileVisible ?? true,
     ...(config.title === undefined ? {} : { title: config.title }),
     ...(config.launchURL === undefined ? {} : { launchURL: new URL(config.launchURL, location.href).href }),
     ...(config.icon === undefined ? {} : { icon: new URL(config.icon, location.href).href }),

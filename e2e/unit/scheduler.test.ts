@@ -13,8 +13,10 @@ import {
   startOrder,
   STREAM_BATCH,
   streamsTogether,
+  takesBack,
   type Environment,
 } from '../../sw/scheduler/plan.js';
+import { handOverId, handOverPlan, parseHandOverId, standbyOrders } from '../../sw/scheduler/standby.js';
 import { nextConnection, RunQueue, type Slot } from '../../sw/scheduler/RunQueue.js';
 
 const now = 1_000_000;
@@ -167,17 +169,94 @@ test('the rate limiter: a task resumed in the background is discretionary and wa
   expect(newTaskTiming(config, { ...env, visible: false }, NO_DELAY, now + 5)).toEqual({ discretionary: true, earliestBeginDate: now + 5 });
 });
 
-test('engine choice: bytes kept go on streaming, many small downloads in view stream, the rest on Background Fetch', () => {
-  expect(decide(task(), null, config, 'background-fetch', false, env)).toEqual({ kind: 'start', engine: 'background-fetch', together: true });
-  expect(decide(task({ parts: 2, validator: '"v"' }), null, config, 'background-fetch', false, env)).toMatchObject({ engine: 'stream' });
+test('engine choice: a download in view streams (unless the session keeps to Background Fetch), bytes kept go on streaming, the rest on Background Fetch', () => {
+  const alone = { ...config, streamsWhileVisible: false };
+  const hidden = { ...env, visible: false };
+  expect(decide(task(), null, config, 'background-fetch', false, env)).toEqual({ kind: 'start', engine: 'stream', together: false });
+  expect(decide(task(), null, config, 'background-fetch', false, hidden)).toEqual({ kind: 'start', engine: 'background-fetch', together: true });
+  expect(decide(task(), null, alone, 'background-fetch', false, env)).toEqual({ kind: 'start', engine: 'background-fetch', together: true });
+  // An upload stays on its engine: it cannot be handed over mid-body.
+  expect(decide(task({ kind: 'upload' }), null, config, 'background-fetch', false, env)).toMatchObject({ engine: 'background-fetch', together: false });
+  expect(decide(task({ parts: 2, validator: '"v"' }), null, alone, 'background-fetch', false, hidden)).toMatchObject({ engine: 'stream' });
   const small = Array.from({ length: STREAM_BATCH }, () => task({ countOfBytesClientExpectsToReceive: 16 * 1024 }));
   expect(streamsTogether(small, 'background-fetch', env)).toBe(true);
   expect(streamsTogether(small.slice(1), 'background-fetch', env)).toBe(false);
-  expect(streamsTogether(small, 'background-fetch', { ...env, visible: false })).toBe(false);
-  expect(decide(small[0], null, config, 'background-fetch', true, env)).toMatchObject({ engine: 'stream', together: false });
+  expect(streamsTogether(small, 'background-fetch', hidden)).toBe(false);
+  expect(decide(small[0], null, alone, 'background-fetch', true, env)).toMatchObject({ engine: 'stream', together: false });
   // An upload, or a download with its own limit, goes alone.
-  expect(decide(task({ countOfBytesClientExpectsToReceive: 5 }), null, config, 'background-fetch', false, env)).toMatchObject({ together: false });
+  expect(decide(task({ countOfBytesClientExpectsToReceive: 5 }), null, alone, 'background-fetch', false, env)).toMatchObject({ together: false });
   expect(decide(task(), null, config, 'stream', false, { ...env, engines: ['stream'] })).toMatchObject({ engine: 'stream', together: false });
+});
+
+test('hand-over: a streamed download goes to Background Fetch after its bytes kept where the server serves ranges; else whole, while that throws away less than half', () => {
+  const MiB = 1024 * 1024;
+  const response = {
+    url: 'https://cdn.example/a',
+    status: 200,
+    statusText: 'OK',
+    headers: [['Accept-Ranges', 'bytes']] as [string, string][],
+    expectedContentLength: 32 * MiB,
+    mimeType: null,
+  };
+  const streamed = task({
+    state: 'running',
+    engine: 'stream',
+    transferId: 'bgdl:t',
+    validator: '"v"',
+    response,
+    countOfBytesExpectedToReceive: 32 * MiB,
+    parts: 3,
+    partsBy: ['bgdl:t', 'bgdl:t', 'bgdl:t'],
+    countOfBytesReceived: 12 * MiB,
+  });
+  const plan = handOverPlan(streamed)!;
+  expect(plan.point).toEqual({ from: 'bgdl:t', parts: 3, received: 12 * MiB });
+  expect(plan.update).toMatchObject({
+    engine: 'background-fetch',
+    transferId: 'bgdl:t+3+12582912',
+    parts: 3,
+    countOfBytesReceived: 12 * MiB,
+    receivedAtStart: 12 * MiB,
+  });
+  expect(plan.requests.map(({ headers }) => headers.at(-1)![1])).toEqual([12, 16, 20, 24, 28].map((m) => `bytes=${m * MiB}-${(m + 4) * MiB - 1}`));
+  expect(parseHandOverId(handOverId(plan.point))).toEqual(plan.point);
+  for (const bad of ['bgdl:t+3', 'other+1+2', 42, null]) expect(parseHandOverId(bad)).toBeUndefined();
+  // From a point the page had (its standby order), the bytes stored since are given up.
+  expect(handOverPlan({ ...streamed, parts: 4, countOfBytesReceived: 16 * MiB }, plan.point)!.update).toMatchObject({
+    parts: 3,
+    countOfBytesReceived: 12 * MiB,
+  });
+  expect(handOverPlan({ ...streamed, parts: 2 }, plan.point)).toBeUndefined();
+  // No ranges (CORS may hide Accept-Ranges): the whole file, while the bytes kept are under half of it.
+  const whole = { ...streamed, response: { ...response, headers: [] } };
+  expect(handOverPlan(whole)).toMatchObject({ point: { parts: 0, received: 0 }, update: { validator: null, parts: 0 }, requests: [whole.originalRequest] });
+  expect(handOverPlan({ ...whole, countOfBytesReceived: 16 * MiB })).toBeUndefined();
+  // Small, or nearly done: it ends before the worker would.
+  expect(handOverPlan({ ...streamed, countOfBytesReceived: 31.5 * MiB })).toBeUndefined();
+  expect(handOverPlan({ ...streamed, countOfBytesClientExpectsToReceive: MiB })).toBeUndefined();
+  expect(handOverPlan({ ...streamed, kind: 'upload' })).toBeUndefined();
+  expect(handOverPlan({ ...streamed, engine: 'background-fetch' })).toBeUndefined();
+  expect(standbyOrders([streamed], { ...config, streamsWhileVisible: false })).toEqual([]);
+  expect(standbyOrders([streamed, task()], config)).toEqual([
+    {
+      transferId: 'bgdl:t+3+12582912',
+      tasks: [{ taskIdentifier: 1, received: 12 * MiB }],
+      requests: plan.requests,
+      body: null,
+      options: { title: 'a', downloadTotal: 20 * MiB },
+    },
+  ]);
+});
+
+test('take back: a Background Fetch in ranges returns to the streaming engine when a page is visible', () => {
+  const fetched = task({ state: 'running', engine: 'background-fetch', transferId: 'bgdl:r', validator: '"v"', startedAt: now - START_GRACE_MS });
+  expect(takesBack(fetched, config, env)).toBe(true);
+  expect(takesBack(fetched, config, { ...env, visible: false })).toBe(false);
+  expect(takesBack(fetched, { ...config, streamsWhileVisible: false }, env)).toBe(false);
+  // Fetched whole, it would lose what it received.
+  expect(takesBack({ ...fetched, validator: null }, config, env)).toBe(false);
+  expect(takesBack({ ...fetched, startedAt: now - 10 }, config, env)).toBe(false);
+  expect(takesBack(fetched, config, { ...env, engines: ['background-fetch'] })).toBe(false);
 });
 
 test('the resource timeout: counted from the first resume, it fails a task not ended, suspended or not restarted', () => {

@@ -39,11 +39,13 @@ test('a task init is checked field by field', () => {
 
 test('a configuration needs an identifier and boolean flags', () => {
   const good = { identifier: 'MySession', isDiscretionary: false, sessionSendsLaunchEvents: true, retryLimit: 5 };
-  const defaults = { allowsExpensiveNetworkAccess: true, allowsConstrainedNetworkAccess: true };
+  const defaults = { allowsExpensiveNetworkAccess: true, allowsConstrainedNetworkAccess: true, streamsWhileVisible: true };
   expect(valid.configuration(good)).toEqual({ ...good, ...defaults });
   expect(valid.configuration({ ...good, title: 'Downloads' })).toEqual({ ...good, ...defaults, title: 'Downloads' });
   expect(valid.configuration({ ...good, allowsExpensiveNetworkAccess: false })).toMatchObject({ allowsExpensiveNetworkAccess: false });
   expect(() => valid.configuration({ ...good, allowsConstrainedNetworkAccess: 'no' })).toThrow('"no"');
+  expect(valid.configuration({ ...good, streamsWhileVisible: false })).toMatchObject({ streamsWhileVisible: false });
+  expect(() => valid.configuration({ ...good, streamsWhileVisible: 0 })).toThrow('streamsWhileVisible must be a boolean, not 0');
   expect(() => valid.configuration({ ...good, identifier: '' })).toThrow('""');
   expect(() => valid.configuration({ ...good, identifier: 'x'.repeat(257) })).toThrow('256');
   expect(() => valid.configuration({ ...good, isDiscretionary: 'yes' })).toThrow('"yes"');

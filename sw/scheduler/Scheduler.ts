@@ -10,7 +10,9 @@ import { afterWake } from '../rateLimiter.js';
 import { updateRateLimiter } from '../store/database.js';
 import { completeTask } from '../store/outbox.js';
 import { allTasks, changeTasks, getSession, getTask, moveTask, saveTransfer, tasksOfTransfer } from '../store/tasks.js';
-import { deadlineOf, decide, reconcileStep, retryDelayFor, startOrder, streamsTogether, type Environment } from './plan.js';
+import { takeBack } from './handOver.js';
+import { place, type Batch } from './place.js';
+import { reconcileStep, retryDelayFor, startOrder, takesBack, type Environment } from './plan.js';
 import { hostOf, RunQueue, slotOf } from './RunQueue.js';
 
 /**
@@ -140,6 +142,7 @@ export class Scheduler {
    * Returns the orders, or undefined if there was nothing to start.
    */
   async reconcile(sessionId: string, tasks: TaskRecord[], engine: EngineName = this.preferred): Promise<FetchOrder[] | undefined> {
+    tasks = await this.#takeBack(sessionId, tasks);
     const entries: StartEntry[] = [];
     // Tasks resumed together share a transfer: each transfer is asked about once.
     const alive = new Map<string, Promise<boolean>>();
@@ -155,6 +158,15 @@ export class Scheduler {
     }
     this.#armDeadline(tasks);
     return entries.length > 0 ? (await this.start(sessionId, entries, engine)).orders : undefined;
+  }
+
+  /** Takes back to the streaming engine the tasks `takesBack` says; returns the others. */
+  async #takeBack(sessionId: string, tasks: TaskRecord[]): Promise<TaskRecord[]> {
+    if (!this.engines.stream || !tasks.some((task) => task.engine === 'background-fetch' && task.state === 'running')) return tasks;
+    const [env, configuration] = await Promise.all([this.environment(), getSession(sessionId)]);
+    const back = new Set(tasks.filter((task) => takesBack(task, configuration, env)));
+    for (const task of back) await takeBack(this, task);
+    return tasks.filter((task) => !back.has(task));
   }
 
   /** Ends a task whose `timeoutIntervalForResource` passed, and stops its transfer. */
@@ -255,7 +267,9 @@ export class Scheduler {
 
   #makeSink(): TransferSink {
     return {
-      save: saveTransfer,
+      // A streamed part stored changes the page's standby order (see `standbyOrders`).
+      save: (task, changes) =>
+        saveTransfer(task, changes, task.engine === 'stream' && changes.parts !== undefined && this.engines['background-fetch'] !== undefined),
       complete: (task, outcome) => completeTask(task.sessionId, task.taskIdentifier, task.transferId, outcome),
       handOver: async (task, to) => void (await this.start(task.sessionId, [[task.taskIdentifier, task.transferId]], to)),
       retryDelay: (configuration, retry, retryAfter) => retryDelayFor(retry, configuration?.retryLimit ?? 5, (n) => retryDelay(n, retryAfter)),
@@ -270,73 +284,6 @@ export class Scheduler {
       },
     };
   }
-}
-
-/** One `Scheduler.start`: what it decides with, and what it decided. */
-interface Batch {
-  env: Environment;
-  configuration: ConfigurationRecord | undefined;
-  engine: EngineName;
-  created: Created | undefined;
-  /** The transfer the downloads an engine carries together share. */
-  shared: string;
-  started: TaskRecord[];
-  failed: [TaskRecord, URLError][];
-}
-
-/**
- * Decides, for each task asked to start (`records`, as read; `taken`: the identifiers the
- * session has), and changes the records to match; returns those to write.
- */
-function place(batch: Batch, entries: StartEntry[], records: (TaskRecord | undefined)[], taken: ReadonlySet<number>): { write: TaskRecord[]; tell: boolean } {
-  const { env, configuration, engine, created } = batch;
-  const streamed = streamsTogether(records, engine, env);
-  const write: TaskRecord[] = [];
-  let tell = false;
-  const seen = new Set<number>();
-  for (const [index, [taskIdentifier, previous]] of entries.entries()) {
-    const task = records[index];
-    if (seen.has(taskIdentifier)) continue; // a task listed twice is started once
-    seen.add(taskIdentifier);
-    const unstored = created?.unstored.has(taskIdentifier) === true;
-    if (unstored && taken.has(taskIdentifier)) {
-      created!.taken.push(taskIdentifier);
-      continue;
-    }
-    const decision = decide(task, previous, configuration, engine, streamed, env);
-    if (decision.kind === 'skip') continue;
-    const record = task!;
-    // Resumed by the app (not restarted): it takes its place in the start order now, and its
-    // resource timeout runs from its first resume.
-    if (created && record.state === 'suspended') {
-      Object.assign(record, { resumedAt: resumeStamp(), deadline: record.deadline ?? deadlineOf(configuration, env.now) });
-    }
-    tell ||= unstored || decision.kind !== 'wait' || record.waitingFor === null;
-    if (decision.kind === 'fail') {
-      record.waitingFor = null;
-      if (unstored) write.push(record);
-      batch.failed.push([record, decision.error]);
-    } else if (decision.kind === 'start') {
-      // Only starts that brought no byte more count toward the limit.
-      const attempts = record.countOfBytesReceived > record.receivedAtStart ? 0 : record.attempts;
-      const transferId = decision.together ? batch.shared : newTransferId();
-      const started = { startedAt: env.now, receivedAtStart: record.countOfBytesReceived, attempts: attempts + 1 };
-      write.push(Object.assign(record, { state: 'running', engine: decision.engine, transferId, waitingFor: null, ...started }));
-      batch.started.push(record);
-    } else {
-      // Waiting for its conditions (tried at each wake) or its time: running, with no transfer.
-      const waitingFor = decision.kind === 'wait' ? decision.reason : null;
-      write.push(Object.assign(record, { state: 'running', engine: null, transferId: null, waitingFor }));
-    }
-  }
-  return { write, tell };
-}
-
-let lastResume = 0;
-
-/** When a task is resumed: the time, made later than the last one so that order is kept. */
-function resumeStamp(): number {
-  return (lastResume = Math.max(Date.now(), lastResume + 0.001));
 }
 
 function cancelled(): URLError {

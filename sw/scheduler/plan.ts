@@ -148,13 +148,33 @@ export function decide(
   }
   if (task.earliestBeginDate !== null && task.earliestBeginDate > env.now) return { kind: 'later' };
   // Bytes kept (after a suspend, resume data, a failed Background Fetch): the streaming engine
-  // continues from them.
+  // continues from them. A download started while a page is visible streams too.
   const resumable = task.parts > 0 && Boolean(task.validator);
   const stream = env.engines.includes('stream');
-  const chosen: EngineName = stream && (resumable || (streamed && isSmall(task))) ? 'stream' : engine;
+  const chosen: EngineName = stream && (resumable || streamsInView(task, configuration, env) || (streamed && isSmall(task))) ? 'stream' : engine;
   // An upload, or a download with its own size limit, goes alone (a registration has one limit).
   const together = chosen === 'background-fetch' && task.kind === 'download' && task.countOfBytesClientExpectsToReceive === 0;
   return { kind: 'start', engine: chosen, together };
+}
+
+/**
+ * Whether a download streams because a page of the app is visible: the streaming engine is
+ * faster than Background Fetch, exact and pausable, and the page keeps the worker alive
+ * (bench/README.md). An upload stays on its engine: it cannot be handed over mid-body.
+ */
+export function streamsInView(task: TaskRecord, configuration: ConfigurationRecord | undefined, env: Environment): boolean {
+  return env.visible && task.kind === 'download' && configuration?.streamsWhileVisible !== false;
+}
+
+/**
+ * Whether a Background Fetch that carries a download in ranges is taken back to the streaming
+ * engine, now that a page is visible: its finished ranges are kept, so at most the requests in
+ * flight (one part) are fetched again, where the registration may stall 17-30 s in front of
+ * the user. One of the whole file is left to run: taking it back would lose what it received.
+ */
+export function takesBack(task: TaskRecord, configuration: ConfigurationRecord | undefined, env: Environment): boolean {
+  if (!env.engines.includes('stream') || task.state !== 'running' || task.engine !== 'background-fetch') return false;
+  return streamsInView(task, configuration, env) && task.validator !== null && env.now - task.startedAt >= START_GRACE_MS;
 }
 
 /** Whether an upload's file is larger than the bound its task set (it then never starts). */

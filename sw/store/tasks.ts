@@ -163,9 +163,14 @@ export async function moveTask(
 
 /**
  * Records a transfer's progress in its task (parts stored, bytes, validator, ...), if the
- * transfer still owns the task. Returns whether it was recorded.
+ * transfer still owns the task; with `tell`, tells the session's pages (else they see it at
+ * their next look). Returns whether it was recorded.
  */
-export async function saveTransfer(task: Pick<TaskRecord, 'sessionId' | 'taskIdentifier' | 'transferId'>, changes: Partial<TaskRecord>): Promise<boolean> {
+export async function saveTransfer(
+  task: Pick<TaskRecord, 'sessionId' | 'taskIdentifier' | 'transferId'>,
+  changes: Partial<TaskRecord>,
+  tell = false,
+): Promise<boolean> {
   const saved = await inBatch(async (tx) => {
     const tasks = tx.objectStore('tasks');
     const saved = await tasks.get([task.sessionId, task.taskIdentifier]);
@@ -173,6 +178,6 @@ export async function saveTransfer(task: Pick<TaskRecord, 'sessionId' | 'taskIde
     if (ours) await tasks.put({ ...saved!, ...changes });
     return ours;
   });
-  if (saved) changed(task.sessionId, [task.taskIdentifier], false);
+  if (saved) changed(task.sessionId, [task.taskIdentifier], tell);
   return saved;
 }

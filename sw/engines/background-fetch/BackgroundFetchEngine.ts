@@ -10,7 +10,8 @@ import { isQuotaError, storageFull } from '../../quota.js';
 import { responseRecord } from '../../responseRecord.js';
 import { requestTimeoutMs, type Engine, type TransferSink } from '../Engine.js';
 import { Stall } from './Stall.js';
-import { failedStatus, FINISHED_WAIT_MS, plan, PROBES_AT_ONCE, reasonOf, recordsByTask, requestsOf, storeLeading } from './ranges.js';
+import { failedStatus, FINISHED_WAIT_MS, plan, PROBES_AT_ONCE, reasonOf, recordsByTask, storeLeading } from './ranges.js';
+import { orderTitle, requestsOf } from './requests.js';
 
 declare const self: ServiceWorkerGlobalScope;
 
@@ -105,8 +106,7 @@ export class BackgroundFetchEngine implements Engine {
     });
     if (order.tasks.length === 0) return;
     const first = tasks.find((task) => task.taskIdentifier === order.tasks[0]!.taskIdentifier)!;
-    const { url } = first.originalRequest;
-    const title = order.tasks.length > 1 ? `${order.tasks.length} downloads` : first.taskDescription || new URL(url).pathname.split('/').pop() || url;
+    const title = order.tasks.length > 1 ? `${order.tasks.length} downloads` : orderTitle(first);
     order.options.title = configuration?.title || title;
     if (configuration?.icon) order.options.icons = [{ src: configuration.icon }];
     if (total) order.options.downloadTotal = total;

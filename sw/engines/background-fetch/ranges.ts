@@ -5,18 +5,12 @@
  */
 import type { RequestRecord, TaskRecord } from '../../../common/schema.js';
 import { PART_SIZE, partOwners } from '../../../common/schema.js';
-import { contentLength, distinctRanges, parseContentRange, parseRange, rangesFrom, rangesOf, validatorOf } from '../../http.js';
+import { contentLength, parseContentRange, parseRange, rangesOf, validatorOf } from '../../http.js';
+import { requestsOf } from './requests.js';
 import { corsBlocked, failedBeforeResponse, refusedByCors } from '../../cors.js';
 import { responseRecord } from '../../responseRecord.js';
 import { deleteParts, putPart } from '../../store/parts.js';
 import type { TransferSink } from '../Engine.js';
-
-/**
- * The bytes of one request of a ranged registration: half a part. Chromium runs a
- * registration's requests two at a time and keeps nothing of a request in flight when the
- * browser stops, so a restart costs at most the two requests in flight: one part's worth.
- */
-export const REQUEST_SIZE = PART_SIZE / 2;
 
 /** How long `start` waits for the answer to its `HEAD` before it orders the file as one request. */
 const PROBE_TIMEOUT_MS = 10_000;
@@ -84,15 +78,6 @@ export async function plan(
   const requests = requestsOf({ ...task, ...update });
   // Bounds the bytes a server that ignores Range (a whole file per request) could waste.
   return { requests, received, total: size - received };
-}
-
-/** What a task's part of a registration asks: its request, or its ranges (from the parts stored). */
-export function requestsOf(task: TaskRecord): RequestRecord[] {
-  // `plan` keeps a validator only for a task fetched in ranges.
-  if (task.validator === null) return [task.originalRequest];
-  const { receivedAtStart, countOfBytesReceived: received, countOfBytesExpectedToReceive: size } = task;
-  const ranges = task.distinctRanges ? distinctRanges(receivedAtStart, size, REQUEST_SIZE) : rangesFrom(received, size, REQUEST_SIZE);
-  return ranges.filter(({ first }) => first >= received).map(({ first, last }) => rangeRequest(task.originalRequest, first, last));
 }
 
 /** A request's identity within a registration: method, URL and range. */
@@ -178,11 +163,6 @@ export async function storeLeading(
     received = last + 1;
   }
   return { received, parts, partsBy };
-}
-
-/** A `GET` of the file's bytes `first` to `last`. */
-function rangeRequest(request: RequestRecord, first: number, last: number): RequestRecord {
-  return { ...request, headers: [...request.headers, ['Range', `bytes=${first}-${last}`]] };
 }
 
 /**

@@ -1,0 +1,88 @@
+/**
+ * The hand-over between engines in a browser with Background Fetch. A download streams while a
+ * page of the app is visible; each snapshot gives that page a Background Fetch order for the
+ * rest of each streamed download (`standbyOrders`), which it starts the moment it goes away
+ * (only a page may start one, and a page going away may not wait for the worker). The worker
+ * then stops the stream and gives the task to the registration (`handOver`). When a page is
+ * visible again, `Scheduler.reconcile` takes ranged registrations back (`takesBack`).
+ */
+import { temporaryKey, type TaskRecord } from '../../common/schema.js';
+import { isAppVisible } from '../conditions.js';
+import { deleteKeys } from '../store/parts.js';
+import { moveTask, tasksOfTransfer } from '../store/tasks.js';
+import type { Scheduler } from './Scheduler.js';
+import { handOverId, handOverPlan, parseHandOverId } from './standby.js';
+
+declare const self: ServiceWorkerGlobalScope;
+
+/** How long the worker waits for the registration a page started as it went away. */
+const APPEAR_MS = 10_000;
+
+/** How long another page must stay visible for a hand-over to be called off. */
+const VISIBLE_MS = 2000;
+
+/**
+ * A page went away having started the registrations `ids` (from its standby orders): with no
+ * page of the app visible, each streamed task goes to its registration; else (another page is
+ * in view) the registration is aborted and the download streams on. A registration that does
+ * not appear leaves its download streaming (the page did not get to start it).
+ */
+export async function handOver(scheduler: Scheduler, sessionId: string, ids: string[]): Promise<void> {
+  const manager = self.registration.backgroundFetch;
+  if (!manager || !scheduler.engines.stream) return;
+  for (const id of ids) {
+    const point = parseHandOverId(id);
+    const registration = point && (await appeared(manager, id));
+    // (A page may tell twice, as it is hidden and then closed: the first told is done.)
+    if (!registration || (await tasksOfTransfer(id)).length > 0) continue;
+    const [task] = (await tasksOfTransfer(point.from)).filter((each) => each.sessionId === sessionId);
+    const plan = task && !(await stillVisible()) ? handOverPlan(task, point) : undefined;
+    if (!plan || handOverId(plan.point) !== id || !(await giveTo(scheduler, task!, plan))) await registration.abort().catch(() => false);
+  }
+}
+
+/**
+ * Whether a page of the app stays visible for VISIBLE_MS: the page that went away may still be
+ * listed as visible for a moment (seen in Chromium under load).
+ */
+async function stillVisible(): Promise<boolean> {
+  for (const end = Date.now() + VISIBLE_MS; ; await new Promise((resolve) => setTimeout(resolve, 200))) {
+    if (!(await isAppVisible())) return false;
+    if (Date.now() > end) return true;
+  }
+}
+
+/** The registration `id`, once it exists (within APPEAR_MS), else undefined. */
+async function appeared(manager: BackgroundFetchManager, id: string): Promise<BackgroundFetchRegistration | undefined> {
+  for (const end = Date.now() + APPEAR_MS; ; await new Promise((resolve) => setTimeout(resolve, 100))) {
+    const registration = await manager.get(id);
+    if (registration || Date.now() > end) return registration;
+  }
+}
+
+/**
+ * Stops a task's stream at the bytes it stored and gives the task to the registration of its
+ * plan; the parts it stored past the registration's start go. False if the task moved on.
+ */
+async function giveTo(scheduler: Scheduler, task: TaskRecord, plan: NonNullable<ReturnType<typeof handOverPlan>>): Promise<boolean> {
+  const { sessionId, taskIdentifier, transferId } = task;
+  if (!scheduler.queue.drop(transferId!)) await scheduler.engines.stream?.suspend?.(task);
+  const changes = { ...plan.update, state: 'running' as const, startedAt: Date.now(), waitingFor: null, attempts: 0 };
+  const before = await moveTask(sessionId, taskIdentifier, changes, (current) => current.state === 'running' && current.transferId === transferId);
+  if (!before) return false;
+  const past = Array.from({ length: Math.max(0, before.parts - plan.point.parts) }, (_, index) => plan.point.parts + index);
+  await deleteKeys(past.map((part) => temporaryKey(sessionId, taskIdentifier, part, before.partsBy?.[part] ?? ''))).catch(() => undefined);
+  return true;
+}
+
+/**
+ * Takes a download back from its Background Fetch to the streaming engine (see `takesBack`):
+ * the ranges that came whole are stored, the stream goes on after them, then the registration
+ * is aborted (its end no longer concerns the task).
+ */
+export async function takeBack(scheduler: Scheduler, task: TaskRecord): Promise<void> {
+  const engine = scheduler.engines['background-fetch'];
+  await engine?.suspend?.(task);
+  const { written } = await scheduler.start(task.sessionId, [[task.taskIdentifier, task.transferId]], 'stream');
+  if (written.some((each) => each.taskIdentifier === task.taskIdentifier && each.transferId !== task.transferId)) await engine?.cancel(task);
+}
