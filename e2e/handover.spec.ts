@@ -35,13 +35,16 @@ async function handedOver(server: TestServer, id: string): Promise<void> {
  * went out; returns once a registration asks for its ranges, the worker stopped. (Slow enough
  * that the stream cannot end first while the hand-over is made under load.)
  */
-async function closedMidDownload(page: AppPage, server: TestServer, rate: number, sent: number, stopWorkers: () => Promise<void>) {
+async function closedMidDownload(page: AppPage, server: TestServer, rate: number, sent: number, stopWorkers: () => Promise<void>, loseCall = false) {
   const sessionId = unique('handover');
   const f = file(server, 32, `&rate=${rate}`);
   await recordSession(page, sessionId, DEFAULT);
   const task = await startDownload(page, f.url);
   await expect.poll(async () => (await server.stats(f.id)).bytesSent, { timeout: 60_000 }).toBeGreaterThan(sent);
-  await page.close();
+  // The page's call to the worker lost as it closes (the registration is started all the same).
+  if (loseCall) await page.evaluate(() => void (ServiceWorker.prototype.postMessage = () => undefined));
+  // As a user closes a tab: `beforeunload`, then `pagehide`.
+  await page.playwright!.close({ runBeforeUnload: true });
   await handedOver(server, f.id);
   await stopWorkers();
   return { sessionId, f, task };
@@ -96,6 +99,23 @@ test('the page closed mid-download (another tab open): the rest comes through Ba
   const next = await openApp();
   await recordSession(next, sessionId, DEFAULT);
   await expectDownloaded(next, server, f, task, { timeout: 60_000 });
+});
+
+test("the page's call lost as it closed: the worker adopts the registration the page started, and the rest comes through it", async ({
+  page,
+  server,
+  openApp,
+  stopWorkers,
+}) => {
+  test.setTimeout(180_000);
+  const { sessionId, f, task } = await closedMidDownload(page, server, 2_000_000, 10 * MiB, stopWorkers, true);
+  const next = await openApp();
+  await recordSession(next, sessionId, DEFAULT);
+  await expectDownloaded(next, server, f, task, { timeout: 150_000 });
+  const stats = await printLog(server, f.id);
+  expect(stats.log[0]).toMatchObject({ method: 'GET', range: null });
+  expect(ranges(stats).length).toBeGreaterThan(0);
+  expect(stats.bytesSent - f.size).toBeLessThanOrEqual(2 * PART);
 });
 
 test('a page opened again mid-registration takes the download back to streaming, from the bytes kept: no range fetched twice but those in flight', async ({

@@ -19,12 +19,17 @@ import * as valid from './validate.js';
 /** The tasks `resume` refused, with their errors. */
 type Rejected = NonNullable<SessionSnapshot['rejected']>;
 
+/** The API as the worker serves it: `handOver` also learns which client called (see `oneCall`). */
+export interface WorkerSideApi extends WorkerApi {
+  handOver(sessionId: string, transferIds: string[], caller?: string): Promise<void>;
+}
+
 /**
  * The worker's answers to pages. Every argument is checked, since anything may be posted;
  * the worker, not the page, is the one that writes the database. What starts, and when, is
  * the scheduler's to decide.
  */
-export function createApi(scheduler: Scheduler, calls: Calls): WorkerApi {
+export function createApi(scheduler: Scheduler, calls: Calls): WorkerSideApi {
   const snapshots = new Snapshots(scheduler);
   const callState = async (call: unknown) => {
     if (typeof call !== 'string') throw new TypeError(`A call id must be a string, not ${valid.quote(call)}`);
@@ -95,7 +100,7 @@ function sessionCalls(scheduler: Scheduler, snapshots: Snapshots): Pick<WorkerAp
 function taskCalls(
   scheduler: Scheduler,
   snapshots: Snapshots,
-): Pick<WorkerApi, 'resume' | 'suspend' | 'cancel' | 'cancelByProducingResumeData' | 'handOver' | 'fail'> {
+): Pick<WorkerSideApi, 'resume' | 'suspend' | 'cancel' | 'cancelByProducingResumeData' | 'handOver' | 'fail'> {
   return {
     async suspend(sessionId, taskIdentifier) {
       const task = await mustGetTask(sessionId, taskIdentifier);
@@ -143,12 +148,12 @@ function taskCalls(
       return { tasks: [...written, ...made].map(taskView), events: [], orders, rejected };
     },
 
-    async handOver(sessionId, transferIds) {
+    async handOver(sessionId, transferIds, caller) {
       const id = valid.sessionId(sessionId);
       if (!Array.isArray(transferIds) || !transferIds.every((each) => typeof each === 'string')) {
         throw new TypeError(`handOver() takes a list of transfer ids, not ${valid.quote(transferIds)}`);
       }
-      await handOver(scheduler, id, transferIds);
+      await handOver(scheduler, id, transferIds, caller);
     },
 
     async fail(sessionId, transferId, error) {

@@ -9,10 +9,10 @@ interface Connection {
   type?: string;
 }
 
-/** Whether a window of the app is visible now. */
-export async function isAppVisible(): Promise<boolean> {
+/** Whether a window of the app is visible now (other than the client `except`, if given). */
+export async function isAppVisible(except?: string): Promise<boolean> {
   const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
-  return windows.some((window) => window.visibilityState === 'visible');
+  return windows.some((window) => window.visibilityState === 'visible' && window.id !== except);
 }
 
 /** The network as the worker sees it now. */

@@ -2,7 +2,7 @@ import { expose } from 'comlink';
 import { serializeError } from '../common/errors.js';
 import { CONNECT, installErrorTransfer, isConnectMessage, type WorkerApi } from '../common/protocol.js';
 import { quote } from '../common/quote.js';
-import { createApi } from './api.js';
+import { createApi, type WorkerSideApi } from './api.js';
 import { Calls } from './calls.js';
 import { guardedPort, refuse } from './guard.js';
 import { BackgroundFetchEngine } from './engines/background-fetch/BackgroundFetchEngine.js';
@@ -107,7 +107,7 @@ function keepAlive(busy: () => boolean, idle: () => Promise<void>): () => Promis
 }
 
 /** Answers a page's call: only a well-formed one, from a client of this origin. */
-function onMessage(event: ExtendableMessageEvent, api: WorkerApi, calls: Calls, whileStreaming: () => Promise<void>): void {
+function onMessage(event: ExtendableMessageEvent, api: WorkerSideApi, calls: Calls, whileStreaming: () => Promise<void>): void {
   const source = event.source as Client | null;
   if (!isConnectMessage(event.data, event.ports)) {
     // Not ours, unless it claims to be: then it is malformed, and the sender is told so.
@@ -131,7 +131,7 @@ function onMessage(event: ExtendableMessageEvent, api: WorkerApi, calls: Calls, 
     calls.begin(id);
     void call.then(() => calls.end(id));
   }
-  expose(oneCall(api, called), guardedPort(port, api));
+  expose(oneCall(api, called, source.id), guardedPort(port, api));
   // Each call extends the worker's life while transfers are under way, within a budget.
   event.waitUntil(Promise.race([call, delay(CALL_TIMEOUT_MS)]).then(whileStreaming));
 }
@@ -140,11 +140,15 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** The API, reporting through `done` when a call to it has ended. */
-function oneCall(api: WorkerApi, done: () => void): WorkerApi {
+/**
+ * The API, reporting through `done` when a call to it has ended. `handOver` is told which
+ * client called: the page going away, which may still be listed as visible for a while.
+ */
+function oneCall(api: WorkerSideApi, done: () => void, caller: string): WorkerApi {
   const wrapped = {} as Record<string, (...args: unknown[]) => Promise<unknown>>;
   for (const [name, method] of Object.entries(api)) {
     wrapped[name] = (...args) => (method as (...a: unknown[]) => Promise<unknown>)(...args).finally(done);
   }
+  wrapped.handOver = (sessionId, transferIds) => api.handOver(sessionId as string, transferIds as string[], caller).finally(done);
   return wrapped as unknown as WorkerApi;
 }

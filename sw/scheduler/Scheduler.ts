@@ -10,7 +10,7 @@ import { afterWake } from '../rateLimiter.js';
 import { updateRateLimiter } from '../store/database.js';
 import { completeTask } from '../store/outbox.js';
 import { allTasks, changeTasks, getSession, getTask, moveTask, saveTransfer, tasksOfTransfer } from '../store/tasks.js';
-import { takeBack } from './handOver.js';
+import { adopt, takeBack } from './handOver.js';
 import { place, type Batch } from './place.js';
 import { reconcileStep, retryDelayFor, startOrder, takesBack, type Environment } from './plan.js';
 import { hostOf, RunQueue, slotOf } from './RunQueue.js';
@@ -267,9 +267,14 @@ export class Scheduler {
 
   #makeSink(): TransferSink {
     return {
-      // A streamed part stored changes the page's standby order (see `standbyOrders`).
-      save: (task, changes) =>
-        saveTransfer(task, changes, task.engine === 'stream' && changes.parts !== undefined && this.engines['background-fetch'] !== undefined),
+      // A streamed part stored changes the page's standby order (see `standbyOrders`), and
+      // with no page in view, a registration may wait for the worker to adopt it.
+      save: async (task, changes) => {
+        const standby = task.engine === 'stream' && changes.parts !== undefined && this.engines['background-fetch'] !== undefined;
+        const saved = await saveTransfer(task, changes, standby);
+        if (standby) void adopt(this).catch(() => undefined);
+        return saved;
+      },
       complete: (task, outcome) => completeTask(task.sessionId, task.taskIdentifier, task.transferId, outcome),
       handOver: async (task, to) => void (await this.start(task.sessionId, [[task.taskIdentifier, task.transferId]], to)),
       retryDelay: (configuration, retry, retryAfter) => retryDelayFor(retry, configuration?.retryLimit ?? 5, (n) => retryDelay(n, retryAfter)),

@@ -21,33 +21,66 @@ const APPEAR_MS = 10_000;
 /** How long another page must stay visible for a hand-over to be called off. */
 const VISIBLE_MS = 2000;
 
+/** How often, at most, a worker streaming with no page in view looks for registrations to adopt. */
+const ADOPT_MS = 1000;
+
+/** Registrations being handed over now: a page's call and an adoption may meet on one. */
+const underWay = new Set<string>();
+
+/** When the worker last looked for registrations to adopt. */
+let looked = 0;
+
 /**
  * A page went away having started the registrations `ids` (from its standby orders): with no
  * page of the app visible, each streamed task goes to its registration; else (another page is
  * in view) the registration is aborted and the download streams on. A registration that does
  * not appear leaves its download streaming (the page did not get to start it).
  */
-export async function handOver(scheduler: Scheduler, sessionId: string, ids: string[]): Promise<void> {
+export async function handOver(scheduler: Scheduler, sessionId: string, ids: string[], caller?: string): Promise<void> {
   const manager = self.registration.backgroundFetch;
   if (!manager || !scheduler.engines.stream) return;
-  for (const id of ids) {
+  for (const id of ids.filter((each) => !underWay.has(each))) {
+    underWay.add(id);
+    await handOverOne(scheduler, sessionId, manager, id, caller).finally(() => underWay.delete(id));
+  }
+}
+
+/** Hands a streamed download over to the registration `id`, or aborts the registration. */
+async function handOverOne(scheduler: Scheduler, sessionId: string, manager: BackgroundFetchManager, id: string, caller?: string): Promise<void> {
+  const point = parseHandOverId(id);
+  const registration = point && (await appeared(manager, id));
+  // (A page may tell twice, as it is hidden and then closed: the first told is done.)
+  if (!registration || (await tasksOfTransfer(id)).length > 0) return;
+  const [task] = (await tasksOfTransfer(point.from)).filter((each) => each.sessionId === sessionId);
+  const plan = task && !(await stillVisible(caller)) ? handOverPlan(task, point) : undefined;
+  if (!plan || handOverId(plan.point) !== id || !(await giveTo(scheduler, task!, plan))) await registration.abort().catch(() => false);
+}
+
+/**
+ * A page going away may start its registration and still fail to tell the worker (its message
+ * lost with it): while a stream stores parts with no page of the app in view, the worker looks
+ * (at most every ADOPT_MS) for registrations named after its streams, and hands over to them.
+ */
+export async function adopt(scheduler: Scheduler): Promise<void> {
+  const manager = self.registration.backgroundFetch;
+  if (!manager || Date.now() - looked < ADOPT_MS) return;
+  looked = Date.now();
+  if (await isAppVisible()) return;
+  for (const id of await manager.getIds()) {
     const point = parseHandOverId(id);
-    const registration = point && (await appeared(manager, id));
-    // (A page may tell twice, as it is hidden and then closed: the first told is done.)
-    if (!registration || (await tasksOfTransfer(id)).length > 0) continue;
-    const [task] = (await tasksOfTransfer(point.from)).filter((each) => each.sessionId === sessionId);
-    const plan = task && !(await stillVisible()) ? handOverPlan(task, point) : undefined;
-    if (!plan || handOverId(plan.point) !== id || !(await giveTo(scheduler, task!, plan))) await registration.abort().catch(() => false);
+    const [task] = point ? await tasksOfTransfer(point.from) : [];
+    if (task) await handOver(scheduler, task.sessionId, [id]);
   }
 }
 
 /**
- * Whether a page of the app stays visible for VISIBLE_MS: the page that went away may still be
- * listed as visible for a moment (seen in Chromium under load).
+ * Whether a page of the app other than the one that went away (`caller`) stays visible for
+ * VISIBLE_MS: that one may still be listed as visible for a while (seen in Chromium under
+ * load), and others may be going away with it (a window minimised).
  */
-async function stillVisible(): Promise<boolean> {
+async function stillVisible(caller?: string): Promise<boolean> {
   for (const end = Date.now() + VISIBLE_MS; ; await new Promise((resolve) => setTimeout(resolve, 200))) {
-    if (!(await isAppVisible())) return false;
+    if (!(await isAppVisible(caller))) return false;
     if (Date.now() > end) return true;
   }
 }
