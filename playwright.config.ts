@@ -5,12 +5,15 @@ const PORT = Number(process.env.TEST_PORT ?? 8321);
 
 /**
  * The files Firefox and WebKit run on every `npm test`: downloads, re-attach and once-delivery,
- * server faults, suspend/resume, uploads, CORS, two tabs, a remount, restarts and the packaged Vite app.
+ * server faults, suspend/resume, uploads, CORS, two tabs, a remount, restarts, the packaged Vite app,
+ * and kept files served and played.
  * The rest (batching, scheduling, storage, messages, updates, Workbox, the demo) run there too
  * with TEST_ALL_BROWSERS=1; by default they run in Chromium only, to keep a run within CI's
  * 35 minutes on two cores.
  */
-const EVERY_BROWSER = process.env.TEST_ALL_BROWSERS ? /.*\.spec\.ts$/ : /(session|tasks|faults|interruptions|restart|remount|tabs|cors|package)\.spec\.ts$/;
+const EVERY_BROWSER = process.env.TEST_ALL_BROWSERS
+  ? /.*\.spec\.ts$/
+  : /(session|tasks|faults|interruptions|restart|remount|tabs|cors|package|documents)\.spec\.ts$/;
 
 /**
  * Every end-to-end test runs in Chromium twice, with Background Fetch (its default) and with

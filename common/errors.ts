@@ -4,14 +4,16 @@
  */
 
 /**
- * URLError codes used by the library, named as Apple's `URLError.Code`. `corsBlocked` is the
- * web's own: the server refused the request from this origin (CORS), or the browser blocked it.
+ * URLError codes used by the library, named as Apple's `URLError.Code`. Two are the web's own:
+ * `corsBlocked`, the server refused the request from this origin (CORS), or the browser blocked
+ * it; `integrityMismatch`, the file's bytes are not those its request's `integrity` names.
  */
 export type URLErrorCode =
   | 'badServerResponse'
   | 'cancelled'
   | 'networkConnectionLost'
   | 'corsBlocked'
+  | 'integrityMismatch'
   | 'timedOut'
   | 'dataLengthExceedsMaximum'
   | 'cannotWriteToFile'

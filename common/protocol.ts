@@ -85,8 +85,8 @@ export type TaskView = Pick<
   | 'receivedAtStart'
 > & { response: ResponseView | null };
 
-/** A response as a page gets it: its headers as one object, a name to its value. */
-export type ResponseView = Omit<ResponseRecord, 'headers'> & { headers: Record<string, string> };
+/** A response as a page gets it: its headers as one object, a name to its value, and its file's name. */
+export type ResponseView = Omit<ResponseRecord, 'headers'> & { headers: Record<string, string>; suggestedFilename: string };
 
 /** A session's tasks, the events waiting for its delegate, and the transfers to start. */
 export interface SessionSnapshot {
@@ -167,6 +167,8 @@ export interface DebugState {
   online: boolean;
   connection: { effectiveType?: string; saveData?: boolean; type?: string } | null;
   appVisible: boolean;
+  /** Whether the browser keeps the origin's data under storage pressure (`documents.persist()`). */
+  persisted: boolean;
   /** The rate limiter: a task started in the background waits until `lastWakeAt + delay`. */
   rateLimiter: { delay: number; lastWakeAt: number };
   /** Events waiting for this session's delegate. */

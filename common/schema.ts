@@ -25,6 +25,22 @@ export interface RequestRecord {
   url: string;
   method: string;
   headers: [string, string][];
+  /** The `Request`'s `integrity` (SRI metadata), checked against the file's bytes; absent: none. */
+  integrity?: string;
+}
+
+/** The hash functions of Subresource Integrity, which the library checks files with. */
+export type DigestAlgorithm = 'sha256' | 'sha384' | 'sha512';
+
+/** A download's digest so far: the hash of its first `parts` parts (`bytes` bytes), resumable. */
+export interface DigestState {
+  algorithm: DigestAlgorithm;
+  parts: number;
+  bytes: number;
+  /** Who wrote each of the `parts` hashed (a part rewritten by another transfer is hashed again). */
+  partsBy: string[];
+  /** The hash function's state (hash-wasm's `save()`), to go on from. */
+  state: Uint8Array;
 }
 
 /**
@@ -67,6 +83,8 @@ export interface ConfigurationRecord {
   icon?: string;
   /** Downloads stream while a page is visible, on Background Fetch otherwise (default true; false: Background Fetch alone). */
   streamsWhileVisible?: boolean;
+  /** The media types a download may be (`type/subtype` or `type/*`), or absent: any. */
+  expectedContentTypes?: string[];
 }
 
 /** One task, as kept across page closes, worker stops and browser restarts. */
@@ -135,6 +153,8 @@ export interface TaskRecord {
   partsBy?: string[];
   /** What `If-Range` sends to resume: the response's strong ETag, else its Last-Modified. */
   validator: string | null;
+  /** The hash of the parts stored so far (see `DigestState`), or absent. */
+  digest?: DigestState | null;
   /** When the transfer in flight was handed to its engine (ms since the epoch). */
   startedAt: number;
   createdAt: number;
@@ -146,7 +166,7 @@ export interface TaskRecord {
  * with no parts, a small file's bytes in the `bodies` store.
  */
 export type TaskEvent =
-  | { type: 'didFinishDownloadingTo'; taskIdentifier: number; size: number; parts: number; partsBy?: string[] }
+  | { type: 'didFinishDownloadingTo'; taskIdentifier: number; size: number; parts: number; partsBy?: string[]; digest?: string }
   | { type: 'didCompleteWithError'; taskIdentifier: number; error: SerializedError | null };
 
 /** An outbox row: `seq` orders every event of every session. */
@@ -259,6 +279,23 @@ export interface ResumeDataRecord {
 /** Cache key of a file in the permanent store. */
 export function permanentKey(name: string): string {
   return `${FILE_PREFIX}files/${segment(name)}`;
+}
+
+/** The path, under a scope, where the worker serves a stored file (`documents.url`). */
+export function documentPath(name: string): string {
+  return `${FILE_PREFIX.slice(1)}files/${segment(name)}`;
+}
+
+/** The name of the stored file a path served by the worker stands for (`documentPath`), or null. */
+export function documentName(pathname: string): string | null {
+  const prefix = `${FILE_PREFIX}files/~`;
+  const at = pathname.indexOf(prefix);
+  if (at < 0 || pathname.indexOf('/', at + prefix.length) >= 0) return null;
+  try {
+    return decodeURIComponent(pathname.slice(at + prefix.length));
+  } catch {
+    return null;
+  }
 }
 
 /** The name a permanent-store cache key stands for, or null for another key. */

@@ -1,25 +1,46 @@
-/** The stored files (`documents`): each with a Save and a Delete button. */
-import { documents } from '../src/index.js';
+/** The stored files (`documents`): each with its size, type and source, Play (media), Save and Delete. */
+import { documents, type StoredDocument } from '../src/index.js';
 import { $, button, formatBytes } from './dom.js';
 
 /** Lists the stored files again. */
 export async function renderFiles(): Promise<void> {
-  const items = await Promise.all(
-    (await documents.list()).map(async (name) => {
-      const item = document.createElement('li');
-      item.dataset.name = name;
-      const blob = await documents.get(name);
-      const save = button('Save', async () => {
-        const file = await documents.get(name);
-        if (!file) return;
-        const link = Object.assign(document.createElement('a'), { href: URL.createObjectURL(file), download: name });
-        link.click();
-        setTimeout(() => URL.revokeObjectURL(link.href), 1000);
-      });
-      const remove = button('Delete', () => void documents.delete(name).then(renderFiles));
-      item.append(`${name} (${blob ? formatBytes(blob.size) : '?'}) `, save, ' ', remove);
-      return item;
-    }),
-  );
+  const items = await Promise.all((await documents.list()).map(fileItem));
   $('#files').replaceChildren(...items);
+}
+
+/** One stored file's line. */
+async function fileItem({ name, size, type, url, digest }: StoredDocument): Promise<HTMLLIElement> {
+  const item = document.createElement('li');
+  item.dataset.name = name;
+  item.title = `${url}\n${digest}`;
+  const served = await documents.url(name);
+  // Saved through the worker, which streams it from storage (a Blob URL would do too).
+  const save = Object.assign(document.createElement('a'), { href: `${served}?download`, download: name, textContent: 'Save' });
+  const remove = button('Delete', () => void documents.delete(name).then(renderFiles));
+  item.append(`${name} (${formatBytes(size)}, ${type || 'no type'}) `, save, ' ', remove);
+  if (/^(audio|video)\//.test(type))
+    item.append(
+      ' ',
+      button('Play', () => play(item, served, type)),
+    );
+  return item;
+}
+
+/** Plays a stored file in place, from the worker (with seeking, offline too). */
+function play(item: HTMLLIElement, src: string, type: string): void {
+  const player = document.createElement(type.startsWith('audio/') ? 'audio' : 'video');
+  Object.assign(player, { src, controls: true, autoplay: true });
+  player.style.maxWidth = '100%';
+  item.querySelector('audio, video')?.remove();
+  item.append(player);
+}
+
+/** The "keep my files" toggle: asks for persistent storage (at the click, as browsers require). */
+export async function persistToggle(): Promise<void> {
+  const toggle = $<HTMLInputElement>('#persist');
+  toggle.checked = (await navigator.storage?.persisted?.()) ?? false;
+  toggle.addEventListener('change', async () => {
+    // The browser decides; once granted it cannot be taken back from the page.
+    toggle.checked = toggle.checked ? await documents.persist() : ((await navigator.storage?.persisted?.()) ?? false);
+  });
 }

@@ -8,13 +8,14 @@ import * as library from '../src/index.js';
 import { registerServiceWorker, URLSession, URLSessionConfiguration, type URLSessionDelegate } from '../src/index.js';
 import { liveDebug, refreshDebug } from './debug.js';
 import { $, log, short } from './dom.js';
-import { renderFiles } from './files.js';
+import { persistToggle, renderFiles } from './files.js';
 import { helpText } from './help.js';
 import { refreshTasks, rowFor, update } from './tasks.js';
 
 // The library is at hand in the console first, even if the worker never comes to cover the page.
 const bgdl = Object.assign(globalThis, { bgdl: { ...library, help: () => console.log(helpText()) } }).bgdl;
-await registerServiceWorker('./sw.js');
+// `?serveDocuments`: the prebuilt worker answers documents.url() (Play and Save).
+await registerServiceWorker('./sw.js?serveDocuments');
 const registration = await navigator.serviceWorker.ready;
 $('#engine').textContent = registration.backgroundFetch ? 'engine: Background Fetch' : 'engine: streaming (no Background Fetch)';
 
@@ -85,6 +86,7 @@ await Promise.all(sessions.map((s) => s.ready));
 await refreshTasks(sessions);
 setInterval(() => void refreshTasks(sessions), 500);
 await renderFiles();
+await persistToggle();
 await refreshDebug(sessions);
 liveDebug(sessions);
 document.body.dataset.ready = 'true';

@@ -31,7 +31,7 @@ test('the demo: a URL typed in the box downloads to a completed row, a stored fi
   await expect(row.getByRole('button', { name: 'Cancel' })).toBeDisabled();
 
   const name = `${short}-12m`;
-  await expect(page.locator('#files li')).toHaveText([`${name} (12.0 MiB) Save Delete`]);
+  await expect(page.locator('#files li')).toHaveText([`${name} (12.0 MiB, application/octet-stream) Save Delete`]);
   const log = page.locator('#log');
   await expect(log).toContainText(`resume() #${short}: ${server.url('/files/12m')}`);
   await expect(log).toContainText(`didFinishDownloadingTo #${short}: ${size} bytes, kept as "${name}"`);
@@ -98,7 +98,7 @@ test('bgdl.help() prints the article’s examples for this version of the librar
   await page.evaluate((code) => new Function(`return (async () => {\n${code}\n})()`)(), code);
   await expect.poll(() => messages.some((text) => text === 'every event delivered'), { timeout: 60_000 }).toBe(true);
   expect(messages.some((text) => /^completed \d+ ok$/.test(text))).toBe(true);
-  expect(await page.evaluate(() => globalThis.bgdl.documents.list())).toEqual(['report.bin']);
+  expect(await page.evaluate(async () => (await globalThis.bgdl.documents.list()).map(({ name }) => name))).toEqual(['report.bin']);
   const stats = await server.stats(id);
   expect(stats.completed).toBe(1);
   expect(stats.log[0]!.t).toBeGreaterThanOrEqual(typedAt + 2000);

@@ -174,7 +174,7 @@ test('a moved file stays in the permanent store across reloads; a file not moved
     const digest = await crypto.subtle.digest('SHA-256', await blob.arrayBuffer());
     const keys = await (await caches.open('bgdl-files')).keys();
     return {
-      names: await documents.list(),
+      names: (await documents.list()).map(({ name }) => name),
       sha256: [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join(''),
       temporary: keys.map((request) => new URL(request.url).pathname).filter((p) => p.includes('/tmp/')),
     };

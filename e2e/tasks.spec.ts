@@ -300,7 +300,7 @@ test("a Request's fields a background task cannot honour are refused, naming the
     };
     const aborted = AbortSignal.abort();
     return [
-      attempt({ integrity: 'sha256-AAAA' }),
+      attempt({ integrity: 'md5-AAAA' }),
       attempt({ redirect: 'error' }),
       attempt({ credentials: 'include' }),
       attempt({ mode: 'no-cors' }),
@@ -312,7 +312,7 @@ test("a Request's fields a background task cannot honour are refused, naming the
     ];
   });
   expect(refused).toEqual([
-    'TypeError: A background task takes a request\'s integrity only as "", not "sha256-AAAA"',
+    'TypeError: A request\'s integrity must name a sha256, sha384 or sha512 digest, not "md5-AAAA"',
     'TypeError: A background task takes a request\'s redirect only as "follow", not "error"',
     'TypeError: A background task takes a request\'s credentials only as "same-origin", not "include"',
     'TypeError: A background task takes a request\'s mode only as "cors", not "no-cors"',

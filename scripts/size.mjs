@@ -23,7 +23,7 @@ const KiB = 1024;
 
 /** @type {{ name: string; entry: string; budget: number | null }[]} */
 const bundles = [
-  { name: 'page (bgdl)', entry: 'dist/index.js', budget: 7.35 * KiB },
+  { name: 'page (bgdl)', entry: 'dist/index.js', budget: 7.75 * KiB },
   { name: 'worker (bgdl/sw)', entry: 'dist/sw.js', budget: null },
 ];
 

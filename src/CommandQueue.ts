@@ -15,7 +15,7 @@ export function taskOwner(s: SessionState): TaskOwner {
       const item: number | TaskInit = init
         ? {
             taskIdentifier,
-            request: { url: request.url, method: request.method, headers: [...request.headers] },
+            request: { url: request.url, method: request.method, headers: [...request.headers], integrity: request.integrity },
             taskDescription: task.taskDescription,
             countOfBytesClientExpectsToReceive: Math.max(0, task.countOfBytesClientExpectsToReceive),
             countOfBytesClientExpectsToSend: Math.max(0, task.countOfBytesClientExpectsToSend),

@@ -1,6 +1,7 @@
 import { FILES_CACHE, permanentKey, type EventRecord } from '../common/schema.js';
 import { badValue } from '../common/quote.js';
 import { callWorker } from './connection.js';
+import { DIGEST, KEPT_AT, SOURCE } from './documents.js';
 
 /**
  * A finished download's temporary location, handed to `didFinishDownloadingTo`. It is
@@ -11,15 +12,24 @@ import { callWorker } from './connection.js';
 export class DownloadLocation {
   /** The file's size in bytes. */
   readonly size: number;
+  /**
+   * The file's digest as Subresource Integrity writes it: `sha256-` and its base64 (or the
+   * stronger hash its request's `integrity` named, which the bytes were checked against).
+   */
+  readonly digest: string;
+  /** The URL the file came from (after redirects), kept with it by `moveTo`. */
+  readonly #url: string;
   /** Its parts' keys are made only when read: many files are delivered at once. */
   readonly #event: EventRecord & { type: 'didFinishDownloadingTo' };
   readonly #type: string;
   #open = true;
 
   /** @internal Made by the session for each finished download, from the parts it is stored in. */
-  constructor(event: EventRecord & { type: 'didFinishDownloadingTo' }, type: string) {
+  constructor(event: EventRecord & { type: 'didFinishDownloadingTo' }, type: string, url: string) {
+    this.#url = url;
     this.#event = event;
     this.size = event.size;
+    this.digest = event.digest ?? '';
     this.#type = type;
   }
 
@@ -49,7 +59,14 @@ export class DownloadLocation {
   async moveTo(name: string): Promise<void> {
     if (typeof name !== 'string' || name.length === 0) throw badValue('moveTo() needs a non-empty file name', name);
     const blob = await this.blob();
-    await (await caches.open(FILES_CACHE)).put(permanentKey(name), new Response(blob, { headers: { 'Content-Type': this.#type } }));
+    const headers = {
+      'Content-Type': this.#type,
+      'Content-Length': String(blob.size),
+      [KEPT_AT]: String(Date.now()),
+      [SOURCE]: this.#url,
+      [DIGEST]: this.digest,
+    };
+    await (await caches.open(FILES_CACHE)).put(permanentKey(name), new Response(blob, { headers }));
   }
 
   /** @internal Ends the handler's access. */

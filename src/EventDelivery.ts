@@ -119,7 +119,7 @@ async function deliver(s: SessionState, event: EventRecord): Promise<void> {
   // A task this page saw running gets a last progress event before it ends.
   if (event.type === 'didFinishDownloadingTo') {
     if (task.live) progress(s, task, event.size, event.size);
-    const location = new DownloadLocation(event, task.response?.mimeType ?? '');
+    const location = new DownloadLocation(event, task.response?.mimeType ?? '', task.response?.url ?? task.originalRequest?.url ?? '');
     const failure = await tell(s, 'didFinishDownloadingTo', task, location);
     location.close();
     // The worker deletes the file when the event is acknowledged: a handler that found no room

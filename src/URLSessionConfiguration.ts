@@ -32,6 +32,13 @@ export class URLSessionConfiguration {
    * Background Fetch alone. Default: true. (Other browsers always stream.)
    */
   streamsWhileVisible = true;
+  /**
+   * The media types a download may be, as `'video/mp4'` or `'video/*'`: a response of another
+   * `Content-Type` (a `text/html` error page answered 200 for model weights) ends the task with
+   * a `badServerResponse` URLError, and nothing is kept. A response with no `Content-Type`
+   * passes. Default: null, any type.
+   */
+  expectedContentTypes: string[] | null = null;
   /** The title of the browser's download UI and of the launch notification. */
   title: string | undefined;
   /** Where a click on the download UI or the launch notification brings the user. Default: the worker's scope. */
@@ -58,6 +65,6 @@ export class URLSessionConfiguration {
   toRecord(): ConfigurationRecord {
     // Every field is the worker's (it checks them); URLs are resolved against the page.
     const url = (value: string | undefined) => (value === undefined ? value : new URL(value, location.href).href);
-    return { ...this, launchURL: url(this.launchURL), icon: url(this.icon) };
+    return { ...this, launchURL: url(this.launchURL), icon: url(this.icon), expectedContentTypes: this.expectedContentTypes ?? undefined };
   }
 }

@@ -12,6 +12,12 @@ export interface HTTPURLResponse {
   /** `Content-Length`, or -1 if the server did not send it. */
   readonly expectedContentLength: number;
   readonly mimeType: string | null;
+  /**
+   * The file name the response suggests: its `Content-Disposition` filename where readable
+   * (cross-origin, only if the server exposes the header), else the URL's last segment, else
+   * `'download'`.
+   */
+  readonly suggestedFilename: string;
 }
 
 /** What a task asks its session (the one that talks to the worker). */

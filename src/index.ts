@@ -4,7 +4,7 @@ export { URLSessionConfiguration } from './URLSessionConfiguration.js';
 export { URLSessionTask, URLSessionDownloadTask, URLSessionUploadTask, type HTTPURLResponse } from './URLSessionTask.js';
 export type { URLSessionDelegate } from './URLSessionDelegate.js';
 export { DownloadLocation } from './DownloadLocation.js';
-export { documents } from './documents.js';
+export { documents, type StoredDocument } from './documents.js';
 export { registerServiceWorker } from './registerServiceWorker.js';
 export { handleEventsForBackgroundURLSession } from './handleEventsForBackgroundURLSession.js';
 export { URLError, type URLErrorCode } from '../common/errors.js';

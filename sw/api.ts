@@ -81,6 +81,7 @@ function sessionCalls(scheduler: Scheduler, snapshots: Snapshots): Pick<WorkerAp
         online: navigator.onLine,
         connection: connection ? { effectiveType: connection.effectiveType, saveData: connection.saveData, type: connection.type } : null,
         appVisible: await isAppVisible(),
+        persisted: (await navigator.storage?.persisted?.().catch(() => false)) ?? false,
         rateLimiter: await getRateLimiter(),
         waitingEvents: events.length,
         tasks: tasks.map(debugTask),

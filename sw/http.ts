@@ -1,4 +1,5 @@
 /** The HTTP rules the streaming engine follows: what to retry, how long to wait, how to resume. */
+import { URLError } from '../common/errors.js';
 
 /** Statuses worth another try: the server or the way to it may do better later. */
 export function isRetryableStatus(status: number): boolean {
@@ -147,4 +148,19 @@ export function isWholeBody(headers: Headers, crossOrigin: boolean, size: number
   if (announced < 0 || headers.has('Content-Encoding')) return true;
   if (!crossOrigin) return size === announced;
   return size >= announced - (Math.ceil(announced / 16384) * 5 + 64);
+}
+
+/**
+ * Whether a response's `Content-Type` is one of `expected` (media types or `type/*`, lower
+ * case; parameters ignored). No list, or no `Content-Type` to judge by, passes.
+ */
+export function isExpectedType(contentType: string | null, expected: readonly string[] | undefined): boolean {
+  const type = contentType?.split(';')[0]!.trim().toLowerCase();
+  if (!expected || !type) return true;
+  return expected.some((range) => range === type || (range.endsWith('/*') && type.startsWith(range.slice(0, -1))));
+}
+
+/** The error of a response whose type is not one of `expectedContentTypes`. */
+export function unexpectedType(url: string, type: string | null, expected: readonly string[], status: number): URLError {
+  return new URLError('badServerResponse', `The response to ${url} is ${type}, not one of expectedContentTypes (${expected.join(', ')})`, status);
 }

@@ -4,6 +4,7 @@ import { CONNECT, installErrorTransfer, isConnectMessage, type WorkerApi } from 
 import { quote } from '../common/quote.js';
 import { createApi, type WorkerSideApi } from './api.js';
 import { Calls } from './calls.js';
+import { isDocumentRequest, serveDocument } from './documents.js';
 import { guardedPort, refuse } from './guard.js';
 import { BackgroundFetchEngine } from './engines/background-fetch/BackgroundFetchEngine.js';
 import { StreamEngine } from './engines/stream/StreamEngine.js';
@@ -39,6 +40,12 @@ const SYNC_INTERVAL_MS = 1000;
 export interface WorkerOptions {
   /** Use the streaming engine even where Background Fetch exists. Default: false. */
   disableBackgroundFetch?: boolean;
+  /**
+   * Answer the URLs `documents.url(name)` gives (a `fetch` listener that takes only those).
+   * Default: false, and the worker adds no `fetch` listener. An app that routes its own fetches
+   * (Workbox) can instead answer them with `isDocumentRequest` and `serveDocument`.
+   */
+  serveDocuments?: boolean;
 }
 
 let installed = false;
@@ -88,6 +95,11 @@ export function installURLSessionWorker(options: WorkerOptions = {}): void {
     );
   });
   self.addEventListener('message', (event) => onMessage(event, api, calls, whileStreaming));
+  if (options.serveDocuments) {
+    self.addEventListener('fetch', (event) => {
+      if (isDocumentRequest(event.request)) event.respondWith(serveDocument(event.request));
+    });
+  }
 }
 
 /**

@@ -22,3 +22,39 @@ export function withResponseFields(record: Omit<ResponseRecord, 'expectedContent
     mimeType: headers.get('Content-Type')?.split(';')[0]!.trim() ?? null,
   };
 }
+
+/**
+ * The name a response suggests for its file, as `URLResponse.suggestedFilename`: the
+ * `Content-Disposition` filename (`filename*` first) where the headers show it (CORS may hide
+ * it), else the URL's last path segment, else `'download'`. Never a path: separators and
+ * control characters become `_`.
+ */
+export function suggestedFilename(response: Pick<ResponseRecord, 'url' | 'headers'>): string {
+  const disposition = new Headers(response.headers).get('Content-Disposition') ?? '';
+  const extended = /filename\*\s*=\s*(?:UTF-8|ISO-8859-1)?'[^']*'([^;\s]+)/i.exec(disposition)?.[1];
+  const plain = /(?:^|;)\s*filename\s*=\s*(?:"((?:\\.|[^"\\])*)"|([^;\s]+))/i.exec(disposition);
+  let segment = '';
+  try {
+    segment = new URL(response.url).pathname.split('/').at(-1) ?? '';
+  } catch {
+    // Not a URL: no segment.
+  }
+  const names = [extended, plain?.[1]?.replace(/\\(.)/g, '$1'), plain?.[2], segment];
+  for (const name of names) {
+    const decoded =
+      name &&
+      safeDecode(name)
+        .replace(/[\/\\\u0000-\u001f\u007f]/g, '_')
+        .trim();
+    if (decoded && decoded !== '.' && decoded !== '..') return decoded;
+  }
+  return 'download';
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}

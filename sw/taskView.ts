@@ -1,5 +1,6 @@
 import type { TaskView } from '../common/protocol.js';
 import type { TaskRecord } from '../common/schema.js';
+import { suggestedFilename } from './responseRecord.js';
 
 /**
  * What a page gets of a task (see `TaskView`): the page re-attaches many tasks at once, and
@@ -27,7 +28,7 @@ export function taskView(task: TaskRecord): TaskView {
     engine,
     transferId,
     receivedAtStart,
-    response: response && { ...response, headers: headerObject(response.headers) },
+    response: response && { ...response, headers: headerObject(response.headers), suggestedFilename: suggestedFilename(response) },
   };
 }
 

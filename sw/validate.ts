@@ -1,5 +1,6 @@
 import type { TaskInit } from '../common/protocol.js';
 import type { ConfigurationRecord, RequestRecord } from '../common/schema.js';
+import { parseIntegrity } from './sri.js';
 import { quote } from '../common/quote.js';
 
 export { quote };
@@ -36,11 +37,15 @@ export function httpURL(value: unknown): string {
 
 /** A request as a page sends it. */
 export function request(value: unknown): RequestRecord {
-  const { url, method, headers } = (value ?? {}) as Partial<RequestRecord>;
+  const { url, method, headers, integrity } = (value ?? {}) as Partial<RequestRecord>;
   if (typeof method !== 'string' || !/^[A-Za-z]+$/.test(method)) throw new TypeError(`Bad request method ${quote(method)}`);
   const wellFormed = Array.isArray(headers) && headers.every((h) => Array.isArray(h) && h.length === 2 && h.every((s) => typeof s === 'string'));
   if (!wellFormed) throw new TypeError(`Request headers must be [name, value] string pairs, not ${quote(headers)}`);
-  return { url: httpURL(url), method: method.toUpperCase(), headers };
+  if (integrity === undefined || integrity === '') return { url: httpURL(url), method: method.toUpperCase(), headers };
+  if (typeof integrity !== 'string' || !parseIntegrity(integrity)) {
+    throw new TypeError(`integrity must name a sha256, sha384 or sha512 digest (as "sha256-BASE64"), not ${quote(integrity)}`);
+  }
+  return { url: httpURL(url), method: method.toUpperCase(), headers, integrity };
 }
 
 /** A new task's description, as a page sends it. */
@@ -84,6 +89,9 @@ export function taskInit(value: unknown): TaskInit {
   };
 }
 
+/** A media type or range as `expectedContentTypes` takes it: `type/subtype` or `type/*`. */
+const MEDIA_RANGE = /^[\w!#$&^.+-]+\/(\*|[\w!#$&^.+-]+)$/;
+
 /** A session's configuration, as a page sends it. */
 export function configuration(value: unknown): ConfigurationRecord {
   const config = (value ?? {}) as Partial<ConfigurationRecord>;
@@ -111,6 +119,10 @@ export function configuration(value: unknown): ConfigurationRecord {
   if (config.title !== undefined && typeof config.title !== 'string') {
     throw new TypeError(`title must be a string, not ${quote(config.title)}`);
   }
+  const types = config.expectedContentTypes ?? undefined;
+  if (types !== undefined && !(Array.isArray(types) && types.every((type) => typeof type === 'string' && MEDIA_RANGE.test(type)))) {
+    throw new TypeError(`expectedContentTypes must be a list of media types (type/subtype or type/*), not ${quote(types)}`);
+  }
   for (const key of ['launchURL', 'icon'] as const) {
     const value = config[key];
     if (value !== undefined && (typeof value !== 'string' || new URL(value, location.href).origin !== location.origin)) {
@@ -128,6 +140,7 @@ export function configuration(value: unknown): ConfigurationRecord {
     allowsExpensiveNetworkAccess: config.allowsExpensiveNetworkAccess ?? true,
     allowsConstrainedNetworkAccess: config.allowsConstrainedNetworkAccess ?? true,
     streamsWhileVisible: config.streamsWhileVisible ?? true,
+    ...(types === undefined ? {} : { expectedContentTypes: types.map((type) => type.toLowerCase()) }),
     ...(config.title === undefined ? {} : { title: config.title }),
     ...(config.launchURL === undefined ? {} : { launchURL: new URL(config.launchURL, location.href).href }),
     ...(config.icon === undefined ? {} : { icon: new URL(config.icon, location.href).href }),

@@ -475,7 +475,7 @@ export async function startServer({ port = 0, host = '127.0.0.1', staticDir } = 
     const lastModified = noValidators ? null : new Date(Date.UTC(2026, 0, 1) + version * 86400000).toUTCString();
 
     /** @type {Record<string, string>} */
-    const headers = { 'Content-Type': 'application/octet-stream' };
+    const headers = { 'Content-Type': q.get('type') ?? 'application/octet-stream' };
     if (!noRanges) headers['Accept-Ranges'] = 'bytes';
     if (etag !== null) headers.ETag = etag;
     if (lastModified !== null) headers['Last-Modified'] = lastModified;
@@ -602,6 +602,39 @@ export async function startServer({ port = 0, host = '127.0.0.1', staticDir } = 
     entry.status = 302;
     res.writeHead(302, { Location: location, 'Content-Length': '0' });
     res.end();
+  };
+
+  /**
+   * GET /media/<seconds>.wav?id=X: a WAV of a rising tone (8 kHz, 8-bit mono), that a media
+   * element plays and seeks. Whole (no ranges): what is tested is where the app plays it from.
+   * @param {IncomingMessage} req
+   * @param {ServerResponse} res
+   * @param {URL} url
+   * @param {number} t
+   */
+  const handleMedia = (req, res, url, t) => {
+    const m = /^\/media\/(\d{1,3})\.wav$/.exec(url.pathname);
+    if (!m || Number(m[1]) < 1) throw new HttpError(400, 'expected /media/<seconds>.wav, 1 to 999 seconds');
+    const rate = 8000;
+    const samples = Number(m[1]) * rate;
+    const wav = Buffer.alloc(44 + samples);
+    wav.write('RIFF', 0);
+    wav.writeUInt32LE(36 + samples, 4);
+    wav.write('WAVEfmt ', 8);
+    wav.writeUInt32LE(16, 16);
+    wav.writeUInt16LE(1, 20); // PCM
+    wav.writeUInt16LE(1, 22); // mono
+    wav.writeUInt32LE(rate, 24);
+    wav.writeUInt32LE(rate, 28); // bytes per second
+    wav.writeUInt16LE(1, 32);
+    wav.writeUInt16LE(8, 34);
+    wav.write('data', 36);
+    wav.writeUInt32LE(samples, 40);
+    for (let i = 0; i < samples; i++) wav[44 + i] = 128 + Math.round(100 * Math.sin((2 * Math.PI * (200 + i / 100) * i) / rate));
+    const { entry } = recordRequest(url.searchParams.get('id') ?? 'media', req, t);
+    entry.status = 200;
+    res.writeHead(200, { 'Content-Type': 'audio/wav', 'Content-Length': String(wav.length), 'Content-Disposition': 'inline; filename="tone.wav"' });
+    res.end(req.method === 'HEAD' ? undefined : wav);
   };
 
   /**
@@ -767,6 +800,7 @@ export async function startServer({ port = 0, host = '127.0.0.1', staticDir } = 
     if (fileMatch) return handleFile(req, res, url, fileMatch[1] ?? '', t);
     if (p === '/redirect' || p.startsWith('/redirect/')) return handleRedirect(req, res, url, t);
     if (p === '/upload') return handleUpload(req, res, url, t);
+    if (p.startsWith('/media/')) return handleMedia(req, res, url, t);
     if (p.startsWith('/__')) return handleControl(req, res, url);
     return handleStatic(req, res);
   };

@@ -2,6 +2,7 @@ import { expect, test } from '@playwright/test';
 import { isCrossOrigin } from '../../sw/cors.js';
 import {
   bodyPlacement,
+  isExpectedType,
   continuesFile,
   isRetryableStatus,
   distinctRanges,
@@ -155,4 +156,13 @@ test('distinct ranges cover the bytes asked, in order, each of a length of its o
   expect(lengths(0, 10 + 9 + 10, 10)).toEqual([10, 9, 8, 2]);
   expect(lengths(0, 10 + 9 + 3, 10)).toEqual([10, 9, 3]);
   expect(() => lengths(0, 100, 4)).toThrow(RangeError);
+});
+
+test('isExpectedType: a media type or type/* matches, parameters and case aside; no list or no type passes', () => {
+  expect(isExpectedType('text/html; charset=utf-8', ['application/octet-stream'])).toBe(false);
+  expect(isExpectedType('Video/MP4', ['video/mp4'])).toBe(true);
+  expect(isExpectedType('video/webm', ['audio/*', 'video/*'])).toBe(true);
+  expect(isExpectedType('videos/webm', ['video/*'])).toBe(false);
+  expect(isExpectedType(null, ['video/*'])).toBe(true);
+  expect(isExpectedType('text/html', undefined)).toBe(true);
 });

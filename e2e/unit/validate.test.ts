@@ -50,4 +50,10 @@ test('a configuration needs an identifier and boolean flags', () => {
   expect(() => valid.configuration({ ...good, identifier: 'x'.repeat(257) })).toThrow('256');
   expect(() => valid.configuration({ ...good, isDiscretionary: 'yes' })).toThrow('"yes"');
   expect(() => valid.configuration({ ...good, retryLimit: -1 })).toThrow('-1');
+  expect(valid.configuration({ ...good, expectedContentTypes: ['Video/MP4', 'audio/*'] })).toMatchObject({ expectedContentTypes: ['video/mp4', 'audio/*'] });
+  expect(valid.configuration({ ...good, expectedContentTypes: null })).toEqual({ ...good, ...defaults });
+  expect(() => valid.configuration({ ...good, expectedContentTypes: 'video/mp4' })).toThrow(
+    'expectedContentTypes must be a list of media types (type/subtype or type/*), not "video/mp4"',
+  );
+  expect(() => valid.configuration({ ...good, expectedContentTypes: ['mp4'] })).toThrow('["mp4"]');
 });

@@ -5,6 +5,7 @@ import type { ConfigurationRecord, EngineName, TaskRecord } from '../../common/s
 import { isAppVisible, network } from '../conditions.js';
 import type { Engine, TransferSink } from '../engines/Engine.js';
 import { retryDelay } from '../http.js';
+import { withDigest } from '../integrity.js';
 import { isQuotaError } from '../quota.js';
 import { afterWake } from '../rateLimiter.js';
 import { updateRateLimiter } from '../store/database.js';
@@ -275,7 +276,7 @@ export class Scheduler {
         if (standby) void adopt(this).catch(() => undefined);
         return saved;
       },
-      complete: (task, outcome) => completeTask(task.sessionId, task.taskIdentifier, task.transferId, outcome),
+      complete: async (task, outcome) => completeTask(task.sessionId, task.taskIdentifier, task.transferId, await withDigest(task, outcome)),
       handOver: async (task, to) => void (await this.start(task.sessionId, [[task.taskIdentifier, task.transferId]], to)),
       retryDelay: (configuration, retry, retryAfter) => retryDelayFor(retry, configuration?.retryLimit ?? 5, (n) => retryDelay(n, retryAfter)),
       connect: (task, configuration) => this.queue.connect(slotOf(task, configuration)),

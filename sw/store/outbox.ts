@@ -16,7 +16,9 @@ import { changed } from './tasks.js';
  * How a transfer ended: its file is stored in `parts` at the task's temporary keys, or is a
  * small file's `body`, stored here with the completion; or it failed.
  */
-export type Outcome = { response: ResponseRecord; size: number; parts: number; partsBy?: string[]; body?: ArrayBuffer } | { error: unknown };
+export type Outcome =
+  | { response: ResponseRecord; size: number; parts: number; partsBy?: string[]; body?: ArrayBuffer; /** `sha256-BASE64` */ digest?: string }
+  | { error: unknown };
 
 /**
  * Ends a task: in one transaction (shared with other writes of the moment), marks it completed
@@ -47,7 +49,9 @@ export async function completeTask(sessionId: string, taskIdentifier: number, tr
         // A file stored by earlier transfers (whole before this one began) keeps their parts.
         task.partsBy = outcome.partsBy ?? task.partsBy?.slice(0, outcome.parts);
         task.parts = outcome.parts;
-        events.push({ type: 'didFinishDownloadingTo', taskIdentifier, size: outcome.size, parts: outcome.parts, partsBy: task.partsBy });
+        task.digest = null;
+        const { size, parts, digest } = outcome;
+        events.push({ type: 'didFinishDownloadingTo', taskIdentifier, size, parts, partsBy: task.partsBy, ...(digest ? { digest } : {}) });
       }
     }
     events.push({ type: 'didCompleteWithError', taskIdentifier, error: task.error });

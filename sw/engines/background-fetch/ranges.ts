@@ -5,7 +5,10 @@
  */
 import type { RequestRecord, TaskRecord } from '../../../common/schema.js';
 import { PART_SIZE, partOwners } from '../../../common/schema.js';
-import { contentLength, parseContentRange, parseRange, rangesOf, validatorOf } from '../../http.js';
+import type { URLError } from '../../../common/errors.js';
+import { contentLength, isExpectedType, parseContentRange, parseRange, rangesOf, unexpectedType, validatorOf } from '../../http.js';
+import { hashParts, hashStream } from '../../integrity.js';
+import { checkRoom } from '../../quota.js';
 import { requestsOf } from './requests.js';
 import { corsBlocked, failedBeforeResponse, refusedByCors } from '../../cors.js';
 import { responseRecord } from '../../responseRecord.js';
@@ -41,6 +44,11 @@ export async function plan(
   if (probed === 'refused') {
     // Chromium would fail the registration as `fetch-error` some 20 s later, as after a restart.
     await sink.complete(task, { error: corsBlocked(task.originalRequest.url) });
+    return;
+  }
+  const refused = probed && (await refusal(sink, task, probed));
+  if (refused) {
+    await sink.complete(task, { error: refused });
     return;
   }
   const file = probed?.file;
@@ -79,6 +87,24 @@ export async function plan(
   // Bounds the bytes a server that ignores Range (a whole file per request) could waste.
   return { requests, received, total: size - received };
 }
+
+/**
+ * Why a file its `HEAD` described is refused before the registration spends its bytes: a type
+ * the session does not expect, or a size that does not fit in the origin's storage.
+ */
+async function refusal(sink: TransferSink, task: TaskRecord, { announced, type, file }: Probed): Promise<URLError | undefined> {
+  const { url } = task.originalRequest;
+  const expected = (await sink.configuration(task.sessionId))?.expectedContentTypes;
+  if (!isExpectedType(type, expected)) return unexpectedType(url, type, expected!, 200);
+  const kept = file && task.validator === file.validator && task.countOfBytesExpectedToReceive === file.size ? task.countOfBytesReceived : 0;
+  return checkRoom(url, (file?.size ?? announced) - kept).then(
+    () => undefined,
+    (error: URLError) => error,
+  );
+}
+
+/** What `probe` learnt of a file. */
+type Probed = Exclude<Awaited<ReturnType<typeof probe>>, 'refused' | undefined>;
 
 /** A request's identity within a registration: method, URL and range. */
 function requestKey(method: string, url: string, range: string | null | undefined): string {
@@ -146,6 +172,8 @@ export async function storeLeading(
   let parts = task.parts;
   const partsBy = partOwners(task, parts);
   let received = task.countOfBytesReceived;
+  // (A kept part that cannot be read is hashed again, and fails, when the file is handed over.)
+  const hashing = await hashParts(task, parts, partsBy).catch(() => undefined);
   for (; received < size; parts++) {
     // Each range as asked (its length may be its own, `distinctRanges`).
     const asked = byFirst.get(received);
@@ -159,7 +187,10 @@ export async function storeLeading(
     // The range's Blob is disk-backed: the part is stored without a copy in memory.
     await putPart(task.sessionId, task.taskIdentifier, parts, blob, task.transferId!);
     partsBy.push(task.transferId!);
-    if (!(await sink.save(task, { parts: parts + 1, partsBy: [...partsBy], countOfBytesReceived: last + 1 }))) return;
+    // Hashed as it is stored (a read of the range, not of the file at its end).
+    if (hashing) await hashStream(hashing.hash, blob.stream());
+    const digest = hashing && { ...hashing.state, parts: parts + 1, bytes: last + 1, partsBy: [...partsBy], state: hashing.hash.save() };
+    if (!(await sink.save(task, { parts: parts + 1, partsBy: [...partsBy], countOfBytesReceived: last + 1, ...(digest ? { digest } : {}) }))) return;
     received = last + 1;
   }
   return { received, parts, partsBy };
@@ -186,10 +217,11 @@ async function probe(task: TaskRecord, alone: boolean) {
   const shown = rangesOf(response);
   const file = shown ? { ...shown, hidden: false } : response.type === 'cors' && alone ? await lastByte(task, response, signal) : null;
   const announced = response.ok ? contentLength(response.headers) : -1;
+  const type = response.ok ? response.headers.get('Content-Type') : null;
   // A file over the client's limit goes as one request, which fails as such (`download-total-exceeded`).
   const limit = task.countOfBytesClientExpectsToReceive;
-  if (!file || file.size <= PART_SIZE || (limit > 0 && file.size > limit)) return { announced };
-  return { announced, file: { ...file, response: { ...responseRecord(response, url), status: 200 } } };
+  if (!file || file.size <= PART_SIZE || (limit > 0 && file.size > limit)) return { announced, type };
+  return { announced, type, file: { ...file, response: { ...responseRecord(response, url), status: 200 } } };
 }
 
 /**

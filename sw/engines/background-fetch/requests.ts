@@ -15,11 +15,14 @@ export const REQUEST_SIZE = PART_SIZE / 2;
 
 /** What a task's part of a registration asks: its request, or its ranges (from the parts stored). */
 export function requestsOf(task: TaskRecord): RequestRecord[] {
+  // The library checks `integrity` against the whole file; a range would fail it.
+  const { url, method, headers } = task.originalRequest;
+  const request = { url, method, headers };
   // `plan` keeps a validator only for a task fetched in ranges.
-  if (task.validator === null) return [task.originalRequest];
+  if (task.validator === null) return [request];
   const { receivedAtStart, countOfBytesReceived: received, countOfBytesExpectedToReceive: size } = task;
   const ranges = task.distinctRanges ? distinctRanges(receivedAtStart, size, REQUEST_SIZE) : rangesFrom(received, size, REQUEST_SIZE);
-  return ranges.filter(({ first }) => first >= received).map(({ first, last }) => rangeRequest(task.originalRequest, first, last));
+  return ranges.filter(({ first }) => first >= received).map(({ first, last }) => rangeRequest(request, first, last));
 }
 
 /** A `GET` of the file's bytes `first` to `last`. */

@@ -7,8 +7,9 @@ import { URLError } from '../../../common/errors.js';
 import { owns } from '../../../common/lifecycle.js';
 import { partOwners, SMALL_FILE_SIZE, type ResponseRecord, type TaskRecord } from '../../../common/schema.js';
 import { failedBeforeResponse, isCrossOrigin } from '../../cors.js';
-import { bodyPlacement, isRetryableStatus, validatorOf } from '../../http.js';
-import { isQuotaError, storageFull } from '../../quota.js';
+import { bodyPlacement, isExpectedType, isRetryableStatus, unexpectedType, validatorOf } from '../../http.js';
+import { hashParts } from '../../integrity.js';
+import { checkRoom, isQuotaError, storageFull } from '../../quota.js';
 import { responseRecord } from '../../responseRecord.js';
 import { deleteParts, putPart } from '../../store/parts.js';
 import type { TransferSink } from '../Engine.js';
@@ -96,6 +97,8 @@ export async function downloadAttempt(ctx: AttemptContext, again: boolean): Prom
   }
   const { url } = task.originalRequest;
   if (!placement) throw new URLError('badServerResponse', `The server answered a range that was not asked for (${url})`);
+  const size = saved.countOfBytesExpectedToReceive >= 0 && placement.start > 0 ? saved.countOfBytesExpectedToReceive : placement.size;
+  await admit(ctx, response, size >= 0 ? size - placement.start : -1);
   let fileResponse = saved.response;
   // What the response tells, recorded with the first part when the file fits in it (nothing
   // kept to drop, and a stop loses no more than that part); else before any part.
@@ -110,7 +113,6 @@ export async function downloadAttempt(ctx: AttemptContext, again: boolean): Prom
       first = undefined;
     }
   }
-  const size = saved.countOfBytesExpectedToReceive >= 0 && placement.start > 0 ? saved.countOfBytesExpectedToReceive : placement.size;
   const limit = task.countOfBytesClientExpectsToReceive > 0 ? task.countOfBytesClientExpectsToReceive : Infinity;
   if (size > limit) throw tooLarge(url, limit);
   let body: ReadableStream<Uint8Array> | undefined;
@@ -120,9 +122,28 @@ export async function downloadAttempt(ctx: AttemptContext, again: boolean): Prom
     body = whole;
   }
   const parts = placement.start === 0 ? 0 : saved.parts;
-  const stored = await storeParts(ctx, body ?? response.body!, { start: placement.start, size, limit, parts, partsBy: partOwners(saved, parts), first });
+  const partsBy = partOwners(saved, parts);
+  const digest = await hashParts(saved, parts, partsBy);
+  const stored = await storeParts(ctx, body ?? response.body!, { start: placement.start, size, limit, parts, partsBy, first, digest });
   if (!stored) return;
   return { response: fileResponse!, size: stored.kept, parts: stored.parts, partsBy: stored.partsBy };
+}
+
+/**
+ * Refuses a response before its body is read: one of a type the session does not expect
+ * (`expectedContentTypes`), or one whose `needed` bytes do not fit in the origin's storage.
+ */
+async function admit({ task, sink }: AttemptContext, response: Response, needed: number): Promise<void> {
+  const { url } = task.originalRequest;
+  const expected = (await sink.configuration(task.sessionId))?.expectedContentTypes;
+  const type = response.headers.get('Content-Type');
+  try {
+    if (!isExpectedType(type, expected)) throw unexpectedType(url, type, expected!, response.status);
+    await checkRoom(url, needed);
+  } catch (error) {
+    await response.body?.cancel().catch(() => undefined);
+    throw error;
+  }
 }
 
 /** Sends the attempt's request, from `offset` on; throws what a failed one means. */
