@@ -14,8 +14,8 @@ async function fileItem({ name, size, type, url, digest }: StoredDocument): Prom
   item.dataset.name = name;
   item.title = `${url}\n${digest}`;
   const served = await documents.url(name);
-  // Saved through the worker, which streams it from storage (a Blob URL would do too).
-  const save = Object.assign(document.createElement('a'), { href: `${served}?download`, download: name, textContent: 'Save' });
+  // Streamed from storage: to a file the user picks, or a download the worker answers.
+  const save = button('Save', () => void documents.save(name));
   const remove = button('Delete', () => void documents.delete(name).then(renderFiles));
   item.append(`${name} (${formatBytes(size)}, ${type || 'no type'}) `, save, ' ', remove);
   if (/^(audio|video)\//.test(type))

@@ -187,3 +187,24 @@ test('a file larger than the room left fails at once, before 1 MiB of its body i
   ]);
   expect((await server.stats(id)).bytesSent).toBeLessThan(MiB);
 });
+
+test('documents.save() streams a kept file to the file the user picks (here a file of the origin private file system)', async ({ page, server }) => {
+  const id = unique('saved');
+  await recordSession(page, unique('save'));
+  await setMoveTo(page, 'report');
+  const task = await startDownload(page, server.url(`/files/6m?seed=${id}&id=${id}`));
+  await waitForFinishEvents(page);
+  const saved = await page.evaluate(async (name) => {
+    if (!('getDirectory' in navigator.storage)) return 'no file system';
+    const folder = await navigator.storage.getDirectory();
+    const target = await folder.getFileHandle('picked.bin', { create: true });
+    if (!('createWritable' in target)) return 'no file system';
+    // The picker, as the user would answer it: the page cannot open one without a click.
+    Object.assign(globalThis, { showSaveFilePicker: async () => target });
+    await globalThis.bgdl.documents.save(name);
+    const digest = await crypto.subtle.digest('SHA-256', await (await target.getFile()).arrayBuffer());
+    return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  }, `report-${task}`);
+  test.skip(saved === 'no file system', 'This browser has no origin private file system to stand for the picked file (WebKitGTK: no getDirectory)');
+  expect(saved).toBe(await server.sha256(id, '6m'));
+});

@@ -19,7 +19,7 @@ import { unique } from './fixtures.js';
 /** A TypeScript consumer of the page entry: compiles only if the declarations resolve and say what they should. */
 const CHECK_PAGE_TS = `
 import { URLError, URLSession, URLSessionConfiguration, documents, registerServiceWorker } from 'bgdl';
-import type { DownloadLocation, HTTPURLResponse, URLErrorCode, URLSessionDelegate, URLSessionDownloadTask } from 'bgdl';
+import type { DownloadLocation, HTTPURLResponse, StoredDocument, URLErrorCode, URLSessionDelegate, URLSessionDownloadTask } from 'bgdl';
 
 const delegate: URLSessionDelegate = {
   didWriteData(_session, task, written: number, total: number, expected: number) {
@@ -50,8 +50,8 @@ export async function main(): Promise<void> {
   task.resume();
   const response: HTTPURLResponse | null | undefined = task.response;
   console.log(response?.statusCode, (await session.getAllTasks()).length);
-  const names: string[] = await documents.list();
-  console.log(names);
+  const files: StoredDocument[] = await documents.list();
+  console.log(files.map(({ name, size, digest }) => [name, size, digest]));
   // @ts-expect-error: a configuration needs an identifier string (fails if the types were any).
   URLSessionConfiguration.background(42);
 }

@@ -23,7 +23,7 @@ const KiB = 1024;
 
 /** @type {{ name: string; entry: string; budget: number | null }[]} */
 const bundles = [
-  { name: 'page (bgdl)', entry: 'dist/index.js', budget: 7.75 * KiB },
+  { name: 'page (bgdl)', entry: 'dist/index.js', budget: 7.8 * KiB },
   { name: 'worker (bgdl/sw)', entry: 'dist/sw.js', budget: null },
 ];
 
@@ -73,6 +73,7 @@ async function bundle(entry) {
 const loadedBy = {
   'workbox-window.prod.es5': 'registerServiceWorker()',
   backgroundFetch: 'a Background Fetch to start or watch (Chromium)',
+  documentStore: 'documents.list(), url() or save()',
 };
 
 const check = process.argv.includes('--check');
@@ -99,8 +100,10 @@ for (const { name, entry, budget } of bundles) {
     const size = gzipSync(code, { level: 9 }).length;
     minifiedTotal += code.length;
     gzippedTotal += size;
-    const what = chunk.replace(/(\.prod)?(\.es5)?$/, '');
-    row(`  + ${what} (lazy)`, code.length, size, `outside the budget: loaded by ${loadedBy[/** @type {keyof typeof loadedBy} */ (chunk)] ?? 'import()'}`);
+    // (A chunk of the library's own is named with a hash of its content.)
+    const own = chunk.replace(/-[\w-]{8}$/, '');
+    const what = own.replace(/(\.prod)?(\.es5)?$/, '');
+    row(`  + ${what} (lazy)`, code.length, size, `outside the budget: loaded by ${loadedBy[/** @type {keyof typeof loadedBy} */ (own)] ?? 'import()'}`);
   }
   row(`${name}, total`, minifiedTotal, gzippedTotal, '');
 }

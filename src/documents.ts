@@ -1,5 +1,4 @@
-import { documentPath, FILES_CACHE, permanentKey, permanentName } from '../common/schema.js';
-import { badValue } from '../common/quote.js';
+import { FILES_CACHE, permanentKey } from '../common/schema.js';
 
 /** A file in the permanent store, as `documents.list()` gives it. */
 export interface StoredDocument {
@@ -21,29 +20,17 @@ export const KEPT_AT = 'X-Bgdl-Kept-At';
 export const SOURCE = 'X-Bgdl-Url';
 export const DIGEST = 'X-Bgdl-Digest';
 
+/** The rest of the store's calls, loaded when first asked. */
+const more = () => import('./documentStore.js');
+
 /**
  * The permanent store (the app's Documents directory, in Apple's terms): files kept with
  * `location.moveTo(name)`. Stored in this origin's Cache Storage, never shared with another.
  */
 export const documents = {
-  /** The stored files, with their size, type, when each was kept and where it came from. */
+  /** The stored files, with their size, type, when each was kept, where it came from, and its digest. */
   async list(): Promise<StoredDocument[]> {
-    const cache = await caches.open(FILES_CACHE);
-    const named = (await cache.keys()).flatMap((request) => {
-      const name = permanentName(request.url);
-      return name === null ? [] : [{ request, name }];
-    });
-    const listed = await Promise.all(
-      named.map(async ({ request, name }) => {
-        const response = await cache.match(request);
-        if (!response) return [];
-        const { headers } = response;
-        const size = Number(headers.get('Content-Length') ?? (await response.blob()).size);
-        const keptAt = new Date(Number(headers.get(KEPT_AT) ?? 0));
-        return [{ name, size, type: headers.get('Content-Type') ?? '', keptAt, url: headers.get(SOURCE) ?? '', digest: headers.get(DIGEST) ?? '' }];
-      }),
-    );
-    return listed.flat();
+    return (await more()).list();
   },
 
   /** A stored file, or undefined if there is none of that name. */
@@ -63,10 +50,18 @@ export const documents = {
    * it), if installed with `serveDocuments` (the prebuilt worker: `bgdl-sw.js?serveDocuments`).
    */
   async url(name: string): Promise<string> {
-    if (typeof name !== 'string' || name.length === 0) throw badValue('documents.url() needs a non-empty file name', name);
-    const registration = await navigator.serviceWorker?.getRegistration();
-    if (!registration) throw new DOMException(`No service worker covers ${location.href}`, 'InvalidStateError');
-    return new URL(documentPath(name), registration.scope).href;
+    return (await more()).url(name);
+  },
+
+  /**
+   * Saves a stored file to disk, streamed from storage (not held in memory): to a place the user
+   * picks where the browser has `showSaveFilePicker` (Chromium), else as a download the worker
+   * answers (`url(name)` with `?download`). Call it at a user's action, as browsers require.
+   */
+  async save(name: string): Promise<void> {
+    const file = await documents.get(name);
+    if (!file) throw new DOMException(`No document ${JSON.stringify(name)} is stored`, 'NotFoundError');
+    return (await more()).save(file, name);
   },
 
   /**

@@ -1,0 +1,42 @@
+/**
+ * What `documents` does beyond reading and deleting a file, loaded by the page only when it is
+ * first asked (it is not needed to download).
+ */
+import { documentPath, FILES_CACHE, permanentName } from '../common/schema.js';
+import { badValue } from '../common/quote.js';
+import { DIGEST, KEPT_AT, SOURCE, type StoredDocument } from './documents.js';
+
+/** The stored files, with their metadata (see `documents.list`). */
+export async function list(): Promise<StoredDocument[]> {
+  const cache = await caches.open(FILES_CACHE);
+  const named = (await cache.keys()).flatMap((request) => {
+    const name = permanentName(request.url);
+    return name === null ? [] : [{ request, name }];
+  });
+  const listed = await Promise.all(
+    named.map(async ({ request, name }) => {
+      const response = await cache.match(request);
+      if (!response) return [];
+      const { headers } = response;
+      const size = Number(headers.get('Content-Length') ?? (await response.blob()).size);
+      const keptAt = new Date(Number(headers.get(KEPT_AT) ?? 0));
+      return [{ name, size, type: headers.get('Content-Type') ?? '', keptAt, url: headers.get(SOURCE) ?? '', digest: headers.get(DIGEST) ?? '' }];
+    }),
+  );
+  return listed.flat();
+}
+
+/** The URL the worker serves a stored file at (see `documents.url`). */
+export async function url(name: string): Promise<string> {
+  if (typeof name !== 'string' || name.length === 0) throw badValue('documents.url() needs a non-empty file name', name);
+  const registration = await navigator.serviceWorker?.getRegistration();
+  if (!registration) throw new DOMException(`No service worker covers ${location.href}`, 'InvalidStateError');
+  return new URL(documentPath(name), registration.scope).href;
+}
+
+/** Saves a stored file to disk, streamed (see `documents.save`). */
+export async function save(file: Blob, name: string): Promise<void> {
+  const pick = (globalThis as { showSaveFilePicker?: (options: { suggestedName: string }) => Promise<FileSystemFileHandle> }).showSaveFilePicker;
+  if (pick) return file.stream().pipeTo(await (await pick({ suggestedName: name })).createWritable());
+  Object.assign(document.createElement('a'), { href: `${await url(name)}?download`, download: name }).click();
+}
