@@ -9,13 +9,13 @@
  * server takes that port), PATHS (a comma-separated subset of the names below).
  */
 import { chromium } from '@playwright/test';
-import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSize, startServer } from '../e2e/server/server.mjs';
 import { CHROMIUM_PATH, chromiumArgs } from '../scripts/chromium.mjs';
+import { browserPids, usage } from './processes.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MiB = 1024 ** 2;
@@ -115,36 +115,6 @@ async function store(/** @type {{ url: string, way: string }} */ { url, way }) {
   } finally {
     for (const request of await cache.keys()) await cache.delete(request);
   }
-}
-
-/** The processes of the browser run on `profile`. */
-function browserPids(/** @type {string} */ profile) {
-  return readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`--user-data-dir=${profile}`);
-      } catch {
-        return false;
-      }
-    });
-}
-
-/** Their summed CPU time (s) and resident memory (bytes). */
-function usage(/** @type {string[]} */ pids) {
-  let cpu = 0;
-  let rss = 0;
-  for (const pid of pids) {
-    try {
-      const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const stat = text.slice(text.lastIndexOf(')') + 2).split(' ');
-      cpu += (Number(stat[11]) + Number(stat[12])) / 100; // utime + stime, in clock ticks of 10 ms
-      rss += Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-    } catch {
-      /* the process ended */
-    }
-  }
-  return { cpu, rss };
 }
 
 const server = await startServer({ port: Number(process.env.PATHS_PORT ?? 8700), host: '127.0.0.1', staticDir: path.join(ROOT, 'dist/demo') });

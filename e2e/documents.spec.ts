@@ -20,6 +20,8 @@ test('a kept file is served by the worker: a range (206, its bytes), the whole (
   await waitForFinishEvents(page);
   const name = `clip-${task}`;
   const before = (await server.stats(id)).requests;
+  // What is kept outlives the page.
+  await page.reload();
   const served = await page.evaluate(
     async ({ name, other }) => {
       const { documents } = globalThis.bgdl;
@@ -66,6 +68,8 @@ test('a kept audio file plays and seeks from the worker, the server never asked 
   await setMoveTo(page, 'tone');
   const task = await startDownload(page, server.url(`/media/30.wav?id=${id}`));
   await waitForFinishEvents(page);
+  // Offline where the test can say so (Chromium): the worker answers from storage.
+  await page.playwright?.context().setOffline(true);
   const played = await page.evaluate(async (name) => {
     const audio = new Audio();
     audio.muted = true;
