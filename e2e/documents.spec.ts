@@ -196,7 +196,7 @@ test('documents.save() streams a kept file to the file the user picks (here a fi
   const id = unique('saved');
   await recordSession(page, unique('save'));
   await setMoveTo(page, 'report');
-  const task = await startDownload(page, server.url(`/files/6m?seed=${id}&id=${id}`));
+  const task = await startDownload(page, server.url(`/files/20m?seed=${id}&id=${id}`));
   await waitForFinishEvents(page);
   const saved = await page.evaluate(async (name) => {
     if (!('getDirectory' in navigator.storage)) return 'no file system';
@@ -210,5 +210,5 @@ test('documents.save() streams a kept file to the file the user picks (here a fi
     return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
   }, `report-${task}`);
   test.skip(saved === 'no file system', 'This browser has no origin private file system to stand for the picked file (WebKitGTK: no getDirectory)');
-  expect(saved).toBe(await server.sha256(id, '6m'));
+  expect(saved).toBe(await server.sha256(id, '20m'));
 });
