@@ -299,7 +299,7 @@ async function workerCachePut(/** @type {string} */ url) {
 
 /** The demo page's service worker, woken first if the browser stopped it. */
 async function serviceWorker(/** @type {import('@playwright/test').BrowserContext} */ context, /** @type {import('@playwright/test').Page} */ page) {
-  const running = context.serviceWorkers().find((w) => w.url().endsWith('/sw.js'));
+  const running = context.serviceWorkers().find((w) => new URL(w.url()).pathname.endsWith('/sw.js'));
   if (running) return running;
   const started = context.waitForEvent('serviceworker', { timeout: 10_000 });
   await page.evaluate(() => navigator.serviceWorker.controller?.postMessage('bench: wake up'));

@@ -130,7 +130,7 @@ try {
   await page.locator('body[data-ready="true"]').waitFor({ state: 'attached' });
   /** The demo's worker, woken first if the browser stopped it (as in bench.mjs). */
   const serviceWorker = async () => {
-    const running = context.serviceWorkers().find((w) => w.url().endsWith('/sw.js'));
+    const running = context.serviceWorkers().find((w) => new URL(w.url()).pathname.endsWith('/sw.js'));
     if (running) return running;
     const started = context.waitForEvent('serviceworker', { timeout: 10_000 });
     await page.evaluate(() => navigator.serviceWorker.controller?.postMessage('paths: wake up'));

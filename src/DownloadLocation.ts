@@ -13,8 +13,9 @@ export class DownloadLocation {
   /** The file's size in bytes. */
   readonly size: number;
   /**
-   * The file's digest as Subresource Integrity writes it: `sha256-` and its base64 (or the
-   * stronger hash its request's `integrity` named, which the bytes were checked against).
+   * The file's digest as Subresource Integrity writes it (`sha512-` and its base64), of the
+   * hash its request's `integrity` named, which the bytes were checked against; `''` for a
+   * request without `integrity` (not hashed).
    */
   readonly digest: string;
   /** The URL the file came from (after redirects), kept with it by `moveTo`. */

@@ -1,8 +1,9 @@
 /**
- * The digest of every downloaded file, and Subresource Integrity: a `Request`'s `integrity`
- * is checked against the file's bytes before the file is handed over. The hash goes on part by
- * part as parts are stored, its state kept with the task, so a file is not read again at the
- * end, and a restart goes on from the parts hashed.
+ * Subresource Integrity: a `Request`'s `integrity` is checked against the file's bytes before
+ * the file is handed over. The hash goes on part by part as parts are stored, its state kept
+ * with the task, so a file is not read again at the end, and a restart goes on from the parts
+ * hashed. Only such files are hashed: SHA-256 in the worker halved the streaming engine's pace
+ * (bench/README.md, "Hashing").
  */
 import { createSHA256, createSHA384, createSHA512, type IHasher } from 'hash-wasm';
 import { partKeys, partOwners, type DigestAlgorithm, type DigestState, type TaskRecord } from '../common/schema.js';
@@ -71,8 +72,8 @@ export async function hashStream(hash: IHasher, body: ReadableStream<Uint8Array>
  * bytes, an `integrityMismatch` URLError in its place: the file is not handed over.
  */
 export async function withDigest(task: TaskRecord, outcome: Outcome): Promise<Outcome> {
-  if ('error' in outcome || task.kind !== 'download') return outcome;
   const { url, integrity } = task.originalRequest;
+  if ('error' in outcome || task.kind !== 'download' || !integrity) return outcome;
   let digest: string;
   try {
     if (outcome.body) {

@@ -173,7 +173,7 @@ export async function storeLeading(
   const partsBy = partOwners(task, parts);
   let received = task.countOfBytesReceived;
   // (A kept part that cannot be read is hashed again, and fails, when the file is handed over.)
-  const hashing = await hashParts(task, parts, partsBy).catch(() => undefined);
+  const hashing = task.originalRequest.integrity ? await hashParts(task, parts, partsBy).catch(() => undefined) : undefined;
   for (; received < size; parts++) {
     // Each range as asked (its length may be its own, `distinctRanges`).
     const asked = byFirst.get(received);

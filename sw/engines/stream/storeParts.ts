@@ -46,8 +46,8 @@ export interface Placement {
   partsBy: string[];
   /** What the response told, to record with the first part (a file whole in it), if not yet. */
   first: Partial<TaskRecord> | undefined;
-  /** The file's hash up to `start`, which the body's bytes go on (see `integrity.ts`). */
-  digest: { hash: IHasher; state: Omit<DigestState, 'state'> };
+  /** The file's hash up to `start`, which the body's bytes go on (see `integrity.ts`), if it is hashed. */
+  digest: { hash: IHasher; state: Omit<DigestState, 'state'> } | undefined;
 }
 
 /** The state of one body's parts: bytes handed to parts, and bytes stored and recorded. */
@@ -161,7 +161,7 @@ async function storePart(
           idle.touch();
           partBytes += chunk.byteLength;
           buffers.push(chunk.buffer as ArrayBuffer);
-          at.digest.hash.update(chunk);
+          at.digest?.hash.update(chunk);
           if (progress.filled + partBytes > at.limit) throw (exceeded.error = tooLarge(task.originalRequest.url, at.limit));
           controller.enqueue(chunk);
           reportProgress(task, progress, progress.filled + partBytes, at.size);
@@ -191,7 +191,7 @@ async function storePart(
   const partsBy = progress.partsBy.slice(0, index + 1);
   const end = (progress.filled += bytes);
   // The hash of the file up to the part's end, kept with the part: a restart goes on from it.
-  const digest: DigestState = { ...at.digest.state, parts: index + 1, bytes: end, partsBy, state: at.digest.hash.save() };
+  const digest: DigestState | undefined = at.digest && { ...at.digest.state, parts: index + 1, bytes: end, partsBy, state: at.digest.hash.save() };
   progress.stored = Promise.all([progress.stored, put]).then(async () => {
     // Cache Storage has read every byte of the part: its buffers can take new ones.
     pool.give(buffers);
@@ -199,7 +199,7 @@ async function storePart(
     if (!progress.first || end !== at.size) {
       // Past the length announced, the size is not known (see `reportProgress`).
       const unknown = at.size >= 0 && end > at.size ? { countOfBytesExpectedToReceive: -1 } : {};
-      await sink.save(task, { ...progress.first, ...unknown, parts: index + 1, partsBy, countOfBytesReceived: end, digest });
+      await sink.save(task, { ...progress.first, ...unknown, parts: index + 1, partsBy, countOfBytesReceived: end, ...(digest ? { digest } : {}) });
     }
     progress.first = undefined;
     progress.kept = end;
