@@ -130,7 +130,7 @@ export class StreamEngine implements Engine {
     // The wait for a connection is not a wait for data: the timeout starts once connected.
     const idle = new IdleTimeout(requestTimeoutMs(configuration));
     try {
-      return task.kind === 'upload' ? await upload(task, signal) : await downloadAttempt({ ...context, idle }, again);
+      return task.kind === 'upload' ? await upload(task, signal) : await downloadAttempt({ ...context, idle, configuration }, again);
     } catch (error) {
       // Uploads have no timeout for data (their body goes whole, with no progress to watch).
       if (task.kind === 'upload' || !idle.signal.aborted || signal.aborted) throw error;
