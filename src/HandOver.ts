@@ -20,7 +20,7 @@ export function keepStandby(s: SessionState, { tasks, gone, standby }: SessionSn
  * worker, which hands the streamed downloads to them if no other page of the app is visible.
  * Both calls are made before the handler returns (the registration is at hand, and `ready`
  * has resolved). A tab the user closes starts them at `beforeunload`: measured in Chromium,
- * a Background Fetch started there was created 20 times of 20, against 10 of 20 from the
+ * a Background Fetch started there was created 20 times of 20, against 12 of 20 from the
  * `pagehide` of a tab closed by script, whose frame is often gone before the browser checks
  * the permission. A page whose message to the worker is lost leaves the registration for the
  * worker to adopt (see `adopt`).

@@ -11,7 +11,7 @@ export interface StoredDocument {
   keptAt: Date;
   /** The URL it was downloaded from (after redirects), or `''` if not known. */
   url: string;
-  /** Its digest, as `DownloadLocation.digest` gave it (`sha256-…`), or `''`. */
+  /** Its digest, as `DownloadLocation.digest` gave it (its request's `integrity`), or `''`. */
   digest: string;
 }
 

@@ -1,5 +1,4 @@
 /** The HTTP rules the streaming engine follows: what to retry, how long to wait, how to resume. */
-import { URLError } from '../common/errors.js';
 
 /** Statuses worth another try: the server or the way to it may do better later. */
 export function isRetryableStatus(status: number): boolean {
@@ -158,9 +157,4 @@ export function isExpectedType(contentType: string | null, expected: readonly st
   const type = contentType?.split(';')[0]!.trim().toLowerCase();
   if (!expected || !type) return true;
   return expected.some((range) => range === type || (range.endsWith('/*') && type.startsWith(range.slice(0, -1))));
-}
-
-/** The error of a response whose type is not one of `expectedContentTypes`. */
-export function unexpectedType(url: string, type: string | null, expected: readonly string[], status: number): URLError {
-  return new URLError('badServerResponse', `The response to ${url} is ${type}, not one of expectedContentTypes (${expected.join(', ')})`, status);
 }

@@ -16,13 +16,13 @@ import { getTask } from './store/tasks.js';
 const MAKERS = { sha256: createSHA256, sha384: createSHA384, sha512: createSHA512 } as const;
 
 /** A hash function at a state: fresh, or where a saved one left off. */
-export async function hasher(algorithm: DigestAlgorithm, state?: Uint8Array): Promise<IHasher> {
+async function hasher(algorithm: DigestAlgorithm, state?: Uint8Array): Promise<IHasher> {
   const made = await MAKERS[algorithm]();
   return state ? made.load(state) : made.init();
 }
 
 /** A finished hash as SRI writes it: `sha256-` and the base64 of its bytes. */
-export function digestOf(algorithm: DigestAlgorithm, hash: IHasher): string {
+function digestOf(algorithm: DigestAlgorithm, hash: IHasher): string {
   return `${algorithm}-${btoa(String.fromCharCode(...hash.digest('binary')))}`;
 }
 
@@ -30,7 +30,7 @@ export function digestOf(algorithm: DigestAlgorithm, hash: IHasher): string {
  * A task's digest state, valid for its parts as stored (`parts`, `partsBy`): its own if it
  * covers a prefix of them, else a fresh one (a file started again, or a part rewritten).
  */
-export function validState(task: Pick<TaskRecord, 'originalRequest' | 'digest'>, parts: number, partsBy: string[]): DigestState | undefined {
+function validState(task: Pick<TaskRecord, 'originalRequest' | 'digest'>, parts: number, partsBy: string[]): DigestState | undefined {
   const { digest } = task;
   const algorithm = algorithmOf(task);
   if (!digest || digest.algorithm !== algorithm || digest.parts > parts) return undefined;

@@ -6,9 +6,9 @@
 import type { RequestRecord, TaskRecord } from '../../../common/schema.js';
 import { PART_SIZE, partOwners } from '../../../common/schema.js';
 import type { URLError } from '../../../common/errors.js';
-import { contentLength, isExpectedType, parseContentRange, parseRange, rangesOf, unexpectedType, validatorOf } from '../../http.js';
+import { refusal } from '../../admission.js';
+import { contentLength, parseContentRange, parseRange, rangesOf, validatorOf } from '../../http.js';
 import { hashParts, hashStream } from '../../integrity.js';
-import { checkRoom } from '../../quota.js';
 import { requestsOf } from './requests.js';
 import { corsBlocked, failedBeforeResponse, refusedByCors } from '../../cors.js';
 import { responseRecord } from '../../responseRecord.js';
@@ -46,7 +46,7 @@ export async function plan(
     await sink.complete(task, { error: corsBlocked(task.originalRequest.url) });
     return;
   }
-  const refused = probed && (await refusal(sink, task, probed));
+  const refused = probed && (await refusalOf(sink, task, probed));
   if (refused) {
     await sink.complete(task, { error: refused });
     return;
@@ -88,19 +88,11 @@ export async function plan(
   return { requests, received, total: size - received };
 }
 
-/**
- * Why a file its `HEAD` described is refused before the registration spends its bytes: a type
- * the session does not expect, or a size that does not fit in the origin's storage.
- */
-async function refusal(sink: TransferSink, task: TaskRecord, { announced, type, file }: Probed): Promise<URLError | undefined> {
-  const { url } = task.originalRequest;
-  const expected = (await sink.configuration(task.sessionId))?.expectedContentTypes;
-  if (!isExpectedType(type, expected)) return unexpectedType(url, type, expected!, 200);
+/** Why a file its `HEAD` described is refused before the registration spends its bytes (see `refusal`). */
+async function refusalOf(sink: TransferSink, task: TaskRecord, { announced, type, file }: Probed): Promise<URLError | undefined> {
   const kept = file && task.validator === file.validator && task.countOfBytesExpectedToReceive === file.size ? task.countOfBytesReceived : 0;
-  return checkRoom(url, (file?.size ?? announced) - kept).then(
-    () => undefined,
-    (error: URLError) => error,
-  );
+  const needed = (file?.size ?? announced) - kept;
+  return refusal({ url: task.originalRequest.url, contentType: type, needed, status: 200 }, await sink.configuration(task.sessionId));
 }
 
 /** What `probe` learnt of a file. */

@@ -5,11 +5,12 @@
  */
 import { URLError } from '../../../common/errors.js';
 import { owns } from '../../../common/lifecycle.js';
-import { PART_SIZE, partOwners, SMALL_FILE_SIZE, type ConfigurationRecord, type ResponseRecord, type TaskRecord } from '../../../common/schema.js';
+import { partOwners, SMALL_FILE_SIZE, type ConfigurationRecord, type ResponseRecord, type TaskRecord } from '../../../common/schema.js';
 import { failedBeforeResponse, isCrossOrigin } from '../../cors.js';
-import { bodyPlacement, isExpectedType, isRetryableStatus, unexpectedType, validatorOf } from '../../http.js';
+import { refusal } from '../../admission.js';
+import { bodyPlacement, isRetryableStatus, validatorOf } from '../../http.js';
 import { hashParts } from '../../integrity.js';
-import { checkRoom, isQuotaError, storageFull } from '../../quota.js';
+import { isQuotaError, storageFull } from '../../quota.js';
 import { responseRecord } from '../../responseRecord.js';
 import { deleteParts, putPart } from '../../store/parts.js';
 import type { TransferSink } from '../Engine.js';
@@ -137,17 +138,11 @@ export async function downloadAttempt(ctx: AttemptContext, again: boolean): Prom
  * (`expectedContentTypes`), or one whose `needed` bytes do not fit in the origin's storage.
  */
 async function admit({ task, configuration }: AttemptContext, response: Response, needed: number): Promise<void> {
-  const { url } = task.originalRequest;
-  const expected = configuration?.expectedContentTypes;
-  const type = response.headers.get('Content-Type');
-  try {
-    if (!isExpectedType(type, expected)) throw unexpectedType(url, type, expected!, response.status);
-    // Under a part, a write that finds no room loses no more: many small files ask no estimate.
-    if (needed > PART_SIZE) await checkRoom(url, needed);
-  } catch (error) {
-    await response.body?.cancel().catch(() => undefined);
-    throw error;
-  }
+  const announced = { url: task.originalRequest.url, contentType: response.headers.get('Content-Type'), needed, status: response.status };
+  const refused = await refusal(announced, configuration);
+  if (!refused) return;
+  await response.body?.cancel().catch(() => undefined);
+  throw refused;
 }
 
 /** Sends the attempt's request, from `offset` on; throws what a failed one means. */
