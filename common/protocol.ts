@@ -59,6 +59,9 @@ export interface FetchOrder {
   options: { title: string; icons?: { src: string }[]; downloadTotal?: number; uploadTotal?: number };
 }
 
+/** What a delegate answers `willBeginDelayedRequest`, as `URLSession.DelayedRequestDisposition`. */
+export type DelayedRequestDisposition = 'continueLoading' | 'useNewRequest' | 'cancel';
+
 /**
  * A task as a page gets it: the fields of the worker's record that the page shows or needs,
  * and the response's headers as one object (`new Headers()` takes either form). Posting 1,000
@@ -71,6 +74,7 @@ export type TaskView = Pick<
   | 'state'
   | 'taskDescription'
   | 'originalRequest'
+  | 'currentRequest'
   | 'countOfBytesSent'
   | 'countOfBytesExpectedToSend'
   | 'countOfBytesReceived'
@@ -80,6 +84,7 @@ export type TaskView = Pick<
   | 'earliestBeginDate'
   | 'priority'
   | 'waitingFor'
+  | 'ask'
   | 'engine'
   | 'transferId'
   | 'receivedAtStart'
@@ -128,6 +133,13 @@ export interface WorkerApi {
    * visible, their downloads go to them (else they are aborted and the downloads stream on).
    */
   handOver(sessionId: string, transferIds: string[]): Promise<void>;
+  /**
+   * A page's delegate answered the ask `ask` of a task (`willBeginDelayedRequest`): its transfer
+   * starts, with `request` in place of its own for `useNewRequest`, or the task ends. Returns
+   * the Background Fetch orders to start, or null if the ask was answered already (by another
+   * page) or is no longer asked.
+   */
+  answer(sessionId: string, taskIdentifier: number, ask: string, disposition: DelayedRequestDisposition, request?: RequestRecord): Promise<FetchOrder[] | null>;
   /** Ends the tasks of an order the page could not carry out. */
   fail(sessionId: string, transferId: string, error: SerializedError): Promise<void>;
   /** Cancels a task; it ends with a `cancelled` URLError. */

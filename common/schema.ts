@@ -85,6 +85,28 @@ export interface ConfigurationRecord {
   streamsWhileVisible?: boolean;
   /** The media types a download may be (`type/subtype` or `type/*`), or absent: any. */
   expectedContentTypes?: string[];
+  /** Headers added to every request of the session (a task's own headers win), or absent: none. */
+  httpAdditionalHeaders?: [string, string][];
+  /** The session's delegate has `willBeginDelayedRequest`: tasks ask it before they (re)start. */
+  willBeginDelayedRequest?: boolean;
+}
+
+/**
+ * Why a task asks its delegate's `willBeginDelayedRequest` before a transfer starts: its
+ * `earliestBeginDate` came, its transfer was interrupted and starts again, or the server
+ * refused the request (`401`, `403`: a token or a signed URL that expired).
+ */
+export type AskReason = 'earliestBeginDate' | 'restart' | 'unauthorized';
+
+/** A question to the delegate, waiting for a page of the app to answer it. */
+export interface DelayedRequestAsk {
+  /** The answer to this ask alone is taken (several pages may answer). */
+  id: string;
+  reason: AskReason;
+  /** When it was asked (ms since the epoch). */
+  at: number;
+  /** For `unauthorized`: the server's refusal, with which the task ends if no new request comes. */
+  error?: SerializedError;
 }
 
 /** One task, as kept across page closes, worker stops and browser restarts. */
@@ -99,6 +121,13 @@ export interface TaskRecord {
   state: TaskState;
   taskDescription: string;
   originalRequest: RequestRecord;
+  /** The request the delegate gave in place of the original (`useNewRequest`), or absent. */
+  newRequest?: RequestRecord | null;
+  /**
+   * What the transfer in flight sends (`currentRequest.ts`): the new or original request with
+   * the session's additional headers as the transfer started. Absent in tasks stored before it.
+   */
+  currentRequest?: RequestRecord;
   response: ResponseRecord | null;
   error: SerializedError | null;
   countOfBytesReceived: number;
@@ -123,8 +152,10 @@ export interface TaskRecord {
   deadline?: number | null;
   /** Waits for good conditions: the session is discretionary, or no page was visible at resume. */
   discretionary: boolean;
-  /** Why the task waits to start (its conditions), or null. */
+  /** Why the task waits to start (its conditions, an answer of its delegate), or null. */
   waitingFor: string | null;
+  /** The delegate's `willBeginDelayedRequest` is asked (the transfer waits for its answer), or absent. */
+  ask?: DelayedRequestAsk | null;
   engine: EngineName | null;
   /**
    * The transfer in flight that owns the task (also its Background Fetch registration id), or

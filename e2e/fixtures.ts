@@ -45,6 +45,10 @@ export interface FileStats {
     end?: number;
     /** An `OPTIONS`: the method and headers it asked to send. */
     preflight?: { method: string | null; headers: string | null };
+    /** The request's `Authorization` and `X-App` headers (null: none), and its path and query. */
+    authorization?: string | null;
+    app?: string | null;
+    url?: string;
   }[];
 }
 
@@ -75,6 +79,8 @@ export interface TestServer {
   gate(name: string): Promise<GateState>;
   /** Opens a gate: the responses it holds go on, later ones pass. */
   release(name: string): Promise<void>;
+  /** Sets the value a token (`token=NAME`) has from now on. */
+  setToken(name: string, value: string): Promise<void>;
 }
 
 /** The client of a test server whose root is `baseURL`. */
@@ -101,6 +107,7 @@ export function testServerAt(baseURL: string): TestServer {
     },
     gate: (name) => json<GateState>(`/__gate?gate=${encodeURIComponent(name)}`),
     release: (name) => json<void>(`/__release?gate=${encodeURIComponent(name)}`, { method: 'POST' }),
+    setToken: (name, value) => json<void>(`/__token?${new URLSearchParams({ name, value })}`, { method: 'POST' }),
   };
 }
 

@@ -5,7 +5,7 @@
  */
 import type * as Library from '../src/index.js';
 import type { URLSession } from '../src/index.js';
-import type { Recorded } from './recorder.js';
+import type { DelayedAnswer, Recorded } from './recorder.js';
 
 /** What the demo page exposes as `globalThis.bgdl` (demo/main.ts): the library, the demo's sessions and `help()`. */
 export type DemoGlobal = typeof Library & {
@@ -38,6 +38,8 @@ declare global {
   var hung: number | undefined;
   /** The name finished files are kept under, followed by the task identifier (`setMoveTo()`). */
   var moveFilesTo: string | null | undefined;
+  /** What the next recorded sessions' `willBeginDelayedRequest` answers (`answerDelayedRequests()`); null or undefined: they have none. */
+  var delayedAnswer: DelayedAnswer | null | undefined;
   /** The completion handlers from `handleEventsForBackgroundURLSession`, by session identifier. */
   var completionHandlers: Record<string, () => void> | undefined;
 

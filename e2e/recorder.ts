@@ -44,7 +44,16 @@ export type Recorded =
   | ['didFinishEvents']
   // What tests that add a delegate method record.
   | ['didBecomeInvalidWithError', Error | null]
-  | ['taskIsWaitingForConnectivity', number];
+  | ['taskIsWaitingForConnectivity', number]
+  /** With `answerDelayedRequests()`: the task, and the URL and Authorization of the request asked about. */
+  | ['willBeginDelayedRequest', number, string, string | null];
+
+/** What the recording delegate's `willBeginDelayedRequest` answers; for `useNewRequest`, the URL and headers to send. */
+export interface DelayedAnswer {
+  disposition: 'continueLoading' | 'useNewRequest' | 'cancel';
+  url?: string;
+  headers?: Record<string, string>;
+}
 
 let sessionDefaults: Record<string, unknown> = {};
 
@@ -67,7 +76,16 @@ export async function recordSession(page: AppPage, identifier: string, options: 
       const recorded: Recorded[] = [];
       const hex = (buffer: ArrayBuffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, '0')).join('');
       const config = Object.assign(URLSessionConfiguration.background(identifier), configuration);
+      const answer = globalThis.delayedAnswer;
+      const hook = answer && {
+        willBeginDelayedRequest: (_s: unknown, task: { taskIdentifier: number }, request: Request) => {
+          recorded.push(['willBeginDelayedRequest', task.taskIdentifier, request.url, request.headers.get('Authorization')]);
+          if (answer.disposition !== 'useNewRequest') return { disposition: answer.disposition };
+          return { disposition: answer.disposition, request: new Request(answer.url ?? request.url, { headers: answer.headers ?? request.headers }) };
+        },
+      };
       const session = new URLSession(config, {
+        ...hook,
         didWriteData: (_s, task, written, total, expected) => {
           recorded.push(['didWriteData', task.taskIdentifier, written, total, expected]);
         },
@@ -99,6 +117,14 @@ export async function recordSession(page: AppPage, identifier: string, options: 
     },
     { identifier, configuration },
   );
+}
+
+/**
+ * Gives the delegates `recordSession` makes from now on a `willBeginDelayedRequest` that
+ * records each call and gives `answer` (null: they have none).
+ */
+export async function answerDelayedRequests(page: AppPage, answer: DelayedAnswer | null): Promise<void> {
+  await page.evaluate((answer) => Object.assign(globalThis, { delayedAnswer: answer }), answer);
 }
 
 /** Makes the recording delegate keep the next finished files as `name-<taskIdentifier>` (null: keep none). */

@@ -78,6 +78,8 @@ async function deliverAll(s: SessionState, snapshot: SessionSnapshot): Promise<v
   const { tasks, events, orders, stamp, gone } = snapshot;
   s.stamp = stamp;
   apply(s, tasks);
+  // Asks are rare: their code loads when one comes.
+  if (tasks.some((task) => task.ask)) void import('./DelayedRequests.js').then(({ askDelegate }) => askDelegate(s, tasks));
   keepStandby(s, snapshot);
   // A task the worker had and no longer has was completed and delivered by another page.
   const current = new Set(tasks.map((record) => record.taskIdentifier));

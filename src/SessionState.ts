@@ -51,6 +51,10 @@ export interface SessionState {
    */
   held?: boolean;
 
+  // DelayedRequests
+  /** The asks (`willBeginDelayedRequest`) this page's delegate was asked. */
+  readonly asked: Set<string>;
+
   // BackgroundFetchOrders
   /** The Background Fetches whose progress this page reports. */
   readonly watched: Set<string>;

@@ -43,6 +43,7 @@ export class URLSession {
       seq: 0,
       acked: 0,
       watched: new Set(),
+      asked: new Set(),
       standby: new Map(),
     } satisfies Omit<SessionState, 'owner'> as SessionState);
     s.owner = taskOwner(s);
@@ -62,7 +63,8 @@ export class URLSession {
     // Queued now, before any task's resume(): the lock is granted a task later, and a resume
     // sent first would run under the default configuration. With the lock free, the waiting
     // events are delivered from attach's answer.
-    const attach = serial(s, () => callWorker('attach', configuration.toRecord()));
+    const record = { ...configuration.toRecord(), willBeginDelayedRequest: typeof delegate.willBeginDelayedRequest === 'function' };
+    const attach = serial(s, () => callWorker('attach', record));
     attach.catch(() => undefined); // `ready` rejects with it, once the lock is had
     this.ready = locked(s, async (lock) => attached(s, await attach, lock), true);
   }

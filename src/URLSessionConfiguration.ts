@@ -39,6 +39,14 @@ export class URLSessionConfiguration {
    * passes. Default: null, any type.
    */
   expectedContentTypes: string[] | null = null;
+  /**
+   * Headers added to every request of the session, as `{ Authorization: 'Bearer …' }` or a
+   * `Headers`: a task's own headers of the same name win. They are kept with the session;
+   * creating it again with the same identifier and other values changes them for the transfers
+   * that start after (a resumed, retried or restarted transfer included). `Range` and
+   * `If-Range` are the library's own. Default: null, none.
+   */
+  httpAdditionalHeaders: HeadersInit | null = null;
   /** The title of the browser's download UI and of the launch notification. */
   title: string | undefined;
   /** Where a click on the download UI or the launch notification brings the user. Default: the worker's scope. */
@@ -65,6 +73,22 @@ export class URLSessionConfiguration {
   toRecord(): ConfigurationRecord {
     // Every field is the worker's (it checks them); URLs are resolved against the page.
     const url = (value: string | undefined) => (value === undefined ? value : new URL(value, location.href).href);
-    return { ...this, launchURL: url(this.launchURL), icon: url(this.icon), expectedContentTypes: this.expectedContentTypes ?? undefined };
+    return {
+      ...this,
+      launchURL: url(this.launchURL),
+      icon: url(this.icon),
+      expectedContentTypes: this.expectedContentTypes ?? undefined,
+      httpAdditionalHeaders: headerPairs(this.httpAdditionalHeaders),
+    };
+  }
+}
+
+/** Headers as the pairs the worker keeps; a bad name or value throws a TypeError quoting it. */
+function headerPairs(headers: HeadersInit | null): [string, string][] | undefined {
+  if (headers === null || headers === undefined) return undefined;
+  try {
+    return [...new Headers(headers)];
+  } catch (error) {
+    throw badValue(`httpAdditionalHeaders must be headers (${(error as Error).message})`, headers);
   }
 }

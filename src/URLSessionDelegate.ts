@@ -1,4 +1,5 @@
 import type { URLError } from '../common/errors.js';
+import type { DelayedRequestAnswer } from './DelayedRequests.js';
 import type { DownloadLocation } from './DownloadLocation.js';
 import type { URLSession } from './URLSession.js';
 import type { URLSessionTask } from './URLSessionTask.js';
@@ -12,7 +13,20 @@ export interface URLSessionDelegate {
   didWriteData?(session: URLSession, task: URLSessionTask, bytesWritten: number, totalBytesWritten: number, totalBytesExpectedToWrite: number): void;
   /** Body bytes were sent for an upload (only while a page of the app is open). */
   didSendBodyData?(session: URLSession, task: URLSessionTask, bytesSent: number, totalBytesSent: number, totalBytesExpectedToSend: number): void;
-  /** A task waits for good conditions to start (offline, Save-Data, a slow or disallowed network). */
+  /**
+   * A task's transfer is about to start after a delay, and may change its request first (a
+   * fresh token, a new signed URL): when its `earliestBeginDate` came, when it starts again
+   * after an interruption, and when the server refused it with `401` or `403` (it then waits,
+   * with its bytes, until a page of the app answers). Asked only while a page of the app is
+   * open; unanswered for 10 s, a start goes on as it is. A new request must be of the same
+   * file: the bytes kept are checked against it as on any resume, and dropped if it is another.
+   * `continueLoading` after a refusal ends the task with it.
+   */
+  willBeginDelayedRequest?(session: URLSession, task: URLSessionTask, request: Request): DelayedRequestAnswer | Promise<DelayedRequestAnswer>;
+  /**
+   * A task waits to start: for good conditions (offline, Save-Data, a slow or disallowed
+   * network), or for a new request (`willBeginDelayedRequest`). `task`'s `debugState()` says which.
+   */
   taskIsWaitingForConnectivity?(session: URLSession, task: URLSessionTask): void;
   /** A download finished: `location` is readable until this returns or its promise settles. */
   didFinishDownloadingTo?(session: URLSession, task: URLSessionTask, location: DownloadLocation): void | Promise<void>;

@@ -92,9 +92,14 @@ export class URLSessionTask {
     return request instanceof Request ? request : (this.#request = new Request(request.url, request));
   }
 
-  /** The request as it is now. Redirects are followed by the browser, so it stays the original. */
+  /**
+   * The request the transfer sends: the original, or the new one the delegate gave
+   * (`willBeginDelayedRequest`), with the session's `httpAdditionalHeaders`. (Redirects are
+   * followed by the browser and do not show here.)
+   */
   get currentRequest(): Request {
-    return this.originalRequest;
+    const current = this.record?.currentRequest;
+    return current ? new Request(current.url, current) : this.originalRequest;
   }
 
   /** The transfer's progress, between 0 and 1 (0 while the size is unknown). */

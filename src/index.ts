@@ -3,6 +3,8 @@ export { URLSession } from './URLSession.js';
 export { URLSessionConfiguration } from './URLSessionConfiguration.js';
 export { URLSessionTask, URLSessionDownloadTask, URLSessionUploadTask, type HTTPURLResponse } from './URLSessionTask.js';
 export type { URLSessionDelegate } from './URLSessionDelegate.js';
+export type { DelayedRequestAnswer } from './DelayedRequests.js';
+export type { DelayedRequestDisposition } from '../common/protocol.js';
 export { DownloadLocation } from './DownloadLocation.js';
 export { documents, type StoredDocument } from './documents.js';
 export { registerServiceWorker } from './registerServiceWorker.js';

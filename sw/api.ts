@@ -6,6 +6,7 @@ import { isAppVisible } from './conditions.js';
 import { dismiss } from './launch.js';
 import { newTasks } from './newTasks.js';
 import { keepForResume } from './resumeData.js';
+import { answer } from './scheduler/delayedRequests.js';
 import { handOver } from './scheduler/handOver.js';
 import type { Scheduler } from './scheduler/Scheduler.js';
 import { Snapshots } from './snapshots.js';
@@ -101,8 +102,20 @@ function sessionCalls(scheduler: Scheduler, snapshots: Snapshots): Pick<WorkerAp
 function taskCalls(
   scheduler: Scheduler,
   snapshots: Snapshots,
-): Pick<WorkerSideApi, 'resume' | 'suspend' | 'cancel' | 'cancelByProducingResumeData' | 'handOver' | 'fail'> {
+): Pick<WorkerSideApi, 'resume' | 'suspend' | 'cancel' | 'cancelByProducingResumeData' | 'handOver' | 'fail' | 'answer'> {
   return {
+    async answer(sessionId, taskIdentifier, ask, disposition, request) {
+      const task = await mustGetTask(sessionId, taskIdentifier);
+      if (typeof ask !== 'string') throw new TypeError(`An ask id must be a string, not ${valid.quote(ask)}`);
+      if (!['continueLoading', 'useNewRequest', 'cancel'].includes(disposition)) {
+        throw new TypeError(`A disposition must be continueLoading, useNewRequest or cancel, not ${valid.quote(disposition)}`);
+      }
+      const newRequest = disposition === 'useNewRequest' ? valid.request(request) : undefined;
+      const { method } = task.newRequest ?? task.originalRequest;
+      if (newRequest && newRequest.method !== method) throw new TypeError(`A new request must be a ${method} as the task's is, not a ${newRequest.method}`);
+      return answer(scheduler, task.sessionId, task.taskIdentifier, ask, disposition, newRequest);
+    },
+
     async suspend(sessionId, taskIdentifier) {
       const task = await mustGetTask(sessionId, taskIdentifier);
       await scheduler.stop(task, 'suspended');

@@ -11,8 +11,13 @@ interface Connection {
 
 /** Whether a window of the app is visible now (other than the client `except`, if given). */
 export async function isAppVisible(except?: string): Promise<boolean> {
-  const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
-  return windows.some((window) => window.visibilityState === 'visible' && window.id !== except);
+  return (await appWindows(except)).visible;
+}
+
+/** Whether a window of the app (other than the client `except`) is visible, and whether one is open. */
+export async function appWindows(except?: string): Promise<{ visible: boolean; open: boolean }> {
+  const windows = (await self.clients.matchAll({ type: 'window', includeUncontrolled: true })).filter((window) => window.id !== except);
+  return { visible: windows.some((window) => window.visibilityState === 'visible'), open: windows.length > 0 };
 }
 
 /** The network as the worker sees it now. */

@@ -5,6 +5,14 @@ export function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 429 || status >= 500;
 }
 
+/**
+ * Statuses that say the request's credentials no longer hold: `401`, and `403`, which S3,
+ * CloudFront, Azure and Hugging Face answer to a signed URL past its expiry.
+ */
+export function isUnauthorized(status: number | undefined): boolean {
+  return status === 401 || status === 403;
+}
+
 /** The first retry waits about this long; each next one twice as long, up to `MAX_DELAY_MS`. */
 export const BASE_DELAY_MS = 1000;
 export const MAX_DELAY_MS = 60_000;

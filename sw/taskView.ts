@@ -9,13 +9,14 @@ import { suggestedFilename } from './responseRecord.js';
 export function taskView(task: TaskRecord): TaskView {
   const { taskIdentifier, kind, state, taskDescription, originalRequest, countOfBytesSent, countOfBytesExpectedToSend, countOfBytesReceived } = task;
   const { countOfBytesExpectedToReceive, countOfBytesClientExpectsToReceive, countOfBytesClientExpectsToSend, earliestBeginDate, priority } = task;
-  const { waitingFor, engine, transferId, receivedAtStart, response } = task;
+  const { waitingFor, engine, transferId, receivedAtStart, response, currentRequest, ask } = task;
   return {
     taskIdentifier,
     kind,
     state,
     taskDescription,
     originalRequest,
+    ...(currentRequest ? { currentRequest } : {}),
     countOfBytesSent,
     countOfBytesExpectedToSend,
     countOfBytesReceived,
@@ -25,6 +26,7 @@ export function taskView(task: TaskRecord): TaskView {
     earliestBeginDate,
     priority,
     waitingFor,
+    ...(ask ? { ask } : {}),
     engine,
     transferId,
     receivedAtStart,

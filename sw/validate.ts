@@ -39,13 +39,29 @@ export function httpURL(value: unknown): string {
 export function request(value: unknown): RequestRecord {
   const { url, method, headers, integrity } = (value ?? {}) as Partial<RequestRecord>;
   if (typeof method !== 'string' || !/^[A-Za-z]+$/.test(method)) throw new TypeError(`Bad request method ${quote(method)}`);
-  const wellFormed = Array.isArray(headers) && headers.every((h) => Array.isArray(h) && h.length === 2 && h.every((s) => typeof s === 'string'));
-  if (!wellFormed) throw new TypeError(`Request headers must be [name, value] string pairs, not ${quote(headers)}`);
+  if (!isHeaderPairs(headers)) throw new TypeError(`Request headers must be [name, value] string pairs, not ${quote(headers)}`);
   if (integrity === undefined || integrity === '') return { url: httpURL(url), method: method.toUpperCase(), headers };
   if (typeof integrity !== 'string' || !parseIntegrity(integrity)) {
     throw new TypeError(`integrity must name a sha256, sha384 or sha512 digest (as "sha256-BASE64"), not ${quote(integrity)}`);
   }
   return { url: httpURL(url), method: method.toUpperCase(), headers, integrity };
+}
+
+/** Whether a value is a list of `[name, value]` string pairs. */
+function isHeaderPairs(value: unknown): value is [string, string][] {
+  return Array.isArray(value) && value.every((h) => Array.isArray(h) && h.length === 2 && h.every((s) => typeof s === 'string'));
+}
+
+/**
+ * A session's additional headers: `[name, value]` pairs, none of `Range` and `If-Range`, which
+ * the engines set to resume (a session-wide one would splice every file from one offset).
+ */
+function additionalHeaders(value: unknown): [string, string][] {
+  const ranged = isHeaderPairs(value) && value.find(([name]) => /^(if-)?range$/i.test(name.trim()));
+  if (!isHeaderPairs(value) || ranged) {
+    throw new TypeError(`httpAdditionalHeaders must be headers other than Range and If-Range, not ${quote(ranged || value)}`);
+  }
+  return value;
 }
 
 /** A new task's description, as a page sends it. */
@@ -98,7 +114,7 @@ export function configuration(value: unknown): ConfigurationRecord {
   for (const key of ['isDiscretionary', 'sessionSendsLaunchEvents'] as const) {
     if (typeof config[key] !== 'boolean') throw new TypeError(`${key} must be a boolean, not ${quote(config[key])}`);
   }
-  for (const key of ['allowsExpensiveNetworkAccess', 'allowsConstrainedNetworkAccess', 'streamsWhileVisible'] as const) {
+  for (const key of ['allowsExpensiveNetworkAccess', 'allowsConstrainedNetworkAccess', 'streamsWhileVisible', 'willBeginDelayedRequest'] as const) {
     if (config[key] !== undefined && typeof config[key] !== 'boolean') throw new TypeError(`${key} must be a boolean, not ${quote(config[key])}`);
   }
   if (!Number.isSafeInteger(config.retryLimit) || config.retryLimit! < 0) {
@@ -123,6 +139,7 @@ export function configuration(value: unknown): ConfigurationRecord {
   if (types !== undefined && !(Array.isArray(types) && types.every((type) => typeof type === 'string' && MEDIA_RANGE.test(type)))) {
     throw new TypeError(`expectedContentTypes must be a list of media types (type/subtype or type/*), not ${quote(types)}`);
   }
+  const extra = config.httpAdditionalHeaders === undefined ? undefined : additionalHeaders(config.httpAdditionalHeaders);
   for (const key of ['launchURL', 'icon'] as const) {
     const value = config[key];
     if (value !== undefined && (typeof value !== 'string' || new URL(value, location.href).origin !== location.origin)) {
@@ -141,6 +158,8 @@ export function configuration(value: unknown): ConfigurationRecord {
     allowsConstrainedNetworkAccess: config.allowsConstrainedNetworkAccess ?? true,
     streamsWhileVisible: config.streamsWhileVisible ?? true,
     ...(types === undefined ? {} : { expectedContentTypes: types.map((type) => type.toLowerCase()) }),
+    ...(extra === undefined || extra.length === 0 ? {} : { httpAdditionalHeaders: extra }),
+    ...(config.willBeginDelayedRequest ? { willBeginDelayedRequest: true } : {}),
     ...(config.title === undefined ? {} : { title: config.title }),
     ...(config.launchURL === undefined ? {} : { launchURL: new URL(config.launchURL, location.href).href }),
     ...(config.icon === undefined ? {} : { icon: new URL(config.icon, location.href).href }),

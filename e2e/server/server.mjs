@@ -27,6 +27,9 @@ import { contentChunks, sha256Of, CHUNK_SIZE } from './content.mjs';
  * @property {number} t               Date.now() when the request arrived.
  * @property {number} [end]           Date.now() when the response ended (sent whole or cut off).
  * @property {{ method: string | null, headers: string | null }} [preflight]  An OPTIONS: what it asked to send.
+ * @property {string | null} [authorization]  The Authorization request header, if any.
+ * @property {string | null} [app]            The X-App request header, if any (a test's own).
+ * @property {string} [url]                   The path and query asked.
  */
 
 /**
@@ -349,6 +352,9 @@ export async function startServer({ port = 0, host = '127.0.0.1', staticDir } = 
   /** Gates by name (`gate=NAME`). @type {Map<string, Gate>} */
   const gates = new Map();
 
+  /** The value each token (`token=NAME`) has now. @type {Map<string, string>} */
+  const tokens = new Map();
+
   /** @param {string} name */
   const gateFor = (name) => {
     let g = gates.get(name);
@@ -386,6 +392,9 @@ export async function startServer({ port = 0, host = '127.0.0.1', staticDir } = 
       status: 0,
       bytesSent: 0,
       t,
+      authorization: headerString(req.headers.authorization),
+      app: headerString(req.headers['x-app']),
+      url: req.url,
     };
     s.log.push(entry);
     return { s, entry };
@@ -462,6 +471,18 @@ export async function startServer({ port = 0, host = '127.0.0.1', staticDir } = 
     if (delay > 0) {
       await wait(delay, res, w);
       if (w.closed) return;
+    }
+
+    // Credentials: a token the server may change (`token=NAME`), a URL that expires (`expires=MS`).
+    const tokenName = q.get('token');
+    if (tokenName !== null && req.headers.authorization !== `Bearer ${tokens.get(tokenName)}`) {
+      entry.status = 401;
+      return sendText(res, 401, 'the token is not the current one', { 'WWW-Authenticate': 'Bearer' });
+    }
+    const expires = intParam(q, 'expires');
+    if (expires !== undefined && Date.now() > expires) {
+      entry.status = 403;
+      return sendText(res, 403, 'Request has expired');
     }
 
     if (faulty && statusFault !== undefined) {
@@ -676,8 +697,16 @@ export async function startServer({ port = 0, host = '127.0.0.1', staticDir } = 
         if (id !== null) return sendJson(res, 200, stats.get(id) ?? emptyStats());
         return sendJson(res, 200, { ids: Object.fromEntries(stats) });
       }
+      case '/__token': {
+        const name = q.get('name');
+        const value = q.get('value');
+        if (!name || !value) throw new HttpError(400, 'expected ?name=NAME&value=V');
+        tokens.set(name, value);
+        return sendText(res, 204);
+      }
       case '/__reset':
         stats.clear();
+        tokens.clear();
         for (const gate of gates.values()) gate.open();
         gates.clear();
         return sendText(res, 204);
@@ -789,7 +818,8 @@ export async function startServer({ port = 0, host = '127.0.0.1', staticDir } = 
         return sendText(res, 405, 'method not allowed', { Allow: 'GET, HEAD' });
       }
       res.writeHead(204, {
-        'Access-Control-Allow-Headers': '*',
+        // `*` allows any header but Authorization, which must be named.
+        'Access-Control-Allow-Headers': '*, Authorization',
         'Access-Control-Allow-Methods': 'GET, HEAD, POST, PUT, OPTIONS',
         'Access-Control-Max-Age': '600',
       });

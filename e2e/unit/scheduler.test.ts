@@ -1,8 +1,9 @@
 import { expect, test } from '@playwright/test';
 import { canMove, owns, TRANSITIONS } from '../../common/lifecycle.js';
-import type { ConfigurationRecord, TaskRecord } from '../../common/schema.js';
+import type { AskReason, ConfigurationRecord, TaskRecord } from '../../common/schema.js';
 import { NO_DELAY } from '../../sw/rateLimiter.js';
 import {
+  ASK_TIMEOUT_MS,
   deadlineOf,
   decide,
   MAX_ATTEMPTS,
@@ -270,4 +271,29 @@ test('the resource timeout: counted from the first resume, it fails a task not e
     kind: 'fail',
     error: { code: 'timedOut' },
   });
+});
+
+test("a start asks the delegate's willBeginDelayedRequest only where it has one and a page is open to answer", () => {
+  const asking = { ...config, willBeginDelayedRequest: true };
+  const open = { ...env, open: true };
+  const delayed = task({ earliestBeginDate: now - 1, startedAt: 0 });
+  expect(decide(delayed, null, asking, 'stream', false, open)).toEqual({ kind: 'ask', reason: 'earliestBeginDate' });
+  expect(decide(delayed, null, config, 'stream', false, open)).toMatchObject({ kind: 'start' });
+  expect(decide(delayed, null, asking, 'stream', false, { ...env, visible: false, open: false })).toMatchObject({ kind: 'start' });
+  // Its time came once: a later start of the task is not asked about it.
+  expect(decide({ ...delayed, startedAt: now - 5000 }, null, asking, 'stream', false, open)).toMatchObject({ kind: 'start' });
+  // A transfer that died is restarted after an ask; a start that follows an answer asks nothing.
+  const running = task({ state: 'running', transferId: 't1', startedAt: now - 60_000 });
+  expect(decide(running, 't1', asking, 'stream', false, open, 'restart')).toEqual({ kind: 'ask', reason: 'restart' });
+  expect(decide(delayed, null, asking, 'stream', false, open, 'answered')).toMatchObject({ kind: 'start' });
+});
+
+test('an ask waits for its answer: one about a refused request for as long as it takes, another for ASK_TIMEOUT_MS', () => {
+  const asking = { ...config, willBeginDelayedRequest: true };
+  const open = { ...env, open: true };
+  const asked = (reason: AskReason, at: number) => task({ state: 'running', ask: { id: 'a', reason, at } });
+  expect(decide(asked('restart', now - 1000), null, asking, 'stream', false, open)).toEqual({ kind: 'skip' });
+  expect(decide(asked('restart', now - ASK_TIMEOUT_MS), null, asking, 'stream', false, open)).toMatchObject({ kind: 'start' });
+  expect(decide(asked('unauthorized', now - 3_600_000), null, asking, 'stream', false, open)).toEqual({ kind: 'skip' });
+  expect(decide(asked('unauthorized', now - 1000), null, asking, 'stream', false, open, 'answered')).toMatchObject({ kind: 'start' });
 });

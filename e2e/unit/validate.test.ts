@@ -1,5 +1,6 @@
 import { expect, test } from '@playwright/test';
 import * as valid from '../../sw/validate.js';
+import { requestOf, requestToSend } from '../../sw/currentRequest.js';
 
 test('only absolute http: and https: URLs pass, and the error quotes the value', () => {
   expect(valid.httpURL('https://example.com/a b')).toBe('https://example.com/a%20b');
@@ -56,4 +57,45 @@ test('a configuration needs an identifier and boolean flags', () => {
     'expectedContentTypes must be a list of media types (type/subtype or type/*), not "video/mp4"',
   );
   expect(() => valid.configuration({ ...good, expectedContentTypes: ['mp4'] })).toThrow('["mp4"]');
+});
+
+test("a session's additional headers are name-value pairs, and never the engines' Range or If-Range", () => {
+  const good = { identifier: 'MySession', isDiscretionary: false, sessionSendsLaunchEvents: true, retryLimit: 5 };
+  const headers: [string, string][] = [
+    ['authorization', 'Bearer a'],
+    ['x-app', '1'],
+  ];
+  expect(valid.configuration({ ...good, httpAdditionalHeaders: headers })).toMatchObject({ httpAdditionalHeaders: headers });
+  expect(valid.configuration({ ...good, httpAdditionalHeaders: [] })).not.toHaveProperty('httpAdditionalHeaders');
+  expect(() => valid.configuration({ ...good, httpAdditionalHeaders: { authorization: 'x' } })).toThrow('not {"authorization":"x"}');
+  expect(() => valid.configuration({ ...good, httpAdditionalHeaders: [['range', 'bytes=0-']] })).toThrow('not ["range","bytes=0-"]');
+  expect(() => valid.configuration({ ...good, httpAdditionalHeaders: [['If-Range', '"e"']] })).toThrow('Range and If-Range');
+});
+
+test('a transfer sends the new request or the original, under the session headers it does not set itself', () => {
+  const originalRequest = { url: 'https://cdn.example/a.bin', method: 'GET', headers: [['X-Own', 'task']] as [string, string][] };
+  const session = {
+    httpAdditionalHeaders: [
+      ['authorization', 'Bearer s'],
+      ['x-own', 'session'],
+    ] as [string, string][],
+  };
+  expect(requestToSend({ originalRequest }, session)).toEqual({
+    ...originalRequest,
+    headers: [
+      ['authorization', 'Bearer s'],
+      ['X-Own', 'task'],
+    ],
+  });
+  expect(requestToSend({ originalRequest }, undefined)).toBe(originalRequest);
+  const newRequest = { url: 'https://cdn.example/a.bin?sig=2', method: 'GET', headers: [['Authorization', 'Bearer t']] as [string, string][] };
+  expect(requestToSend({ originalRequest, newRequest }, session)).toEqual({
+    ...newRequest,
+    headers: [
+      ['x-own', 'session'],
+      ['Authorization', 'Bearer t'],
+    ],
+  });
+  expect(requestOf({ originalRequest, newRequest })).toBe(newRequest);
+  expect(requestOf({ originalRequest, newRequest, currentRequest: originalRequest })).toBe(originalRequest);
 });

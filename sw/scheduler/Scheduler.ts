@@ -2,7 +2,7 @@ import { URLError } from '../../common/errors.js';
 import { newTransferId, owns } from '../../common/lifecycle.js';
 import type { FetchOrder } from '../../common/protocol.js';
 import type { ConfigurationRecord, EngineName, TaskRecord } from '../../common/schema.js';
-import { isAppVisible, network } from '../conditions.js';
+import { appWindows, isAppVisible, network } from '../conditions.js';
 import type { Engine, TransferSink } from '../engines/Engine.js';
 import { retryDelay } from '../http.js';
 import { withDigest } from '../integrity.js';
@@ -10,10 +10,11 @@ import { isQuotaError } from '../quota.js';
 import { afterWake } from '../rateLimiter.js';
 import { updateRateLimiter } from '../store/database.js';
 import { completeTask } from '../store/outbox.js';
-import { allTasks, changeTasks, getSession, getTask, moveTask, saveTransfer, tasksOfTransfer } from '../store/tasks.js';
+import { allTasks, changeTasks, getSession, getTask, moveTask, readSession, saveTransfer, tasksOfTransfer } from '../store/tasks.js';
+import { waitForRequest } from './delayedRequests.js';
 import { adopt, takeBack } from './handOver.js';
 import { place, type Batch } from './place.js';
-import { reconcileStep, retryDelayFor, startOrder, takesBack, type Environment } from './plan.js';
+import { ASK_TIMEOUT_MS, reconcileStep, retryDelayFor, startOrder, takesBack, type Environment, type StartCause } from './plan.js';
 import { hostOf, RunQueue, slotOf } from './RunQueue.js';
 
 /**
@@ -34,8 +35,8 @@ export interface Created {
   visible: boolean;
 }
 
-/** A task to start, and the transfer it waits for (null: none). */
-export type StartEntry = [taskIdentifier: number, previous: string | null];
+/** A task to start, the transfer it waits for (null: none), and how it stands to asks (see `StartCause`). */
+export type StartEntry = [taskIdentifier: number, previous: string | null, cause?: StartCause];
 
 /**
  * The scheduler: it alone decides what starts, when, on which engine and grouped how, using
@@ -58,7 +59,9 @@ export class Scheduler {
 
   /** What the decisions depend on now. */
   async environment(visible?: boolean): Promise<Environment> {
-    return { now: Date.now(), visible: visible ?? (await isAppVisible()), network: network(), engines: Object.keys(this.engines) as EngineName[] };
+    // A visible page is an open one: no need to ask the browser.
+    const windows = visible ? { visible, open: true } : await appWindows();
+    return { now: Date.now(), visible: visible ?? windows.visible, open: windows.open, network: network(), engines: Object.keys(this.engines) as EngineName[] };
   }
 
   /**
@@ -84,6 +87,8 @@ export class Scheduler {
       (created?.unstored.size ?? 0) > 0,
     );
     for (const [task, error] of batch.failed) await completeTask(sessionId, task.taskIdentifier, task.transferId, { error });
+    // Unanswered, an ask about a task's time or restart lets it start after a while.
+    if (batch.asked) setTimeout(() => void this.#look(sessionId), ASK_TIMEOUT_MS + 100);
     return { orders: await this.#launch(startOrder(batch.started), batch.shared, configuration), written };
   }
 
@@ -154,7 +159,7 @@ export class Scheduler {
       else if (step === 'start') entries.push([task.taskIdentifier, null]);
       else if (step === 'ask') {
         if (!alive.has(task.transferId!)) alive.set(task.transferId!, this.isAlive(task));
-        if (!(await alive.get(task.transferId!))) entries.push([task.taskIdentifier, task.transferId]);
+        if (!(await alive.get(task.transferId!))) entries.push([task.taskIdentifier, task.transferId, 'restart']);
       }
     }
     this.#armDeadline(tasks);
@@ -190,17 +195,22 @@ export class Scheduler {
     this.#nextDeadline = next;
     const sessionId = tasks[0]!.sessionId;
     this.#deadlineTimer = setTimeout(
-      async () => {
+      () => {
         this.#nextDeadline = Infinity;
-        const current = await Promise.all(tasks.map((task) => getTask(sessionId, task.taskIdentifier)));
-        await this.reconcile(
-          sessionId,
-          current.flatMap((task) => (task ? [task] : [])),
-          this.preferred,
-        ).catch(() => undefined);
+        void this.#look(sessionId, tasks);
       },
       Math.max(0, next - Date.now()),
     );
+  }
+
+  /** Looks again at a session's tasks (`tasks`, else all), as a page's look would. */
+  async #look(sessionId: string, tasks?: TaskRecord[]): Promise<void> {
+    const current = tasks ? await Promise.all(tasks.map((task) => getTask(sessionId, task.taskIdentifier))) : (await readSession(sessionId)).tasks;
+    await this.reconcile(
+      sessionId,
+      current.flatMap((task) => (task ? [task] : [])),
+      this.preferred,
+    ).catch(() => undefined);
   }
 
   /**
@@ -233,7 +243,8 @@ export class Scheduler {
     const before = await moveTask(
       task.sessionId,
       task.taskIdentifier,
-      { state, engine: null, transferId: null },
+      // A suspended task asks nothing: its resume starts it (and may ask again).
+      { state, engine: null, transferId: null, ask: null, waitingFor: null },
       (current) => current.state === 'running' || current.state === 'suspended',
     );
     if (!before) return undefined;
@@ -276,7 +287,9 @@ export class Scheduler {
         if (standby) void adopt(this).catch(() => undefined);
         return saved;
       },
-      complete: async (task, outcome) => completeTask(task.sessionId, task.taskIdentifier, task.transferId, await withDigest(task, outcome)),
+      // A request refused for its credentials may wait for a new one instead.
+      complete: async (task, outcome) =>
+        (await waitForRequest(task, outcome)) || completeTask(task.sessionId, task.taskIdentifier, task.transferId, await withDigest(task, outcome)),
       handOver: async (task, to) => void (await this.start(task.sessionId, [[task.taskIdentifier, task.transferId]], to)),
       retryDelay: (configuration, retry, retryAfter) => retryDelayFor(retry, configuration?.retryLimit ?? 5, (n) => retryDelay(n, retryAfter)),
       connect: (task, configuration) => this.queue.connect(slotOf(task, configuration)),

@@ -5,6 +5,7 @@
 import type { URLError } from '../../common/errors.js';
 import { newTransferId } from '../../common/lifecycle.js';
 import type { ConfigurationRecord, EngineName, TaskRecord } from '../../common/schema.js';
+import { requestToSend } from '../currentRequest.js';
 import { deadlineOf, decide, streamsTogether, type Environment } from './plan.js';
 import type { Created, StartEntry } from './Scheduler.js';
 
@@ -18,6 +19,8 @@ export interface Batch {
   shared: string;
   started: TaskRecord[];
   failed: [TaskRecord, URLError][];
+  /** Some task asks its delegate (see `askReason`). */
+  asked?: boolean;
 }
 
 /**
@@ -35,7 +38,7 @@ export function place(
   const write: TaskRecord[] = [];
   let tell = false;
   const seen = new Set<number>();
-  for (const [index, [taskIdentifier, previous]] of entries.entries()) {
+  for (const [index, [taskIdentifier, previous, cause]] of entries.entries()) {
     const task = records[index];
     if (seen.has(taskIdentifier)) continue; // a task listed twice is started once
     seen.add(taskIdentifier);
@@ -44,7 +47,7 @@ export function place(
       created!.taken.push(taskIdentifier);
       continue;
     }
-    const decision = decide(task, previous, configuration, engine, streamed, env);
+    const decision = decide(task, previous, configuration, engine, streamed, env, cause);
     if (decision.kind === 'skip') continue;
     const record = task!;
     // Resumed by the app (not restarted): it takes its place in the start order now, and its
@@ -61,9 +64,19 @@ export function place(
       // Only starts that brought no byte more count toward the limit.
       const attempts = record.countOfBytesReceived > record.receivedAtStart ? 0 : record.attempts;
       const transferId = decision.together ? batch.shared : newTransferId();
-      const started = { startedAt: env.now, receivedAtStart: record.countOfBytesReceived, attempts: attempts + 1 };
-      write.push(Object.assign(record, { state: 'running', engine: decision.engine, transferId, waitingFor: null, ...started }));
+      const started = {
+        startedAt: env.now,
+        receivedAtStart: record.countOfBytesReceived,
+        attempts: attempts + 1,
+        currentRequest: requestToSend(record, configuration),
+      };
+      write.push(Object.assign(record, { state: 'running', engine: decision.engine, transferId, waitingFor: null, ask: null, ...started }));
       batch.started.push(record);
+    } else if (decision.kind === 'ask') {
+      // The transfer waits for a page's delegate to answer (`Scheduler.answer`).
+      const ask = { id: crypto.randomUUID(), reason: decision.reason, at: env.now };
+      write.push(Object.assign(record, { state: 'running', engine: null, transferId: null, waitingFor: 'willBeginDelayedRequest', ask }));
+      batch.asked = true;
     } else {
       // Waiting for its conditions (tried at each wake) or its time: running, with no transfer.
       const waitingFor = decision.kind === 'wait' ? decision.reason : null;

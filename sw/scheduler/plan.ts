@@ -5,7 +5,7 @@
  * in Node (`e2e/unit/scheduler.test.ts`).
  */
 import { URLError } from '../../common/errors.js';
-import type { ConfigurationRecord, EngineName, RateLimiterState, TaskRecord } from '../../common/schema.js';
+import type { AskReason, ConfigurationRecord, EngineName, RateLimiterState, TaskRecord } from '../../common/schema.js';
 import { notBefore } from '../rateLimiter.js';
 
 /** The network as the worker sees it (`navigator.onLine`, `navigator.connection`). */
@@ -21,6 +21,8 @@ export interface Environment {
   now: number;
   /** Whether a window of the app is visible. */
   visible: boolean;
+  /** Whether a window of the app is open (visible or not): one that may answer an ask. */
+  open?: boolean;
   network: Network;
   /** The engines this worker has. */
   engines: readonly EngineName[];
@@ -50,6 +52,12 @@ export const SMALL_DOWNLOAD = 1024 * 1024;
 
 /** How long a transfer just started is taken to be alive, whatever its engine says. */
 export const START_GRACE_MS = 3000;
+
+/**
+ * How long the pages have to answer an ask about a task's time or restart: then its transfer
+ * starts with its request as it is (a page may be open that has not made the session).
+ */
+export const ASK_TIMEOUT_MS = 10_000;
 
 /** URLSession's defaults: 6 connections per host, 7 days for a resource. */
 export const DEFAULT_CONNECTIONS_PER_HOST = 6;
@@ -111,9 +119,27 @@ export function streamsTogether(tasks: readonly (TaskRecord | undefined)[], engi
   return tasks.filter((task) => task && isSmall(task)).length >= STREAM_BATCH;
 }
 
+/**
+ * Why a start asks the delegate's `willBeginDelayedRequest` first, or null: only where the
+ * delegate has it and a page of the app is open to answer, for a task whose `earliestBeginDate`
+ * came (its first start), or whose transfer was interrupted (`restart`).
+ */
+export function askReason(task: TaskRecord, configuration: ConfigurationRecord | undefined, env: Environment, restart: boolean): AskReason | null {
+  if (!configuration?.willBeginDelayedRequest || !env.open) return null;
+  if (restart) return 'restart';
+  return task.earliestBeginDate !== null && task.startedAt === 0 ? 'earliestBeginDate' : null;
+}
+
+/**
+ * How a start stands to the delegate's asks: `restart`, it replaces a transfer that died;
+ * `answered`, it follows an answer (it asks nothing); undefined, any other.
+ */
+export type StartCause = 'restart' | 'answered' | undefined;
+
 /** What to do with a task asked to start. */
 export type Decision =
   | { kind: 'skip' }
+  | { kind: 'ask'; reason: AskReason }
   | { kind: 'wait'; reason: string }
   | { kind: 'later' }
   | { kind: 'fail'; error: URLError }
@@ -122,7 +148,8 @@ export type Decision =
 /**
  * What to do with a task asked to start by the transfer `previous` (null: none), on `engine`
  * unless a rule says otherwise (`streamed`: see `streamsTogether`). A task no longer waiting
- * for `previous` is skipped: another start got there first.
+ * for `previous` is skipped: another start got there first; so is one whose ask waits for an
+ * answer (see `askReason`, `ASK_TIMEOUT_MS`).
  */
 export function decide(
   task: TaskRecord | undefined,
@@ -131,6 +158,7 @@ export function decide(
   engine: EngineName,
   streamed: boolean,
   env: Environment,
+  cause?: StartCause,
 ): Decision {
   if (!task || task.state === 'completed' || task.transferId !== previous) return { kind: 'skip' };
   const timedOut = resourceTimeout(task, env.now);
@@ -147,6 +175,13 @@ export function decide(
     return { kind: 'fail', error: new URLError('networkConnectionLost', `The download of ${task.originalRequest.url} was interrupted ${attempts} times`) };
   }
   if (task.earliestBeginDate !== null && task.earliestBeginDate > env.now) return { kind: 'later' };
+  if (cause !== 'answered') {
+    const { ask } = task;
+    // A refused request waits for a new one for as long as it takes; another ask, a while.
+    if (ask && (ask.reason === 'unauthorized' || env.now - ask.at < ASK_TIMEOUT_MS)) return { kind: 'skip' };
+    const reason = ask ? null : askReason(task, configuration, env, cause === 'restart');
+    if (reason) return { kind: 'ask', reason };
+  }
   // Bytes kept (after a suspend, resume data, a failed Background Fetch): the streaming engine
   // continues from them. A download started while a page is visible streams too.
   const resumable = task.parts > 0 && Boolean(task.validator);

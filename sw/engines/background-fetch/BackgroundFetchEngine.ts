@@ -1,8 +1,9 @@
+import { requestOf } from '../../currentRequest.js';
 import { URLError, type URLErrorCode } from '../../../common/errors.js';
 import type { FetchOrder } from '../../../common/protocol.js';
 import type { ConfigurationRecord, TaskRecord } from '../../../common/schema.js';
 import { corsBlocked, refusedByCors } from '../../cors.js';
-import { isRetryableStatus, isWholeBody } from '../../http.js';
+import { isRetryableStatus, isUnauthorized, isWholeBody } from '../../http.js';
 import { openApp } from '../../launch.js';
 import { mapBounded } from '../../bounded.js';
 import { deleteParts, putPart } from '../../store/parts.js';
@@ -261,7 +262,7 @@ export class BackgroundFetchEngine implements Engine {
     const response = await records[0]?.responseReady.catch(() => undefined);
     const { sessionId, taskIdentifier, transferId } = task;
     if (success && response && task.kind === 'upload') {
-      await this.sink.complete(task, { response: responseRecord(response, task.originalRequest.url), size: 0, parts: 0 });
+      await this.sink.complete(task, { response: responseRecord(response, requestOf(task).url), size: 0, parts: 0 });
       return;
     }
     // Chromium hands a record's body over as a disk-backed Blob: no copy into memory.
@@ -271,10 +272,10 @@ export class BackgroundFetchEngine implements Engine {
     // against the length announced before anything is handed over.
     if (body && response && isWholeBody(response.headers, response.type !== 'basic', body.size, task.countOfBytesExpectedToReceive)) {
       await putPart(sessionId, taskIdentifier, 0, body, task.transferId!);
-      await this.sink.complete(task, { response: responseRecord(response, task.originalRequest.url), size: body.size, parts: 1, partsBy: [task.transferId!] });
-    } else if (!response && reason === 'fetch-error' && task.state === 'running' && task.kind === 'download' && (await refusedByCors(task.originalRequest))) {
+      await this.sink.complete(task, { response: responseRecord(response, requestOf(task).url), size: body.size, parts: 1, partsBy: [task.transferId!] });
+    } else if (!response && reason === 'fetch-error' && task.state === 'running' && task.kind === 'download' && (await refusedByCors(requestOf(task)))) {
       // Not a browser restart: the server refuses this origin. Another try would fail the same way.
-      await this.sink.complete(task, { error: corsBlocked(task.originalRequest.url) });
+      await this.sink.complete(task, { error: corsBlocked(requestOf(task).url) });
     } else if (task.state === 'running' && isWorthRetrying(body ? 'fetch-error' : reason, response?.status)) {
       await this.sink.handOver(task, 'stream');
     } else {
@@ -288,7 +289,8 @@ export class BackgroundFetchEngine implements Engine {
    */
   async #endRanged(task: TaskRecord, records: BackgroundFetchRecord[], success: boolean, reason: BackgroundFetchFailureReason): Promise<void> {
     const status = success ? undefined : await failedStatus(records);
-    const retry = !success && task.state === 'running' && isRangedRetry(reason, status);
+    // Refused for its credentials, the ranges received are kept for a new request to go on from.
+    const retry = !success && task.state === 'running' && (isRangedRetry(reason, status) || isUnauthorized(status));
     if (!success && !retry) return fail(this.sink, task, reason, status);
     const size = task.countOfBytesExpectedToReceive;
     const stored = await storeLeading(this.sink, task, records);
@@ -296,7 +298,7 @@ export class BackgroundFetchEngine implements Engine {
     const { received, parts, partsBy } = stored;
     if (received >= size) {
       await this.sink.complete(task, { response: task.response!, size, parts, partsBy });
-    } else if (task.state === 'running') {
+    } else if (task.state === 'running' && !isUnauthorized(status)) {
       // A restart, a 5xx, or ranges that did not come whole (the file changed, the server
       // ignored Range): the streaming engine resumes after the parts stored, with If-Range.
       await this.sink.handOver((await this.sink.read(task)) ?? task, 'stream');
@@ -309,7 +311,7 @@ export class BackgroundFetchEngine implements Engine {
 /** Ends a task with the registration's failure, named. */
 async function fail(sink: TransferSink, task: TaskRecord, reason: BackgroundFetchFailureReason, status: number | undefined): Promise<void> {
   const [code, message] = reasons[reason] ?? reasons[''];
-  const text = status ? `${message}: HTTP ${status} for ${task.originalRequest.url}` : `${message} (${reason})`;
+  const text = status ? `${message}: HTTP ${status} for ${requestOf(task).url}` : `${message} (${reason})`;
   const ended = await sink.complete(task, { error: new URLError(code, text, status || undefined) });
   // A file that found no room gives back what it took, so that other files keep theirs.
   if (ended && reason === 'quota-exceeded') await deleteParts(task.sessionId, task.taskIdentifier);
@@ -317,7 +319,7 @@ async function fail(sink: TransferSink, task: TaskRecord, reason: BackgroundFetc
 
 /** Ends a task whose file found no room: its parts go, so that other files keep theirs. */
 async function failForQuota(sink: TransferSink, task: TaskRecord, error: unknown): Promise<void> {
-  if (await sink.complete(task, { error: storageFull(task.originalRequest.url, error) })) {
+  if (await sink.complete(task, { error: storageFull(requestOf(task).url, error) })) {
     await deleteParts(task.sessionId, task.taskIdentifier);
   }
 }

@@ -3,6 +3,7 @@
  * read back: each range that came whole (206, the range asked, the version the `HEAD` named,
  * every byte) is stored as a part of its own.
  */
+import { requestOf } from '../../currentRequest.js';
 import type { RequestRecord, TaskRecord } from '../../../common/schema.js';
 import { PART_SIZE, partOwners } from '../../../common/schema.js';
 import type { URLError } from '../../../common/errors.js';
@@ -43,7 +44,7 @@ export async function plan(
   const probed = await probe(task, alone);
   if (probed === 'refused') {
     // Chromium would fail the registration as `fetch-error` some 20 s later, as after a restart.
-    await sink.complete(task, { error: corsBlocked(task.originalRequest.url) });
+    await sink.complete(task, { error: corsBlocked(requestOf(task).url) });
     return;
   }
   const refused = probed && (await refusalOf(sink, task, probed));
@@ -60,7 +61,7 @@ export async function plan(
     const reset = { parts: 0, partsBy: [], validator: null, countOfBytesReceived: 0, receivedAtStart: 0, distinctRanges: false };
     if (!(await sink.save(task, { ...reset, ...announced }))) return;
     const limit = task.countOfBytesClientExpectsToReceive;
-    return { requests: [task.originalRequest], received: 0, ...(limit > 0 ? { total: limit } : {}) };
+    return { requests: [requestOf(task)], received: 0, ...(limit > 0 ? { total: limit } : {}) };
   }
   const { size, validator, response, hidden } = file;
   // The parts stored are of this version of the file, or are dropped.
@@ -92,7 +93,7 @@ export async function plan(
 async function refusalOf(sink: TransferSink, task: TaskRecord, { announced, type, file }: Probed): Promise<URLError | undefined> {
   const kept = file && task.validator === file.validator && task.countOfBytesExpectedToReceive === file.size ? task.countOfBytesReceived : 0;
   const needed = (file?.size ?? announced) - kept;
-  return refusal({ url: task.originalRequest.url, contentType: type, needed, status: 200 }, await sink.configuration(task.sessionId));
+  return refusal({ url: requestOf(task).url, contentType: type, needed, status: 200 }, await sink.configuration(task.sessionId));
 }
 
 /** What `probe` learnt of a file. */
@@ -194,7 +195,7 @@ export async function storeLeading(
  * serves ranges and names versions); `refused` if the server refuses this origin (CORS).
  */
 async function probe(task: TaskRecord, alone: boolean) {
-  const { url, method, headers } = task.originalRequest;
+  const { url, method, headers } = requestOf(task);
   if (method !== 'GET' || headers.some(([name]) => /^(range|if-range)$/i.test(name))) return undefined;
   let response: Response;
   const signal = AbortSignal.timeout(PROBE_TIMEOUT_MS);
@@ -202,7 +203,7 @@ async function probe(task: TaskRecord, alone: boolean) {
     response = await fetch(url, { method: 'HEAD', headers, cache: 'no-store', signal });
   } catch (error) {
     // A HEAD may be refused where a GET is not (CORS rules per method): the GET is asked too.
-    if (failedBeforeResponse(error, signal) && (await refusedByCors(task.originalRequest))) return 'refused';
+    if (failedBeforeResponse(error, signal) && (await refusedByCors(requestOf(task)))) return 'refused';
     return undefined; // the registration will tell what is wrong, as it did before
   }
   // Proven by lengths alone, a registration's ranges must be one task's (see `distinctRanges`).
@@ -227,7 +228,7 @@ async function lastByte(task: TaskRecord, head: Response, signal: AbortSignal): 
   const size = contentLength(head.headers);
   const validator = validatorOf(head.headers);
   if (head.status !== 200 || size <= PART_SIZE || !validator) return null;
-  const { url, headers } = task.originalRequest;
+  const { url, headers } = requestOf(task);
   try {
     const response = await fetch(url, { headers: [...headers, ['Range', `bytes=${size - 1}-`]], cache: 'no-store', signal });
     await response.body?.cancel();

@@ -2,6 +2,7 @@
  * What a Background Fetch registration asks for a task: its request, or the byte ranges of its
  * file after the bytes kept; pure, so that the scheduler can plan a hand-over with it.
  */
+import { requestOf } from '../../currentRequest.js';
 import type { RequestRecord, TaskRecord } from '../../../common/schema.js';
 import { PART_SIZE } from '../../../common/schema.js';
 import { distinctRanges, rangesFrom } from '../../http.js';
@@ -16,7 +17,7 @@ export const REQUEST_SIZE = PART_SIZE / 2;
 /** What a task's part of a registration asks: its request, or its ranges (from the parts stored). */
 export function requestsOf(task: TaskRecord): RequestRecord[] {
   // The library checks `integrity` against the whole file; a range would fail it.
-  const { url, method, headers } = task.originalRequest;
+  const { url, method, headers } = requestOf(task);
   const request = { url, method, headers };
   // `plan` keeps a validator only for a task fetched in ranges.
   if (task.validator === null) return [request];

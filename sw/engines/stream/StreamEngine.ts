@@ -1,3 +1,4 @@
+import { requestOf } from '../../currentRequest.js';
 import { URLError } from '../../../common/errors.js';
 import type { ConfigurationRecord, TaskRecord } from '../../../common/schema.js';
 import { answersWithoutCors, corsBlocked } from '../../cors.js';
@@ -108,8 +109,8 @@ export class StreamEngine implements Engine {
         refusals = error instanceof Retryable && error.beforeResponse ? refusals + 1 : 0;
         // Tried once more, a request that fails so again is refused, if the server answers one
         // that asks no CORS: retries would fail the same way, slowly, as a lost connection.
-        if (refusals > 0 && (refusals >= 2 || delay === null) && (await answersWithoutCors(task.originalRequest.url))) {
-          return this.#fail(task, corsBlocked(task.originalRequest.url));
+        if (refusals > 0 && (refusals >= 2 || delay === null) && (await answersWithoutCors(requestOf(task).url))) {
+          return this.#fail(task, corsBlocked(requestOf(task).url));
         }
         if (delay === null) return this.#fail(task, error instanceof Retryable ? error.cause : error);
         if (!(await sleep(delay, signal, stop))) {
@@ -135,9 +136,7 @@ export class StreamEngine implements Engine {
       // Uploads have no timeout for data (their body goes whole, with no progress to watch).
       if (task.kind === 'upload' || !idle.signal.aborted || signal.aborted) throw error;
       const seconds = idle.ms / 1000;
-      throw new Retryable(
-        new URLError('timedOut', `The download of ${task.originalRequest.url} timed out: no data for ${seconds} s (timeoutIntervalForRequest)`),
-      );
+      throw new Retryable(new URLError('timedOut', `The download of ${requestOf(task).url} timed out: no data for ${seconds} s (timeoutIntervalForRequest)`));
     } finally {
       idle.clear();
       this.sink.disconnect(task);
@@ -146,7 +145,7 @@ export class StreamEngine implements Engine {
 
   /** Ends a task that failed; a file that found no room gives back what it took. */
   async #fail(task: TaskRecord, error: unknown): Promise<void> {
-    const cause = isQuotaError(error) ? storageFull(task.originalRequest.url, error) : error;
+    const cause = isQuotaError(error) ? storageFull(requestOf(task).url, error) : error;
     const ended = await this.#end(task, { error: cause });
     if (ended && cause instanceof URLError && cause.code === 'cannotWriteToFile') await deleteParts(task.sessionId, task.taskIdentifier);
   }
@@ -158,7 +157,7 @@ export class StreamEngine implements Engine {
 
 /** One attempt at an upload: the body is sent whole (fetch tells no upload progress). */
 async function upload(task: TaskRecord, signal: AbortSignal): Promise<Outcome> {
-  const { url, method, headers } = task.originalRequest;
+  const { url, method, headers } = requestOf(task);
   let response: Response;
   try {
     response = await fetch(url, { method, headers, body: task.body, signal, cache: 'no-store' });

@@ -3,6 +3,7 @@
  * rest in parts (see `storeParts`), and say how it ended. A failure worth another try is a
  * `Retryable`; `StreamEngine` decides nothing about retries itself, it asks the sink.
  */
+import { requestOf } from '../../currentRequest.js';
 import { URLError } from '../../../common/errors.js';
 import { owns } from '../../../common/lifecycle.js';
 import { partOwners, SMALL_FILE_SIZE, type ConfigurationRecord, type ResponseRecord, type TaskRecord } from '../../../common/schema.js';
@@ -98,7 +99,7 @@ export async function downloadAttempt(ctx: AttemptContext, again: boolean): Prom
     response = await request(ctx, saved, 0);
     placement = bodyPlacement(response, 0);
   }
-  const { url } = task.originalRequest;
+  const { url } = requestOf(task);
   if (!placement) throw new URLError('badServerResponse', `The server answered a range that was not asked for (${url})`);
   const size = saved.countOfBytesExpectedToReceive >= 0 && placement.start > 0 ? saved.countOfBytesExpectedToReceive : placement.size;
   await admit(ctx, response, size >= 0 ? size - placement.start : -1);
@@ -138,7 +139,7 @@ export async function downloadAttempt(ctx: AttemptContext, again: boolean): Prom
  * (`expectedContentTypes`), or one whose `needed` bytes do not fit in the origin's storage.
  */
 async function admit({ task, configuration }: AttemptContext, response: Response, needed: number): Promise<void> {
-  const announced = { url: task.originalRequest.url, contentType: response.headers.get('Content-Type'), needed, status: response.status };
+  const announced = { url: requestOf(task).url, contentType: response.headers.get('Content-Type'), needed, status: response.status };
   const refused = await refusal(announced, configuration);
   if (!refused) return;
   await response.body?.cancel().catch(() => undefined);
@@ -148,7 +149,7 @@ async function admit({ task, configuration }: AttemptContext, response: Response
 /** Sends the attempt's request, from `offset` on; throws what a failed one means. */
 async function request(ctx: AttemptContext, saved: TaskRecord, offset: number): Promise<Response> {
   const { task, signal, idle, sink } = ctx;
-  const { url, method, headers: requestHeaders } = task.originalRequest;
+  const { url, method, headers: requestHeaders } = requestOf(task);
   const headers = new Headers(requestHeaders);
   if (offset > 0) {
     headers.set('Range', `bytes=${offset}-`);
@@ -189,7 +190,7 @@ async function storeWhole(
   limit: number,
 ): Promise<Finished | ReadableStream<Uint8Array> | undefined> {
   const { task, signal } = ctx;
-  const { url } = task.originalRequest;
+  const { url } = requestOf(task);
   const failure = (error: unknown) => attemptFailure(error, url, signal);
   if (size >= 0 && size <= SMALL_FILE_SIZE) {
     let body: ArrayBuffer | ReadableStream<Uint8Array>;

@@ -4,6 +4,7 @@
  * recording in the task the parts stored and their bytes. One part fills while the ones before
  * commit, so a stop at any byte loses at most the parts in flight (`PART_SIZE`).
  */
+import { requestOf } from '../../currentRequest.js';
 import { URLError } from '../../../common/errors.js';
 import type { IHasher } from 'hash-wasm';
 import { PART_SIZE, type DigestState, type TaskRecord } from '../../../common/schema.js';
@@ -75,7 +76,7 @@ export async function storeParts(
   at: Placement,
 ): Promise<{ kept: number; parts: number; partsBy: string[] } | undefined> {
   const { stop, signal } = ctx;
-  const { url } = ctx.task.originalRequest;
+  const { url } = requestOf(ctx.task);
   const body = new PartReader(stream, ctx.pool);
   // A suspend ends the part being read at the bytes it has; a cancel or a timeout fails it.
   const suspended = new Promise<undefined>((resolve) => {
@@ -162,7 +163,7 @@ async function storePart(
           partBytes += chunk.byteLength;
           buffers.push(chunk.buffer as ArrayBuffer);
           at.digest?.hash.update(chunk);
-          if (progress.filled + partBytes > at.limit) throw (exceeded.error = tooLarge(task.originalRequest.url, at.limit));
+          if (progress.filled + partBytes > at.limit) throw (exceeded.error = tooLarge(requestOf(task).url, at.limit));
           controller.enqueue(chunk);
           reportProgress(task, progress, progress.filled + partBytes, at.size);
           if (partBytes === max) (controller.close(), settle.resolve(partBytes));
