@@ -7,8 +7,6 @@ export interface Row {
   task: URLSessionTask;
   session: URLSession;
   element: HTMLTableRowElement;
-  /** (time, bytes received) over the last seconds, for the speed. */
-  samples: [number, number][];
   /** Whether the log has had the task's first bytes. */
   told: boolean;
   cells: { state: HTMLElement; bar: HTMLProgressElement; percent: HTMLElement; bytes: HTMLElement; speed: HTMLElement; eta: HTMLElement };
@@ -16,8 +14,6 @@ export interface Row {
 }
 
 const rows = new Map<number, Row>();
-/** How far back the speed looks. */
-const SPEED_WINDOW_MS = 3000;
 
 /** The task's row, made on first sight. */
 export function rowFor(task: URLSessionTask, session: URLSession): Row {
@@ -49,7 +45,7 @@ export function rowFor(task: URLSessionTask, session: URLSession): Row {
     log(`cancel() ${short(row.task)}`);
   });
   cell('actions').append(pause, resume, cancel);
-  const row: Row = { task, session, element, samples: [], told: false, cells: { state, bar, percent, bytes, speed, eta }, buttons: { pause, resume, cancel } };
+  const row: Row = { task, session, element, told: false, cells: { state, bar, percent, bytes, speed, eta }, buttons: { pause, resume, cancel } };
   rows.set(task.taskIdentifier, row);
   $('#tasks tbody').append(element);
   $('#no-tasks').hidden = true;
@@ -59,13 +55,10 @@ export function rowFor(task: URLSessionTask, session: URLSession): Row {
 /** Shows a row's task as it is now. */
 export function update(row: Row): void {
   const { task, cells, buttons, element } = row;
-  const now = performance.now();
   const got = task.countOfBytesReceived;
   const total = task.countOfBytesExpectedToReceive;
-  row.samples.push([now, got]);
-  while (row.samples.length > 2 && now - row.samples[0]![0] > SPEED_WINDOW_MS) row.samples.shift();
-  const [since, gotThen] = row.samples[0]!;
-  const speed = now - since > 400 ? ((got - gotThen) * 1000) / (now - since) : 0;
+  // The library measures the pace and the time left (Foundation's Progress names them).
+  const { throughput, estimatedTimeRemaining } = task.progress;
   const running = task.state === 'running';
   const error = task.error as URLError | null;
 
@@ -78,8 +71,8 @@ export function update(row: Row): void {
   else cells.bar.removeAttribute('value'); // size unknown: an indeterminate bar
   cells.percent.textContent = total > 0 || done ? `${Math.floor(fraction * 100)} %` : '';
   cells.bytes.textContent = total > 0 ? `${formatBytes(got)} / ${formatBytes(total)}` : formatBytes(got);
-  cells.speed.textContent = running && speed > 0 ? `${formatBytes(speed)}/s` : '';
-  cells.eta.textContent = running && speed > 0 && total > 0 ? formatDuration((total - got) / speed) : '';
+  cells.speed.textContent = running && throughput ? `${formatBytes(throughput)}/s` : '';
+  cells.eta.textContent = running && estimatedTimeRemaining !== undefined ? formatDuration(estimatedTimeRemaining) : '';
   buttons.pause.disabled = !running;
   buttons.resume.disabled = task.state !== 'suspended';
   buttons.cancel.disabled = task.state === 'completed' || task.state === 'canceling';

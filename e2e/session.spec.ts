@@ -108,6 +108,33 @@ test('didWriteData reports non-decreasing totals that end at the file size', asy
   ]);
 });
 
+test("task.progress: its throughput is the server's pace, and the time it estimates is left shrinks as the download goes", async ({ page, server, engine }) => {
+  const id = unique('pace');
+  // 2 MB/s a response; Background Fetch fetches two ranges at a time.
+  const rate = 2_000_000;
+  const pace = engine === 'background-fetch' ? 2 * rate : rate;
+  await recordSession(page, unique('pace-session'));
+  const taskIdentifier = await startDownload(page, server.url(`/files/${engine === 'background-fetch' ? 48 : 24}m?seed=${id}&id=${id}&rate=${rate}`));
+  const look = () =>
+    page.evaluate(async (taskIdentifier) => {
+      const task = (await globalThis.session.getAllTasks()).find((each) => each.taskIdentifier === taskIdentifier)!;
+      const { throughput, estimatedTimeRemaining, fractionCompleted, completedUnitCount } = task.progress;
+      return { throughput, estimatedTimeRemaining, fractionCompleted, completedUnitCount };
+    }, taskIdentifier);
+  // Once a second for 6 s, from 8 MiB on (past the time a registration takes to get going).
+  await expect.poll(async () => (await look()).completedUnitCount, { timeout: 30_000 }).toBeGreaterThanOrEqual(8 * MiB);
+  const seen = [];
+  for (let second = 0; second < 6; second++, await page.waitForTimeout(1000)) seen.push(await look());
+  const throughputs = seen.map(({ throughput }) => throughput!).sort((a, b) => a - b);
+  const median = throughputs[3]!;
+  expect(Math.abs(median - pace) / pace, `median ${median} B/s, against ${pace}: ${JSON.stringify(seen)}`).toBeLessThanOrEqual(0.25);
+  const times = seen.map(({ estimatedTimeRemaining }) => estimatedTimeRemaining!);
+  expect(times.every((time) => time > 0), JSON.stringify(seen)).toBe(true);
+  expect(times.at(-1)!).toBeLessThan(times[0]! - 3);
+  expect(seen.at(-1)!.fractionCompleted).toBeGreaterThan(seen[0]!.fractionCompleted);
+  await waitForFinishEvents(page, 1, 60_000);
+});
+
 test('a 404 ends in a named error that carries the status', async ({ page, server }) => {
   const id = unique('missing');
   await recordSession(page, unique('errors'));

@@ -88,9 +88,10 @@ export function progress(s: SessionState, task: URLSessionTask | undefined, byte
   if (!task || task.state !== 'running' || bytes <= task[count] || !(sent || task instanceof URLSessionDownloadTask)) return;
   const delta = bytes - task[count];
   task[count] = bytes;
-  if (sent) return void tell(s, 'didSendBodyData', task, delta, bytes, expected);
+  if (sent) return void (task.progress.sample(), tell(s, 'didSendBodyData', task, delta, bytes, expected));
   // Past the size known, it is not known (an encoding CORS hid): -1, as URLSession says.
   if (expected >= 0 || bytes > task.countOfBytesExpectedToReceive) task.countOfBytesExpectedToReceive = expected;
+  task.progress.sample();
   void tell(s, 'didWriteData', task, delta, bytes, task.countOfBytesExpectedToReceive);
 }
 

@@ -1,6 +1,7 @@
 import { deserializeError, URLError, type SerializedError } from '../common/errors.js';
 import type { TaskInit, TaskView } from '../common/protocol.js';
 import type { RequestRecord, TaskState } from '../common/schema.js';
+import { Progress } from './Progress.js';
 
 /** The response a task got, as `HTTPURLResponse`. */
 export interface HTTPURLResponse {
@@ -102,12 +103,16 @@ export class URLSessionTask {
     return current ? new Request(current.url, current) : this.originalRequest;
   }
 
-  /** The transfer's progress, between 0 and 1 (0 while the size is unknown). */
-  get progress(): { completedUnitCount: number; totalUnitCount: number; fractionCompleted: number } {
-    const total = this.countOfBytesExpectedToReceive;
-    const done = this.countOfBytesReceived;
-    return { completedUnitCount: done, totalUnitCount: total, fractionCompleted: total > 0 ? Math.min(1, done / total) : 0 };
-  }
+  /**
+   * The transfer's progress, as Foundation's `Progress`, in bytes (received by a download, sent
+   * by an upload): `fractionCompleted`, and the `throughput` and `estimatedTimeRemaining` this
+   * page measures, kept current with each `didWriteData` or `didSendBodyData`.
+   */
+  readonly progress: Progress = new Progress(() =>
+    this instanceof URLSessionUploadTask
+      ? [this.countOfBytesSent, this.countOfBytesExpectedToSend]
+      : [this.countOfBytesReceived, this.countOfBytesExpectedToReceive],
+  );
 
   /** Starts the task. Calling it on a running or completed task does nothing. */
   resume(): void {
@@ -170,6 +175,7 @@ export class URLSessionTask {
       if (this.state !== 'completed') this.state = 'running';
       return;
     }
+    if (record.state !== 'running' || record.transferId === null) this.progress.stop();
     this.state = record.state;
     this.countOfBytesSent = Math.max(this.countOfBytesSent, record.countOfBytesSent);
     this.countOfBytesReceived = Math.max(this.countOfBytesReceived, record.countOfBytesReceived);
@@ -179,6 +185,7 @@ export class URLSessionTask {
   /** @internal The task has completed, successfully if `error` is null. */
   complete(error: unknown): void {
     this.state = 'completed';
+    this.progress.stop();
     if (!error) return void (this.error = null);
     const rebuilt = error instanceof Error ? error : deserializeError(error as SerializedError);
     // Whatever ended the task is told as a URLError, so that `code` is always there.

@@ -286,6 +286,8 @@ test("a start asks the delegate's willBeginDelayedRequest only where it has one 
   const running = task({ state: 'running', transferId: 't1', startedAt: now - 60_000 });
   expect(decide(running, 't1', asking, 'stream', false, open, 'restart')).toEqual({ kind: 'ask', reason: 'restart' });
   expect(decide(delayed, null, asking, 'stream', false, open, 'answered')).toMatchObject({ kind: 'start' });
+  // Resume data: a first start with bytes kept.
+  expect(decide(task({ parts: 1, validator: '"e"', startedAt: 0 }), null, asking, 'stream', false, open)).toEqual({ kind: 'ask', reason: 'restart' });
 });
 
 test('an ask waits for its answer: one about a refused request for as long as it takes, another for ASK_TIMEOUT_MS', () => {

@@ -122,11 +122,12 @@ export function streamsTogether(tasks: readonly (TaskRecord | undefined)[], engi
 /**
  * Why a start asks the delegate's `willBeginDelayedRequest` first, or null: only where the
  * delegate has it and a page of the app is open to answer, for a task whose `earliestBeginDate`
- * came (its first start), or whose transfer was interrupted (`restart`).
+ * came (its first start), whose transfer was interrupted (`restart`), or made from resume data
+ * (its first start has bytes kept: a `restart` too).
  */
 export function askReason(task: TaskRecord, configuration: ConfigurationRecord | undefined, env: Environment, restart: boolean): AskReason | null {
   if (!configuration?.willBeginDelayedRequest || !env.open) return null;
-  if (restart) return 'restart';
+  if (restart || (task.startedAt === 0 && task.parts > 0)) return 'restart';
   return task.earliestBeginDate !== null && task.startedAt === 0 ? 'earliestBeginDate' : null;
 }
 
