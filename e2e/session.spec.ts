@@ -129,7 +129,10 @@ test("task.progress: its throughput is the server's pace, and the time it estima
   const median = throughputs[3]!;
   expect(Math.abs(median - pace) / pace, `median ${median} B/s, against ${pace}: ${JSON.stringify(seen)}`).toBeLessThanOrEqual(0.25);
   const times = seen.map(({ estimatedTimeRemaining }) => estimatedTimeRemaining!);
-  expect(times.every((time) => time > 0), JSON.stringify(seen)).toBe(true);
+  expect(
+    times.every((time) => time > 0),
+    JSON.stringify(seen),
+  ).toBe(true);
   expect(times.at(-1)!).toBeLessThan(times[0]! - 3);
   expect(seen.at(-1)!.fractionCompleted).toBeGreaterThan(seen[0]!.fractionCompleted);
   await waitForFinishEvents(page, 1, 60_000);
