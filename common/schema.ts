@@ -58,6 +58,40 @@ export interface ResponseRecord {
   mimeType: string | null;
 }
 
+/**
+ * One request of a task and its response, as `URLSessionTaskTransactionMetrics` (times in ms
+ * since the epoch). A Background Fetch registration counts as one, from its start to its end.
+ */
+export interface TransactionRecord {
+  /** The engine that carried it. */
+  engine: EngineName;
+  url: string;
+  method: string;
+  /** The `Range` it asked, or null. */
+  range: string | null;
+  fetchStartDate: number;
+  /** When its response's headers came (absent: none came). */
+  responseStartDate?: number;
+  responseEndDate: number;
+  /** The response's status (absent: none came). */
+  statusCode?: number;
+  /** Whether the response came after a redirect (the web tells no more of a chain). */
+  redirected: boolean;
+  /** The body bytes it brought that the task kept. */
+  countOfResponseBodyBytesReceived: number;
+  /** The `PerformanceResourceTiming` fields the browser gave (times as ms since the epoch), where it gave them. */
+  resourceTiming?: Record<string, number | string>;
+}
+
+/** A task's metrics, as `URLSessionTaskMetrics`, told once with its end. */
+export interface TaskMetricsRecord {
+  /** From its first resume (or its creation) to its end, ms since the epoch. */
+  taskInterval: { start: number; end: number };
+  /** How many of its requests were redirected (a chain counts once: fetch hides its hops). */
+  redirectCount: number;
+  transactionMetrics: TransactionRecord[];
+}
+
 /** The options of a session's configuration that the worker needs. */
 export interface ConfigurationRecord {
   identifier: string;
@@ -89,6 +123,8 @@ export interface ConfigurationRecord {
   httpAdditionalHeaders?: [string, string][];
   /** The session's delegate has `willBeginDelayedRequest`: tasks ask it before they (re)start. */
   willBeginDelayedRequest?: boolean;
+  /** The session's delegate has `didFinishCollecting`: a task's end carries its metrics. */
+  didFinishCollecting?: boolean;
 }
 
 /**
@@ -184,6 +220,8 @@ export interface TaskRecord {
   partsBy?: string[];
   /** What `If-Range` sends to resume: the response's strong ETag, else its Last-Modified. */
   validator: string | null;
+  /** The requests of the task's transfers so far (`TransactionRecord`), for its metrics; the last 100. */
+  transactions?: TransactionRecord[];
   /** The hash of the parts stored so far (see `DigestState`), or absent. */
   digest?: DigestState | null;
   /** When the transfer in flight was handed to its engine (ms since the epoch). */
@@ -198,7 +236,7 @@ export interface TaskRecord {
  */
 export type TaskEvent =
   | { type: 'didFinishDownloadingTo'; taskIdentifier: number; size: number; parts: number; partsBy?: string[]; digest?: string }
-  | { type: 'didCompleteWithError'; taskIdentifier: number; error: SerializedError | null };
+  | { type: 'didCompleteWithError'; taskIdentifier: number; error: SerializedError | null; metrics?: TaskMetricsRecord };
 
 /** An outbox row: `seq` orders every event of every session. */
 export type EventRecord = TaskEvent & { seq: number; sessionId: string };

@@ -40,6 +40,8 @@ declare global {
   var moveFilesTo: string | null | undefined;
   /** What the next recorded sessions' `willBeginDelayedRequest` answers (`answerDelayedRequests()`); null or undefined: they have none. */
   var delayedAnswer: DelayedAnswer | null | undefined;
+  /** The next recorded sessions' delegates record `didFinishCollecting` (`collectMetrics()`). */
+  var collectMetrics: boolean | undefined;
   /** The completion handlers from `handleEventsForBackgroundURLSession`, by session identifier. */
   var completionHandlers: Record<string, () => void> | undefined;
 

@@ -46,7 +46,26 @@ export type Recorded =
   | ['didBecomeInvalidWithError', Error | null]
   | ['taskIsWaitingForConnectivity', number]
   /** With `answerDelayedRequests()`: the task, and the URL and Authorization of the request asked about. */
-  | ['willBeginDelayedRequest', number, string, string | null];
+  | ['willBeginDelayedRequest', number, string, string | null]
+  /** With `collectMetrics()`: the task and its metrics, dates as ms since the epoch. */
+  | ['didFinishCollecting', number, CollectedMetrics];
+
+/** A task's metrics as the recording delegate keeps them (`URLSessionTaskMetrics`, dates as numbers). */
+export interface CollectedMetrics {
+  taskInterval: { start: number; end: number; duration: number };
+  redirectCount: number;
+  transactionMetrics: {
+    request: { url: string; method: string; range: string | null };
+    engine: string;
+    fetchStartDate: number;
+    responseStartDate: number | null;
+    responseEndDate: number;
+    statusCode: number | null;
+    redirected: boolean;
+    countOfResponseBodyBytesReceived: number;
+    resourceTiming: Record<string, number | string>;
+  }[];
+}
 
 /** What the recording delegate's `willBeginDelayedRequest` answers; for `useNewRequest`, the URL and headers to send. */
 export interface DelayedAnswer {
@@ -84,8 +103,20 @@ export async function recordSession(page: AppPage, identifier: string, options: 
           return { disposition: answer.disposition, request: new Request(answer.url ?? request.url, { headers: answer.headers ?? request.headers }) };
         },
       };
+      const metrics = globalThis.collectMetrics && {
+        didFinishCollecting: (_s: unknown, task: { taskIdentifier: number }, metrics: unknown) => {
+          const plain = JSON.parse(
+            JSON.stringify(metrics, function (key, value) {
+              const raw = (this as Record<string, unknown>)[key];
+              return raw instanceof Date ? raw.getTime() : value;
+            }),
+          ) as CollectedMetrics;
+          recorded.push(['didFinishCollecting', task.taskIdentifier, plain]);
+        },
+      };
       const session = new URLSession(config, {
         ...hook,
+        ...metrics,
         didWriteData: (_s, task, written, total, expected) => {
           recorded.push(['didWriteData', task.taskIdentifier, written, total, expected]);
         },
@@ -125,6 +156,11 @@ export async function recordSession(page: AppPage, identifier: string, options: 
  */
 export async function answerDelayedRequests(page: AppPage, answer: DelayedAnswer | null): Promise<void> {
   await page.evaluate((answer) => Object.assign(globalThis, { delayedAnswer: answer }), answer);
+}
+
+/** Gives the delegates `recordSession` makes from now on a `didFinishCollecting` that records the metrics. */
+export async function collectMetrics(page: AppPage): Promise<void> {
+  await page.evaluate(() => Object.assign(globalThis, { collectMetrics: true }));
 }
 
 /** Makes the recording delegate keep the next finished files as `name-<taskIdentifier>` (null: keep none). */

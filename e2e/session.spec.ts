@@ -1,4 +1,15 @@
-import { completions, hungTask, recordSession, recorded, setHangOnFinish, setMoveTo, startDownload, waitForFinishEvents } from './recorder.js';
+import {
+  collectMetrics,
+  completions,
+  hungTask,
+  type CollectedMetrics,
+  recordSession,
+  recorded,
+  setHangOnFinish,
+  setMoveTo,
+  startDownload,
+  waitForFinishEvents,
+} from './recorder.js';
 import { expect, test, unique } from './fixtures.js';
 
 const MiB = 1024 * 1024;
@@ -136,6 +147,69 @@ test("task.progress: its throughput is the server's pace, and the time it estima
   expect(times.at(-1)!).toBeLessThan(times[0]! - 3);
   expect(seen.at(-1)!.fractionCompleted).toBeGreaterThan(seen[0]!.fractionCompleted);
   await waitForFinishEvents(page, 1, 60_000);
+});
+
+test("didFinishCollecting: each task's metrics once, just before its end, with each request's range, status and bytes, and its redirects", async ({
+  page,
+  server,
+  engine,
+}) => {
+  const cut = unique('cut');
+  const moved = unique('moved');
+  await collectMetrics(page);
+  await recordSession(page, unique('metrics'));
+  // The streaming engine's response is cut at 12 MiB once: the parts stored are kept, and a range resumes after them.
+  const cutTask = await startDownload(page, server.url(`/files/20m?seed=${cut}&id=${cut}&drop=12582912&times=1`));
+  const movedTask = await startDownload(page, server.url(`/redirect/3/files/1m?seed=${moved}&id=${moved}`));
+  await waitForFinishEvents(page);
+  const events = await completions(page);
+  for (const task of [cutTask, movedTask]) {
+    const own = events.filter((event) => event[1] === task).map(([type]) => type);
+    expect(own).toEqual(['didFinishDownloadingTo', 'didFinishCollecting', 'didCompleteWithError']);
+  }
+  const metricsOf = (task: number) =>
+    (events.find((event) => event[0] === 'didFinishCollecting' && event[1] === task) as [string, number, CollectedMetrics])[2];
+
+  const { taskInterval, transactionMetrics, redirectCount } = metricsOf(cutTask);
+  expect(redirectCount).toBe(0);
+  expect(transactionMetrics.reduce((sum, each) => sum + each.countOfResponseBodyBytesReceived, 0)).toBe(20 * MiB);
+  if (engine === 'background-fetch') {
+    // One registration, its ranges (the cut one again): the browser tells no times of its requests.
+    expect(transactionMetrics.map(({ engine, statusCode }) => [engine, statusCode])).toEqual([['background-fetch', 206]]);
+  } else {
+    const kept = transactionMetrics[0]!.countOfResponseBodyBytesReceived;
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThanOrEqual(12 * MiB);
+    expect(transactionMetrics.map(({ engine, request, statusCode }) => [engine, request.range, statusCode])).toEqual([
+      ['stream', null, 200],
+      ['stream', `bytes=${kept}-`, 206],
+    ]);
+  }
+  for (const each of transactionMetrics) {
+    expect(each.request.url).toContain(`id=${cut}`);
+    expect(taskInterval.start).toBeLessThanOrEqual(each.fetchStartDate);
+    expect(each.fetchStartDate).toBeLessThanOrEqual(each.responseEndDate);
+    expect(each.responseEndDate).toBeLessThanOrEqual(taskInterval.end);
+  }
+  if (engine !== 'background-fetch') {
+    // The worker's resource timing of the request that ended whole (every browser here gives it).
+    const { resourceTiming, fetchStartDate, responseEndDate } = transactionMetrics.at(-1)!;
+    expect(resourceTiming).toMatchObject({ nextHopProtocol: 'http/1.1' });
+    expect(resourceTiming.responseEnd).toBeGreaterThanOrEqual(fetchStartDate - 50);
+    expect(resourceTiming.responseEnd).toBeLessThanOrEqual(responseEndDate + 50);
+  }
+  expect(taskInterval.duration).toBeCloseTo((taskInterval.end - taskInterval.start) / 1000, 3);
+
+  // Three redirects: fetch tells that the response was redirected, not how many times.
+  const redirected = metricsOf(movedTask);
+  expect(redirected.redirectCount).toBe(1);
+  expect(
+    redirected.transactionMetrics.map(({ redirected, statusCode, countOfResponseBodyBytesReceived }) => [
+      redirected,
+      statusCode,
+      countOfResponseBodyBytesReceived,
+    ]),
+  ).toEqual([[true, 200, MiB]]);
 });
 
 test('a 404 ends in a named error that carries the status', async ({ page, server }) => {

@@ -7,6 +7,7 @@ import { keepStandby } from './HandOver.js';
 import { keepAlive } from './KeepAlive.js';
 import { complete, progress, tell, type SessionState } from './SessionState.js';
 import { URLSessionDownloadTask, URLSessionUploadTask } from './URLSessionTask.js';
+import { taskMetrics } from './URLSessionTaskMetrics.js';
 
 /**
  * Takes `attach`'s answer: with the session's lock (`lock`), its waiting events are delivered
@@ -134,6 +135,7 @@ async function deliver(s: SessionState, event: EventRecord): Promise<void> {
     }
   } else {
     if (task.live && !event.error) progress(s, task, task.countOfBytesExpectedToSend, task.countOfBytesExpectedToSend, true);
+    if (event.metrics) await tell(s, 'didFinishCollecting', task, taskMetrics(event.metrics));
     await complete(s, task, event.error);
   }
 }

@@ -63,7 +63,9 @@ export class URLSession {
     // Queued now, before any task's resume(): the lock is granted a task later, and a resume
     // sent first would run under the default configuration. With the lock free, the waiting
     // events are delivered from attach's answer.
-    const record = { ...configuration.toRecord(), willBeginDelayedRequest: typeof delegate.willBeginDelayedRequest === 'function' };
+    // The worker asks what the delegate can answer, and keeps what it takes.
+    const has = (method: keyof URLSessionDelegate) => typeof delegate[method] === 'function';
+    const record = { ...configuration.toRecord(), willBeginDelayedRequest: has('willBeginDelayedRequest'), didFinishCollecting: has('didFinishCollecting') };
     const attach = serial(s, () => callWorker('attach', record));
     attach.catch(() => undefined); // `ready` rejects with it, once the lock is had
     this.ready = locked(s, async (lock) => attached(s, await attach, lock), true);

@@ -3,6 +3,7 @@ import type { DelayedRequestAnswer } from './DelayedRequests.js';
 import type { DownloadLocation } from './DownloadLocation.js';
 import type { URLSession } from './URLSession.js';
 import type { URLSessionTask } from './URLSessionTask.js';
+import type { URLSessionTaskMetrics } from './URLSessionTaskMetrics.js';
 
 /**
  * What a session tells its delegate, as `URLSessionDownloadDelegate`. Every method is
@@ -30,6 +31,11 @@ export interface URLSessionDelegate {
   taskIsWaitingForConnectivity?(session: URLSession, task: URLSessionTask): void;
   /** A download finished: `location` is readable until this returns or its promise settles. */
   didFinishDownloadingTo?(session: URLSession, task: URLSessionTask, location: DownloadLocation): void | Promise<void>;
+  /**
+   * A task's metrics (its requests, their times and bytes, the engine of each), told once,
+   * just before `didCompleteWithError`.
+   */
+  didFinishCollecting?(session: URLSession, task: URLSessionTask, metrics: URLSessionTaskMetrics): void | Promise<void>;
   /** A task ended: `error` is null on success, else a `URLError` (`name`, `code`, `status`). */
   didCompleteWithError?(session: URLSession, task: URLSessionTask, error: URLError | null): void | Promise<void>;
   /** The session was invalidated (`invalidateAndCancel`, `finishTasksAndInvalidate`) and its tasks have ended. */

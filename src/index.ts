@@ -3,6 +3,7 @@ export { URLSession } from './URLSession.js';
 export { URLSessionConfiguration } from './URLSessionConfiguration.js';
 export { URLSessionTask, URLSessionDownloadTask, URLSessionUploadTask, type HTTPURLResponse } from './URLSessionTask.js';
 export type { Progress } from './Progress.js';
+export type { URLSessionTaskMetrics, URLSessionTaskTransactionMetrics } from './URLSessionTaskMetrics.js';
 export type { URLSessionDelegate } from './URLSessionDelegate.js';
 export type { DelayedRequestAnswer } from './DelayedRequests.js';
 export type { DelayedRequestDisposition } from '../common/protocol.js';

@@ -114,7 +114,7 @@ export function configuration(value: unknown): ConfigurationRecord {
   for (const key of ['isDiscretionary', 'sessionSendsLaunchEvents'] as const) {
     if (typeof config[key] !== 'boolean') throw new TypeError(`${key} must be a boolean, not ${quote(config[key])}`);
   }
-  for (const key of ['allowsExpensiveNetworkAccess', 'allowsConstrainedNetworkAccess', 'streamsWhileVisible', 'willBeginDelayedRequest'] as const) {
+  for (const key of ['allowsExpensiveNetworkAccess', 'allowsConstrainedNetworkAccess', 'streamsWhileVisible', 'willBeginDelayedRequest', 'didFinishCollecting'] as const) {
     if (config[key] !== undefined && typeof config[key] !== 'boolean') throw new TypeError(`${key} must be a boolean, not ${quote(config[key])}`);
   }
   if (!Number.isSafeInteger(config.retryLimit) || config.retryLimit! < 0) {
@@ -160,6 +160,7 @@ export function configuration(value: unknown): ConfigurationRecord {
     ...(types === undefined ? {} : { expectedContentTypes: types.map((type) => type.toLowerCase()) }),
     ...(extra === undefined || extra.length === 0 ? {} : { httpAdditionalHeaders: extra }),
     ...(config.willBeginDelayedRequest ? { willBeginDelayedRequest: true } : {}),
+    ...(config.didFinishCollecting ? { didFinishCollecting: true } : {}),
     ...(config.title === undefined ? {} : { title: config.title }),
     ...(config.launchURL === undefined ? {} : { launchURL: new URL(config.launchURL, location.href).href }),
     ...(config.icon === undefined ? {} : { icon: new URL(config.icon, location.href).href }),

@@ -1,5 +1,5 @@
 import type { FetchOrder } from '../../common/protocol.js';
-import type { ConfigurationRecord, EngineName, TaskRecord } from '../../common/schema.js';
+import type { ConfigurationRecord, EngineName, TaskRecord, TransactionRecord } from '../../common/schema.js';
 import type { Outcome } from '../store/outbox.js';
 
 /**
@@ -7,6 +7,8 @@ import type { Outcome } from '../store/outbox.js';
  * fence: a transfer that no longer owns its task records nothing and ends nothing.
  */
 export interface TransferSink {
+  /** Keeps in the task the requests of a transfer that stops without ending it (for its metrics). */
+  keepTransactions(task: TaskRecord, transactions: TransactionRecord[]): Promise<void>;
   /** Records a transfer's progress in its task; false if the transfer no longer owns it. */
   save(task: TaskRecord, changes: Partial<TaskRecord>): Promise<boolean>;
   /** Ends the task with how its transfer ended; false if the transfer no longer owns it. */

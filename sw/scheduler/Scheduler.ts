@@ -10,7 +10,7 @@ import { isQuotaError } from '../quota.js';
 import { afterWake } from '../rateLimiter.js';
 import { updateRateLimiter } from '../store/database.js';
 import { completeTask } from '../store/outbox.js';
-import { allTasks, changeTasks, getSession, getTask, moveTask, readSession, saveTransfer, tasksOfTransfer } from '../store/tasks.js';
+import { allTasks, changeTasks, keepTransactions, getSession, getTask, moveTask, readSession, saveTransfer, tasksOfTransfer } from '../store/tasks.js';
 import { waitForRequest } from './delayedRequests.js';
 import { adopt, takeBack } from './handOver.js';
 import { place, type Batch } from './place.js';
@@ -296,6 +296,7 @@ export class Scheduler {
       disconnect: (task) => this.queue.disconnect(task.transferId!, hostOf(task)),
       release: (task) => this.queue.release(task.transferId!),
       read: (task) => getTask(task.sessionId, task.taskIdentifier),
+      keepTransactions: async (task, transactions) => void (transactions.length > 0 && (await keepTransactions(task, transactions))),
       tasksOf: tasksOfTransfer,
       configuration: getSession,
       woke: async () => {

@@ -1,5 +1,6 @@
 import { serializeError } from '../../common/errors.js';
-import { partKeys, type EventRecord, type ResponseRecord, type TaskEvent } from '../../common/schema.js';
+import { partKeys, type EventRecord, type ResponseRecord, type TaskEvent, type TransactionRecord } from '../../common/schema.js';
+import { taskMetrics, withTransactions } from '../metrics.js';
 import { owns } from '../../common/lifecycle.js';
 import { announce, notificationsGranted } from '../launch.js';
 import { inBatch, type BatchTransaction } from './batch.js';
@@ -16,9 +17,13 @@ import { changed } from './tasks.js';
  * How a transfer ended: its file is stored in `parts` at the task's temporary keys, or is a
  * small file's `body`, stored here with the completion; or it failed.
  */
-export type Outcome =
+export type Outcome = (
   | { response: ResponseRecord; size: number; parts: number; partsBy?: string[]; body?: ArrayBuffer; /** `sha256-BASE64` */ digest?: string }
-  | { error: unknown };
+  | { error: unknown }
+) & {
+  /** The transfer's requests not stored in the task yet, for its metrics. */
+  transactions?: TransactionRecord[];
+};
 
 /**
  * Ends a task: in one transaction (shared with other writes of the moment), marks it completed
@@ -32,8 +37,7 @@ export async function completeTask(sessionId: string, taskIdentifier: number, tr
     // Requests in a transaction run in order: each `await` is a round trip to the database, so
     // those that need no answer go together (with many tasks ending, the round trips added up).
     // The configuration is needed only for a launch notification, which needs permission.
-    const granted = notificationsGranted();
-    const [task, configuration] = await Promise.all([tasks.get([sessionId, taskIdentifier]), granted ? tx.objectStore('sessions').get(sessionId) : undefined]);
+    const [task, configuration] = await Promise.all([tasks.get([sessionId, taskIdentifier]), tx.objectStore('sessions').get(sessionId)]);
     const engine = task?.engine;
     if (!owns(task, transferId)) return undefined;
     const events: TaskEvent[] = [];
@@ -54,7 +58,10 @@ export async function completeTask(sessionId: string, taskIdentifier: number, tr
         events.push({ type: 'didFinishDownloadingTo', taskIdentifier, size, parts, partsBy: task.partsBy, ...(digest ? { digest } : {}) });
       }
     }
-    events.push({ type: 'didCompleteWithError', taskIdentifier, error: task.error });
+    // Metrics only for a delegate that takes them: with many small files, each event's size adds up.
+    const metrics = configuration?.didFinishCollecting ? { metrics: taskMetrics({ ...task, transactions: withTransactions(task, outcome.transactions ?? []) }) } : {};
+    events.push({ type: 'didCompleteWithError', taskIdentifier, error: task.error, ...metrics });
+    delete task.transactions;
     task.state = 'completed';
     task.transferId = null;
     task.body = null;
@@ -62,7 +69,7 @@ export async function completeTask(sessionId: string, taskIdentifier: number, tr
     if ('body' in outcome && outcome.body) writes.push(tx.objectStore('bodies').put(outcome.body, [sessionId, taskIdentifier]));
     // Counted only when a launch notification may be shown (the streaming engine's tasks, with
     // permission): with many tasks ending, reading every waiting event each time adds up.
-    const announcing = granted && engine === 'stream' && configuration?.sessionSendsLaunchEvents === true;
+    const announcing = notificationsGranted() && engine === 'stream' && configuration?.sessionSendsLaunchEvents === true;
     const waiting = announcing ? tx.objectStore('events').index('bySession').getAll(sessionId) : [];
     await Promise.all(writes);
     return { configuration, announcing, finished: (await waiting).filter((event) => event.type === 'didCompleteWithError').length };

@@ -5,7 +5,8 @@
  */
 import type { IDBPTransaction } from 'idb';
 import { canMove, owns, type TaskState } from '../../common/lifecycle.js';
-import type { ConfigurationRecord, EventRecord, Schema, TaskRecord } from '../../common/schema.js';
+import type { ConfigurationRecord, EventRecord, Schema, TaskRecord, TransactionRecord } from '../../common/schema.js';
+import { withTransactions } from '../metrics.js';
 import { notify } from '../notify.js';
 import { inBatch } from './batch.js';
 import { touch } from './changes.js';
@@ -180,4 +181,13 @@ export async function saveTransfer(
   });
   if (saved) changed(task.sessionId, [task.taskIdentifier], tell);
   return saved;
+}
+
+/** Adds a transfer's requests to its task's (for its metrics), if the transfer still owns it. */
+export async function keepTransactions(task: Pick<TaskRecord, 'sessionId' | 'taskIdentifier' | 'transferId'>, more: TransactionRecord[]): Promise<void> {
+  await inBatch(async (tx) => {
+    const tasks = tx.objectStore('tasks');
+    const saved = await tasks.get([task.sessionId, task.taskIdentifier]);
+    if (owns(saved, task.transferId)) await tasks.put({ ...saved, transactions: withTransactions(saved, more) });
+  });
 }

@@ -13,6 +13,7 @@ import { requestTimeoutMs, type Engine, type TransferSink } from '../Engine.js';
 import { Stall } from './Stall.js';
 import { failedStatus, FINISHED_WAIT_MS, plan, PROBES_AT_ONCE, reasonOf, recordsByTask, storeLeading } from './ranges.js';
 import { orderTitle, requestsOf } from './requests.js';
+import { registrationTransaction } from './transaction.js';
 
 declare const self: ServiceWorkerGlobalScope;
 
@@ -232,10 +233,12 @@ export class BackgroundFetchEngine implements Engine {
       const tasks = await this.sink.tasksOf(registration.id);
       if (tasks.length === 0) return;
       const byTask = recordsByTask(tasks, await registration.matchAll());
+      const metrics = (await this.sink.configuration(tasks[0]!.sessionId))?.didFinishCollecting;
       // Each task ends with its own records: one that failed does not fail the others.
       await mapBounded(tasks, ENDS_AT_ONCE, async (task, index) => {
         try {
           const records = byTask[index]!;
+          if (metrics) await this.sink.keepTransactions(task, [await registrationTransaction(task, records)]);
           // A registration's success or failure is its one task's; with several, a failure
           // (a status, an unfinished request) may be another task's.
           const shared = !success && tasks.length > 1 && /^(bad-status|fetch-error)$/.test(registration.failureReason);

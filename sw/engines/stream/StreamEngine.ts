@@ -1,6 +1,7 @@
 import { requestOf } from '../../currentRequest.js';
 import { URLError } from '../../../common/errors.js';
-import type { ConfigurationRecord, TaskRecord } from '../../../common/schema.js';
+import type { ConfigurationRecord, TaskRecord, TransactionRecord } from '../../../common/schema.js';
+import { endTransaction } from '../../metrics.js';
 import { answersWithoutCors, corsBlocked } from '../../cors.js';
 import { isQuotaError, storageFull } from '../../quota.js';
 import { responseRecord } from '../../responseRecord.js';
@@ -38,6 +39,8 @@ export class StreamEngine implements Engine {
   readonly carriesMany = false;
   readonly #pool = new BufferPool();
   readonly #transfers = new Map<string, { done: Promise<void>; abort: AbortController; stop: AbortController }>();
+  /** Each transfer's requests so far, told with the task's end (`Outcome.transactions`). */
+  readonly #transactions = new Map<string, TransactionRecord[]>();
 
   constructor(private readonly sink: TransferSink) {}
 
@@ -56,8 +59,10 @@ export class StreamEngine implements Engine {
     const id = task!.transferId!;
     const abort = new AbortController();
     const stop = new AbortController();
+    this.#transactions.set(id, []);
     const done = this.#run(task!, configuration, abort.signal, stop.signal).finally(() => {
       this.#transfers.delete(id);
+      this.#transactions.delete(id);
       this.sink.release(task!);
     });
     this.#transfers.set(id, { done, abort, stop });
@@ -97,14 +102,16 @@ export class StreamEngine implements Engine {
     let refusals = 0;
     for (let retry = 0; ; retry++) {
       try {
-        const outcome = await this.#attempt({ task, sink: this.sink, pool: this.#pool, signal, stop }, configuration, retry > 0);
+        const transactions = this.#transactions.get(task.transferId!)!;
+        const outcome = await this.#attempt({ task, sink: this.sink, pool: this.#pool, signal, stop, transactions }, configuration, retry > 0);
         this.sink.release(task);
         if (outcome) await this.#end(task, outcome);
         return;
       } catch (error) {
         // A cancel ends the task, even while a suspend waits for the parts in flight.
         if (signal.aborted && signal.reason !== GIVEN_UP) return void (await this.#end(task, { error: cancelled() }));
-        if (stop.aborted) return; // suspended: what was kept is recorded, the rest is fetched on resume
+        // Suspended: what was kept is recorded, the rest is fetched on resume.
+        if (stop.aborted) return this.sink.keepTransactions(task, this.#transactions.get(task.transferId!)!);
         const delay = error instanceof Retryable ? this.sink.retryDelay(configuration, retry + 1, error.retryAfter) : null;
         refusals = error instanceof Retryable && error.beforeResponse ? refusals + 1 : 0;
         // Tried once more, a request that fails so again is refused, if the server answers one
@@ -126,12 +133,15 @@ export class StreamEngine implements Engine {
    * ends it.
    */
   async #attempt(context: Omit<AttemptContext, 'idle'>, configuration: ConfigurationRecord | undefined, again: boolean): Promise<Outcome | undefined> {
-    const { task, signal } = context;
+    const { task, signal, transactions } = context;
     await this.sink.connect(task, configuration);
     // The wait for a connection is not a wait for data: the timeout starts once connected.
     const idle = new IdleTimeout(requestTimeoutMs(configuration));
+    const from = transactions.length;
+    let outcome: Outcome | undefined;
     try {
-      return task.kind === 'upload' ? await upload(task, signal) : await downloadAttempt({ ...context, idle, configuration }, again);
+      outcome = task.kind === 'upload' ? await upload(task, signal) : await downloadAttempt({ ...context, idle, configuration }, again);
+      return outcome;
     } catch (error) {
       // Uploads have no timeout for data (their body goes whole, with no progress to watch).
       if (task.kind === 'upload' || !idle.signal.aborted || signal.aborted) throw error;
@@ -140,6 +150,22 @@ export class StreamEngine implements Engine {
     } finally {
       idle.clear();
       this.sink.disconnect(task);
+      await this.#endTransactions(task, transactions, from, outcome).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Ends the transactions an attempt began (from `from` on): the last brought what the task
+   * kept of the file past its range's start; one before it (a range not of the file kept, asked
+   * again from zero) brought nothing kept.
+   */
+  async #endTransactions(task: TaskRecord, transactions: TransactionRecord[], from: number, outcome: Outcome | undefined): Promise<void> {
+    if (transactions.length === from) return;
+    const kept = outcome && 'size' in outcome ? outcome.size : ((await this.sink.read(task))?.countOfBytesReceived ?? 0);
+    for (let index = from; index < transactions.length; index++) {
+      const transaction = transactions[index]!;
+      const start = Number(/^bytes=(\d+)-/.exec(transaction.range ?? '')?.[1] ?? 0);
+      transactions[index] = endTransaction(transaction, index === transactions.length - 1 ? kept - start : 0);
     }
   }
 
@@ -150,8 +176,9 @@ export class StreamEngine implements Engine {
     if (ended && cause instanceof URLError && cause.code === 'cannotWriteToFile') await deleteParts(task.sessionId, task.taskIdentifier);
   }
 
+  /** Ends the task with the transfer's outcome and its requests. */
   #end(task: TaskRecord, outcome: Outcome): Promise<boolean> {
-    return this.sink.complete(task, outcome);
+    return this.sink.complete(task, { ...outcome, transactions: this.#transactions.get(task.transferId!) ?? [] });
   }
 }
 

@@ -6,11 +6,12 @@
 import { requestOf } from '../../currentRequest.js';
 import { URLError } from '../../../common/errors.js';
 import { owns } from '../../../common/lifecycle.js';
-import { partOwners, SMALL_FILE_SIZE, type ConfigurationRecord, type ResponseRecord, type TaskRecord } from '../../../common/schema.js';
+import { partOwners, SMALL_FILE_SIZE, type ConfigurationRecord, type ResponseRecord, type TaskRecord, type TransactionRecord } from '../../../common/schema.js';
 import { failedBeforeResponse, isCrossOrigin } from '../../cors.js';
 import { refusal } from '../../admission.js';
 import { bodyPlacement, isRetryableStatus, validatorOf } from '../../http.js';
 import { hashParts } from '../../integrity.js';
+import { responded, startTransaction } from '../../metrics.js';
 import { isQuotaError, storageFull } from '../../quota.js';
 import { responseRecord } from '../../responseRecord.js';
 import { deleteParts, putPart } from '../../store/parts.js';
@@ -55,6 +56,8 @@ export interface AttemptContext {
   idle: IdleTimeout;
   /** The session's configuration, as the transfer started. */
   configuration?: ConfigurationRecord | undefined;
+  /** The transfer's requests so far, for the task's metrics: each request adds one. */
+  transactions: TransactionRecord[];
 }
 
 /**
@@ -159,8 +162,11 @@ async function request(ctx: AttemptContext, saved: TaskRecord, offset: number): 
   }
   let response: Response;
   const aborts = AbortSignal.any([signal, idle.signal]);
+  const transaction = startTransaction('stream', { url, method, range: headers.get('Range') });
+  ctx.transactions.push(transaction);
   try {
     response = await fetch(url, { method, headers, signal: aborts, cache: 'no-store' });
+    responded(transaction, response);
   } catch (error) {
     const cause = new URLError('networkConnectionLost', `The download of ${url} failed: ${String(error)}`);
     throw new Retryable(cause, null, failedBeforeResponse(error, aborts));
