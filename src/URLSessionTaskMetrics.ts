@@ -44,14 +44,16 @@ export function taskMetrics({ taskInterval, redirectCount, transactionMetrics }:
   return {
     taskInterval: { start: new Date(start), end: new Date(end), duration: (end - start) / 1000 },
     redirectCount,
-    transactionMetrics: transactionMetrics.map(({ url, method, range, fetchStartDate, responseStartDate, responseEndDate, statusCode, resourceTiming, ...rest }) => ({
-      request: { url, method, range },
-      ...rest,
-      fetchStartDate: new Date(fetchStartDate),
-      responseStartDate: responseStartDate === undefined ? null : new Date(responseStartDate),
-      responseEndDate: new Date(responseEndDate),
-      statusCode: statusCode ?? null,
-      resourceTiming: resourceTiming ?? {},
-    })),
+    transactionMetrics: transactionMetrics.map(
+      ({ url, method, range, fetchStartDate, responseStartDate, responseEndDate, statusCode, resourceTiming, ...rest }) => ({
+        request: { url, method, range },
+        ...rest,
+        fetchStartDate: new Date(fetchStartDate),
+        responseStartDate: responseStartDate === undefined ? null : new Date(responseStartDate),
+        responseEndDate: new Date(responseEndDate),
+        statusCode: statusCode ?? null,
+        resourceTiming: resourceTiming ?? {},
+      }),
+    ),
   };
 }

@@ -114,7 +114,13 @@ export function configuration(value: unknown): ConfigurationRecord {
   for (const key of ['isDiscretionary', 'sessionSendsLaunchEvents'] as const) {
     if (typeof config[key] !== 'boolean') throw new TypeError(`${key} must be a boolean, not ${quote(config[key])}`);
   }
-  for (const key of ['allowsExpensiveNetworkAccess', 'allowsConstrainedNetworkAccess', 'streamsWhileVisible', 'willBeginDelayedRequest', 'didFinishCollecting'] as const) {
+  for (const key of [
+    'allowsExpensiveNetworkAccess',
+    'allowsConstrainedNetworkAccess',
+    'streamsWhileVisible',
+    'willBeginDelayedRequest',
+    'didFinishCollecting',
+  ] as const) {
     if (config[key] !== undefined && typeof config[key] !== 'boolean') throw new TypeError(`${key} must be a boolean, not ${quote(config[key])}`);
   }
   if (!Number.isSafeInteger(config.retryLimit) || config.retryLimit! < 0) {

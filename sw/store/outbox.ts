@@ -18,8 +18,7 @@ import { changed } from './tasks.js';
  * small file's `body`, stored here with the completion; or it failed.
  */
 export type Outcome = (
-  | { response: ResponseRecord; size: number; parts: number; partsBy?: string[]; body?: ArrayBuffer; /** `sha256-BASE64` */ digest?: string }
-  | { error: unknown }
+  { response: ResponseRecord; size: number; parts: number; partsBy?: string[]; body?: ArrayBuffer; /** `sha256-BASE64` */ digest?: string } | { error: unknown }
 ) & {
   /** The transfer's requests not stored in the task yet, for its metrics. */
   transactions?: TransactionRecord[];
@@ -59,7 +58,9 @@ export async function completeTask(sessionId: string, taskIdentifier: number, tr
       }
     }
     // Metrics only for a delegate that takes them: with many small files, each event's size adds up.
-    const metrics = configuration?.didFinishCollecting ? { metrics: taskMetrics({ ...task, transactions: withTransactions(task, outcome.transactions ?? []) }) } : {};
+    const metrics = configuration?.didFinishCollecting
+      ? { metrics: taskMetrics({ ...task, transactions: withTransactions(task, outcome.transactions ?? []) }) }
+      : {};
     events.push({ type: 'didCompleteWithError', taskIdentifier, error: task.error, ...metrics });
     delete task.transactions;
     task.state = 'completed';
