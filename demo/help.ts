@@ -28,7 +28,7 @@ export function helpText(): string {
     `// More`,
     `await urlSession.getAllTasks()      // the tasks not completed, or whose completion is still to be told`,
     `backgroundTask.state                // 'suspended' | 'running' | 'canceling' | 'completed'`,
-    `backgroundTask.progress.fractionCompleted`,
+    `backgroundTask.progress.fractionCompleted  // .throughput (bytes/s), .estimatedTimeRemaining (s)`,
     `backgroundTask.suspend()             // pause; resume() goes on`,
     `backgroundTask.cancel()              // ends in didCompleteWithError with a URLError, code 'cancelled'`,
     `await urlSession.debugState()       // what the worker knows of the session`,

@@ -23,7 +23,7 @@ const KiB = 1024;
 
 /** @type {{ name: string; entry: string; budget: number | null }[]} */
 const bundles = [
-  { name: 'page (bgdl)', entry: 'dist/index.js', budget: 7.8 * KiB },
+  { name: 'page (bgdl)', entry: 'dist/index.js', budget: 8.4 * KiB },
   { name: 'worker (bgdl/sw)', entry: 'dist/sw.js', budget: null },
 ];
 
@@ -74,6 +74,8 @@ const loadedBy = {
   'workbox-window.prod.es5': 'registerServiceWorker()',
   backgroundFetch: 'a Background Fetch to start or watch (Chromium)',
   documentStore: 'documents.list(), url() or save()',
+  DelayedRequests: 'a task that asks willBeginDelayedRequest',
+  URLSessionTaskMetrics: 'didFinishCollecting',
 };
 
 const check = process.argv.includes('--check');
@@ -85,8 +87,8 @@ if (missing.length) {
 
 let over = false;
 /** @param {string} label @param {number} minified @param {number} gzipped @param {string} verdict */
-const row = (label, minified, gzipped, verdict) => console.log(`${label.padEnd(26)} ${kib(minified).padStart(11)}  ${kib(gzipped).padStart(11)}  ${verdict}`);
-console.log(`${'bundle'.padEnd(26)} ${'minified'.padStart(11)}  ${'gzip -9'.padStart(11)}  budget (gzip)`);
+const row = (label, minified, gzipped, verdict) => console.log(`${label.padEnd(32)} ${kib(minified).padStart(11)}  ${kib(gzipped).padStart(11)}  ${verdict}`);
+console.log(`${'bundle'.padEnd(32)} ${'minified'.padStart(11)}  ${'gzip -9'.padStart(11)}  budget (gzip)`);
 for (const { name, entry, budget } of bundles) {
   const { main, chunks } = await bundle(entry);
   const gzipped = gzipSync(main, { level: 9 }).length;

@@ -7,7 +7,6 @@ import { keepStandby } from './HandOver.js';
 import { keepAlive } from './KeepAlive.js';
 import { complete, progress, tell, type SessionState } from './SessionState.js';
 import { URLSessionDownloadTask, URLSessionUploadTask } from './URLSessionTask.js';
-import { taskMetrics } from './URLSessionTaskMetrics.js';
 
 /**
  * Takes `attach`'s answer: with the session's lock (`lock`), its waiting events are delivered
@@ -135,7 +134,8 @@ async function deliver(s: SessionState, event: EventRecord): Promise<void> {
     }
   } else {
     if (task.live && !event.error) progress(s, task, task.countOfBytesExpectedToSend, task.countOfBytesExpectedToSend, true);
-    if (event.metrics) await tell(s, 'didFinishCollecting', task, taskMetrics(event.metrics));
+    // Only a delegate that takes metrics gets them: their code loads then.
+    if (event.metrics) await tell(s, 'didFinishCollecting', task, (await import('./URLSessionTaskMetrics.js')).taskMetrics(event.metrics));
     await complete(s, task, event.error);
   }
 }
