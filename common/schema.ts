@@ -6,6 +6,7 @@
 import type { DBSchema } from 'idb';
 import type { SerializedError } from './errors.js';
 import type { TaskState } from './lifecycle.js';
+import type { TaskMetricsRecord, TransactionRecord } from './metrics.js';
 
 /** Name and version of the IndexedDB database. */
 export const DB_NAME = 'bgdl';
@@ -19,6 +20,8 @@ export type { TaskState } from './lifecycle.js';
 
 /** Which engine carries a task's bytes. */
 export type EngineName = 'background-fetch' | 'stream';
+
+export type { TaskMetricsRecord, TransactionRecord } from './metrics.js';
 
 /** A request as it can be stored and posted: what `URLRequest` keeps. */
 export interface RequestRecord {
@@ -56,40 +59,6 @@ export interface ResponseRecord {
   expectedContentLength: number;
   /** The media type of `Content-Type`, without its parameters, or null. */
   mimeType: string | null;
-}
-
-/**
- * One request of a task and its response, as `URLSessionTaskTransactionMetrics` (times in ms
- * since the epoch). A Background Fetch registration counts as one, from its start to its end.
- */
-export interface TransactionRecord {
-  /** The engine that carried it. */
-  engine: EngineName;
-  url: string;
-  method: string;
-  /** The `Range` it asked, or null. */
-  range: string | null;
-  fetchStartDate: number;
-  /** When its response's headers came (absent: none came). */
-  responseStartDate?: number;
-  responseEndDate: number;
-  /** The response's status (absent: none came). */
-  statusCode?: number;
-  /** Whether the response came after a redirect (the web tells no more of a chain). */
-  redirected: boolean;
-  /** The body bytes it brought that the task kept. */
-  countOfResponseBodyBytesReceived: number;
-  /** The `PerformanceResourceTiming` fields the browser gave (times as ms since the epoch), where it gave them. */
-  resourceTiming?: Record<string, number | string>;
-}
-
-/** A task's metrics, as `URLSessionTaskMetrics`, told once with its end. */
-export interface TaskMetricsRecord {
-  /** From its first resume (or its creation) to its end, ms since the epoch. */
-  taskInterval: { start: number; end: number };
-  /** How many of its requests were redirected (a chain counts once: fetch hides its hops). */
-  redirectCount: number;
-  transactionMetrics: TransactionRecord[];
 }
 
 /** The options of a session's configuration that the worker needs. */
@@ -143,6 +112,8 @@ export interface DelayedRequestAsk {
   at: number;
   /** For `unauthorized`: the server's refusal, with which the task ends if no new request comes. */
   error?: SerializedError;
+  /** A page answered it: the transfer starts at the next look (asking nothing). */
+  answered?: boolean;
 }
 
 /** One task, as kept across page closes, worker stops and browser restarts. */

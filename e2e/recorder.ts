@@ -69,7 +69,8 @@ export interface CollectedMetrics {
 
 /** What the recording delegate's `willBeginDelayedRequest` answers; for `useNewRequest`, the URL and headers to send. */
 export interface DelayedAnswer {
-  disposition: 'continueLoading' | 'useNewRequest' | 'cancel';
+  /** `'never'`: the hook's promise never settles (a delegate that has not got a new token yet). */
+  disposition: 'continueLoading' | 'useNewRequest' | 'cancel' | 'never';
   url?: string;
   headers?: Record<string, string>;
 }
@@ -99,6 +100,7 @@ export async function recordSession(page: AppPage, identifier: string, options: 
       const hook = answer && {
         willBeginDelayedRequest: (_s: unknown, task: { taskIdentifier: number }, request: Request) => {
           recorded.push(['willBeginDelayedRequest', task.taskIdentifier, request.url, request.headers.get('Authorization')]);
+          if (answer.disposition === 'never') return new Promise<never>(() => {});
           if (answer.disposition !== 'useNewRequest') return { disposition: answer.disposition };
           return { disposition: answer.disposition, request: new Request(answer.url ?? request.url, { headers: answer.headers ?? request.headers }) };
         },

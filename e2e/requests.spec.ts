@@ -116,14 +116,17 @@ test('a token that expires mid-download with no page open: the task waits with i
   const lastRefusal = before.findLastIndex(({ status }) => status === 401);
   expect(before.slice(lastRefusal + 1).filter(({ t }) => t > before[lastRefusal]!.t + 500)).toEqual([]);
 
-  // A page whose delegate has no new request to give: the task says why it waits.
+  // A page whose delegate has no new request to give yet: the task says why it waits.
   const next = await openApp();
+  await answerDelayedRequests(next, { disposition: 'never' });
   await recordSession(next, sessionId);
   const waiting = async () => (await next.evaluate(() => globalThis.session.debugState())).tasks.find((each) => each.taskIdentifier === task);
   await expect.poll(async () => (await waiting())?.waitingFor).toBe('a new request (HTTP 401)');
   expect((await waiting())?.countOfBytesReceived).toBeGreaterThanOrEqual(PART);
 
-  // One that has: the download resumes from the bytes kept, with the new token.
+  expect((await completions(next)).filter(([type]) => type === 'willBeginDelayedRequest')).toEqual([['willBeginDelayedRequest', task, f.url, 'Bearer t1']]);
+
+  // Made again with one that has: the download resumes from the bytes kept, with the new token.
   await answerDelayedRequests(next, { disposition: 'useNewRequest', headers: { Authorization: 'Bearer t2' } });
   await recordSession(next, sessionId);
   await waitForFinishEvents(next, 1, 90_000);
@@ -156,6 +159,17 @@ test('a signed URL that expires while a page is open: the delegate is asked at o
   expect(log.filter(({ status }) => status === 403).length).toBeGreaterThan(0);
   expect(log.at(-1)!.url).toContain(`expires=${/expires=(\d+)/.exec(fresh)![1]}`);
   expect((await server.stats(id)).bytesSent).toBeLessThanOrEqual(24 * MiB + PART);
+});
+
+test('without willBeginDelayedRequest, a request refused for its credentials ends the task at once, with the status', async ({ page, server }) => {
+  const f = file(server, 1, `&token=${unique('unset')}`);
+  await recordSession(page, unique('refused'));
+  const task = await startDownload(page, f.url);
+  await waitForFinishEvents(page);
+  expect(await completions(page)).toEqual([
+    ['didCompleteWithError', task, expect.objectContaining({ name: 'URLError', code: 'badServerResponse', status: 401 })],
+    ['didFinishEvents'],
+  ]);
 });
 
 test('willBeginDelayedRequest before an earliestBeginDate: cancel ends the task unsent; useNewRequest sends the new request', async ({ page, server }) => {

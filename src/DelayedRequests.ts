@@ -1,6 +1,6 @@
 import type { DelayedRequestDisposition, TaskView } from '../common/protocol.js';
 import { badValue } from '../common/quote.js';
-import type { RequestRecord } from '../common/schema.js';
+import type { DelayedRequestAsk, RequestRecord } from '../common/schema.js';
 import { carryOut } from './BackgroundFetchOrders.js';
 import { callWorker } from './connection.js';
 import { checkRequestFields } from './requestFields.js';
@@ -19,14 +19,14 @@ export interface DelayedRequestAnswer {
  */
 export function askDelegate(s: SessionState, records: TaskView[]): void {
   if (typeof s.session.delegate.willBeginDelayedRequest !== 'function') return;
-  for (const { taskIdentifier, ask } of records) {
-    if (!ask || s.asked.has(ask.id)) continue;
+  for (const { taskIdentifier, ask, state } of records) {
+    if (!ask || ask.answered || state !== 'running' || s.asked.has(ask.id)) continue;
     s.asked.add(ask.id);
-    void askOne(s, taskIdentifier, ask.id);
+    void askOne(s, taskIdentifier, ask);
   }
 }
 
-async function askOne(s: SessionState, taskIdentifier: number, ask: string): Promise<void> {
+async function askOne(s: SessionState, taskIdentifier: number, ask: DelayedRequestAsk): Promise<void> {
   const task = s.tasks.get(taskIdentifier);
   if (!task) return;
   let answer: [DelayedRequestDisposition, RequestRecord?];
@@ -34,15 +34,19 @@ async function askOne(s: SessionState, taskIdentifier: number, ask: string): Pro
     const current = task.currentRequest;
     answer = recordOf(await s.session.delegate.willBeginDelayedRequest!(s.session, task, current), current);
   } catch (error) {
-    // What the hook throws (or a bad answer) is reported; the transfer goes on as it is.
+    // What the hook throws (or a bad answer) is reported: a refused transfer waits on (the next
+    // page asks again), another goes on as it is.
     reportError(error);
+    if (ask.reason === 'unauthorized') return;
     answer = ['continueLoading'];
   }
   try {
-    const orders = await callWorker('answer', s.id, taskIdentifier, ask, ...answer);
+    const orders = await callWorker('answer', s.id, taskIdentifier, ask.id, ...answer);
     if (orders) await carryOut(s, orders);
-  } catch {
-    s.asked.delete(ask); // asked again at the next look
+    // Too late (the transfer went on without it): a cancel still cancels.
+    else if (answer[0] === 'cancel') task.cancel();
+  } catch (error) {
+    reportError(error); // a request the worker refused (another method): the ask waits on
   }
 }
 

@@ -79,7 +79,7 @@ async function deliverAll(s: SessionState, snapshot: SessionSnapshot): Promise<v
   s.stamp = stamp;
   apply(s, tasks);
   // Asks are rare: their code loads when one comes.
-  if (tasks.some((task) => task.ask)) void import('./DelayedRequests.js').then(({ askDelegate }) => askDelegate(s, tasks));
+  if (tasks.some((task) => task.ask)) import('./DelayedRequests.js').then(({ askDelegate }) => askDelegate(s, tasks), reportError);
   keepStandby(s, snapshot);
   // A task the worker had and no longer has was completed and delivered by another page.
   const current = new Set(tasks.map((record) => record.taskIdentifier));
@@ -135,7 +135,11 @@ async function deliver(s: SessionState, event: EventRecord): Promise<void> {
   } else {
     if (task.live && !event.error) progress(s, task, task.countOfBytesExpectedToSend, task.countOfBytesExpectedToSend, true);
     // Only a delegate that takes metrics gets them: their code loads then.
-    if (event.metrics) await tell(s, 'didFinishCollecting', task, (await import('./URLSessionTaskMetrics.js')).taskMetrics(event.metrics));
+    if (event.metrics) {
+      // A chunk that cannot load (offline, not cached) holds no event up: the metrics go untold.
+      const metrics = await import('./URLSessionTaskMetrics.js').then(({ taskMetrics }) => taskMetrics(event.metrics!), reportError);
+      if (metrics) await tell(s, 'didFinishCollecting', task, metrics);
+    }
     await complete(s, task, event.error);
   }
 }

@@ -112,7 +112,8 @@ function taskCalls(
       }
       const newRequest = disposition === 'useNewRequest' ? valid.request(request) : undefined;
       const { method } = task.newRequest ?? task.originalRequest;
-      if (newRequest && newRequest.method !== method) throw new TypeError(`A new request must be a ${method} as the task's is, not a ${newRequest.method}`);
+      if (newRequest && newRequest.method !== method)
+        throw new TypeError(`A new request must be a ${method} as the task's is, not ${valid.quote(newRequest.method)}`);
       return answer(scheduler, task.sessionId, task.taskIdentifier, ask, disposition, newRequest);
     },
 

@@ -298,4 +298,14 @@ test('an ask waits for its answer: one about a refused request for as long as it
   expect(decide(asked('restart', now - ASK_TIMEOUT_MS), null, asking, 'stream', false, open)).toMatchObject({ kind: 'start' });
   expect(decide(asked('unauthorized', now - 3_600_000), null, asking, 'stream', false, open)).toEqual({ kind: 'skip' });
   expect(decide(asked('unauthorized', now - 1000), null, asking, 'stream', false, open, 'answered')).toMatchObject({ kind: 'start' });
+  // Answered, an ask lets any look start the transfer.
+  const answered = task({ state: 'running', ask: { id: 'a', reason: 'unauthorized', at: now, answered: true } });
+  expect(decide(answered, null, asking, 'stream', false, open)).toMatchObject({ kind: 'start' });
+  // A refused request with no delegate left to give another ends with the refusal.
+  const error = { name: 'URLError', message: 'HTTP 401', code: 'badServerResponse', status: 401 };
+  const refused = task({ state: 'running', ask: { id: 'a', reason: 'unauthorized', at: now, error } });
+  expect(decide(refused, null, config, 'stream', false, open)).toMatchObject({
+    kind: 'fail',
+    error: { name: 'URLError', code: 'badServerResponse', status: 401 },
+  });
 });

@@ -5,6 +5,7 @@ import type { ConfigurationRecord, EngineName, TaskRecord } from '../../common/s
 import { appWindows, isAppVisible, network } from '../conditions.js';
 import type { Engine, TransferSink } from '../engines/Engine.js';
 import { retryDelay } from '../http.js';
+import { notify } from '../notify.js';
 import { withDigest } from '../integrity.js';
 import { isQuotaError } from '../quota.js';
 import { afterWake } from '../rateLimiter.js';
@@ -87,8 +88,10 @@ export class Scheduler {
       (created?.unstored.size ?? 0) > 0,
     );
     for (const [task, error] of batch.failed) await completeTask(sessionId, task.taskIdentifier, task.transferId, { error });
-    // Unanswered, an ask about a task's time or restart lets it start after a while.
-    if (batch.asked) setTimeout(() => void this.#look(sessionId), ASK_TIMEOUT_MS + 100);
+    // Unanswered, an ask about a task's time or restart lets it start after a while: the pages
+    // look again then (only a page may start a Background Fetch), as does a streaming worker.
+    if (batch.asked)
+      setTimeout(() => (this.preferred === 'stream' ? void this.#look(sessionId) : notify({ type: 'changed', sessionId })), ASK_TIMEOUT_MS + 100);
     return { orders: await this.#launch(startOrder(batch.started), batch.shared, configuration), written };
   }
 
@@ -290,7 +293,8 @@ export class Scheduler {
       // A request refused for its credentials may wait for a new one instead.
       complete: async (task, outcome) =>
         (await waitForRequest(task, outcome)) || completeTask(task.sessionId, task.taskIdentifier, task.transferId, await withDigest(task, outcome)),
-      handOver: async (task, to) => void (await this.start(task.sessionId, [[task.taskIdentifier, task.transferId]], to)),
+      // What an engine could not finish starts again on another: a restart, which may ask the delegate.
+      handOver: async (task, to) => void (await this.start(task.sessionId, [[task.taskIdentifier, task.transferId, 'restart']], to)),
       retryDelay: (configuration, retry, retryAfter) => retryDelayFor(retry, configuration?.retryLimit ?? 5, (n) => retryDelay(n, retryAfter)),
       connect: (task, configuration) => this.queue.connect(slotOf(task, configuration)),
       disconnect: (task) => this.queue.disconnect(task.transferId!, hostOf(task)),

@@ -10,7 +10,7 @@ import type { DelayedRequestDisposition, FetchOrder } from '../../common/protoco
 import type { DelayedRequestAsk, RequestRecord, TaskRecord } from '../../common/schema.js';
 import { isUnauthorized } from '../http.js';
 import { completeTask, type Outcome } from '../store/outbox.js';
-import { getSession, moveTask } from '../store/tasks.js';
+import { getSession, getTask, keepTransactions, moveTask } from '../store/tasks.js';
 import type { Scheduler } from './Scheduler.js';
 
 /**
@@ -20,6 +20,8 @@ import type { Scheduler } from './Scheduler.js';
 export async function waitForRequest(task: TaskRecord, outcome: Outcome): Promise<boolean> {
   const error = 'error' in outcome ? (outcome.error as { status?: number }) : undefined;
   if (!isUnauthorized(error?.status) || !(await getSession(task.sessionId))?.willBeginDelayedRequest) return false;
+  // Its requests stay with the task, for its metrics.
+  if (outcome.transactions?.length) await keepTransactions(task, outcome.transactions);
   const ask: DelayedRequestAsk = { id: crypto.randomUUID(), reason: 'unauthorized', at: Date.now(), error: serializeError(error) };
   const waiting = { state: 'running' as const, engine: null, transferId: null, waitingFor: `a new request (HTTP ${error!.status})`, ask };
   const before = await moveTask(task.sessionId, task.taskIdentifier, waiting, (current) => current.state === 'running' && owns(current, task.transferId));
@@ -41,15 +43,30 @@ export async function answer(
   disposition: DelayedRequestDisposition,
   request: RequestRecord | undefined,
 ): Promise<FetchOrder[] | null> {
-  const asked = (task: TaskRecord) => task.state === 'running' && task.transferId === null && task.ask?.id === askId;
-  const changes = { state: 'running' as const, ask: null, waitingFor: null, ...(disposition === 'useNewRequest' ? { newRequest: request } : {}) };
-  const before = await moveTask(sessionId, taskIdentifier, changes, asked);
-  if (!before) return null;
-  const refused = before.ask!.reason === 'unauthorized' && disposition === 'continueLoading';
-  if (disposition === 'cancel' || refused) {
-    const error = refused ? deserializeError(before.ask!.error!) : new URLError('cancelled', 'The delegate cancelled the task (willBeginDelayedRequest)');
+  const current = await getTask(sessionId, taskIdentifier);
+  const { ask } = current ?? {};
+  if (current?.state !== 'running' || current.transferId !== null || ask?.id !== askId || ask.answered) return null;
+  if (disposition === 'cancel' || (ask.reason === 'unauthorized' && disposition === 'continueLoading')) {
+    // Ending: no look may start it meanwhile (`canceling` is never started).
+    if (!(await moveTask(sessionId, taskIdentifier, { state: 'canceling' }, (task) => task.ask?.id === askId && task.transferId === null))) return null;
+    const refused = disposition === 'continueLoading';
+    const error = refused ? deserializeError(ask.error!) : new URLError('cancelled', 'The delegate cancelled the task (willBeginDelayedRequest)');
     await completeTask(sessionId, taskIdentifier, null, { error });
     return [];
   }
+  // Answered, the ask stays until the transfer starts: a look meanwhile starts it, asking nothing.
+  const newRequest = request && withoutSessionHeaders(request, (await getSession(sessionId))?.httpAdditionalHeaders);
+  const answered = { state: 'running' as const, ask: { ...ask, answered: true }, ...(newRequest ? { newRequest } : {}) };
+  const unanswered = (task: TaskRecord) => task.transferId === null && task.ask?.id === askId && !task.ask.answered;
+  if (!(await moveTask(sessionId, taskIdentifier, answered, unanswered))) return null;
   return (await scheduler.start(sessionId, [[taskIdentifier, null, 'answered']])).orders;
+}
+
+/**
+ * A new request without the session's additional headers it carries as they are (the delegate
+ * was shown the request with them): they stay the session's, and new values of them apply.
+ */
+function withoutSessionHeaders(request: RequestRecord, session: [string, string][] | undefined): RequestRecord {
+  const isSession = ([name, value]: [string, string]) => session?.some(([own, its]) => own.toLowerCase() === name.toLowerCase() && its === value);
+  return { ...request, headers: request.headers.filter((header) => !isSession(header)) };
 }

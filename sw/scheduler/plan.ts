@@ -4,7 +4,7 @@
  * retried or failed. `Scheduler` reads the store and carries them out; these are unit-tested
  * in Node (`e2e/unit/scheduler.test.ts`).
  */
-import { URLError } from '../../common/errors.js';
+import { deserializeError, URLError } from '../../common/errors.js';
 import type { AskReason, ConfigurationRecord, EngineName, RateLimiterState, TaskRecord } from '../../common/schema.js';
 import { notBefore } from '../rateLimiter.js';
 
@@ -176,8 +176,12 @@ export function decide(
     return { kind: 'fail', error: new URLError('networkConnectionLost', `The download of ${task.originalRequest.url} was interrupted ${attempts} times`) };
   }
   if (task.earliestBeginDate !== null && task.earliestBeginDate > env.now) return { kind: 'later' };
-  if (cause !== 'answered') {
-    const { ask } = task;
+  const { ask } = task;
+  if (ask?.reason === 'unauthorized' && !ask.answered && !configuration?.willBeginDelayedRequest) {
+    // No delegate left to give a new request (the session was made again without one).
+    return { kind: 'fail', error: deserializeError(ask.error ?? { name: 'URLError', message: 'The server refused the request' }) as URLError };
+  }
+  if (cause !== 'answered' && !ask?.answered) {
     // A refused request waits for a new one for as long as it takes; another ask, a while.
     if (ask && (ask.reason === 'unauthorized' || env.now - ask.at < ASK_TIMEOUT_MS)) return { kind: 'skip' };
     const reason = ask ? null : askReason(task, configuration, env, cause === 'restart');

@@ -35,7 +35,7 @@ export async function completeTask(sessionId: string, taskIdentifier: number, tr
     const tasks = tx.objectStore('tasks');
     // Requests in a transaction run in order: each `await` is a round trip to the database, so
     // those that need no answer go together (with many tasks ending, the round trips added up).
-    // The configuration is needed only for a launch notification, which needs permission.
+    // The configuration says whether the delegate takes metrics, and a launch notification's text.
     const [task, configuration] = await Promise.all([tasks.get([sessionId, taskIdentifier]), tx.objectStore('sessions').get(sessionId)]);
     const engine = task?.engine;
     if (!owns(task, transferId)) return undefined;
@@ -65,6 +65,7 @@ export async function completeTask(sessionId: string, taskIdentifier: number, tr
     delete task.transactions;
     task.state = 'completed';
     task.transferId = null;
+    task.ask = null;
     task.body = null;
     const writes = [tasks.put(task), ...events.map((event) => tx.objectStore('events').add({ ...event, sessionId } as EventRecord))];
     if ('body' in outcome && outcome.body) writes.push(tx.objectStore('bodies').put(outcome.body, [sessionId, taskIdentifier]));

@@ -100,18 +100,18 @@ export class StreamEngine implements Engine {
   async #run(task: TaskRecord, configuration: ConfigurationRecord | undefined, signal: AbortSignal, stop: AbortSignal): Promise<void> {
     // Failures in a row before any response, with the network up (a server refusing CORS?).
     let refusals = 0;
+    const transactions = this.#transactions.get(task.transferId!)!;
+    // Suspended: what was kept is recorded, the rest is fetched on resume; its requests stay with the task.
+    const suspended = () => this.sink.keepTransactions(task, transactions);
     for (let retry = 0; ; retry++) {
       try {
-        const transactions = this.#transactions.get(task.transferId!)!;
         const outcome = await this.#attempt({ task, sink: this.sink, pool: this.#pool, signal, stop, transactions }, configuration, retry > 0);
         this.sink.release(task);
-        if (outcome) await this.#end(task, outcome);
-        return;
+        return outcome ? void (await this.#end(task, outcome)) : suspended();
       } catch (error) {
         // A cancel ends the task, even while a suspend waits for the parts in flight.
         if (signal.aborted && signal.reason !== GIVEN_UP) return void (await this.#end(task, { error: cancelled() }));
-        // Suspended: what was kept is recorded, the rest is fetched on resume.
-        if (stop.aborted) return this.sink.keepTransactions(task, this.#transactions.get(task.transferId!)!);
+        if (stop.aborted) return suspended();
         const delay = error instanceof Retryable ? this.sink.retryDelay(configuration, retry + 1, error.retryAfter) : null;
         refusals = error instanceof Retryable && error.beforeResponse ? refusals + 1 : 0;
         // Tried once more, a request that fails so again is refused, if the server answers one
@@ -121,8 +121,7 @@ export class StreamEngine implements Engine {
         }
         if (delay === null) return this.#fail(task, error instanceof Retryable ? error.cause : error);
         if (!(await sleep(delay, signal, stop))) {
-          if (signal.aborted && signal.reason !== GIVEN_UP) await this.#end(task, { error: cancelled() });
-          return;
+          return signal.aborted && signal.reason !== GIVEN_UP ? void (await this.#end(task, { error: cancelled() })) : suspended();
         }
       }
     }
