@@ -1,5 +1,6 @@
 import type { AppPage } from './fixtures.js';
 import {
+  collectMetrics,
   completions,
   expectDownloaded,
   lastProgress,
@@ -209,8 +210,13 @@ test('taskDescription, priority and earliestBeginDate are kept across a reload',
   expect(await recorded(page)).toEqual([]);
 });
 
-test('uploadTask from a file: the server receives it whole, and didSendBodyData reaches its size', async ({ page, server }) => {
+test('uploadTask from a file: the server receives it whole, didSendBodyData reaches its size, and its metrics show the POST', async ({
+  page,
+  server,
+  engine,
+}) => {
   const id = unique('up');
+  await collectMetrics(page);
   await recordSession(page, unique('upload'));
   const upload = await page.evaluate(
     async (url) => {
@@ -232,7 +238,13 @@ test('uploadTask from a file: the server receives it whole, and didSendBodyData 
     server.url(`/upload?id=${id}`),
   );
   await waitForFinishEvents(page);
-  expect(await completions(page)).toEqual([['didCompleteWithError', upload.task, null], ['didFinishEvents']]);
+  const request = { url: server.url(`/upload?id=${id}`), method: 'POST', range: null };
+  const transaction = expect.objectContaining({ request, engine, statusCode: 200, redirected: false });
+  expect(await completions(page)).toEqual([
+    ['didFinishCollecting', upload.task, expect.objectContaining({ redirectCount: 0, transactionMetrics: [transaction] })],
+    ['didCompleteWithError', upload.task, null],
+    ['didFinishEvents'],
+  ]);
   const { uploads } = (await server.stats(id)) as unknown as { uploads: { size: number; sha256: string }[] };
   expect(uploads).toEqual([expect.objectContaining({ size: upload.size, sha256: upload.sha256 })]);
   const sent = await page.evaluate(() => globalThis.sent);

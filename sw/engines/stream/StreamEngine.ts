@@ -1,7 +1,7 @@
 import { requestOf } from '../../currentRequest.js';
 import { URLError } from '../../../common/errors.js';
 import type { ConfigurationRecord, TaskRecord, TransactionRecord } from '../../../common/schema.js';
-import { endTransaction } from '../../metrics.js';
+import { endTransaction, responded, startTransaction } from '../../metrics.js';
 import { answersWithoutCors, corsBlocked } from '../../cors.js';
 import { isQuotaError, storageFull } from '../../quota.js';
 import { responseRecord } from '../../responseRecord.js';
@@ -139,7 +139,7 @@ export class StreamEngine implements Engine {
     const from = transactions.length;
     let outcome: Outcome | undefined;
     try {
-      outcome = task.kind === 'upload' ? await upload(task, signal) : await downloadAttempt({ ...context, idle, configuration }, again);
+      outcome = task.kind === 'upload' ? await upload(task, signal, transactions) : await downloadAttempt({ ...context, idle, configuration }, again);
       return outcome;
     } catch (error) {
       // Uploads have no timeout for data (their body goes whole, with no progress to watch).
@@ -160,6 +160,8 @@ export class StreamEngine implements Engine {
    */
   async #endTransactions(task: TaskRecord, transactions: TransactionRecord[], from: number, outcome: Outcome | undefined): Promise<void> {
     if (transactions.length === from) return;
+    // An upload's response body is read whole: its transaction counted it.
+    if (task.kind === 'upload') return void (transactions[from] = endTransaction(transactions[from]!, transactions[from]!.countOfResponseBodyBytesReceived));
     const kept = outcome && 'size' in outcome ? outcome.size : ((await this.sink.read(task))?.countOfBytesReceived ?? 0);
     for (let index = from; index < transactions.length; index++) {
       const transaction = transactions[index]!;
@@ -182,12 +184,15 @@ export class StreamEngine implements Engine {
 }
 
 /** One attempt at an upload: the body is sent whole (fetch tells no upload progress). */
-async function upload(task: TaskRecord, signal: AbortSignal): Promise<Outcome> {
+async function upload(task: TaskRecord, signal: AbortSignal, transactions: TransactionRecord[]): Promise<Outcome> {
   const { url, method, headers } = requestOf(task);
+  const transaction = startTransaction('stream', { url, method, range: null });
+  transactions.push(transaction);
   let response: Response;
   try {
     response = await fetch(url, { method, headers, body: task.body, signal, cache: 'no-store' });
-    await response.arrayBuffer();
+    responded(transaction, response);
+    transaction.countOfResponseBodyBytesReceived = (await response.arrayBuffer()).byteLength;
   } catch (error) {
     throw new Retryable(new URLError('networkConnectionLost', `The upload to ${url} failed: ${String(error)}`));
   }
