@@ -5,6 +5,7 @@
  * the bytes kept wait for it.
  */
 import { expect, printLog, test, unique, type AppPage, type TestServer } from './fixtures.js';
+import type { URLSessionDownloadTask } from '../src/index.js';
 import {
   answerDelayedRequests,
   completions,
@@ -205,4 +206,36 @@ test('willBeginDelayedRequest before an earliestBeginDate: cancel ends the task 
   expect((await requests(server, renamed.id)).map(({ url, app }) => [url!.includes('&asked=1'), app])).toEqual(
     (await requests(server, renamed.id)).map(() => [true, 'new']),
   );
+});
+
+test('resume data made with an expired token continues, from its bytes, with the new request the delegate gives', async ({ page, server }) => {
+  const token = unique('token');
+  await server.setToken(token, 'r1');
+  const f = file(server, 24, `&token=${token}&rate=6000000`);
+  await recordSession(page, unique('resume-token'));
+  await startWithHeaders(page, f.url, { Authorization: 'Bearer r1' });
+  await expect.poll(async () => (await server.stats(f.id)).bytesSent, { timeout: 60_000 }).toBeGreaterThan(10 * MiB);
+  const resumeData = await page.evaluate(async () => ((await globalThis.session.getAllTasks())[0] as URLSessionDownloadTask).cancelByProducingResumeData());
+  expect(typeof resumeData).toBe('string');
+  await waitForFinishEvents(page);
+  const sentBefore = (await requests(server, f.id)).length;
+
+  // A night later: the token changed. The task made from the resume data asks for a request first.
+  await server.setToken(token, 'r2');
+  await answerDelayedRequests(page, { disposition: 'useNewRequest', headers: { Authorization: 'Bearer r2' } });
+  await recordSession(page, unique('resume-token-next'));
+  const second = await page.evaluate((resumeData) => {
+    const task = globalThis.session.downloadTask({ resumeData });
+    task.resume();
+    return task.taskIdentifier;
+  }, resumeData!);
+  await waitForFinishEvents(page);
+  expect(await completions(page)).toEqual([
+    ['willBeginDelayedRequest', second, f.url, 'Bearer r1'],
+    ...(await downloaded(server, f, second)),
+    ['didFinishEvents'],
+  ]);
+  const after = (await requests(server, f.id)).slice(sentBefore);
+  expect(after.map(({ authorization, status }) => [authorization, status])).toEqual([['Bearer r2', 206]]);
+  expect(Number(/^bytes=(\d+)-$/.exec(after[0]!.range ?? '')?.[1])).toBeGreaterThanOrEqual(PART);
 });

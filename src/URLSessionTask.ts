@@ -99,7 +99,8 @@ export class URLSessionTask {
    * followed by the browser and do not show here.)
    */
   get currentRequest(): Request {
-    const current = this.record?.currentRequest;
+    // Before its first start, the worker's own (a task made from resume data has its headers).
+    const current = this.record?.currentRequest ?? this.record?.originalRequest;
     return current ? new Request(current.url, current) : this.originalRequest;
   }
 
