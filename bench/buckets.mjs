@@ -9,15 +9,9 @@
  *
  * Env: BUCKET_SIZE (default `256m`), BUCKET_RUNS (default 5), BUCKET_PORT (default 8770).
  */
-import { chromium } from '@playwright/test';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseSize, startServer } from '../e2e/server/server.mjs';
-import { CHROMIUM_PATH, chromiumArgs } from '../scripts/chromium.mjs';
+import { parseSize } from '../e2e/server/server.mjs';
+import { openDemoPage } from './demoPage.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MiB = 1024 ** 2;
 const SIZE = process.env.BUCKET_SIZE ?? '256m';
 const RUNS = Number(process.env.BUCKET_RUNS ?? 5);
@@ -45,40 +39,33 @@ async function writeParts(/** @type {{ where: string, bytes: number }} */ { wher
 
 const median = (/** @type {number[]} */ values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
 
-const server = await startServer({ port: Number(process.env.BUCKET_PORT ?? 8770), host: '127.0.0.1', staticDir: path.join(ROOT, 'dist/demo') });
-const profile = await mkdtemp(path.join(tmpdir(), 'bgdl-buckets-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: CHROMIUM_PATH,
-  headless: true,
-  args: chromiumArgs({ backgroundFetch: false }),
-});
+const { context, page, close } = await openDemoPage('buckets', Number(process.env.BUCKET_PORT ?? 8770));
 try {
-  const page = await context.newPage();
-  await page.goto(server.url);
   if (!(await page.evaluate(() => 'storageBuckets' in navigator))) throw new Error('This Chromium has no navigator.storageBuckets');
-  /** @type {Record<string, { written: number[], deleted: number[] }>} */
+  /** @type {{ written: number[], deleted: number[] }} */
+  const none = { written: [], deleted: [] };
+  /** @type {Record<string, typeof none>} */
   const times = { default: { written: [], deleted: [] }, bucket: { written: [], deleted: [] } };
+  const of = (/** @type {string} */ where) => times[where] ?? none;
   let about = null;
   for (let run = 0; run < RUNS; run++) {
     // In turns, the first of each pair alternating: neither gets the warmer disk every time.
     for (const where of run % 2 === 0 ? ['default', 'bucket'] : ['bucket', 'default']) {
       const result = await page.evaluate(writeParts, { where, bytes: BYTES });
-      times[where].written.push(result.written);
-      times[where].deleted.push(result.deleted);
+      of(where).written.push(result.written);
+      of(where).deleted.push(result.deleted);
       about ??= result.about;
     }
   }
   const row = (/** @type {string} */ where) => {
-    const ms = median(times[where].written);
-    return `${where.padEnd(8)} write ${ms.toFixed(0).padStart(6)} ms (${((BYTES / MiB / ms) * 1000).toFixed(0)} MiB/s)  delete ${median(times[where].deleted).toFixed(0).padStart(5)} ms`;
+    const ms = median(of(where).written);
+    return `${where.padEnd(8)} write ${ms.toFixed(0).padStart(6)} ms (${((BYTES / MiB / ms) * 1000).toFixed(0)} MiB/s)  delete ${median(of(where).deleted).toFixed(0).padStart(5)} ms`;
   };
   console.log(`${SIZE} in parts of 8 MiB, Cache Storage, medians of ${RUNS} (Chromium ${context.browser()?.version() ?? ''})`);
   console.log(row('default'));
   console.log(row('bucket'));
-  console.log(`bucket/default, write: ${(median(times.bucket.written) / median(times.default.written)).toFixed(2)}`);
+  console.log(`bucket/default, write: ${(median(of('bucket').written) / median(of('default').written)).toFixed(2)}`);
   console.log(`the bucket: ${JSON.stringify(about)}`);
 } finally {
-  await context.close();
-  await server.close();
-  await rm(profile, { recursive: true, force: true });
+  await close();
 }

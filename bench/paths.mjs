@@ -8,16 +8,10 @@
  * Env: PATHS_SIZE (default `256m`), PATHS_RUNS (default 3), PATHS_PORT (default 8700; the
  * server takes that port), PATHS (a comma-separated subset of the names below).
  */
-import { chromium } from '@playwright/test';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseSize, startServer } from '../e2e/server/server.mjs';
-import { CHROMIUM_PATH, chromiumArgs } from '../scripts/chromium.mjs';
+import { parseSize } from '../e2e/server/server.mjs';
+import { openDemoPage } from './demoPage.mjs';
 import { browserPids, usage } from './processes.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MiB = 1024 ** 2;
 const SIZE = process.env.PATHS_SIZE ?? '256m';
 const RUNS = Number(process.env.PATHS_RUNS ?? 3);
@@ -117,17 +111,8 @@ async function store(/** @type {{ url: string, way: string }} */ { url, way }) {
   }
 }
 
-const server = await startServer({ port: Number(process.env.PATHS_PORT ?? 8700), host: '127.0.0.1', staticDir: path.join(ROOT, 'dist/demo') });
-const profile = await mkdtemp(path.join(tmpdir(), 'bgdl-paths-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: CHROMIUM_PATH,
-  headless: true,
-  args: chromiumArgs({ backgroundFetch: false }),
-});
+const { server, context, page, profile, close } = await openDemoPage('paths', Number(process.env.PATHS_PORT ?? 8700));
 try {
-  const page = await context.newPage();
-  await page.goto(server.url);
-  await page.locator('body[data-ready="true"]').waitFor({ state: 'attached' });
   /** The demo's worker, woken first if the browser stopped it (as in bench.mjs). */
   const serviceWorker = async () => {
     const running = context.serviceWorkers().find((w) => new URL(w.url()).pathname.endsWith('/sw.js'));
@@ -152,7 +137,5 @@ try {
     }
   }
 } finally {
-  await context.close().catch(() => undefined);
-  await server.close();
-  await rm(profile, { recursive: true, force: true });
+  await close();
 }

@@ -8,16 +8,10 @@
  *
  * Env: SAVE_SIZE (default `1g`), SAVE_RUNS (default 3), SAVE_PORT (default 8760).
  */
-import { chromium } from '@playwright/test';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseSize, startServer } from '../e2e/server/server.mjs';
-import { CHROMIUM_PATH, chromiumArgs } from '../scripts/chromium.mjs';
+import { parseSize } from '../e2e/server/server.mjs';
+import { openDemoPage } from './demoPage.mjs';
 import { browserPids, usage } from './processes.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MiB = 1024 ** 2;
 const SIZE = process.env.SAVE_SIZE ?? '1g';
 const RUNS = Number(process.env.SAVE_RUNS ?? 3);
@@ -50,17 +44,8 @@ async function use(/** @type {{ name: string, way: string }} */ { name, way }) {
   return { ms: performance.now() - t0, size: (await target.getFile()).size };
 }
 
-const server = await startServer({ port: Number(process.env.SAVE_PORT ?? 8760), host: '127.0.0.1', staticDir: path.join(ROOT, 'dist/demo') });
-const profile = await mkdtemp(path.join(tmpdir(), 'bgdl-save-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: CHROMIUM_PATH,
-  headless: true,
-  args: chromiumArgs({ backgroundFetch: false }),
-});
+const { server, page, profile, close } = await openDemoPage('save', Number(process.env.SAVE_PORT ?? 8760));
 try {
-  const page = await context.newPage();
-  await page.goto(server.url);
-  await page.locator('body[data-ready="true"]').waitFor({ state: 'attached' });
   const size = await page.evaluate(keep, { url: `${server.url}files/${SIZE}?seed=save`, name: 'big' });
   if (size !== BYTES) throw new Error(`kept ${size} bytes, not ${BYTES}`);
   console.log(`save: ${SIZE}, ${RUNS} run(s)`);
@@ -78,7 +63,5 @@ try {
     }
   }
 } finally {
-  await context.close();
-  await rm(profile, { recursive: true, force: true });
-  server.close();
+  await close();
 }
