@@ -93,6 +93,8 @@ async function deliverAll(s: SessionState, snapshot: SessionSnapshot): Promise<v
   for (const event of events) {
     // Taken over by a newer session of the page: the events left are its to deliver.
     if (s.replaced) break;
+    // Delivered by this page already (its acknowledge had not reached the worker): not again.
+    if (event.seq <= s.seq) continue;
     await deliver(s, event);
     if (s.held) break;
     s.delivered++;
@@ -100,8 +102,9 @@ async function deliverAll(s: SessionState, snapshot: SessionSnapshot): Promise<v
     s.seq = event.seq;
     void acknowledge(s);
   }
-  // Every event delivered is acknowledged before another page may take the lock.
-  while (s.acked < s.seq) await acknowledge(s);
+  // Every event delivered is acknowledged, the worker's answer had, before another page may take
+  // the lock or the next drain reads the outbox (WebKit once read an event again before it).
+  while (s.acking || s.acked < s.seq) await acknowledge(s);
   if (s.replaced || s.held) return;
   const busy = [...s.tasks.values()].some((task) => task.state === 'running' || task.state === 'canceling');
   if (s.delivered > 0 && !busy) {
