@@ -57,8 +57,9 @@ test("httpAdditionalHeaders reach the server on every request, a resume's includ
   const sessionId = unique('headers');
   const token = unique('token');
   await server.setToken(token, 's1');
-  // The streaming engine's response is cut at 12 MiB once: it resumes with a range.
-  const cut = engine === 'stream' ? '&drop=12582912&times=1' : '';
+  // The streaming engine's response is cut at 12 MiB once (2 s after, so that WebKit has handed
+  // over every byte sent before it discards its buffer): it resumes with a range.
+  const cut = engine === 'stream' ? '&drop=12582912&dropDelay=2000&times=1' : '';
   const big = file(server, 20, `&token=${token}${cut}`);
   const own = file(server, 1, `&token=${token}`);
   await recordSession(page, sessionId, { httpAdditionalHeaders: { Authorization: 'Bearer s1', 'X-App': 'session' } });
@@ -97,7 +98,7 @@ test('a token that expires mid-download with no page open: the task waits with i
   await server.setToken(token, 't1');
   // 40 MiB at 4 MB/s (Background Fetch: two ranges at a time, each at half that). The
   // streaming engine's response is cut once at 20 MiB, and its retry meets the new token.
-  const cut = engine === 'stream' ? '&drop=20971520&times=1' : '';
+  const cut = engine === 'stream' ? '&drop=20971520&dropDelay=2000&times=1' : '';
   const f = file(server, 40, `&token=${token}&rate=${engine === 'stream' ? 4_000_000 : 2_000_000}${cut}`);
   await answerDelayedRequests(page, { disposition: 'useNewRequest', headers: { Authorization: 'Bearer t2' } });
   await recordSession(page, sessionId);
@@ -148,7 +149,7 @@ test('a signed URL that expires while a page is open: the delegate is asked at o
   // It expires 3 s in: the rest of the file needs a new URL.
   const expiring = url(Date.now() + 3000);
   const fresh = url(Date.now() + 3_600_000);
-  const cut = engine === 'stream' ? '&drop=16777216&times=1' : '';
+  const cut = engine === 'stream' ? '&drop=16777216&dropDelay=2000&times=1' : '';
   await answerDelayedRequests(page, { disposition: 'useNewRequest', url: fresh + cut });
   await recordSession(page, unique('signed'));
   const task = await startDownload(page, expiring + cut);

@@ -159,7 +159,7 @@ test("didFinishCollecting: each task's metrics once, just before its end, with e
   await collectMetrics(page);
   await recordSession(page, unique('metrics'));
   // The streaming engine's response is cut at 12 MiB once: the parts stored are kept, and a range resumes after them.
-  const cutTask = await startDownload(page, server.url(`/files/20m?seed=${cut}&id=${cut}&drop=12582912&times=1`));
+  const cutTask = await startDownload(page, server.url(`/files/20m?seed=${cut}&id=${cut}&drop=12582912&dropDelay=2000&times=1`));
   const movedTask = await startDownload(page, server.url(`/redirect/3/files/1m?seed=${moved}&id=${moved}`));
   await waitForFinishEvents(page);
   const events = await completions(page);
