@@ -104,18 +104,7 @@ function taskCalls(
   snapshots: Snapshots,
 ): Pick<WorkerSideApi, 'resume' | 'suspend' | 'cancel' | 'cancelByProducingResumeData' | 'handOver' | 'fail' | 'answer'> {
   return {
-    async answer(sessionId, taskIdentifier, ask, disposition, request) {
-      const task = await mustGetTask(sessionId, taskIdentifier);
-      if (typeof ask !== 'string') throw new TypeError(`An ask id must be a string, not ${valid.quote(ask)}`);
-      if (!['continueLoading', 'useNewRequest', 'cancel'].includes(disposition)) {
-        throw new TypeError(`A disposition must be continueLoading, useNewRequest or cancel, not ${valid.quote(disposition)}`);
-      }
-      const newRequest = disposition === 'useNewRequest' ? valid.request(request) : undefined;
-      const { method } = task.newRequest ?? task.originalRequest;
-      if (newRequest && newRequest.method !== method)
-        throw new TypeError(`A new request must be a ${method} as the task's is, not ${valid.quote(newRequest.method)}`);
-      return answer(scheduler, task.sessionId, task.taskIdentifier, ask, disposition, newRequest);
-    },
+    answer: (...args) => checkedAnswer(scheduler, ...args),
 
     async suspend(sessionId, taskIdentifier) {
       const task = await mustGetTask(sessionId, taskIdentifier);
@@ -182,6 +171,20 @@ function taskCalls(
       if (task.state !== 'completed') await scheduler.cancel(task);
     },
   };
+}
+
+/** A page's answer to a task's ask (`willBeginDelayedRequest`), its arguments checked. */
+async function checkedAnswer(scheduler: Scheduler, ...[sessionId, taskIdentifier, ask, disposition, request]: Parameters<WorkerApi['answer']>) {
+  const task = await mustGetTask(sessionId, taskIdentifier);
+  if (typeof ask !== 'string') throw new TypeError(`An ask id must be a string, not ${valid.quote(ask)}`);
+  if (!['continueLoading', 'useNewRequest', 'cancel'].includes(disposition)) {
+    throw new TypeError(`A disposition must be continueLoading, useNewRequest or cancel, not ${valid.quote(disposition)}`);
+  }
+  const newRequest = disposition === 'useNewRequest' ? valid.request(request) : undefined;
+  const { method } = task.newRequest ?? task.originalRequest;
+  if (newRequest && newRequest.method !== method)
+    throw new TypeError(`A new request must be a ${method} as the task's is, not ${valid.quote(newRequest.method)}`);
+  return answer(scheduler, task.sessionId, task.taskIdentifier, ask, disposition, newRequest);
 }
 
 /** The calls about what the delegate gets: files, and events delivered. */
