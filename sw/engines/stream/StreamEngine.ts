@@ -2,7 +2,7 @@ import { requestOf } from '../../currentRequest.js';
 import { URLError } from '../../../common/errors.js';
 import type { ConfigurationRecord, TaskRecord, TransactionRecord } from '../../../common/schema.js';
 import { endTransaction, responded, startTransaction } from '../../metrics.js';
-import { answersWithoutCors, corsBlocked } from '../../cors.js';
+import { corsBlocked, refusedByCors } from '../../cors.js';
 import { isQuotaError, storageFull } from '../../quota.js';
 import { responseRecord } from '../../responseRecord.js';
 import { deleteParts } from '../../store/parts.js';
@@ -114,9 +114,10 @@ export class StreamEngine implements Engine {
         if (stop.aborted) return suspended();
         const delay = error instanceof Retryable ? this.sink.retryDelay(configuration, retry + 1, error.retryAfter) : null;
         refusals = error instanceof Retryable && error.beforeResponse ? refusals + 1 : 0;
-        // Tried once more, a request that fails so again is refused, if the server answers one
-        // that asks no CORS: retries would fail the same way, slowly, as a lost connection.
-        if (refusals > 0 && (refusals >= 2 || delay === null) && (await answersWithoutCors(requestOf(task).url))) {
+        // Tried once more, a request that fails so again is refused if a one-byte ask of it fails
+        // too while the server answers one that asks no CORS: retries would fail the same way,
+        // slowly, as a lost connection. The one-byte ask tells a server back from a restart.
+        if (refusals > 0 && (refusals >= 2 || delay === null) && (await refusedByCors(requestOf(task)))) {
           return this.#fail(task, corsBlocked(requestOf(task).url));
         }
         if (delay === null) return this.#fail(task, error instanceof Retryable ? error.cause : error);
