@@ -62,37 +62,49 @@ test('a kept file is served by the worker: a range (206, its bytes), the whole (
   expect((await server.stats(id)).requests).toBe(before);
 });
 
-test('a kept audio file plays and seeks from the worker, the server never asked again', async ({ page, server }) => {
-  const id = unique('tone');
-  await recordSession(page, unique('media'));
-  await setMoveTo(page, 'tone');
-  const task = await startDownload(page, server.url(`/media/30.wav?id=${id}`));
-  await waitForFinishEvents(page);
-  // Offline where the test can say so (Chromium): the worker answers from storage.
-  await page.playwright?.context().setOffline(true);
-  const played = await page.evaluate(async (name) => {
-    const audio = new Audio();
-    audio.muted = true;
-    const event = (type: string) =>
-      new Promise<void>((resolve, reject) => {
-        audio.addEventListener(type, () => resolve(), { once: true });
-        audio.addEventListener('error', () => reject(new Error(`media error ${audio.error?.code}: ${audio.error?.message}`)), { once: true });
-        setTimeout(() => reject(new Error(`no ${type} within 20 s`)), 20_000);
-      });
-    const ready = event('canplay');
-    audio.src = await globalThis.bgdl.documents.url(name);
-    await ready;
-    const seeked = event('seeked');
-    audio.currentTime = 20;
-    await seeked;
-    return { duration: audio.duration, currentTime: audio.currentTime, list: await globalThis.bgdl.documents.list() };
-  }, `tone-${task}`);
-  expect(played.duration).toBeCloseTo(30, 0);
-  expect(played.currentTime).toBeCloseTo(20, 0);
-  expect(played.list.map(({ type }) => type)).toEqual(['audio/wav']);
-  // (Background Fetch sends a HEAD first.)
-  expect((await server.stats(id)).log.filter(({ method }) => method === 'GET')).toHaveLength(1);
-});
+const MEDIA = [
+  { kind: 'audio', path: '/media/30.wav', type: 'audio/wav', width: 0 },
+  { kind: 'video', path: '/media/bars.webm', type: 'video/webm', width: 160 },
+] as const;
+
+for (const media of MEDIA) {
+  test(`a kept ${media.kind} file plays and seeks from the worker, the server never asked again`, async ({ page, server }) => {
+    const id = unique(media.kind);
+    await recordSession(page, unique('media'));
+    await setMoveTo(page, media.kind);
+    const task = await startDownload(page, server.url(`${media.path}?id=${id}`));
+    await waitForFinishEvents(page);
+    // Offline where the test can say so (Chromium): the worker answers from storage.
+    await page.playwright?.context().setOffline(true);
+    const played = await page.evaluate(
+      async ({ name, kind }) => {
+        const element = document.createElement(kind);
+        element.muted = true;
+        const event = (type: string) =>
+          new Promise<void>((resolve, reject) => {
+            element.addEventListener(type, () => resolve(), { once: true });
+            element.addEventListener('error', () => reject(new Error(`media error ${element.error?.code}: ${element.error?.message}`)), { once: true });
+            setTimeout(() => reject(new Error(`no ${type} within 20 s`)), 20_000);
+          });
+        const ready = event('canplay');
+        element.src = await globalThis.bgdl.documents.url(name);
+        await ready;
+        const seeked = event('seeked');
+        element.currentTime = 20;
+        await seeked;
+        const width = element instanceof HTMLVideoElement ? element.videoWidth : 0;
+        return { duration: element.duration, currentTime: element.currentTime, width, list: await globalThis.bgdl.documents.list() };
+      },
+      { name: `${media.kind}-${task}`, kind: media.kind },
+    );
+    expect(played.duration).toBeCloseTo(30, 0);
+    expect(played.currentTime).toBeCloseTo(20, 0);
+    expect(played.width).toBe(media.width);
+    expect(played.list.map(({ type }) => type)).toEqual([media.type]);
+    // (Background Fetch sends a HEAD first.)
+    expect((await server.stats(id)).log.filter(({ method }) => method === 'GET')).toHaveLength(1);
+  });
+}
 
 test('expectedContentTypes: an HTML page answered 200 for a model file ends in a named error, and nothing is kept', async ({ page, server }) => {
   const id = unique('html');

@@ -8,7 +8,7 @@ import { createServer, STATUS_CODES } from 'node:http';
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { contentChunks, sha256Of, CHUNK_SIZE } from './content.mjs';
@@ -627,35 +627,27 @@ export async function startServer({ port = 0, host = '127.0.0.1', staticDir } = 
 
   /**
    * GET /media/<seconds>.wav?id=X: a WAV of a rising tone (8 kHz, 8-bit mono), that a media
-   * element plays and seeks. Whole (no ranges): what is tested is where the app plays it from.
+   * element plays and seeks; GET /media/bars.webm?id=X: 30 s of a VP8 test pattern, 160x120
+   * (made by scripts/make-test-video.py). Whole (no ranges): what is tested is where the app
+   * plays it from.
    * @param {IncomingMessage} req
    * @param {ServerResponse} res
    * @param {URL} url
    * @param {number} t
    */
-  const handleMedia = (req, res, url, t) => {
+  const handleMedia = async (req, res, url, t) => {
     const m = /^\/media\/(\d{1,3})\.wav$/.exec(url.pathname);
-    if (!m || Number(m[1]) < 1) throw new HttpError(400, 'expected /media/<seconds>.wav, 1 to 999 seconds');
-    const rate = 8000;
-    const samples = Number(m[1]) * rate;
-    const wav = Buffer.alloc(44 + samples);
-    wav.write('RIFF', 0);
-    wav.writeUInt32LE(36 + samples, 4);
-    wav.write('WAVEfmt ', 8);
-    wav.writeUInt32LE(16, 16);
-    wav.writeUInt16LE(1, 20); // PCM
-    wav.writeUInt16LE(1, 22); // mono
-    wav.writeUInt32LE(rate, 24);
-    wav.writeUInt32LE(rate, 28); // bytes per second
-    wav.writeUInt16LE(1, 32);
-    wav.writeUInt16LE(8, 34);
-    wav.write('data', 36);
-    wav.writeUInt32LE(samples, 40);
-    for (let i = 0; i < samples; i++) wav[44 + i] = 128 + Math.round(100 * Math.sin((2 * Math.PI * (200 + i / 100) * i) / rate));
+    const video = url.pathname === '/media/bars.webm';
+    if (!video && (!m || Number(m[1]) < 1)) throw new HttpError(400, 'expected /media/<seconds>.wav (1 to 999 seconds) or /media/bars.webm');
+    const body = video ? await readFile(new URL('./media/bars.webm', import.meta.url)) : wavOf(Number(m?.[1]));
     const { entry } = recordRequest(url.searchParams.get('id') ?? 'media', req, t);
     entry.status = 200;
-    res.writeHead(200, { 'Content-Type': 'audio/wav', 'Content-Length': String(wav.length), 'Content-Disposition': 'inline; filename="tone.wav"' });
-    res.end(req.method === 'HEAD' ? undefined : wav);
+    res.writeHead(200, {
+      'Content-Type': video ? 'video/webm' : 'audio/wav',
+      'Content-Length': String(body.length),
+      'Content-Disposition': `inline; filename="${video ? 'bars.webm' : 'tone.wav'}"`,
+    });
+    res.end(req.method === 'HEAD' ? undefined : body);
   };
 
   /**
@@ -903,6 +895,30 @@ function fileStatsId(url) {
 function headerString(value) {
   if (value === undefined) return null;
   return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/**
+ * A WAV of a rising tone, `seconds` long (8 kHz, 8-bit mono).
+ * @param {number} seconds
+ */
+function wavOf(seconds) {
+  const rate = 8000;
+  const samples = seconds * rate;
+  const wav = Buffer.alloc(44 + samples);
+  wav.write('RIFF', 0);
+  wav.writeUInt32LE(36 + samples, 4);
+  wav.write('WAVEfmt ', 8);
+  wav.writeUInt32LE(16, 16);
+  wav.writeUInt16LE(1, 20); // PCM
+  wav.writeUInt16LE(1, 22); // mono
+  wav.writeUInt32LE(rate, 24);
+  wav.writeUInt32LE(rate, 28); // bytes per second
+  wav.writeUInt16LE(1, 32);
+  wav.writeUInt16LE(8, 34);
+  wav.write('data', 36);
+  wav.writeUInt32LE(samples, 40);
+  for (let i = 0; i < samples; i++) wav[44 + i] = 128 + Math.round(100 * Math.sin((2 * Math.PI * (200 + i / 100) * i) / rate));
+  return wav;
 }
 
 const isMain = process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
