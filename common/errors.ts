@@ -55,11 +55,16 @@ export function serializeError(error: unknown): SerializedError {
   return out;
 }
 
+/** The `DOMException` names a worker's call may fail with (storage full, a file gone, ...). */
+const DOM_EXCEPTIONS = new Set(['QuotaExceededError', 'NotFoundError', 'InvalidStateError', 'AbortError', 'NotAllowedError', 'DataCloneError', 'UnknownError']);
+
 /**
  * Rebuilds an error from its plain-object form, as a URLError or TypeError (what the worker
- * throws) or else an Error with the original name.
+ * throws), a `DOMException` of its name (what storage throws: a page checks `QuotaExceededError`
+ * as the browser gives it), or else an Error with the original name.
  */
 export function deserializeError(data: SerializedError): Error {
+  if (DOM_EXCEPTIONS.has(data.name)) return new DOMException(data.message, data.name);
   const error =
     data.name === 'URLError'
       ? new URLError((data.code ?? 'unknown') as URLErrorCode, data.message)

@@ -5,7 +5,7 @@
  */
 import { transferHandlers, type TransferHandler } from 'comlink';
 import { deserializeError, serializeError, type SerializedError } from './errors.js';
-import type { ConfigurationRecord, EngineName, EventRecord, RequestRecord, ResponseRecord, TaskRecord } from './schema.js';
+import type { ConfigurationRecord, DigestAlgorithm, EngineName, EventRecord, RequestRecord, ResponseRecord, TaskRecord } from './schema.js';
 
 /** `type` of the message that carries a call's port to the worker. */
 export const CONNECT = 'bgdl:connect';
@@ -163,6 +163,16 @@ export interface WorkerApi {
    * if it is gone (or the task is not a completed download).
    */
   file(sessionId: string, taskIdentifier: number): Promise<Blob | undefined>;
+  /**
+   * The digest of a downloaded file's temporary location, as SRI writes it (`sha256-` and its
+   * base64), hashed now from storage; undefined if the file is gone.
+   */
+  digest(sessionId: string, taskIdentifier: number, algorithm: DigestAlgorithm): Promise<string | undefined>;
+  /**
+   * Moves a downloaded file's temporary location into the permanent store under `name`, with
+   * what the page knows of it; false if the file is gone.
+   */
+  keep(sessionId: string, taskIdentifier: number, name: string, metadata: { type: string; url: string; digest: string }): Promise<boolean>;
   /**
    * Removes the session's delivered events, every one up to `seq`, from the outbox (with the
    * temporary files of their downloads, and the tasks whose last event they were).

@@ -195,6 +195,10 @@ export interface TaskRecord {
   transactions?: TransactionRecord[];
   /** The hash of the parts stored so far (see `DigestState`), or absent. */
   digest?: DigestState | null;
+  /** The folder `moveTo` moves the file's parts to (see `keptKey`), once a move has begun. */
+  keptIn?: string;
+  /** The name the file was kept under, once moved. */
+  keptAs?: string;
   /** When the transfer in flight was handed to its engine (ms since the epoch). */
   startedAt: number;
   createdAt: number;
@@ -295,6 +299,14 @@ export function partOwners(task: { partsBy?: string[] }, parts: number): string[
 /** The prefix of every temporary key of a task (of a session, without `taskIdentifier`). */
 export function temporaryFolder(sessionId: string, taskIdentifier?: number): string {
   return `${FILE_PREFIX}tmp/${segment(sessionId)}/${taskIdentifier === undefined ? '' : `${taskIdentifier}/`}`;
+}
+
+/**
+ * Cache key of a part of a file in the permanent store, moved there from its temporary key by
+ * `moveTo` (a folder per move, `folder`, that the file's entry names).
+ */
+export function keptKey(folder: string, part: number): string {
+  return `${FILE_PREFIX}kept/${segment(folder)}/${part}`;
 }
 
 /** Cache key of a part kept by resume data (`cancelByProducingResumeData()`). */

@@ -1,4 +1,4 @@
-/** The stored files (`documents`): each with its size, type and source, Play (media), Save and Delete. */
+/** The stored files (`documents`): each with its size, type, digest and source, Play (media), Save and Delete. */
 import { documents, type StoredDocument } from '../src/index.js';
 import { $, button, formatBytes } from './dom.js';
 
@@ -17,7 +17,8 @@ async function fileItem({ name, size, type, url, digest }: StoredDocument): Prom
   // Streamed from storage: to a file the user picks, or a download the worker answers.
   const save = button('Save', () => void documents.save(name));
   const remove = button('Delete', () => void documents.delete(name).then(renderFiles));
-  item.append(`${name} (${formatBytes(size)}, ${type || 'no type'}) `, save, ' ', remove);
+  const hash = digest ? `, ${digest.slice(0, 14)}…` : '';
+  item.append(`${name} (${formatBytes(size)}, ${type || 'no type'}${hash}) `, save, ' ', remove);
   if (/^(audio|video)\//.test(type))
     item.append(
       ' ',

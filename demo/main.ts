@@ -31,8 +31,10 @@ const delegate: URLSessionDelegate = {
   },
   async didFinishDownloadingTo(_session, task, location) {
     const name = `${short(task).slice(1)}-${new URL(task.originalRequest.url).pathname.split('/').pop() || 'download'}`;
+    // Hashed from storage here, for the list to show (a file without integrity is not hashed as it arrives).
+    const digest = await location.digestFor('sha256');
     await location.moveTo(name);
-    log(`didFinishDownloadingTo ${short(task)}: ${location.size} bytes, kept as "${name}"`);
+    log(`didFinishDownloadingTo ${short(task)}: ${location.size} bytes, ${digest}, kept as "${name}"`);
     await renderFiles();
     void refreshDebug(sessions);
   },

@@ -31,10 +31,12 @@ test('the demo: a URL typed in the box downloads to a completed row, a stored fi
   await expect(row.getByRole('button', { name: 'Cancel' })).toBeDisabled();
 
   const name = `${short}-12m`;
-  await expect(page.locator('#files li')).toHaveText([`${name} (12.0 MiB, application/octet-stream) Save Delete`]);
+  // The demo asks each file's digest (location.digestFor) and shows it.
+  const sri = `sha256-${Buffer.from(await server.sha256(id, '12m'), 'hex').toString('base64')}`;
+  await expect(page.locator('#files li')).toHaveText([`${name} (12.0 MiB, application/octet-stream, ${sri.slice(0, 14)}…) Save Delete`]);
   const log = page.locator('#log');
   await expect(log).toContainText(`resume() #${short}: ${server.url('/files/12m')}`);
-  await expect(log).toContainText(`didFinishDownloadingTo #${short}: ${size} bytes, kept as "${name}"`);
+  await expect(log).toContainText(`didFinishDownloadingTo #${short}: ${size} bytes, ${sri}, kept as "${name}"`);
   await expect(log).toContainText(`didCompleteWithError #${short}: null`);
   await expect(log).toContainText('didFinishEvents (session "demo")');
   const sha256 = await page.evaluate(async (name) => {

@@ -73,7 +73,7 @@ async function bundle(entry) {
 const loadedBy = {
   'workbox-window.prod.es5': 'registerServiceWorker()',
   backgroundFetch: 'a Background Fetch to start or watch (Chromium)',
-  documentStore: 'documents.list(), url() or save()',
+  documentStore: 'documents.get(), list(), url(), save() or delete()',
   DelayedRequests: 'a task that asks willBeginDelayedRequest',
   URLSessionTaskMetrics: 'didFinishCollecting',
 };

@@ -1,7 +1,6 @@
-import { FILES_CACHE, permanentKey, type EventRecord } from '../common/schema.js';
+import type { DigestAlgorithm, EventRecord } from '../common/schema.js';
 import { badValue } from '../common/quote.js';
 import { callWorker } from './connection.js';
-import { DIGEST, KEPT_AT, SOURCE } from './documents.js';
 
 /**
  * A finished download's temporary location, handed to `didFinishDownloadingTo`. It is
@@ -23,6 +22,8 @@ export class DownloadLocation {
   /** Its parts' keys are made only when read: many files are delivered at once. */
   readonly #event: EventRecord & { type: 'didFinishDownloadingTo' };
   readonly #type: string;
+  /** The digest known of the file: `digest`, or the last `digestFor` asked. */
+  #known: string;
   #open = true;
 
   /** @internal Made by the session for each finished download, from the parts it is stored in. */
@@ -30,7 +31,7 @@ export class DownloadLocation {
     this.#url = url;
     this.#event = event;
     this.size = event.size;
-    this.digest = event.digest ?? '';
+    this.digest = this.#known = event.digest ?? '';
     this.#type = type;
   }
 
@@ -41,6 +42,22 @@ export class DownloadLocation {
     const file = await callWorker('file', sessionId, taskIdentifier);
     if (!file) throw new DOMException('The downloaded file is gone from storage', 'NotFoundError');
     return file.slice(0, file.size, this.#type);
+  }
+
+  /**
+   * The file's digest in `algorithm`, as `digest` writes it. Only files whose request has
+   * `integrity` are hashed as they arrive (hashing every body halved the streaming engine's
+   * pace); any other is hashed from storage when this is asked. `moveTo` keeps it with the file.
+   */
+  async digestFor(algorithm: DigestAlgorithm = 'sha256'): Promise<string> {
+    if (algorithm !== 'sha256' && algorithm !== 'sha384' && algorithm !== 'sha512')
+      throw badValue("digestFor() takes 'sha256', 'sha384' or 'sha512'", algorithm);
+    if (this.#known.startsWith(`${algorithm}-`)) return this.#known;
+    await this.blob(); // (its checks)
+    const { sessionId, taskIdentifier } = this.#event;
+    const digest = await callWorker('digest', sessionId, taskIdentifier, algorithm);
+    if (!digest) throw new DOMException('The downloaded file is gone from storage', 'NotFoundError');
+    return (this.#known = digest);
   }
 
   /** The file as a `Response`. */
@@ -54,20 +71,16 @@ export class DownloadLocation {
   }
 
   /**
-   * Keeps the file in the permanent store under `name`, replacing a file of that name.
-   * It is then listed and read with `documents`.
+   * Keeps the file in the permanent store under `name`, replacing a file of that name; it is
+   * then listed and read with `documents`. A move, part by part: it needs at most a part of
+   * room more, not the file's size twice. A second name gets a copy.
    */
   async moveTo(name: string): Promise<void> {
     if (typeof name !== 'string' || name.length === 0) throw badValue('moveTo() needs a non-empty file name', name);
-    const blob = await this.blob();
-    const headers = {
-      'Content-Type': this.#type,
-      'Content-Length': String(blob.size),
-      [KEPT_AT]: String(Date.now()),
-      [SOURCE]: this.#url,
-      [DIGEST]: this.digest,
-    };
-    await (await caches.open(FILES_CACHE)).put(permanentKey(name), new Response(blob, { headers }));
+    if (!this.#open) throw new DOMException('Readable only until didFinishDownloadingTo settles', 'InvalidStateError');
+    const { sessionId, taskIdentifier } = this.#event;
+    const kept = await callWorker('keep', sessionId, taskIdentifier, name, { type: this.#type, url: this.#url, digest: this.#known });
+    if (!kept) throw new DOMException('The downloaded file is gone from storage', 'NotFoundError');
   }
 
   /** @internal Ends the handler's access. */

@@ -1,10 +1,11 @@
 /**
- * What `documents` does beyond reading and deleting a file, loaded by the page only when it is
- * first asked (it is not needed to download).
+ * What `documents` does, loaded by the page only when it is first asked (it is not needed to
+ * download).
  */
 import { documentPath, FILES_CACHE, permanentName } from '../common/schema.js';
 import { badValue } from '../common/quote.js';
-import { DIGEST, KEPT_AT, SOURCE, type StoredDocument } from './documents.js';
+import { deleteDocument, DIGEST, KEPT_AT, keptSize, readDocument, SOURCE } from '../common/documentFile.js';
+import type { StoredDocument } from './documents.js';
 
 /** How much of a file `save` hands the file system at a time. */
 const SLICE = 8 * 1024 * 1024;
@@ -21,12 +22,22 @@ export async function list(): Promise<StoredDocument[]> {
       const response = await cache.match(request);
       if (!response) return [];
       const { headers } = response;
-      const size = Number(headers.get('Content-Length') ?? (await response.blob()).size);
+      const size = keptSize(response) ?? (await response.blob()).size;
       const keptAt = new Date(Number(headers.get(KEPT_AT) ?? 0));
       return [{ name, size, type: headers.get('Content-Type') ?? '', keptAt, url: headers.get(SOURCE) ?? '', digest: headers.get(DIGEST) ?? '' }];
     }),
   );
   return listed.flat();
+}
+
+/** A stored file (see `documents.get`). */
+export async function get(name: string): Promise<Blob | undefined> {
+  return (await readDocument(await caches.open(FILES_CACHE), name))?.file;
+}
+
+/** Deletes a stored file (see `documents.delete`). */
+export async function remove(name: string): Promise<boolean> {
+  return deleteDocument(await caches.open(FILES_CACHE), name);
 }
 
 /** The URL the worker serves a stored file at (see `documents.url`). */

@@ -1,5 +1,3 @@
-import { FILES_CACHE, permanentKey } from '../common/schema.js';
-
 /** A file in the permanent store, as `documents.list()` gives it. */
 export interface StoredDocument {
   name: string;
@@ -11,14 +9,9 @@ export interface StoredDocument {
   keptAt: Date;
   /** The URL it was downloaded from (after redirects), or `''` if not known. */
   url: string;
-  /** Its digest, as `DownloadLocation.digest` gave it (its request's `integrity`), or `''`. */
+  /** Its digest, as `DownloadLocation` knew it when kept (`digest`, or the last `digestFor()`), or `''`. */
   digest: string;
 }
-
-/** The headers `moveTo` stores a file's metadata in (read back by `documents.list()`). */
-export const KEPT_AT = 'X-Bgdl-Kept-At';
-export const SOURCE = 'X-Bgdl-Url';
-export const DIGEST = 'X-Bgdl-Digest';
 
 /** The rest of the store's calls, loaded when first asked. */
 const more = () => import('./documentStore.js');
@@ -35,13 +28,12 @@ export const documents = {
 
   /** A stored file, or undefined if there is none of that name. */
   async get(name: string): Promise<Blob | undefined> {
-    const response = await (await caches.open(FILES_CACHE)).match(permanentKey(name));
-    return response?.blob();
+    return (await more()).get(name);
   },
 
   /** Deletes a stored file; resolves to whether there was one. */
   async delete(name: string): Promise<boolean> {
-    return (await caches.open(FILES_CACHE)).delete(permanentKey(name));
+    return (await more()).remove(name);
   },
 
   /**

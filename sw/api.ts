@@ -1,18 +1,20 @@
 import { serializeError, URLError } from '../common/errors.js';
 import type { Calls } from './calls.js';
 import type { DebugState, SessionSnapshot, TaskInit, WorkerApi } from '../common/protocol.js';
-import { partKeys, type TaskRecord } from '../common/schema.js';
+import type { TaskRecord } from '../common/schema.js';
 import { isAppVisible } from './conditions.js';
 import { dismiss } from './launch.js';
 import { newTasks } from './newTasks.js';
+import { digestOfFile } from './integrity.js';
+import { keep, storedFile } from './keep.js';
 import { keepForResume } from './resumeData.js';
 import { answer } from './scheduler/delayedRequests.js';
 import { handOver } from './scheduler/handOver.js';
 import type { Scheduler } from './scheduler/Scheduler.js';
 import { Snapshots } from './snapshots.js';
 import { getRateLimiter } from './store/database.js';
-import { acknowledge, completeTask, getBody, pendingSessions } from './store/outbox.js';
-import { deleteParts, readFile } from './store/parts.js';
+import { acknowledge, completeTask, pendingSessions } from './store/outbox.js';
+import { deleteParts } from './store/parts.js';
 import { getTask, putSession, readSession } from './store/tasks.js';
 import { taskView } from './taskView.js';
 import * as valid from './validate.js';
@@ -188,16 +190,24 @@ async function checkedAnswer(scheduler: Scheduler, ...[sessionId, taskIdentifier
 }
 
 /** The calls about what the delegate gets: files, and events delivered. */
-function outboxCalls(): Pick<WorkerApi, 'file' | 'acknowledge'> {
+function outboxCalls(): Pick<WorkerApi, 'file' | 'digest' | 'keep' | 'acknowledge'> {
   return {
     async file(sessionId, taskIdentifier) {
-      const id = valid.sessionId(sessionId);
-      const task = valid.taskIdentifier(taskIdentifier);
-      // What the file is made of comes from the worker's own record, not from the page.
-      const record = await getTask(id, task);
-      if (record?.state !== 'completed' || record.kind !== 'download') return undefined;
-      const body = record.parts === 0 ? await getBody(id, task) : undefined;
-      return body ? new Blob([body]) : readFile(partKeys(record));
+      const record = await completedDownload(sessionId, taskIdentifier);
+      return record && storedFile(record);
+    },
+
+    async digest(sessionId, taskIdentifier, algorithm) {
+      const hash = valid.digestAlgorithm(algorithm);
+      const record = await completedDownload(sessionId, taskIdentifier);
+      const file = record && (await storedFile(record));
+      return file && digestOfFile(file, hash);
+    },
+
+    async keep(sessionId, taskIdentifier, name, metadata) {
+      const checked = valid.keptFile(name, metadata);
+      const record = await completedDownload(sessionId, taskIdentifier);
+      return record !== undefined && keep(record, checked.name, checked.metadata);
     },
 
     async acknowledge(sessionId, seq) {
@@ -206,6 +216,15 @@ function outboxCalls(): Pick<WorkerApi, 'file' | 'acknowledge'> {
       await acknowledge(id, seq);
     },
   };
+}
+
+/**
+ * A completed download's record, or undefined. What its file is made of comes from the
+ * worker's own record, not from the page.
+ */
+async function completedDownload(sessionId: unknown, taskIdentifier: unknown): Promise<TaskRecord | undefined> {
+  const record = await getTask(valid.sessionId(sessionId), valid.taskIdentifier(taskIdentifier));
+  return record?.state === 'completed' && record.kind === 'download' ? record : undefined;
 }
 
 /** What `debugState()` shows of a task. */

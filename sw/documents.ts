@@ -3,7 +3,8 @@
  * URL in the worker's scope that this answers from the stored file, with byte ranges, so a
  * `<video>` or `<audio>` plays and seeks a stored file offline, without reading it whole.
  */
-import { documentName, permanentKey } from '../common/schema.js';
+import { readDocument } from '../common/documentFile.js';
+import { documentName } from '../common/schema.js';
 import { quote } from '../common/quote.js';
 import { filesCache } from './store/parts.js';
 
@@ -21,10 +22,10 @@ export function isDocumentRequest(request: Request): boolean {
 export async function serveDocument(request: Request): Promise<Response> {
   const url = new URL(request.url);
   const name = documentName(url.pathname);
-  const stored = name === null ? undefined : await (await filesCache()).match(permanentKey(name));
+  const stored = name === null ? undefined : await readDocument(await filesCache(), name);
   if (!stored) return new Response(`No document ${quote(name)} is stored`, { status: 404, headers: { 'Content-Type': 'text/plain' } });
   // Backed by storage: a slice reads only its own bytes.
-  const file = await stored.blob();
+  const { file } = stored;
   const headers = new Headers({
     'Accept-Ranges': 'bytes',
     'Content-Type': stored.headers.get('Content-Type') || 'application/octet-stream',

@@ -68,6 +68,16 @@ export async function hashStream(hash: IHasher, body: ReadableStream<Uint8Array>
 }
 
 /**
+ * The digest of a stored file, as SRI writes it, read once in a stream (memory stays flat):
+ * a file without `integrity` is not hashed as it arrives, but its digest can be asked.
+ */
+export async function digestOfFile(file: Blob, algorithm: DigestAlgorithm): Promise<string> {
+  const hash = await hasher(algorithm);
+  await hashStream(hash, file.stream());
+  return digestOf(algorithm, hash);
+}
+
+/**
  * A finished download's outcome with its digest, or, where its `integrity` does not allow the
  * bytes, an `integrityMismatch` URLError in its place: the file is not handed over.
  */

@@ -1,5 +1,5 @@
 import type { TaskInit } from '../common/protocol.js';
-import type { ConfigurationRecord, RequestRecord } from '../common/schema.js';
+import type { ConfigurationRecord, DigestAlgorithm, RequestRecord } from '../common/schema.js';
 import { parseIntegrity } from './sri.js';
 import { quote } from '../common/quote.js';
 
@@ -19,6 +19,27 @@ export function taskIdentifier(value: unknown): number {
     throw new TypeError(`A task identifier must be a positive integer, not ${quote(value)}`);
   }
   return value as number;
+}
+
+/** A hash a file's digest can be asked in, as SRI names it. */
+export function digestAlgorithm(value: unknown): DigestAlgorithm {
+  if (value !== 'sha256' && value !== 'sha384' && value !== 'sha512') {
+    throw new TypeError(`A digest algorithm must be 'sha256', 'sha384' or 'sha512', not ${quote(value)}`);
+  }
+  return value;
+}
+
+/** A name to keep a file under, with what the page knows of the file (see `keep`). */
+export function keptFile(name: unknown, metadata: unknown): { name: string; metadata: { type: string; url: string; digest: string } } {
+  if (typeof name !== 'string' || name.length === 0 || name.length > 1024)
+    throw new TypeError(`A file name must be a non-empty string of at most 1024 characters, not ${quote(name)}`);
+  const { type, url, digest } = (metadata ?? {}) as Record<string, unknown>;
+  for (const [field, value] of Object.entries({ type, url, digest })) {
+    // Header values: a character that a header cannot carry would fail the store's write.
+    if (typeof value !== 'string' || value.length > 8192 || /[^\t\x20-\x7e\x80-\xff]/.test(value))
+      throw new TypeError(`A kept file's ${field} must be a header value, not ${quote(value)}`);
+  }
+  return { name, metadata: { type: type as string, url: url as string, digest: digest as string } };
 }
 
 /** An absolute `http:` or `https:` URL, the only kind Apple's background sessions allow. */
