@@ -1,5 +1,5 @@
 import { serializeError } from '../../common/errors.js';
-import { partKeys, type EventRecord, type ResponseRecord, type TaskEvent, type TransactionRecord } from '../../common/schema.js';
+import { keptKey, partKeys, type EventRecord, type ResponseRecord, type TaskEvent, type TransactionRecord } from '../../common/schema.js';
 import { taskMetrics, withTransactions } from '../metrics.js';
 import { owns } from '../../common/lifecycle.js';
 import { announce, notificationsGranted } from '../launch.js';
@@ -141,17 +141,21 @@ async function ackBound(tx: BatchTransaction, sessionId: string, seq: number): P
  * Removes a session's delivered events, every one up to `seq` (at most the highest handed out
  * to pages), with what they pointed to: a task whose last event was seen leaves the session
  * (as in URLSession), a delivered file's temporary location goes (a file the delegate kept was
- * copied).
+ * moved out of it, and a move left half done goes too).
  */
 export async function acknowledge(sessionId: string, seq: number): Promise<void> {
   // In the transaction of the worker's other writes of the moment (the completions): with many
   // tasks ending, a transaction of its own waited for them and held them up.
-  const delivered = await inBatch(async (tx) => {
+  const { delivered, keys } = await inBatch(async (tx) => {
     // Events are numbered in order: those up to the bound (of this session) are delivered.
     const events = tx.objectStore('events');
     const upTo = await events.getAll(IDBKeyRange.upperBound(await ackBound(tx, sessionId, seq)));
     const delivered = upTo.filter((event) => event.sessionId === sessionId);
     const deletes: Promise<unknown>[] = [];
+    // A file whose move into the permanent store was begun and not finished: its handler gave it up.
+    const halfMoved = delivered.flatMap((event) =>
+      event.type === 'didFinishDownloadingTo' && event.parts > 0 ? [tx.objectStore('tasks').get([sessionId, event.taskIdentifier])] : [],
+    );
     // Where no other session's event is among them (the usual case), one request deletes all.
     const alone = delivered.length === upTo.length;
     if (alone && delivered.length > 0) deletes.push(events.delete(IDBKeyRange.bound(upTo[0]!.seq, upTo.at(-1)!.seq)));
@@ -161,11 +165,12 @@ export async function acknowledge(sessionId: string, seq: number): Promise<void>
       else if (event.parts === 0) deletes.push(tx.objectStore('bodies').delete([sessionId, event.taskIdentifier]));
     }
     await Promise.all(deletes);
-    return delivered;
+    const moves = (await Promise.all(halfMoved)).filter((task) => task?.keptIn !== undefined && task.keptAs === undefined);
+    return { delivered, keys: moves.flatMap((task) => Array.from({ length: task!.parts }, (_, part) => keptKey(task!.keptIn!, part))) };
   });
   const ended = delivered.flatMap((event) => (event.type === 'didCompleteWithError' ? [event.taskIdentifier] : []));
   // Other pages of the session learn that the tasks have left it.
   changed(sessionId, ended, ended.length > 0);
   // Without holding up the page's next call: what a stopped worker leaves, `attach` sweeps.
-  void deleteKeys(delivered.flatMap((event) => (event.type === 'didFinishDownloadingTo' ? partKeys({ ...event, sessionId }) : [])));
+  void deleteKeys([...keys, ...delivered.flatMap((event) => (event.type === 'didFinishDownloadingTo' ? partKeys({ ...event, sessionId }) : []))]);
 }
