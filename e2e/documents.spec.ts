@@ -224,8 +224,13 @@ test('moveTo is a move: the parts leave the temporary location as they enter the
             const kept = await sha256(await documents.get('model.bin'));
             const copy = await sha256(await documents.get('copy.bin'));
             const listed = (await documents.list()).map(({ name, size }) => ({ name, size })).sort((a, b) => a.name.localeCompare(b.name));
+            // Served by the worker from its parts: whole, and a range across parts.
+            const url = await documents.url('model.bin');
+            const served = await sha256(await (await fetch(url)).blob());
+            const range = await sha256(await (await fetch(url, { headers: { Range: 'bytes=2000000-12000000' } })).blob());
+            const expected = await sha256((await documents.get('model.bin'))!.slice(2_000_000, 12_000_001));
             await documents.delete('model.bin');
-            resolve([...seen, { kept, copy, listed, deleted: await stored() }]);
+            resolve([...seen, { kept, copy, listed, served, range: range === expected, deleted: await stored() }]);
           },
         });
         session.downloadTask(urls[0]!).resume();
@@ -255,6 +260,8 @@ test('moveTo is a move: the parts leave the temporary location as they enter the
   expect(end).toEqual({
     kept: otherSha,
     copy: sha,
+    served: otherSha,
+    range: true,
     listed: [
       { name: 'copy.bin', size: 20 * MiB },
       { name: 'model.bin', size: 20 * MiB },

@@ -1,6 +1,8 @@
 import { expect, test } from '@playwright/test';
 import { documentName, documentPath } from '../../common/schema.js';
 import { byteRange } from '../../sw/documents.js';
+import { keptParts, keptSize, PARTS, SIZE } from '../../common/documentFile.js';
+import { keptKey, permanentName } from '../../common/schema.js';
 
 test('byteRange reads one range as RFC 9110 does: whole file, a slice, or past the end', () => {
   expect(byteRange(null, 100)).toBeUndefined();
@@ -27,4 +29,16 @@ test('a stored file is served under any scope, its name one path segment', () =>
   expect(documentName('/__bgdl__/files/~a/b')).toBeNull();
   expect(documentName('/__bgdl__/files/~%E0%A4%A')).toBeNull();
   expect(documentName('/other/path')).toBeNull();
+});
+
+test("a kept file's entry names its parts by folder and count; an entry with the bytes names none", () => {
+  const entry = new Response(null, { headers: { [PARTS]: `${encodeURIComponent('a/b')}/3`, [SIZE]: '20971520' } });
+  expect(keptParts(entry)).toEqual([keptKey('a/b', 0), keptKey('a/b', 1), keptKey('a/b', 2)]);
+  expect(keptSize(entry)).toBe(20971520);
+  const whole = new Response('abc', { headers: { 'Content-Length': '3' } });
+  expect(keptParts(whole)).toBeNull();
+  expect(keptSize(whole)).toBe(3);
+  expect(keptParts(new Response(null, { headers: { [PARTS]: 'no count' } }))).toBeNull();
+  // Kept parts are not files of the store.
+  expect(permanentName(new URL(keptKey('x', 0), 'https://app.example').href)).toBeNull();
 });

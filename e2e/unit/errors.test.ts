@@ -14,6 +14,8 @@ test('other errors keep their name and class where it is a standard one', () => 
   expect(deserializeError(serializeError(new TypeError('bad')))).toBeInstanceOf(TypeError);
   const quota = deserializeError(serializeError(new DOMException('full', 'QuotaExceededError')));
   expect(quota).toMatchObject({ name: 'QuotaExceededError', message: 'full' });
+  // As the browser gives it: a page tells a full disk by `instanceof DOMException` and its name.
+  expect(quota).toBeInstanceOf(DOMException);
   expect(deserializeError(serializeError('a string'))).toMatchObject({ name: 'Error', message: 'a string' });
 });
 
