@@ -147,15 +147,9 @@ export interface TaskRecord {
   earliestBeginDate: number | null;
   /** 0 (lowest) to 1 (highest); 0.5 by default. Higher starts first. */
   priority: number;
-  /**
-   * When the task was last resumed (ms since the epoch, with a fraction that orders tasks
-   * resumed in the same ms): tasks of equal priority start in this order. 0 if never.
-   */
+  /** When last resumed (ms since the epoch, a fraction orders those of one ms): equal priorities start in this order; 0: never. */
   resumedAt?: number;
-  /**
-   * When the task fails as `timedOut` if it has not ended (`timeoutIntervalForResource` after
-   * its first resume), ms since the epoch; null before its first resume.
-   */
+  /** When the task fails as `timedOut` if not ended (`timeoutIntervalForResource` after its first resume); null before it. */
   deadline?: number | null;
   /** Waits for good conditions: the session is discretionary, or no page was visible at resume. */
   discretionary: boolean;
@@ -301,10 +295,7 @@ export function temporaryFolder(sessionId: string, taskIdentifier?: number): str
   return `${FILE_PREFIX}tmp/${segment(sessionId)}/${taskIdentifier === undefined ? '' : `${taskIdentifier}/`}`;
 }
 
-/**
- * Cache key of a part of a file in the permanent store, moved there from its temporary key by
- * `moveTo` (a folder per move, `folder`, that the file's entry names).
- */
+/** Cache key of a part of a file `moveTo` moved into the permanent store (a `folder` per move). */
 export function keptKey(folder: string, part: number): string {
   return `${FILE_PREFIX}kept/${segment(folder)}/${part}`;
 }
