@@ -224,3 +224,37 @@ test('documents.save() streams a kept file to the file the user picks (here a fi
   test.skip(saved === 'no file system', 'This browser has no origin private file system to stand for the picked file (WebKitGTK: no getDirectory)');
   expect(saved).toBe(await server.sha256(id, '20m'));
 });
+
+test('documents.save() where there is no file picker: a link to the file, which the worker answers as an attachment with the bytes kept', async ({
+  page,
+  server,
+}) => {
+  const id = unique('attached');
+  await recordSession(page, unique('fallback'));
+  await setMoveTo(page, 'notes');
+  const task = await startDownload(page, server.url(`/files/3m?seed=${id}&id=${id}`));
+  await waitForFinishEvents(page);
+  const clicked = await page.evaluate(async (name) => {
+    // As in Firefox and Safari: no picker. The click is what the browser would download.
+    Object.assign(globalThis, { showSaveFilePicker: undefined });
+    const links: { href: string; download: string }[] = [];
+    HTMLAnchorElement.prototype.click = function (this: HTMLAnchorElement) {
+      links.push({ href: this.href, download: this.download });
+    };
+    await globalThis.bgdl.documents.save(name);
+    const answer = await fetch(links[0]!.href);
+    const digest = await crypto.subtle.digest('SHA-256', await answer.arrayBuffer());
+    return {
+      links: links.map(({ href, download }) => ({ path: new URL(href).pathname + new URL(href).search, download })),
+      status: answer.status,
+      disposition: answer.headers.get('Content-Disposition'),
+      sha256: [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join(''),
+    };
+  }, `notes-${task}`);
+  expect(clicked).toEqual({
+    links: [{ path: `/__bgdl__/files/~notes-${task}?download`, download: `notes-${task}` }],
+    status: 200,
+    disposition: `attachment; filename*=UTF-8''notes-${task}`,
+    sha256: await server.sha256(id, '3m'),
+  });
+});

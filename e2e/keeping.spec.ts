@@ -11,9 +11,9 @@ test('digestFor: a file downloaded without integrity is hashed from storage when
   server,
 }) => {
   const id = unique('digest');
-  // Larger than a part, slow enough to be stored in several.
-  const url = server.url(`/files/20m?seed=${id}&id=${id}&rate=8000000`);
-  const bytes = Buffer.from(await (await fetch(server.url(`/files/20m?seed=${id}&id=${unique('ref')}`))).arrayBuffer());
+  // Larger than a part (at most 4 MiB as streamed): stored in several.
+  const url = server.url(`/files/12m?seed=${id}&id=${id}`);
+  const bytes = Buffer.from(await (await fetch(server.url(`/files/12m?seed=${id}&id=${unique('ref')}`))).arrayBuffer());
   const seen = await page.evaluate(
     ({ identifier, url }) => {
       const { URLSession, URLSessionConfiguration } = globalThis.bgdl;
@@ -55,7 +55,7 @@ test('moveTo is a move: the parts leave the temporary location as they enter the
 }) => {
   const id = unique('moved');
   const other = unique('other');
-  const urls = [id, other].map((seed) => server.url(`/files/20m?seed=${seed}&id=${seed}&rate=8000000`));
+  const urls = [id, other].map((seed) => server.url(`/files/12m?seed=${seed}&id=${seed}`));
   const seen = await page.evaluate(
     ({ identifier, urls }) => {
       const { URLSession, URLSessionConfiguration, documents } = globalThis.bgdl;
@@ -89,8 +89,8 @@ test('moveTo is a move: the parts leave the temporary location as they enter the
             // Served by the worker from its parts: whole, and a range across parts.
             const url = await documents.url('model.bin');
             const served = await sha256(await (await fetch(url)).blob());
-            const range = await sha256(await (await fetch(url, { headers: { Range: 'bytes=2000000-12000000' } })).blob());
-            const expected = await sha256((await documents.get('model.bin'))!.slice(2_000_000, 12_000_001));
+            const range = await sha256(await (await fetch(url, { headers: { Range: 'bytes=2000000-10000000' } })).blob());
+            const expected = await sha256((await documents.get('model.bin'))!.slice(2_000_000, 10_000_001));
             await documents.delete('model.bin');
             resolve([...seen, { kept, copy, listed, served, range: range === expected, deleted: await stored() }]);
           },
@@ -101,7 +101,7 @@ test('moveTo is a move: the parts leave the temporary location as they enter the
     { identifier: unique('move'), urls },
   );
   const [first, second, end] = seen;
-  const [sha, otherSha] = [await server.sha256(id, '20m'), await server.sha256(other, '20m')];
+  const [sha, otherSha] = [await server.sha256(id, '12m'), await server.sha256(other, '12m')];
   // Each file's parts were moved; the location read them where they went.
   const parts = (first!.before as { tmp: number }).tmp;
   const otherParts = (second!.before as { tmp: number }).tmp;
@@ -125,8 +125,8 @@ test('moveTo is a move: the parts leave the temporary location as they enter the
     served: otherSha,
     range: true,
     listed: [
-      { name: 'copy.bin', size: 20 * MiB },
-      { name: 'model.bin', size: 20 * MiB },
+      { name: 'copy.bin', size: 12 * MiB },
+      { name: 'model.bin', size: 12 * MiB },
     ],
     deleted: { tmp: 0, kept: 0, files: 1 },
   });
