@@ -87,6 +87,7 @@ test('bgdl.help() prints the article’s examples for this version of the librar
   expect(help).toContain('backgroundTask.suspend()');
   expect(help).toContain('await urlSession.debugState()');
   expect(help).toContain('willBeginDelayedRequest(session, task, request)');
+  expect(help).toContain("await location.digestFor('sha256')");
 
   // The examples, as typed in the console (with a small file of the test server), do what they say.
   const id = unique('help');
@@ -102,6 +103,7 @@ test('bgdl.help() prints the article’s examples for this version of the librar
   await expect.poll(() => messages.some((text) => text === 'every event delivered'), { timeout: 60_000 }).toBe(true);
   expect(messages.some((text) => /^completed \d+ ok$/.test(text))).toBe(true);
   expect(messages).toContain('requests 1');
+  expect(messages).toContain(`sha256-${Buffer.from(await server.sha256(id, '2m'), 'hex').toString('base64')}`);
   expect(await page.evaluate(async () => (await globalThis.bgdl.documents.list()).map(({ name }) => name))).toEqual(['report.bin']);
   const stats = await server.stats(id);
   expect(stats.completed).toBe(1);
