@@ -59,8 +59,9 @@ export async function keep(task: TaskRecord, name: string, metadata: KeptMetadat
     } else if (!(await cache.match(keptKey(folder, part)))) return false;
   }
   const size = (await storedFile({ ...task, keptIn: folder }))?.size ?? 0;
-  await replace(cache, name, new Response(null, { headers: { ...headers, [SIZE]: String(size), [PARTS]: `${encodeURIComponent(folder)}/${task.parts}` } }));
+  // The name first: a later name then copies, and two entries never name one folder.
   await recordMove(task, { keptIn: folder, keptAs: name });
+  await replace(cache, name, new Response(null, { headers: { ...headers, [SIZE]: String(size), [PARTS]: `${encodeURIComponent(folder)}/${task.parts}` } }));
   return true;
 }
 

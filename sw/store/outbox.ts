@@ -1,11 +1,21 @@
 import { serializeError } from '../../common/errors.js';
-import { keptKey, partKeys, type EventRecord, type ResponseRecord, type TaskEvent, type TransactionRecord } from '../../common/schema.js';
+import {
+  keptKey,
+  partKeys,
+  permanentKey,
+  type EventRecord,
+  type TaskRecord,
+  type ResponseRecord,
+  type TaskEvent,
+  type TransactionRecord,
+} from '../../common/schema.js';
 import { taskMetrics, withTransactions } from '../metrics.js';
 import { owns } from '../../common/lifecycle.js';
 import { announce, notificationsGranted } from '../launch.js';
 import { inBatch, type BatchTransaction } from './batch.js';
 import { getDatabase } from './database.js';
-import { deleteKeys } from './parts.js';
+import { keptParts } from '../../common/documentFile.js';
+import { deleteKeys, filesCache } from './parts.js';
 import { changed } from './tasks.js';
 
 /**
@@ -146,14 +156,14 @@ async function ackBound(tx: BatchTransaction, sessionId: string, seq: number): P
 export async function acknowledge(sessionId: string, seq: number): Promise<void> {
   // In the transaction of the worker's other writes of the moment (the completions): with many
   // tasks ending, a transaction of its own waited for them and held them up.
-  const { delivered, keys } = await inBatch(async (tx) => {
+  const { delivered, moves } = await inBatch(async (tx) => {
     // Events are numbered in order: those up to the bound (of this session) are delivered.
     const events = tx.objectStore('events');
     const upTo = await events.getAll(IDBKeyRange.upperBound(await ackBound(tx, sessionId, seq)));
     const delivered = upTo.filter((event) => event.sessionId === sessionId);
     const deletes: Promise<unknown>[] = [];
-    // A file whose move into the permanent store was begun and not finished: its handler gave it up.
-    const halfMoved = delivered.flatMap((event) =>
+    // A file whose move into the permanent store was begun: its parts go unless an entry names them.
+    const moved = delivered.flatMap((event) =>
       event.type === 'didFinishDownloadingTo' && event.parts > 0 ? [tx.objectStore('tasks').get([sessionId, event.taskIdentifier])] : [],
     );
     // Where no other session's event is among them (the usual case), one request deletes all.
@@ -165,12 +175,24 @@ export async function acknowledge(sessionId: string, seq: number): Promise<void>
       else if (event.parts === 0) deletes.push(tx.objectStore('bodies').delete([sessionId, event.taskIdentifier]));
     }
     await Promise.all(deletes);
-    const moves = (await Promise.all(halfMoved)).filter((task) => task?.keptIn !== undefined && task.keptAs === undefined);
-    return { delivered, keys: moves.flatMap((task) => Array.from({ length: task!.parts }, (_, part) => keptKey(task!.keptIn!, part))) };
+    return { delivered, moves: (await Promise.all(moved)).filter((task) => task?.keptIn !== undefined) as TaskRecord[] };
   });
   const ended = delivered.flatMap((event) => (event.type === 'didCompleteWithError' ? [event.taskIdentifier] : []));
   // Other pages of the session learn that the tasks have left it.
   changed(sessionId, ended, ended.length > 0);
   // Without holding up the page's next call: what a stopped worker leaves, `attach` sweeps.
-  void deleteKeys([...keys, ...delivered.flatMap((event) => (event.type === 'didFinishDownloadingTo' ? partKeys({ ...event, sessionId }) : []))]);
+  void deleteKeys(delivered.flatMap((event) => (event.type === 'didFinishDownloadingTo' ? partKeys({ ...event, sessionId }) : [])));
+  for (const task of moves) void dropUnkept(task);
+}
+
+/**
+ * Deletes the parts a move took out of a delivered file's temporary location, unless the
+ * entry of the name it was kept under names them: a handler gave the file up mid-move.
+ */
+async function dropUnkept({ keptIn, keptAs, parts }: TaskRecord): Promise<void> {
+  const cache = await filesCache();
+  const entry = keptAs === undefined ? undefined : await cache.match(permanentKey(keptAs));
+  const keys = Array.from({ length: parts }, (_, part) => keptKey(keptIn!, part));
+  if (entry && keptParts(entry)?.[0] === keys[0]) return;
+  await Promise.all(keys.map((key) => cache.delete(key)));
 }
