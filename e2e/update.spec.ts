@@ -41,29 +41,35 @@ function workerStates(page: AppPage): Promise<{ installing?: string; waiting?: s
 
 /**
  * Asks the browser to look for a new version of the worker until it has one: one installing
- * or waiting, or answering as the controller. The answer of `update()` is not awaited: in two
- * CI runs it never settled in the stream project (60 s, asked again every 10 s), so the test
- * looks at the workers themselves, asking again every 10 s.
+ * or waiting, or answering as the controller; resolves to whether `unstick` was needed. The
+ * answer of `update()` is not awaited, and it is asked again every 10 s: in CI24 and CI26's
+ * stream project no new version came in 60 s while the old worker streamed (never here, run
+ * alone). Past 20 s, each ask first calls `unstick` (the stream project stops the old worker,
+ * as the browser does to a long-running one).
  */
-async function checkForUpdate(page: AppPage, version: number): Promise<void> {
+async function checkForUpdate(page: AppPage, version: number, unstick: () => Promise<void>): Promise<boolean> {
+  const started = Date.now();
   let asked = 0;
+  let unstuck = false;
   await expect
     .poll(
       async () => {
         if (Date.now() - asked > 10_000) {
           asked = Date.now();
+          if (asked - started > 20_000) await unstick().then(() => (unstuck = true));
           await page.evaluate(async () => void (await navigator.serviceWorker.getRegistration())!.update().catch(() => undefined));
         }
         const { installing, waiting } = await workerStates(page);
         return installing !== undefined || waiting !== undefined || (await controllerVersion(page)) === version;
       },
-      { timeout: 60_000 },
+      { timeout: 90_000 },
     )
     .toBe(true);
+  return unstuck;
 }
 
 test('a new worker version activating mid-download keeps every task, byte and undelivered event', async ({ engine, serveApp, openAppPage, stopWorkers }) => {
-  test.setTimeout(180_000);
+  test.setTimeout(240_000);
   // The demo app, served from a copy whose sw.js the test can change.
   const dir = await mkdtemp(path.join(tmpdir(), 'bgdl-update-'));
   await cp(path.join(ROOT, 'dist/demo'), dir, { recursive: true });
@@ -101,14 +107,14 @@ test('a new worker version activating mid-download keeps every task, byte and un
 
   // Version 2 of the worker: it installs, skips waiting, activates and claims the page.
   await writeFile(worker, original + versionMarker(2));
-  await checkForUpdate(page, 2);
+  const unstuck = await checkForUpdate(page, 2, async () => void (engine === 'stream' && (await stopWorkers())));
   await expect.poll(async () => (await workerStates(page)).installing, { timeout: 30_000 }).toBeUndefined();
   if (engine === 'stream') {
     // Chromium activates a skipWaiting() worker only once the old one has no event open, and the
     // old one's events stay open while it streams (measured: the new version waited until the
     // download ended). Stop the old worker, as the browser does to a long-running one.
     await page.waitForTimeout(1000);
-    expect(await workerStates(page)).toEqual({ waiting: 'installed', active: 'activated' });
+    if (!unstuck) expect(await workerStates(page)).toEqual({ waiting: 'installed', active: 'activated' });
     expect((await server.stats(big.id)).bytesSent).toBeLessThan(big.size);
     await stopWorkers();
   }
