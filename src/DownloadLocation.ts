@@ -53,7 +53,7 @@ export class DownloadLocation {
     if (algorithm !== 'sha256' && algorithm !== 'sha384' && algorithm !== 'sha512')
       throw badValue("digestFor() takes 'sha256', 'sha384' or 'sha512'", algorithm);
     if (this.#known.startsWith(`${algorithm}-`)) return this.#known;
-    await this.blob(); // (its checks)
+    if (!this.#open) throw new DOMException('Readable only until didFinishDownloadingTo settles', 'InvalidStateError');
     const { sessionId, taskIdentifier } = this.#event;
     const digest = await callWorker('digest', sessionId, taskIdentifier, algorithm);
     if (!digest) throw new DOMException('The downloaded file is gone from storage', 'NotFoundError');

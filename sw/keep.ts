@@ -58,10 +58,13 @@ export async function keep(task: TaskRecord, name: string, metadata: KeptMetadat
       await cache.delete(key);
     } else if (!(await cache.match(keptKey(folder, part)))) return false;
   }
-  const size = (await storedFile({ ...task, keptIn: folder }))?.size ?? 0;
   // The name first: a later name then copies, and two entries never name one folder.
   await recordMove(task, { keptIn: folder, keptAs: name });
-  await replace(cache, name, new Response(null, { headers: { ...headers, [SIZE]: String(size), [PARTS]: `${encodeURIComponent(folder)}/${task.parts}` } }));
+  await replace(
+    cache,
+    name,
+    new Response(null, { headers: { ...headers, [SIZE]: String(task.countOfBytesReceived), [PARTS]: `${encodeURIComponent(folder)}/${task.parts}` } }),
+  );
   return true;
 }
 

@@ -50,13 +50,6 @@ export async function deleteKeys(keys: string[]): Promise<void> {
   await Promise.all(keys.map((key) => cache.delete(key)));
 }
 
-/** Stored parts as one Blob (backed by storage), or undefined if one is gone. */
-export async function readFile(keys: string[]): Promise<Blob | undefined> {
-  const cache = await filesCache();
-  const blobs = await Promise.all(keys.map(async (key) => (await cache.match(key))?.blob()));
-  return blobs.includes(undefined) ? undefined : new Blob(blobs as Blob[]);
-}
-
 /**
  * Copies stored entries from the keys `from` to the keys `to`, one by one (a copy of a stored
  * response is a handle, not its bytes in memory). Returns false, having copied nothing more,
