@@ -104,6 +104,7 @@ export async function downloadAttempt(ctx: AttemptContext, again: boolean): Prom
   }
   const { url } = requestOf(task);
   if (!placement) throw new URLError('badServerResponse', `The server answered a range that was not asked for (${url})`);
+  ctx.idle.touch(); // the headers are data; the waits on storage below are not the network's
   const size = saved.countOfBytesExpectedToReceive >= 0 && placement.start > 0 ? saved.countOfBytesExpectedToReceive : placement.size;
   await admit(ctx, response, size >= 0 ? size - placement.start : -1);
   let fileResponse = saved.response;
@@ -124,6 +125,7 @@ export async function downloadAttempt(ctx: AttemptContext, again: boolean): Prom
   if (size > limit) throw tooLarge(url, limit);
   let body: ReadableStream<Uint8Array> | undefined;
   if (first && response.status === 200) {
+    ctx.idle.touch();
     const whole = await storeWhole(ctx, response, fileResponse!, size, limit);
     if (whole && !(whole instanceof ReadableStream)) return whole;
     body = whole;
@@ -132,6 +134,7 @@ export async function downloadAttempt(ctx: AttemptContext, again: boolean): Prom
   const partsBy = partOwners(saved, parts);
   // Only a file whose request names its digest is hashed: hashing every body halved the engine's pace.
   const digest = saved.originalRequest.integrity ? await hashParts(saved, parts, partsBy) : undefined;
+  ctx.idle.touch();
   const stored = await storeParts(ctx, body ?? response.body!, { start: placement.start, size, limit, parts, partsBy, first, digest });
   if (!stored) return;
   return { response: fileResponse!, size: stored.kept, parts: stored.parts, partsBy: stored.partsBy };
@@ -162,6 +165,7 @@ async function request(ctx: AttemptContext, saved: TaskRecord, offset: number): 
   }
   let response: Response;
   const aborts = AbortSignal.any([signal, idle.signal]);
+  idle.touch(); // the wait for data starts with the request, not with the reads of the task before it
   const transaction = startTransaction('stream', { url, method, range: headers.get('Range') });
   ctx.transactions.push(transaction);
   try {
