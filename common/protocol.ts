@@ -90,8 +90,11 @@ export type TaskView = Pick<
   | 'receivedAtStart'
 > & { response: ResponseView | null };
 
-/** A response as a page gets it: its headers as one object, a name to its value, and its file's name. */
-export type ResponseView = Omit<ResponseRecord, 'headers'> & { headers: Record<string, string>; suggestedFilename: string };
+/**
+ * A response as a page gets it: its headers as one string of `name:value` lines (one string
+ * clones far faster than an object of ten), and its file's name.
+ */
+export type ResponseView = Omit<ResponseRecord, 'headers'> & { headers: string; suggestedFilename: string };
 
 /** A session's tasks, the events waiting for its delegate, and the transfers to start. */
 export interface SessionSnapshot {

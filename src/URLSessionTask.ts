@@ -166,7 +166,9 @@ export class URLSessionTask {
         ...rest,
         statusCode,
         get headers() {
-          return (made ??= new Headers(headers));
+          return (made ??= new Headers(
+            headers ? headers.split('\n').map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1)]) : [],
+          ));
         },
       };
     }

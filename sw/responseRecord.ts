@@ -30,7 +30,8 @@ export function withResponseFields(record: Omit<ResponseRecord, 'expectedContent
  * control characters become `_`.
  */
 export function suggestedFilename(response: Pick<ResponseRecord, 'url' | 'headers'>): string {
-  const disposition = new Headers(response.headers).get('Content-Disposition') ?? '';
+  // Found in the pairs rather than through a Headers: a page re-attaching 1,000 tasks asks 1,000 names.
+  const disposition = response.headers.find(([name]) => name.toLowerCase() === 'content-disposition')?.[1] ?? '';
   const extended = /filename\*\s*=\s*(?:UTF-8|ISO-8859-1)?'[^']*'([^;\s]+)/i.exec(disposition)?.[1];
   const plain = /(?:^|;)\s*filename\s*=\s*(?:"((?:\\.|[^"\\])*)"|([^;\s]+))/i.exec(disposition);
   let segment = '';

@@ -1,5 +1,5 @@
 import type { TaskView } from '../common/protocol.js';
-import type { TaskRecord } from '../common/schema.js';
+import type { RequestRecord, TaskRecord } from '../common/schema.js';
 import { suggestedFilename } from './responseRecord.js';
 
 /**
@@ -16,7 +16,8 @@ export function taskView(task: TaskRecord): TaskView {
     state,
     taskDescription,
     originalRequest,
-    ...(currentRequest ? { currentRequest } : {}),
+    // The page falls back to the original request: most tasks send it as it is.
+    ...(currentRequest && !sameRequest(currentRequest, originalRequest) ? { currentRequest } : {}),
     countOfBytesSent,
     countOfBytesExpectedToSend,
     countOfBytesReceived,
@@ -30,15 +31,24 @@ export function taskView(task: TaskRecord): TaskView {
     engine,
     transferId,
     receivedAtStart,
-    response: response && { ...response, headers: headerObject(response.headers), suggestedFilename: suggestedFilename(response) },
+    response: response && { ...response, headers: headerLines(response.headers), suggestedFilename: suggestedFilename(response) },
   };
 }
 
+/** Whether two requests are one: the same URL, method and headers. */
+function sameRequest(a: RequestRecord, b: RequestRecord): boolean {
+  return (
+    a.url === b.url &&
+    a.method === b.method &&
+    a.headers.length === b.headers.length &&
+    a.headers.every(([name, value], i) => b.headers[i]![0] === name && b.headers[i]![1] === value)
+  );
+}
+
 /**
- * Header pairs as one object. A response's headers come from iterating `Headers` (each name
- * once); pairs that repeat a name (resume data made elsewhere) are joined as `Headers` joins them.
+ * Header pairs as lines of `name:value` (see `ResponseView`): one string clones in a fraction of
+ * the time of an object of ten, and few pages read the headers of every task they re-attach.
  */
-function headerObject(pairs: [string, string][]): Record<string, string> {
-  const object = Object.fromEntries(pairs) as Record<string, string>;
-  return Object.keys(object).length === pairs.length ? object : Object.fromEntries(new Headers(pairs));
+function headerLines(pairs: [string, string][]): string {
+  return pairs.map(([name, value]) => `${name}:${value}`).join('\n');
 }
