@@ -209,11 +209,14 @@ export class Scheduler {
   /** Looks again at a session's tasks (`tasks`, else all), as a page's look would. */
   async #look(sessionId: string, tasks?: TaskRecord[]): Promise<void> {
     const current = tasks ? await Promise.all(tasks.map((task) => getTask(sessionId, task.taskIdentifier))) : (await readSession(sessionId)).tasks;
-    await this.reconcile(
+    const orders = await this.reconcile(
       sessionId,
       current.flatMap((task) => (task ? [task] : [])),
       this.preferred,
     ).catch(() => undefined);
+    // Only a page can start a Background Fetch: the pages look again, and carry out the orders
+    // of the transfers they find without a registration.
+    if (orders?.length) notify({ type: 'changed', sessionId });
   }
 
   /**
