@@ -26,8 +26,10 @@ const BYTES = /** @type {number} */ (parseSize(SIZE));
  * - `ranged-blob`: `Range` requests of 4 MiB, two at a time, each stored as `new Response(await response.blob())`.
  * - `ranged-206`: the same, each `206` handed to `cache.put` as is (Cache Storage refuses it).
  * - `read-only`: the body read in the worker and dropped: what reading costs alone.
+ * - `opfs-pipe`: the body piped (`pipeTo`, no script per chunk) into a file of the origin
+ *   private file system, written on `close()`.
  */
-const ALL = ['whole', 'wrapped', 'js-parts', 'ranged-blob', 'ranged-206', 'read-only'];
+const ALL = ['whole', 'wrapped', 'js-parts', 'ranged-blob', 'ranged-206', 'read-only', 'opfs-pipe'];
 const PATHS = (process.env.PATHS ?? ALL.join(',')).split(',').map((name) => name.trim());
 for (const name of PATHS) if (!ALL.includes(name)) throw new Error(`PATHS: unknown path ${name}`);
 
@@ -39,7 +41,12 @@ async function store(/** @type {{ url: string, way: string }} */ { url, way }) {
   try {
     if (way === 'whole') await cache.put(url, await fetch(url, { cache: 'no-store' }));
     else if (way === 'wrapped') await cache.put(url, new Response(/** @type {Response} */ (await fetch(url, { cache: 'no-store' })).body));
-    else if (way === 'read-only') {
+    else if (way === 'opfs-pipe') {
+      const file = await (await navigator.storage.getDirectory()).getFileHandle('bgdl-paths', { create: true });
+      const body = /** @type {ReadableStream<Uint8Array>} */ ((await fetch(url, { cache: 'no-store' })).body);
+      await body.pipeTo(await /** @type {any} */ (file).createWritable());
+      await (await navigator.storage.getDirectory()).removeEntry('bgdl-paths');
+    } else if (way === 'read-only') {
       const reader = /** @type {ReadableStream<Uint8Array>} */ ((await fetch(url, { cache: 'no-store' })).body).getReader();
       while (!(await reader.read()).done);
     } else if (way === 'js-parts') {
