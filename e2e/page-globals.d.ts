@@ -48,7 +48,7 @@ declare global {
   // What single tests keep in the page.
   /** tasks.spec.ts: kept for a session's `didBecomeInvalidWithError`. */
   var invalidated: unknown[];
-  /** tasks.spec.ts: the `didSendBodyData` calls, `[bytesSent, totalBytesSent, totalBytesExpectedToSend]`. */
+  /** uploads.spec.ts: the `didSendBodyData` calls, `[bytesSent, totalBytesSent, totalBytesExpectedToSend]`. */
   var sent: number[][];
   /** batching.spec.ts: the calls of `BackgroundFetchManager.prototype.fetch`, and the requests they asked. */
   var fetchCounts: { registrations: number; requests: number };
