@@ -11,13 +11,7 @@ import { chunked, flagParam, headerString, HttpError, ifRangeMatches, intParam, 
 /** @typedef {import('node:http').IncomingMessage} IncomingMessage */
 /** @typedef {import('node:http').ServerResponse<IncomingMessage>} ServerResponse */
 
-/**
- * What the handlers share with the server: its log of requests, its gates and its tokens.
- * @typedef {object} ServerContext
- * @property {(id: string, req: IncomingMessage, t: number) => { s: import('./records.mjs').IdStats, entry: import('./records.mjs').LogEntry }} recordRequest
- * @property {(name: string) => import('./records.mjs').Gate} gateFor
- * @property {Map<string, string>} tokens
- */
+/** @typedef {import('./records.mjs').ServerRecords} ServerContext */
 
 /**
  * The options of a `/files/` request, from its query (see README.md in this folder).

@@ -1,5 +1,6 @@
 // @ts-check
-/** What the test server records and answers: its types, and its records' first values. */
+/** What the test server records: its types, and the records of a running server. */
+import { headerString } from './http.mjs';
 
 /** @typedef {import('node:http').IncomingMessage} IncomingMessage */
 /** @typedef {import('node:http').ServerResponse<IncomingMessage>} ServerResponse */
@@ -74,4 +75,78 @@ export function newGate() {
 /** @returns {IdStats} */
 export function emptyStats() {
   return { requests: 0, bytesSent: 0, completed: 0, version: 1, log: [], uploads: [] };
+}
+
+/**
+ * A running server's records: each file's stats and log, the gates (`gate=NAME`) and the
+ * tokens (`token=NAME`) with their current values.
+ */
+export class ServerRecords {
+  /** Per-id stats (and content versions). @type {Map<string, IdStats>} */
+  stats = new Map();
+  /** Gates by name. @type {Map<string, Gate>} */
+  gates = new Map();
+  /** The value each token has now. @type {Map<string, string>} */
+  tokens = new Map();
+
+  /** @param {string} name */
+  gateFor(name) {
+    let gate = this.gates.get(name);
+    if (!gate) this.gates.set(name, (gate = newGate()));
+    return gate;
+  }
+
+  /** @param {string} id */
+  statsFor(id) {
+    let s = this.stats.get(id);
+    if (!s) this.stats.set(id, (s = emptyStats()));
+    return s;
+  }
+
+  /**
+   * Records a new request for `id` and returns its stats and log entry.
+   * @param {string} id
+   * @param {IncomingMessage} req
+   * @param {number} t
+   */
+  recordRequest(id, req, t) {
+    const s = this.statsFor(id);
+    s.requests++;
+    /** @type {LogEntry} */
+    const entry = {
+      method: req.method ?? 'GET',
+      range: req.headers.range ?? null,
+      ifRange: headerString(req.headers['if-range']),
+      status: 0,
+      bytesSent: 0,
+      t,
+      authorization: headerString(req.headers.authorization),
+      app: headerString(req.headers['x-app']),
+      url: req.url,
+    };
+    s.log.push(entry);
+    return { s, entry };
+  }
+
+  /**
+   * Logs a preflight (`OPTIONS`) for `id`: it is not one of the file's `requests`, so `times`
+   * and `changeEvery` count as without it.
+   * @param {string} id
+   * @param {IncomingMessage} req
+   * @param {number} t
+   * @param {number} status
+   */
+  logPreflight(id, req, t, status) {
+    const method = headerString(req.headers['access-control-request-method']);
+    const headers = headerString(req.headers['access-control-request-headers']);
+    this.statsFor(id).log.push({ method: 'OPTIONS', range: null, ifRange: null, status, bytesSent: 0, t, end: t, preflight: { method, headers } });
+  }
+
+  /** Forgets every file, token and gate (a gate held is released). */
+  reset() {
+    this.stats.clear();
+    this.tokens.clear();
+    for (const gate of this.gates.values()) gate.open();
+    this.gates.clear();
+  }
 }

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { sha256Of } from './content.mjs';
 import { fileStatsId, handleFile, handleMedia } from './files.mjs';
 import { headerString, HttpError, intParam, parseSize, sendJson, sendText } from './http.mjs';
-import { emptyStats, newGate } from './records.mjs';
+import { emptyStats, newGate, ServerRecords } from './records.mjs';
 import { serveStatic } from './static.mjs';
 
 export { parseSize };
@@ -44,250 +44,180 @@ const CORS_HEADERS = {
 const NO_STORE_PREFIXES = ['/files', '/redirect', '/upload', '/__'];
 
 /**
+ * /redirect/<n>/<rest...>
+ * @param {ServerRecords} records
+ * @param {IncomingMessage} req
+ * @param {ServerResponse} res
+ * @param {URL} url
+ * @param {number} t
+ */
+function handleRedirect(records, req, res, url, t) {
+  const m = /^\/redirect\/(\d+)(?:\/(.*))?$/.exec(url.pathname);
+  if (!m || Number(m[1]) < 1) throw new HttpError(400, 'expected /redirect/<n>/<path>, n >= 1');
+  const n = Number(m[1]);
+  const rest = m[2] ?? '';
+  const location = (n > 1 ? `/redirect/${n - 1}/${rest}` : `/${rest}`) + url.search;
+  const { entry } = records.recordRequest('redirect', req, t);
+  entry.status = 302;
+  res.writeHead(302, { Location: location, 'Content-Length': '0' });
+  res.end();
+}
+
+/**
+ * POST/PUT /upload?id=X
+ * @param {ServerRecords} records
+ * @param {IncomingMessage} req
+ * @param {ServerResponse} res
+ * @param {URL} url
+ * @param {number} t
+ */
+async function handleUpload(records, req, res, url, t) {
+  if (req.method !== 'POST' && req.method !== 'PUT') {
+    return sendText(res, 405, 'method not allowed', { Allow: 'POST, PUT, OPTIONS' });
+  }
+  const id = url.searchParams.get('id') ?? 'upload';
+  const { s, entry } = records.recordRequest(id, req, t);
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of req) {
+    hash.update(/** @type {Buffer} */ (chunk));
+    size += /** @type {Buffer} */ (chunk).length;
+  }
+  const sha256 = hash.digest('hex');
+  s.uploads.push({ size, sha256, contentType: headerString(req.headers['content-type']) });
+  entry.status = 200;
+  sendJson(res, 200, { size, sha256 });
+}
+
+/**
+ * /__stats, /__token, /__reset, /__release, /__gate, /__control, /__sha256
+ * @param {ServerRecords} records
+ * @param {ServerResponse} res
+ * @param {URL} url
+ */
+async function handleControl(records, res, url) {
+  const q = url.searchParams;
+  const { stats, tokens, gates } = records;
+  switch (url.pathname) {
+    case '/__stats': {
+      const id = q.get('id');
+      if (id !== null) return sendJson(res, 200, stats.get(id) ?? emptyStats());
+      return sendJson(res, 200, { ids: Object.fromEntries(stats) });
+    }
+    case '/__token': {
+      const name = q.get('name');
+      const value = q.get('value');
+      if (!name || !value) throw new HttpError(400, 'expected ?name=NAME&value=V');
+      tokens.set(name, value);
+      return sendText(res, 204);
+    }
+    case '/__reset':
+      records.reset();
+      return sendText(res, 204);
+    case '/__release': {
+      const name = q.get('gate');
+      if (!name) throw new HttpError(400, 'expected ?gate=NAME');
+      records.gateFor(name).open();
+      return sendText(res, 204);
+    }
+    case '/__gate': {
+      const name = q.get('gate');
+      if (!name) throw new HttpError(400, 'expected ?gate=NAME');
+      const { released, reached, held } = gates.get(name) ?? newGate();
+      return sendJson(res, 200, { released, reached, held });
+    }
+    case '/__control': {
+      const id = q.get('id');
+      const version = intParam(q, 'version');
+      if (id === null || version === undefined || version < 1) throw new HttpError(400, 'expected ?id=X&version=N (N >= 1)');
+      records.statsFor(id).version = version;
+      return sendText(res, 204);
+    }
+    case '/__sha256': {
+      const size = parseSize(q.get('size'));
+      const version = intParam(q, 'version') ?? 1;
+      if (size === null || version < 1) throw new HttpError(400, 'expected ?seed=S&version=V&size=N');
+      return sendJson(res, 200, { sha256: await sha256Of(q.get('seed') ?? 'default', version, size) });
+    }
+    default:
+      throw new HttpError(404, 'not found');
+  }
+}
+
+/**
+ * A preflight: logged with the file's requests (not counted in `requests`), so that a test can
+ * tell whether the browser sent one; answered only with `cors=full`.
+ * @param {ServerRecords} records
+ * @param {IncomingMessage} req
+ * @param {ServerResponse} res
+ * @param {URL} url
+ * @param {number} t
+ * @param {string} cors
+ */
+function handleOptions(records, req, res, url, t, cors) {
+  if (/^\/files\/([^/]+)$/.test(url.pathname)) records.logPreflight(fileStatsId(url), req, t, cors === 'full' ? 204 : 405);
+  if (cors !== 'full') {
+    // As a server or CDN that knows nothing of CORS: no preflight answer.
+    res.removeHeader('Access-Control-Allow-Origin');
+    return sendText(res, 405, 'method not allowed', { Allow: 'GET, HEAD' });
+  }
+  res.writeHead(204, {
+    // `*` allows any header but Authorization, which must be named.
+    'Access-Control-Allow-Headers': '*, Authorization',
+    'Access-Control-Allow-Methods': 'GET, HEAD, POST, PUT, OPTIONS',
+    'Access-Control-Max-Age': '600',
+  });
+  res.end();
+}
+
+/**
+ * Answers one request: its CORS headers (`cors=`), then its route.
+ * @param {ServerRecords} records
+ * @param {string} root
+ * @param {IncomingMessage} req
+ * @param {ServerResponse} res
+ */
+async function handle(records, root, req, res) {
+  const t = Date.now();
+  let url;
+  try {
+    url = new URL(req.url ?? '/', 'http://localhost');
+  } catch {
+    throw new HttpError(400, 'bad request url');
+  }
+  const cors = url.searchParams.get('cors') ?? 'full';
+  const corsHeaders = CORS_HEADERS[cors];
+  if (!corsHeaders) throw new HttpError(400, `invalid cors: ${cors} (none, simple or full)`);
+  for (const [k, v] of Object.entries(corsHeaders)) res.setHeader(k, v);
+  const p = url.pathname;
+  if (NO_STORE_PREFIXES.some((prefix) => p === prefix || p.startsWith(prefix))) res.setHeader('Cache-Control', 'no-store');
+  if (req.method === 'OPTIONS') return handleOptions(records, req, res, url, t, cors);
+  const fileMatch = /^\/files\/([^/]+)$/.exec(p);
+  if (fileMatch) return handleFile(records, req, res, url, fileMatch[1] ?? '', t);
+  if (p === '/redirect' || p.startsWith('/redirect/')) return handleRedirect(records, req, res, url, t);
+  if (p === '/upload') return handleUpload(records, req, res, url, t);
+  if (p.startsWith('/media/')) return handleMedia(records, req, res, url, t);
+  if (p.startsWith('/__')) return handleControl(records, res, url);
+  return serveStatic(root, req, res);
+}
+
+/**
  * Starts the test server.
  * @param {StartOptions} [options]
  * @returns {Promise<RunningServer>}
  */
 export async function startServer({ port = 0, host = '127.0.0.1', staticDir } = {}) {
   const root = path.resolve(staticDir ?? 'dist/demo');
-
-  /** Per-id stats (and content versions). @type {Map<string, IdStats>} */
-  const stats = new Map();
-
-  /** Gates by name (`gate=NAME`). @type {Map<string, Gate>} */
-  const gates = new Map();
-
-  /** The value each token (`token=NAME`) has now. @type {Map<string, string>} */
-  const tokens = new Map();
-
-  /** @param {string} name */
-  const gateFor = (name) => {
-    let g = gates.get(name);
-    if (!g) {
-      g = newGate();
-      gates.set(name, g);
-    }
-    return g;
-  };
-
-  /** @param {string} id */
-  const statsFor = (id) => {
-    let s = stats.get(id);
-    if (!s) {
-      s = emptyStats();
-      stats.set(id, s);
-    }
-    return s;
-  };
-
-  /**
-   * Records a new request for `id` and returns its stats and log entry.
-   * @param {string} id
-   * @param {IncomingMessage} req
-   * @param {number} t
-   */
-  const recordRequest = (id, req, t) => {
-    const s = statsFor(id);
-    s.requests++;
-    /** @type {LogEntry} */
-    const entry = {
-      method: req.method ?? 'GET',
-      range: req.headers.range ?? null,
-      ifRange: headerString(req.headers['if-range']),
-      status: 0,
-      bytesSent: 0,
-      t,
-      authorization: headerString(req.headers.authorization),
-      app: headerString(req.headers['x-app']),
-      url: req.url,
-    };
-    s.log.push(entry);
-    return { s, entry };
-  };
-
-  /**
-   * Logs a preflight (`OPTIONS`) for `id`: it is not one of the file's `requests`, so `times`
-   * and `changeEvery` count as without it.
-   * @param {string} id
-   * @param {IncomingMessage} req
-   * @param {number} t
-   * @param {number} status
-   */
-  const logPreflight = (id, req, t, status) => {
-    const method = headerString(req.headers['access-control-request-method']);
-    const headers = headerString(req.headers['access-control-request-headers']);
-    statsFor(id).log.push({ method: 'OPTIONS', range: null, ifRange: null, status, bytesSent: 0, t, end: t, preflight: { method, headers } });
-  };
-
-  /** @type {import('./files.mjs').ServerContext} */
-  const ctx = { recordRequest, gateFor, tokens };
-
-  /**
-   * /redirect/<n>/<rest...>
-   * @param {IncomingMessage} req
-   * @param {ServerResponse} res
-   * @param {URL} url
-   * @param {number} t
-   */
-  const handleRedirect = (req, res, url, t) => {
-    const m = /^\/redirect\/(\d+)(?:\/(.*))?$/.exec(url.pathname);
-    if (!m || Number(m[1]) < 1) throw new HttpError(400, 'expected /redirect/<n>/<path>, n >= 1');
-    const n = Number(m[1]);
-    const rest = m[2] ?? '';
-    const location = (n > 1 ? `/redirect/${n - 1}/${rest}` : `/${rest}`) + url.search;
-    const { entry } = recordRequest('redirect', req, t);
-    entry.status = 302;
-    res.writeHead(302, { Location: location, 'Content-Length': '0' });
-    res.end();
-  };
-
-  /**
-   * POST/PUT /upload?id=X
-   * @param {IncomingMessage} req
-   * @param {ServerResponse} res
-   * @param {URL} url
-   * @param {number} t
-   */
-  const handleUpload = async (req, res, url, t) => {
-    if (req.method !== 'POST' && req.method !== 'PUT') {
-      return sendText(res, 405, 'method not allowed', { Allow: 'POST, PUT, OPTIONS' });
-    }
-    const id = url.searchParams.get('id') ?? 'upload';
-    const { s, entry } = recordRequest(id, req, t);
-    const hash = createHash('sha256');
-    let size = 0;
-    for await (const chunk of req) {
-      hash.update(/** @type {Buffer} */ (chunk));
-      size += /** @type {Buffer} */ (chunk).length;
-    }
-    const sha256 = hash.digest('hex');
-    s.uploads.push({ size, sha256, contentType: headerString(req.headers['content-type']) });
-    entry.status = 200;
-    sendJson(res, 200, { size, sha256 });
-  };
-
-  /**
-   * /__stats, /__reset, /__control, /__sha256, /__release, /__gate
-   * @param {IncomingMessage} req
-   * @param {ServerResponse} res
-   * @param {URL} url
-   */
-  const handleControl = async (req, res, url) => {
-    const q = url.searchParams;
-    switch (url.pathname) {
-      case '/__stats': {
-        const id = q.get('id');
-        if (id !== null) return sendJson(res, 200, stats.get(id) ?? emptyStats());
-        return sendJson(res, 200, { ids: Object.fromEntries(stats) });
-      }
-      case '/__token': {
-        const name = q.get('name');
-        const value = q.get('value');
-        if (!name || !value) throw new HttpError(400, 'expected ?name=NAME&value=V');
-        tokens.set(name, value);
-        return sendText(res, 204);
-      }
-      case '/__reset':
-        stats.clear();
-        tokens.clear();
-        for (const gate of gates.values()) gate.open();
-        gates.clear();
-        return sendText(res, 204);
-      case '/__release': {
-        const name = q.get('gate');
-        if (!name) throw new HttpError(400, 'expected ?gate=NAME');
-        gateFor(name).open();
-        return sendText(res, 204);
-      }
-      case '/__gate': {
-        const name = q.get('gate');
-        if (!name) throw new HttpError(400, 'expected ?gate=NAME');
-        const { released, reached, held } = gates.get(name) ?? newGate();
-        return sendJson(res, 200, { released, reached, held });
-      }
-      case '/__control': {
-        const id = q.get('id');
-        const version = intParam(q, 'version');
-        if (id === null || version === undefined || version < 1) {
-          throw new HttpError(400, 'expected ?id=X&version=N (N >= 1)');
-        }
-        statsFor(id).version = version;
-        return sendText(res, 204);
-      }
-      case '/__sha256': {
-        const size = parseSize(q.get('size'));
-        const version = intParam(q, 'version') ?? 1;
-        if (size === null || version < 1) throw new HttpError(400, 'expected ?seed=S&version=V&size=N');
-        return sendJson(res, 200, { sha256: await sha256Of(q.get('seed') ?? 'default', version, size) });
-      }
-      default:
-        throw new HttpError(404, 'not found');
-    }
-  };
-
-  /**
-   * @param {IncomingMessage} req
-   * @param {ServerResponse} res
-   */
-  const handle = async (req, res) => {
-    const t = Date.now();
-    let url;
-    try {
-      url = new URL(req.url ?? '/', 'http://localhost');
-    } catch {
-      throw new HttpError(400, 'bad request url');
-    }
-    const cors = url.searchParams.get('cors') ?? 'full';
-    const corsHeaders = CORS_HEADERS[cors];
-    if (!corsHeaders) throw new HttpError(400, `invalid cors: ${cors} (none, simple or full)`);
-    for (const [k, v] of Object.entries(corsHeaders)) res.setHeader(k, v);
-    const p = url.pathname;
-    if (NO_STORE_PREFIXES.some((prefix) => p === prefix || p.startsWith(prefix))) {
-      res.setHeader('Cache-Control', 'no-store');
-    }
-
-    if (req.method === 'OPTIONS') {
-      // A preflight is logged with the file's requests (not counted in `requests`), so that a
-      // test can tell whether the browser sent one.
-      const fileId = /^\/files\/([^/]+)$/.exec(p) ? fileStatsId(url) : null;
-      if (fileId !== null) logPreflight(fileId, req, t, cors === 'full' ? 204 : 405);
-      if (cors !== 'full') {
-        // As a server or CDN that knows nothing of CORS: no preflight answer.
-        res.removeHeader('Access-Control-Allow-Origin');
-        return sendText(res, 405, 'method not allowed', { Allow: 'GET, HEAD' });
-      }
-      res.writeHead(204, {
-        // `*` allows any header but Authorization, which must be named.
-        'Access-Control-Allow-Headers': '*, Authorization',
-        'Access-Control-Allow-Methods': 'GET, HEAD, POST, PUT, OPTIONS',
-        'Access-Control-Max-Age': '600',
-      });
-      return void res.end();
-    }
-
-    const fileMatch = /^\/files\/([^/]+)$/.exec(p);
-    if (fileMatch) return handleFile(ctx, req, res, url, fileMatch[1] ?? '', t);
-    if (p === '/redirect' || p.startsWith('/redirect/')) return handleRedirect(req, res, url, t);
-    if (p === '/upload') return handleUpload(req, res, url, t);
-    if (p.startsWith('/media/')) return handleMedia(ctx, req, res, url, t);
-    if (p.startsWith('/__')) return handleControl(req, res, url);
-    return serveStatic(root, req, res);
-  };
-
+  const records = new ServerRecords();
   const server = createServer((req, res) => {
     // Errors after a client abort are expected; never let them crash the process.
     req.on('error', () => {});
     res.on('error', () => {});
-    handle(req, res).catch((err) => {
+    handle(records, root, req, res).catch((err) => {
       const status = err instanceof HttpError ? err.status : 500;
-      if (!(err instanceof HttpError) && !res.destroyed) {
-        console.error('[e2e server]', req.method, req.url, err);
-      }
-      if (!res.headersSent && !res.destroyed) {
-        sendText(res, status, err instanceof Error ? err.message : String(err));
-      } else {
-        res.destroy();
-      }
+      if (!(err instanceof HttpError) && !res.destroyed) console.error('[e2e server]', req.method, req.url, err);
+      if (!res.headersSent && !res.destroyed) sendText(res, status, err instanceof Error ? err.message : String(err));
+      else res.destroy();
     });
   });
   server.keepAliveTimeout = 30_000;
@@ -299,7 +229,6 @@ export async function startServer({ port = 0, host = '127.0.0.1', staticDir } = 
     }
     socket.destroy();
   });
-
   await new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -308,11 +237,9 @@ export async function startServer({ port = 0, host = '127.0.0.1', staticDir } = 
     });
   });
   server.on('error', (err) => console.error('[e2e server]', err));
-
   const address = server.address();
   const actualPort = typeof address === 'object' && address !== null ? address.port : port;
   const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-
   return {
     server,
     port: actualPort,
