@@ -91,7 +91,7 @@ export type TaskView = Pick<
 > & { response: ResponseView | null };
 
 /**
- * A response as a page gets it: its headers as one string of `name:value` lines (one string
+ * A response as a page gets it: its headers as one string, the JSON of their pairs (one string
  * clones far faster than an object of ten), and its file's name.
  */
 export type ResponseView = Omit<ResponseRecord, 'headers'> & { headers: string; suggestedFilename: string };

@@ -31,7 +31,7 @@ export function taskView(task: TaskRecord): TaskView {
     engine,
     transferId,
     receivedAtStart,
-    response: response && { ...response, headers: headerLines(response.headers), suggestedFilename: suggestedFilename(response) },
+    response: response && { ...response, headers: headersAsJson(response.headers), suggestedFilename: suggestedFilename(response) },
   };
 }
 
@@ -46,9 +46,9 @@ function sameRequest(a: RequestRecord, b: RequestRecord): boolean {
 }
 
 /**
- * Header pairs as lines of `name:value` (see `ResponseView`): one string clones in a fraction of
- * the time of an object of ten, and few pages read the headers of every task they re-attach.
+ * Header pairs as one string, their JSON (see `ResponseView`): one string clones in a fraction
+ * of the time of an object of ten, and few pages read the headers of every task they re-attach.
  */
-function headerLines(pairs: [string, string][]): string {
-  return pairs.map(([name, value]) => `${name}:${value}`).join('\n');
+function headersAsJson(pairs: [string, string][]): string {
+  return JSON.stringify(pairs);
 }
