@@ -31,8 +31,8 @@ export function taskOwner(s: SessionState): TaskOwner {
       // Tasks resumed in the same tick (until another call is queued) go in one worker call,
       // so that the worker can put them into as few transfers as possible.
       if (!s.batch) {
-        const batch: [URLSessionTask[], (number | TaskInit)[]] = [[], []];
-        command(s, batch[0], () => {
+        const batch: NonNullable<SessionState['batch']> = [[], [], Promise.resolve()];
+        batch[2] = command(s, batch[0], () => {
           if (s.batch === batch) s.batch = undefined;
           return callWorker('resume', s.id, batch[1]);
         });
@@ -40,10 +40,11 @@ export function taskOwner(s: SessionState): TaskOwner {
       }
       s.batch[0].push(task);
       s.batch[1].push(item);
+      return s.batch[2];
     },
     suspend(task) {
       // A task the worker never knew has no transfer to stop.
-      if (!task.init) command(s, [task], () => callWorker('suspend', s.id, task.taskIdentifier));
+      return task.init ? Promise.resolve() : command(s, [task], () => callWorker('suspend', s.id, task.taskIdentifier));
     },
     cancel(task) {
       if (task.init) cancelUnknown(s, task);
@@ -75,9 +76,9 @@ export function serial<T>(s: SessionState, call: () => Promise<T>): Promise<T> {
 }
 
 /** Runs a worker call for tasks after the earlier ones; a failure completes the tasks. */
-function command(s: SessionState, tasks: URLSessionTask[], call: () => Promise<SessionSnapshot | void>): void {
+function command(s: SessionState, tasks: URLSessionTask[], call: () => Promise<SessionSnapshot | void>): Promise<void> {
   // Queued after `attach`, so the worker knows the session first.
-  void serial(s, async () => {
+  return serial(s, async () => {
     try {
       const snapshot = await call();
       if (snapshot) {

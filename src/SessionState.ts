@@ -28,7 +28,7 @@ export interface SessionState {
   /** The worker calls queued so far: the next runs after them. */
   calls: Promise<unknown>;
   /** Tasks resumed in this tick, for one worker call. */
-  batch?: [URLSessionTask[], (number | TaskInit)[]];
+  batch?: [URLSessionTask[], (number | TaskInit)[], Promise<void>];
 
   // EventDelivery
   /** The drain under way, and whether another is due when it ends. */

@@ -23,10 +23,10 @@ export interface HTTPURLResponse {
 
 /** What a task asks its session (the one that talks to the worker). */
 export interface TaskOwner {
-  /** Starts or continues the task. */
-  resume(task: URLSessionTask): void;
-  /** Stops the task's transfer, keeping its bytes. */
-  suspend(task: URLSessionTask): void;
+  /** Starts or continues the task; settles once the worker has the call. */
+  resume(task: URLSessionTask): Promise<unknown>;
+  /** Stops the task's transfer, keeping its bytes; settles once the worker has the call. */
+  suspend(task: URLSessionTask): Promise<unknown>;
   /** Cancels the task. */
   cancel(task: URLSessionTask): void;
   /** Cancels the task, keeping its bytes: resolves to resume data, or null. */
@@ -119,7 +119,16 @@ export class URLSessionTask {
   resume(): void {
     if (this.state !== 'suspended') return;
     this.state = 'running';
-    this.#owner.resume(this);
+    this.#asked(this.#owner.resume(this));
+  }
+
+  /** Calls of `resume()` and `suspend()` the worker has not yet had. */
+  #asking = 0;
+
+  /** Until the worker has the call, the state the app set stands: a snapshot read before it does not undo it. */
+  #asked(call: Promise<unknown>): void {
+    this.#asking++;
+    void call.finally(() => this.#asking--);
   }
 
   /**
@@ -129,7 +138,7 @@ export class URLSessionTask {
   suspend(): void {
     if (this.state !== 'running') return;
     this.state = 'suspended';
-    this.#owner.suspend(this);
+    this.#asked(this.#owner.suspend(this));
   }
 
   /** Cancels the task: it ends with `didCompleteWithError` and a `cancelled` URLError. */
@@ -166,9 +175,7 @@ export class URLSessionTask {
         ...rest,
         statusCode,
         get headers() {
-          return (made ??= new Headers(
-            headers ? headers.split('\n').map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1)]) : [],
-          ));
+          return (made ??= new Headers(JSON.parse(headers) as [string, string][]));
         },
       };
     }
@@ -179,7 +186,7 @@ export class URLSessionTask {
       return;
     }
     if (record.state !== 'running' || record.transferId === null) this.progress.stop();
-    this.state = record.state;
+    if (this.#asking === 0) this.state = record.state;
     this.countOfBytesSent = Math.max(this.countOfBytesSent, record.countOfBytesSent);
     this.countOfBytesReceived = Math.max(this.countOfBytesReceived, record.countOfBytesReceived);
     this.countOfBytesExpectedToReceive = record.countOfBytesExpectedToReceive;
