@@ -8,11 +8,13 @@ export class IdleTimeout {
   readonly #controller = new AbortController();
   readonly #timer: ReturnType<typeof setInterval>;
   #last = Date.now();
+  /** Waits under way that are the worker's own (storage), during which the clock stops. */
+  #exempt = 0;
 
   constructor(readonly ms: number) {
     this.#timer = setInterval(
       () => {
-        if (Date.now() - this.#last < ms) return;
+        if (this.#exempt > 0 || Date.now() - this.#last < ms) return;
         this.#controller.abort(new DOMException(`No data for ${ms} ms`, 'TimeoutError'));
         this.clear();
       },
@@ -28,6 +30,17 @@ export class IdleTimeout {
   /** Bytes came: the wait starts again. */
   touch(): void {
     this.#last = Date.now();
+  }
+
+  /** Runs `work` with the clock stopped: a wait on the worker's own storage is not one on the network. */
+  async exempt<T>(work: () => Promise<T>): Promise<T> {
+    this.#exempt++;
+    try {
+      return await work();
+    } finally {
+      this.#exempt--;
+      this.touch();
+    }
   }
 
   /** No more waits to time. */

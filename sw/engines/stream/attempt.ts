@@ -104,9 +104,8 @@ export async function downloadAttempt(ctx: AttemptContext, again: boolean): Prom
   }
   const { url } = requestOf(task);
   if (!placement) throw new URLError('badServerResponse', `The server answered a range that was not asked for (${url})`);
-  ctx.idle.touch(); // the headers are data; the waits on storage below are not the network's
   const size = saved.countOfBytesExpectedToReceive >= 0 && placement.start > 0 ? saved.countOfBytesExpectedToReceive : placement.size;
-  await admit(ctx, response, size >= 0 ? size - placement.start : -1);
+  await ctx.idle.exempt(() => admit(ctx, response, size >= 0 ? size - placement.start : -1));
   let fileResponse = saved.response;
   // What the response tells, recorded with the first part when the file fits in it (nothing
   // kept to drop, and a stop loses no more than that part); else before any part.
@@ -116,8 +115,11 @@ export async function downloadAttempt(ctx: AttemptContext, again: boolean): Prom
     first = { validator: validatorOf(response.headers), response: fileResponse, countOfBytesExpectedToReceive: placement.size };
     if (saved.parts > 0 || placement.size < 0 || placement.size > MIN_PART_SIZE) {
       // The whole file, perhaps a new version of it: drop what was kept of any other.
-      if (saved.parts > 0) await deleteParts(task.sessionId, task.taskIdentifier);
-      await sink.save(task, { ...first, parts: 0, partsBy: [], countOfBytesReceived: 0 });
+      const fresh = { ...first, parts: 0, partsBy: [], countOfBytesReceived: 0 };
+      await ctx.idle.exempt(async () => {
+        if (saved.parts > 0) await deleteParts(task.sessionId, task.taskIdentifier);
+        await sink.save(task, fresh);
+      });
       first = undefined;
     }
   }
@@ -125,7 +127,6 @@ export async function downloadAttempt(ctx: AttemptContext, again: boolean): Prom
   if (size > limit) throw tooLarge(url, limit);
   let body: ReadableStream<Uint8Array> | undefined;
   if (first && response.status === 200) {
-    ctx.idle.touch();
     const whole = await storeWhole(ctx, response, fileResponse!, size, limit);
     if (whole && !(whole instanceof ReadableStream)) return whole;
     body = whole;
@@ -133,8 +134,7 @@ export async function downloadAttempt(ctx: AttemptContext, again: boolean): Prom
   const parts = placement.start === 0 ? 0 : saved.parts;
   const partsBy = partOwners(saved, parts);
   // Only a file whose request names its digest is hashed: hashing every body halved the engine's pace.
-  const digest = saved.originalRequest.integrity ? await hashParts(saved, parts, partsBy) : undefined;
-  ctx.idle.touch();
+  const digest = saved.originalRequest.integrity ? await ctx.idle.exempt(() => hashParts(saved, parts, partsBy)) : undefined;
   const stored = await storeParts(ctx, body ?? response.body!, { start: placement.start, size, limit, parts, partsBy, first, digest });
   if (!stored) return;
   return { response: fileResponse!, size: stored.kept, parts: stored.parts, partsBy: stored.partsBy };
