@@ -31,7 +31,8 @@ export function taskView(task: TaskRecord): TaskView {
     engine,
     transferId,
     receivedAtStart,
-    response: response && { ...response, headers: headersAsJson(response.headers), suggestedFilename: suggestedFilename(response) },
+    // The headers as one string (see `ResponseView`): it clones far faster than an object of ten.
+    response: response && { ...response, headers: JSON.stringify(response.headers), suggestedFilename: suggestedFilename(response) },
   };
 }
 
@@ -43,12 +44,4 @@ function sameRequest(a: RequestRecord, b: RequestRecord): boolean {
     a.headers.length === b.headers.length &&
     a.headers.every(([name, value], i) => b.headers[i]![0] === name && b.headers[i]![1] === value)
   );
-}
-
-/**
- * Header pairs as one string, their JSON (see `ResponseView`): one string clones in a fraction
- * of the time of an object of ten, and few pages read the headers of every task they re-attach.
- */
-function headersAsJson(pairs: [string, string][]): string {
-  return JSON.stringify(pairs);
 }
