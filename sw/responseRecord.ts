@@ -1,26 +1,43 @@
 import type { ResponseRecord } from '../common/schema.js';
 
+/** A response record as an older version kept it (or put it in resume data): header pairs before version 7, no length or type before 3. */
+export type OlderResponseRecord = Pick<ResponseRecord, 'url' | 'status' | 'statusText'> & { headers: string | [string, string][] };
+
 /** What a task keeps of a response. */
 export function responseRecord(response: Response, url: string): ResponseRecord {
-  return withResponseFields({
-    url: response.url || url,
-    status: response.status,
-    statusText: response.statusText,
-    headers: [...response.headers],
-  });
+  return withFields({ url: response.url || url, status: response.status, statusText: response.statusText }, [...response.headers]);
 }
 
 /**
- * A response record with what the page shows of it (`expectedContentLength`, `mimeType`),
- * from its headers: for new records, and for those kept by an older version.
+ * A response record as this version keeps it, from one kept by any version: with what the page
+ * shows of it (`expectedContentLength`, `mimeType`) and its headers as text. A `TypeError` for
+ * headers that are not pairs of strings (resume data comes from the app).
  */
-export function withResponseFields(record: Omit<ResponseRecord, 'expectedContentLength' | 'mimeType'>): ResponseRecord {
-  const headers = new Headers(record.headers);
+export function upgradeResponse(record: OlderResponseRecord): ResponseRecord {
+  return withFields(record, typeof record.headers === 'string' ? headerPairs(record.headers) : record.headers);
+}
+
+function withFields(record: Omit<OlderResponseRecord, 'headers'>, pairs: [string, string][]): ResponseRecord {
+  const headers = new Headers(pairs);
   return {
     ...record,
+    headers: JSON.stringify(pairs),
     expectedContentLength: Number(headers.get('Content-Length') ?? -1),
     mimeType: headers.get('Content-Type')?.split(';')[0]!.trim() ?? null,
   };
+}
+
+/** A response record's header pairs; a `TypeError` if its text is not the JSON of pairs of strings. */
+export function headerPairs(text: string): [string, string][] {
+  let pairs: unknown;
+  try {
+    pairs = JSON.parse(text);
+  } catch {
+    // Not JSON: refused below.
+  }
+  const isPair = (pair: unknown) => Array.isArray(pair) && pair.length === 2 && pair.every((part) => typeof part === 'string');
+  if (!Array.isArray(pairs) || !pairs.every(isPair)) throw new TypeError(`Not a response's headers: ${text.slice(0, 100)}`);
+  return pairs as [string, string][];
 }
 
 /**
@@ -30,8 +47,9 @@ export function withResponseFields(record: Omit<ResponseRecord, 'expectedContent
  * control characters become `_`.
  */
 export function suggestedFilename(response: Pick<ResponseRecord, 'url' | 'headers'>): string {
-  // Found in the pairs rather than through a Headers: a page re-attaching 1,000 tasks asks 1,000 names.
-  const disposition = response.headers.find(([name]) => name.toLowerCase() === 'content-disposition')?.[1] ?? '';
+  // Parsed only where the header is: a page re-attaching 1,000 tasks asks 1,000 names.
+  const pairs = /content-disposition/i.test(response.headers) ? headerPairs(response.headers) : [];
+  const disposition = pairs.find(([name]) => name.toLowerCase() === 'content-disposition')?.[1] ?? '';
   const extended = /filename\*\s*=\s*(?:UTF-8|ISO-8859-1)?'[^']*'([^;\s]+)/i.exec(disposition)?.[1];
   const plain = /(?:^|;)\s*filename\s*=\s*(?:"((?:\\.|[^"\\])*)"|([^;\s]+))/i.exec(disposition);
   let segment = '';

@@ -5,7 +5,7 @@
  */
 import { URLError } from '../common/errors.js';
 import { PART_SIZE, partKeys, resumeKey, type ResumeDataRecord, type TaskRecord } from '../common/schema.js';
-import { withResponseFields } from './responseRecord.js';
+import { upgradeResponse } from './responseRecord.js';
 import { copyParts, deleteKeys } from './store/parts.js';
 import * as valid from './validate.js';
 
@@ -76,8 +76,8 @@ export async function adoptResumeData(task: TaskRecord, resumeData: string, swee
   await deleteKeys(kept);
   Object.assign(task, {
     originalRequest: valid.request(data.request),
-    // Resume data made by an older version lacks what the page shows of the response.
-    response: data.response && withResponseFields(data.response),
+    // Resume data made by an older version keeps the response as that version did.
+    response: data.response && upgradeResponse(data.response),
     validator: data.validator,
     parts: data.parts,
     partsBy,

@@ -1,5 +1,6 @@
 import type { TaskView } from '../common/protocol.js';
 import type { RequestRecord, TaskRecord } from '../common/schema.js';
+import { requestOf } from './currentRequest.js';
 import { suggestedFilename } from './responseRecord.js';
 
 /**
@@ -9,7 +10,8 @@ import { suggestedFilename } from './responseRecord.js';
 export function taskView(task: TaskRecord): TaskView {
   const { taskIdentifier, kind, state, taskDescription, originalRequest, countOfBytesSent, countOfBytesExpectedToSend, countOfBytesReceived } = task;
   const { countOfBytesExpectedToReceive, countOfBytesClientExpectsToReceive, countOfBytesClientExpectsToSend, earliestBeginDate, priority } = task;
-  const { waitingFor, engine, transferId, receivedAtStart, response, currentRequest, ask } = task;
+  const { waitingFor, engine, transferId, receivedAtStart, response, ask } = task;
+  const currentRequest = requestOf(task);
   return {
     taskIdentifier,
     kind,
@@ -17,7 +19,7 @@ export function taskView(task: TaskRecord): TaskView {
     taskDescription,
     originalRequest,
     // The page falls back to the original request: most tasks send it as it is.
-    ...(currentRequest && !sameRequest(currentRequest, originalRequest) ? { currentRequest } : {}),
+    ...(!sameRequest(currentRequest, originalRequest) ? { currentRequest } : {}),
     countOfBytesSent,
     countOfBytesExpectedToSend,
     countOfBytesReceived,
@@ -32,7 +34,7 @@ export function taskView(task: TaskRecord): TaskView {
     transferId,
     receivedAtStart,
     // The headers as one string (see `ResponseView`): it clones far faster than an object of ten.
-    response: response && { ...response, headers: JSON.stringify(response.headers), suggestedFilename: suggestedFilename(response) },
+    response: response && { ...response, suggestedFilename: suggestedFilename(response) },
   };
 }
 

@@ -195,7 +195,7 @@ test('hand-over: a streamed download goes to Background Fetch after its bytes ke
     url: 'https://cdn.example/a',
     status: 200,
     statusText: 'OK',
-    headers: [['Accept-Ranges', 'bytes']] as [string, string][],
+    headers: JSON.stringify([['accept-ranges', 'bytes']]),
     expectedContentLength: 32 * MiB,
     mimeType: null,
   };
@@ -229,7 +229,7 @@ test('hand-over: a streamed download goes to Background Fetch after its bytes ke
   });
   expect(handOverPlan({ ...streamed, parts: 2 }, plan.point)).toBeUndefined();
   // No ranges (CORS may hide Accept-Ranges): the whole file, while the bytes kept are under half of it.
-  const whole = { ...streamed, response: { ...response, headers: [] } };
+  const whole = { ...streamed, response: { ...response, headers: '[]' } };
   expect(handOverPlan(whole)).toMatchObject({ point: { parts: 0, received: 0 }, update: { validator: null, parts: 0 }, requests: [whole.originalRequest] });
   expect(handOverPlan({ ...whole, countOfBytesReceived: 16 * MiB })).toBeUndefined();
   // Small, or nearly done: it ends before the worker would.

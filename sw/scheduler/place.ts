@@ -64,13 +64,13 @@ export function place(
       // Only starts that brought no byte more count toward the limit.
       const attempts = record.countOfBytesReceived > record.receivedAtStart ? 0 : record.attempts;
       const transferId = decision.together ? batch.shared : newTransferId();
-      const started = {
-        startedAt: env.now,
-        receivedAtStart: record.countOfBytesReceived,
-        attempts: attempts + 1,
-        currentRequest: requestToSend(record, configuration),
-      };
+      const started = { startedAt: env.now, receivedAtStart: record.countOfBytesReceived, attempts: attempts + 1 };
       write.push(Object.assign(record, { state: 'running', engine: decision.engine, transferId, waitingFor: null, ask: null, ...started }));
+      // Kept only where it differs from the request it comes from (`requestOf` falls back to
+      // that): a page re-attaching reads every record whole, and most would hold it twice.
+      const current = requestToSend(record, configuration);
+      if (current === (record.newRequest ?? record.originalRequest)) delete record.currentRequest;
+      else record.currentRequest = current;
       batch.started.push(record);
     } else if (decision.kind === 'ask') {
       // The transfer waits for a page's delegate to answer (`Scheduler.answer`).

@@ -1,7 +1,7 @@
 import { openDB, type IDBPDatabase, type IDBPObjectStore, type StoreNames } from 'idb';
 import { DB_NAME, DB_VERSION, type RateLimiterState, type Schema, type TaskRecord } from '../../common/schema.js';
 import { NO_DELAY } from '../rateLimiter.js';
-import { withResponseFields } from '../responseRecord.js';
+import { upgradeResponse } from '../responseRecord.js';
 
 let database: Promise<IDBPDatabase<Schema>> | undefined;
 
@@ -17,13 +17,13 @@ export function getDatabase(): Promise<IDBPDatabase<Schema>> {
         events.createIndex('bySession', 'sessionId');
       }
       if (oldVersion < 2) db.createObjectStore('app');
-      // Version 3: a response record holds what the page shows of it.
-      if (oldVersion >= 1 && oldVersion < 3) void addResponseFields(transaction.objectStore('tasks'));
       if (oldVersion < 4) db.createObjectStore('bodies');
       // Version 5: the transfer that owns a task is its `transferId` (was `engineId`).
-      if (oldVersion < 5) void renameTransferId(transaction.objectStore('tasks'));
+      if (oldVersion < 5) indexTransferId(transaction.objectStore('tasks'));
       // Version 6: what was handed out bounds an acknowledge (`handedOut`).
       if (oldVersion < 6) void fillHandedOut(db.createObjectStore('handedOut'), transaction.objectStore('events'));
+      // Versions 3, 5 and 7 changed the task record.
+      if (oldVersion >= 1 && oldVersion < 7) void upgradeTasks(transaction.objectStore('tasks'));
     },
     // A newer version of the library (a new worker) is upgrading the database: this connection
     // steps aside rather than hold the upgrade up until this worker ends.
@@ -38,22 +38,25 @@ export function getDatabase(): Promise<IDBPDatabase<Schema>> {
   return database;
 }
 
-/** Gives the response records of tasks stored before version 3 the fields the page shows. */
-async function addResponseFields(tasks: IDBPObjectStore<Schema, ArrayLike<StoreNames<Schema>>, 'tasks', 'versionchange'>): Promise<void> {
-  for (let cursor = await tasks.openCursor(); cursor; cursor = await cursor.continue()) {
-    const task = cursor.value;
-    if (task.response) await cursor.update({ ...task, response: withResponseFields(task.response) });
-  }
-}
+type TaskStore = IDBPObjectStore<Schema, ArrayLike<StoreNames<Schema>>, 'tasks', 'versionchange'>;
 
-/** Renames each task's `engineId` to `transferId`, and its index with it. */
-async function renameTransferId(tasks: IDBPObjectStore<Schema, ArrayLike<StoreNames<Schema>>, 'tasks', 'versionchange'>): Promise<void> {
-  const untyped = tasks as unknown as IDBPObjectStore<Schema, ArrayLike<StoreNames<Schema>>, 'tasks', 'versionchange'> & { deleteIndex(name: string): void };
+/** Indexes tasks by `transferId` (the index was `byEngineId` before version 5). */
+function indexTransferId(tasks: TaskStore): void {
+  const untyped = tasks as unknown as TaskStore & { deleteIndex(name: string): void };
   if (untyped.indexNames.contains('byEngineId' as 'byTransfer')) untyped.deleteIndex('byEngineId');
   tasks.createIndex('byTransfer', 'transferId');
+}
+
+/**
+ * Brings each task stored by an older version to this one's record: its response as
+ * `upgradeResponse` makes it (versions 3 and 7), its `engineId` named `transferId` (version 5).
+ * One pass: two cursors would each write back the record as they read it, undoing the other.
+ */
+async function upgradeTasks(tasks: TaskStore): Promise<void> {
   for (let cursor = await tasks.openCursor(); cursor; cursor = await cursor.continue()) {
     const { engineId, ...task } = cursor.value as TaskRecord & { engineId?: string | null };
-    if (engineId !== undefined) await cursor.update({ ...task, transferId: engineId });
+    const transferId = engineId !== undefined ? { transferId: engineId } : {};
+    await cursor.update({ ...task, ...transferId, response: task.response && upgradeResponse(task.response) });
   }
 }
 
