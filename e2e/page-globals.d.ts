@@ -32,6 +32,8 @@ declare global {
   var session: URLSession;
   /** Every event its delegate received, in order. */
   var recorded: Recorded[];
+  /** The errors reported in the page since the first `recordSession()` (a handler that threw, among them). */
+  var pageErrors: string[];
   /** While true, `didFinishDownloadingTo` never settles (`setHangOnFinish()`). */
   var hangOnFinish: boolean | undefined;
   /** The task whose `didFinishDownloadingTo` hangs. */

@@ -94,6 +94,11 @@ export async function recordSession(page: AppPage, identifier: string, options: 
     ({ identifier, configuration }) => {
       const { URLSession, URLSessionConfiguration } = globalThis.bgdl;
       const recorded: Recorded[] = [];
+      if (!globalThis.pageErrors) {
+        globalThis.pageErrors = [];
+        // What a handler threw (the library reports it): a test's failure message can say why an event is missing.
+        addEventListener('error', (event) => globalThis.pageErrors.push(String(event.error?.stack ?? event.message)));
+      }
       const hex = (buffer: ArrayBuffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, '0')).join('');
       const config = Object.assign(URLSessionConfiguration.background(identifier), configuration);
       const answer = globalThis.delayedAnswer;
@@ -197,6 +202,11 @@ export function recorded(page: AppPage): Promise<Recorded[]> {
 /** The recorded events but `didWriteData`. */
 export async function completions(page: AppPage): Promise<Recorded[]> {
   return (await recorded(page)).filter((event) => event[0] !== 'didWriteData');
+}
+
+/** The errors the page reported (a delegate's handler that threw, among them), for a failure's message. */
+export async function pageErrors(page: AppPage): Promise<string> {
+  return `errors in the page: ${JSON.stringify(await page.evaluate(() => globalThis.pageErrors ?? []))}`;
 }
 
 /** Waits until the page's delegate has recorded `didFinishEvents` `count` times. */

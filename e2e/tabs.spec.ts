@@ -1,5 +1,5 @@
 import type { AppPage } from './fixtures.js';
-import { completions, hungTask, recordSession, recorded, setHangOnFinish, startDownload, waitForFinishEvents } from './recorder.js';
+import { completions, hungTask, pageErrors, recordSession, recorded, setHangOnFinish, startDownload, waitForFinishEvents } from './recorder.js';
 import { expect, test, unique, type TestServer } from './fixtures.js';
 
 const MiB = 1024 * 1024;
@@ -104,7 +104,7 @@ test('the tab holding the lock closes mid-handler: the other tab gets the events
 
   await holder!.close();
   await waitForFinishEvents(other);
-  expect(await completions(other)).toEqual([
+  expect(await completions(other), await pageErrors(other)).toEqual([
     ['didFinishDownloadingTo', taskIdentifier, { sha256: await server.sha256(f.id, '8m'), size: f.size, movedTo: null }],
     ['didCompleteWithError', taskIdentifier, null],
     ['didFinishEvents'],
