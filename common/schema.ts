@@ -46,19 +46,12 @@ export interface DigestState {
   state: Uint8Array;
 }
 
-/**
- * The parts of a response a task keeps, with what the page's `HTTPURLResponse` shows of them
- * (worked out by the worker; records stored before version 3 got them at the upgrade).
- */
+/** The parts of a response a task keeps, with what the page's `HTTPURLResponse` shows of them. */
 export interface ResponseRecord {
   url: string;
   status: number;
   statusText: string;
-  /**
-   * The header pairs as JSON (`[["content-type","video/mp4"],...]`; pairs before version 7): a
-   * page re-attaching 1,000 tasks reads each record whole, and one string reads and clones
-   * faster than an array per header (see bench/README.md, "Delivery").
-   */
+  /** The header pairs as JSON (pairs before version 7): one string is read faster (bench/README.md, "Delivery"). */
   headers: string;
   /** `Content-Length`, or -1 if the server did not send it. */
   expectedContentLength: number;
