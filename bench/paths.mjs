@@ -23,13 +23,14 @@ const BYTES = /** @type {number} */ (parseSize(SIZE));
  * - `wrapped`: `cache.put(url, new Response(response.body))`, the body untouched by scripts.
  * - `js-parts`: the streaming engine's way: BYOB reads of 256 KiB into parts of 4 MiB, each a
  *   `cache.put` of a `ReadableStream`, one part filling while the one before commits.
+ * - `js-blob`: the body read in the network's chunks, each 4 MiB of them a `cache.put` of a `Blob`.
  * - `ranged-blob`: `Range` requests of 4 MiB, two at a time, each stored as `new Response(await response.blob())`.
  * - `ranged-206`: the same, each `206` handed to `cache.put` as is (Cache Storage refuses it).
  * - `read-only`: the body read in the worker and dropped: what reading costs alone.
  * - `opfs-pipe`: the body piped (`pipeTo`, no script per chunk) into a file of the origin
  *   private file system, written on `close()`.
  */
-const ALL = ['whole', 'wrapped', 'js-parts', 'ranged-blob', 'ranged-206', 'read-only', 'opfs-pipe'];
+const ALL = ['whole', 'wrapped', 'js-parts', 'js-blob', 'ranged-blob', 'ranged-206', 'read-only', 'opfs-pipe'];
 const PATHS = (process.env.PATHS ?? ALL.join(',')).split(',').map((name) => name.trim());
 for (const name of PATHS) if (!ALL.includes(name)) throw new Error(`PATHS: unknown path ${name}`);
 
@@ -44,6 +45,27 @@ async function store(/** @type {{ url: string, way: string }} */ { url, way }) {
     else if (way === 'read-only') {
       const reader = /** @type {ReadableStream<Uint8Array>} */ ((await fetch(url, { cache: 'no-store' })).body).getReader();
       while (!(await reader.read()).done);
+    } else if (way === 'js-blob') {
+      const reader = /** @type {ReadableStream<Uint8Array>} */ ((await fetch(url, { cache: 'no-store' })).body).getReader();
+      /** @type {Promise<void> | undefined} */
+      let previous;
+      /** @type {BlobPart[]} */
+      let chunks = [];
+      let bytes = 0;
+      for (let part = 0, done = false; !done;) {
+        const result = await reader.read();
+        done = result.done;
+        if (result.value) {
+          chunks.push(/** @type {Uint8Array<ArrayBuffer>} */ (result.value));
+          bytes += result.value.byteLength;
+        }
+        if (bytes < PART && !done) continue;
+        const put = cache.put(`${url}&part=${part++}`, new Response(new Blob(chunks)));
+        [chunks, bytes] = [[], 0];
+        await previous;
+        previous = put;
+      }
+      await previous;
     } else if (way === 'js-parts') {
       const reader = /** @type {ReadableStream<Uint8Array>} */ ((await fetch(url, { cache: 'no-store' })).body).getReader({ mode: 'byob' });
       let done = false;
