@@ -45,27 +45,6 @@ async function store(/** @type {{ url: string, way: string }} */ { url, way }) {
     else if (way === 'read-only') {
       const reader = /** @type {ReadableStream<Uint8Array>} */ ((await fetch(url, { cache: 'no-store' })).body).getReader();
       while (!(await reader.read()).done);
-    } else if (way === 'js-blob') {
-      const reader = /** @type {ReadableStream<Uint8Array>} */ ((await fetch(url, { cache: 'no-store' })).body).getReader();
-      /** @type {Promise<void> | undefined} */
-      let previous;
-      /** @type {BlobPart[]} */
-      let chunks = [];
-      let bytes = 0;
-      for (let part = 0, done = false; !done;) {
-        const result = await reader.read();
-        done = result.done;
-        if (result.value) {
-          chunks.push(/** @type {Uint8Array<ArrayBuffer>} */ (result.value));
-          bytes += result.value.byteLength;
-        }
-        if (bytes < PART && !done) continue;
-        const put = cache.put(`${url}&part=${part++}`, new Response(new Blob(chunks)));
-        [chunks, bytes] = [[], 0];
-        await previous;
-        previous = put;
-      }
-      await previous;
     } else if (way === 'js-parts') {
       const reader = /** @type {ReadableStream<Uint8Array>} */ ((await fetch(url, { cache: 'no-store' })).body).getReader({ mode: 'byob' });
       let done = false;
@@ -135,6 +114,40 @@ async function store(/** @type {{ url: string, way: string }} */ { url, way }) {
   }
 }
 
+/** In the worker: `js-blob`, the body's chunks put in parts of 4 MiB, each as a `Blob`. */
+async function storeAsBlobs(/** @type {{ url: string }} */ { url }) {
+  const PART = 4 * 1024 * 1024;
+  const cache = await caches.open('bgdl-paths');
+  const t0 = performance.now();
+  try {
+    const reader = /** @type {ReadableStream<Uint8Array>} */ ((await fetch(url, { cache: 'no-store' })).body).getReader();
+    /** @type {Promise<void> | undefined} */
+    let previous;
+    /** @type {BlobPart[]} */
+    let chunks = [];
+    let bytes = 0;
+    for (let part = 0, done = false; !done;) {
+      const result = await reader.read();
+      done = result.done;
+      if (result.value) {
+        chunks.push(/** @type {Uint8Array<ArrayBuffer>} */ (result.value));
+        bytes += result.value.byteLength;
+      }
+      if (bytes < PART && !done) continue;
+      const put = cache.put(`${url}&part=${part++}`, new Response(new Blob(chunks)));
+      [chunks, bytes] = [[], 0];
+      await previous;
+      previous = put;
+    }
+    await previous;
+    return { ms: performance.now() - t0 };
+  } catch (error) {
+    return { error: String(error) };
+  } finally {
+    for (const request of await cache.keys()) await cache.delete(request);
+  }
+}
+
 /** In the worker: `opfs-pipe`, the body piped into a file of the origin private file system. */
 async function storeInFile(/** @type {{ url: string }} */ { url }) {
   const t0 = performance.now();
@@ -170,7 +183,10 @@ try {
       const timer = setInterval(() => (peak = Math.max(peak, usage(browserPids(profile)).rss)), 100);
       const result = await (
         await serviceWorker()
-      ).evaluate(way === 'opfs-pipe' ? storeInFile : store, { url: `${server.url}files/${SIZE}?seed=paths-${way}-${run}-${Date.now()}`, way });
+      ).evaluate(way === 'opfs-pipe' ? storeInFile : way === 'js-blob' ? storeAsBlobs : store, {
+        url: `${server.url}files/${SIZE}?seed=paths-${way}-${run}-${Date.now()}`,
+        way,
+      });
       clearInterval(timer);
       const cpu = usage(browserPids(profile)).cpu - before.cpu;
       const shown = result.ms ? `${(BYTES / 1e6 / (result.ms / 1000)).toFixed(0)} MB/s` : `FAILED ${result.error}`;
