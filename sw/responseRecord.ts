@@ -41,15 +41,21 @@ export function headerPairs(text: string): [string, string][] {
 }
 
 /**
+ * A header's value in a record's headers (`name` in lower case), or undefined. The text is
+ * parsed only where it holds the name: a page re-attaching 1,000 tasks asks each for one.
+ */
+export function headerValue(headers: string, name: string): string | undefined {
+  return headers.toLowerCase().includes(`"${name}"`) ? headerPairs(headers).find((pair) => pair[0].toLowerCase() === name)?.[1] : undefined;
+}
+
+/**
  * The name a response suggests for its file, as `URLResponse.suggestedFilename`: the
  * `Content-Disposition` filename (`filename*` first) where the headers show it (CORS may hide
  * it), else the URL's last path segment, else `'download'`. Never a path: separators and
  * control characters become `_`.
  */
 export function suggestedFilename(response: Pick<ResponseRecord, 'url' | 'headers'>): string {
-  // Parsed only where the header is: a page re-attaching 1,000 tasks asks 1,000 names.
-  const pairs = /content-disposition/i.test(response.headers) ? headerPairs(response.headers) : [];
-  const disposition = pairs.find(([name]) => name.toLowerCase() === 'content-disposition')?.[1] ?? '';
+  const disposition = headerValue(response.headers, 'content-disposition') ?? '';
   const extended = /filename\*\s*=\s*(?:UTF-8|ISO-8859-1)?'[^']*'([^;\s]+)/i.exec(disposition)?.[1];
   const plain = /(?:^|;)\s*filename\s*=\s*(?:"((?:\\.|[^"\\])*)"|([^;\s]+))/i.exec(disposition);
   let segment = '';

@@ -33,7 +33,6 @@ export function taskView(task: TaskRecord): TaskView {
     engine,
     transferId,
     receivedAtStart,
-    // The headers as one string (see `ResponseView`): it clones far faster than an object of ten.
     response: response && { ...response, suggestedFilename: suggestedFilename(response) },
   };
 }

@@ -5,7 +5,7 @@
 import type { FetchOrder } from '../../common/protocol.js';
 import { PART_SIZE, partOwners, type ConfigurationRecord, type TaskRecord } from '../../common/schema.js';
 import { orderTitle, requestsOf } from '../engines/background-fetch/requests.js';
-import { headerPairs } from '../responseRecord.js';
+import { headerValue } from '../responseRecord.js';
 import { isSmall, SMALL_DOWNLOAD } from './plan.js';
 
 /** A hand-over's registration id: the streamed transfer's, and the parts and bytes it starts after. */
@@ -31,8 +31,7 @@ export function parseHandOverId(id: unknown): HandOverPoint | undefined {
 
 /** Whether a file's server said it serves byte ranges (CORS may hide it: the file is then fetched whole). */
 function servesRanges(task: TaskRecord): boolean {
-  const pairs = task.response ? headerPairs(task.response.headers) : [];
-  return pairs.some(([name, value]) => name.toLowerCase() === 'accept-ranges' && value.trim().toLowerCase() === 'bytes');
+  return task.response ? headerValue(task.response.headers, 'accept-ranges')?.trim().toLowerCase() === 'bytes' : false;
 }
 
 /**
