@@ -228,8 +228,8 @@ export interface Schema extends DBSchema {
     value: EventRecord;
     indexes: { bySession: string };
   };
-  /** Since version 2: state of the whole app, by name (`'rateLimiter'`). Version 3 added fields to `ResponseRecord`. */
-  app: { key: 'rateLimiter'; value: RateLimiterState };
+  /** Since version 2: state of the whole app, by name; `'written'`: a mark each write of tasks or events renews (sw/store/readAhead.ts). */
+  app: { key: 'rateLimiter' | 'written'; value: RateLimiterState | number };
   /**
    * Since version 4: the bytes of a small downloaded file, written with its completion and
    * deleted with its delivered event (`SMALL_FILE_SIZE`).

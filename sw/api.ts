@@ -12,6 +12,7 @@ import { answer } from './scheduler/delayedRequests.js';
 import { handOver } from './scheduler/handOver.js';
 import type { Scheduler } from './scheduler/Scheduler.js';
 import { Snapshots } from './snapshots.js';
+import { readAhead } from './store/readAhead.js';
 import { getRateLimiter } from './store/database.js';
 import { acknowledge, completeTask, pendingSessions } from './store/outbox.js';
 import { deleteParts } from './store/parts.js';
@@ -91,7 +92,12 @@ function sessionCalls(scheduler: Scheduler, snapshots: Snapshots): Pick<WorkerAp
       } satisfies DebugState;
     },
 
-    pendingSessions,
+    async pendingSessions() {
+      const sessions = await pendingSessions();
+      // The page that asked re-creates them next.
+      readAhead(sessions);
+      return sessions;
+    },
 
     async eventsHandled(sessionId) {
       await dismiss(valid.sessionId(sessionId));

@@ -8,6 +8,7 @@ import { changedSince, stampNow } from './store/changes.js';
 import { getRateLimiter, updateRateLimiter } from './store/database.js';
 import { handOut } from './store/outbox.js';
 import { deleteParts } from './store/parts.js';
+import { takeReadAhead } from './store/readAhead.js';
 import { getSession, readSession, readTasks } from './store/tasks.js';
 import { taskView } from './taskView.js';
 
@@ -48,7 +49,8 @@ export class Snapshots {
     const full = changedSince(id, since) === undefined;
     if (full || Date.now() - (this.#reconciled.get(id) ?? 0) >= RECONCILE_MS) {
       this.#reconciled.set(id, Date.now());
-      const state = await readSession(id);
+      // A page that re-creates its session may find it read ahead (`readAhead`).
+      const state = (full && (await takeReadAhead(id))) || (await readSession(id));
       orders = (await this.scheduler.reconcile(id, state.tasks)) ?? [];
       // Read again only if something was started: the records changed.
       if (full) {

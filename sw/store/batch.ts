@@ -1,9 +1,9 @@
 import type { IDBPTransaction } from 'idb';
 import type { Schema } from '../../common/schema.js';
-import { getDatabase } from './database.js';
+import { getDatabase, markWritten } from './database.js';
 
-/** The stores a batched write may touch. */
-const STORES = ['tasks', 'events', 'sessions', 'bodies', 'handedOut'] as const;
+/** The stores a batched write may touch (`app` for its `written` mark). */
+const STORES = ['tasks', 'events', 'sessions', 'bodies', 'handedOut', 'app'] as const;
 
 /** A read-write transaction over `STORES`. */
 export type BatchTransaction = IDBPTransaction<Schema, typeof STORES, 'readwrite'>;
@@ -54,6 +54,7 @@ async function flush(): Promise<void> {
 /** Runs queued writes in one transaction; settles each once it committed (throws if it failed). */
 async function run(batch: Queued[]): Promise<void> {
   const tx = (await getDatabase()).transaction(STORES, 'readwrite');
+  markWritten(tx);
   // Each write's own failure is its own; the transaction's failure is everyone's.
   const outcomes = await Promise.all(
     batch.map(({ work }) =>

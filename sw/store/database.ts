@@ -24,6 +24,8 @@ export function getDatabase(): Promise<IDBPDatabase<Schema>> {
       if (oldVersion < 6) void fillHandedOut(db.createObjectStore('handedOut'), transaction.objectStore('events'));
       // Versions 3, 5 and 7 changed the task record.
       if (oldVersion >= 1 && oldVersion < 7) void upgradeTasks(transaction.objectStore('tasks'));
+      // An upgrade may rewrite tasks: a read made before it (by an older worker) is not current.
+      void transaction.objectStore('app').put(Math.random(), 'written');
     },
     // A newer version of the library (a new worker) is upgrading the database: this connection
     // steps aside rather than hold the upgrade up until this worker ends.
@@ -36,6 +38,22 @@ export function getDatabase(): Promise<IDBPDatabase<Schema>> {
     },
   });
   return database;
+}
+
+/** A read-write transaction that has the `app` store. */
+interface AppWrites {
+  objectStore(name: 'app'): { put(value: number, key: 'written'): Promise<unknown> };
+}
+
+/**
+ * Renews the `written` mark in a transaction that writes tasks or events: a read of them made
+ * before it commits (by this worker or another) is then no longer taken as current.
+ */
+export function markWritten(tx: AppWrites): void {
+  // Not awaited: it settles with the transaction, and a failed put fails the whole of it.
+  tx.objectStore('app')
+    .put(Math.random(), 'written')
+    .catch(() => undefined);
 }
 
 type TaskStore = IDBPObjectStore<Schema, ArrayLike<StoreNames<Schema>>, 'tasks', 'versionchange'>;
@@ -87,14 +105,14 @@ let rateLimiter: RateLimiterState | undefined;
 
 /** The rate limiter's state. */
 export async function getRateLimiter(): Promise<RateLimiterState> {
-  rateLimiter ??= (await (await getDatabase()).get('app', 'rateLimiter')) ?? NO_DELAY;
+  rateLimiter ??= ((await (await getDatabase()).get('app', 'rateLimiter')) as RateLimiterState | undefined) ?? NO_DELAY;
   return rateLimiter;
 }
 
 /** Changes the rate limiter's state in one transaction. */
 export async function updateRateLimiter(change: (state: RateLimiterState) => RateLimiterState): Promise<RateLimiterState> {
   const tx = (await getDatabase()).transaction('app', 'readwrite');
-  const next = change((await tx.store.get('rateLimiter')) ?? NO_DELAY);
+  const next = change(((await tx.store.get('rateLimiter')) as RateLimiterState | undefined) ?? NO_DELAY);
   await tx.store.put(next, 'rateLimiter');
   await tx.done;
   rateLimiter = next;

@@ -10,7 +10,7 @@ import { withTransactions } from '../metrics.js';
 import { notify } from '../notify.js';
 import { inBatch } from './batch.js';
 import { touch } from './changes.js';
-import { getDatabase } from './database.js';
+import { getDatabase, markWritten } from './database.js';
 
 /**
  * Marks tasks of a session as written (call it once the write committed: a read that began
@@ -51,9 +51,19 @@ export function sessionRange(sessionId: string): IDBKeyRange {
   return IDBKeyRange.bound([sessionId, -Infinity], [sessionId, Infinity]);
 }
 
+/** What a session has in the store: its tasks and undelivered events. */
+export interface SessionRead {
+  tasks: TaskRecord[];
+  events: EventRecord[];
+}
+
 /** A session's tasks and undelivered events, as they are. */
-export async function readSession(sessionId: string): Promise<{ tasks: TaskRecord[]; events: EventRecord[] }> {
-  const tx = (await getDatabase()).transaction(['tasks', 'events']);
+export async function readSession(sessionId: string): Promise<SessionRead> {
+  return readSessionIn((await getDatabase()).transaction(['tasks', 'events']), sessionId);
+}
+
+/** `readSession` in a transaction of the caller's. */
+export async function readSessionIn(tx: IDBPTransaction<Schema, ('tasks' | 'events' | 'app')[], 'readonly'>, sessionId: string): Promise<SessionRead> {
   // The events' first request goes first: the read of the events is then asked for while the
   // tasks are read, rather than after.
   const [events, tasks] = await Promise.all([sessionEvents(tx, sessionId), tx.objectStore('tasks').getAll(sessionRange(sessionId))]);
@@ -89,7 +99,7 @@ export async function readTasks(sessionId: string, ids: number[]): Promise<{ tas
  * Measured with 1,000 tasks and 2,000 events waiting (shared 2-core machine): `attach` took
  * 50-120 ms through the indexes, 41-47 ms so. Other sessions' events after it are dropped.
  */
-async function sessionEvents(tx: IDBPTransaction<Schema, ('tasks' | 'events')[], 'readonly'>, sessionId: string): Promise<EventRecord[]> {
+async function sessionEvents(tx: IDBPTransaction<Schema, ('tasks' | 'events' | 'app')[], 'readonly'>, sessionId: string): Promise<EventRecord[]> {
   const events = tx.objectStore('events');
   const first = await events.index('bySession').openKeyCursor(sessionId);
   if (!first) return [];
@@ -109,13 +119,15 @@ export async function changeTasks(
   known?: ReadonlyMap<number, TaskRecord>,
   withKeys = false,
 ): Promise<TaskRecord[]> {
-  const tx = (await getDatabase()).transaction('tasks', 'readwrite');
+  const tx = (await getDatabase()).transaction(['tasks', 'app'], 'readwrite');
+  const store = tx.objectStore('tasks');
   const [records, keys] = await Promise.all([
-    Promise.all(ids.map((id) => known?.get(id) ?? tx.store.get([sessionId, id]))),
-    withKeys ? tx.store.getAllKeys(sessionRange(sessionId)) : [],
+    Promise.all(ids.map((id) => known?.get(id) ?? store.get([sessionId, id]))),
+    withKeys ? store.getAllKeys(sessionRange(sessionId)) : [],
   ]);
   const { write, tell } = change(records, new Set(keys.map((key) => key[1])));
-  await Promise.all([...write.map((task) => tx.store.put(task)), tx.done]);
+  if (write.length > 0) markWritten(tx);
+  await Promise.all([...write.map((task) => store.put(task)), tx.done]);
   changed(sessionId, ids, tell);
   return write;
 }
@@ -154,10 +166,12 @@ export async function moveTask(
   changes: Partial<TaskRecord> & { state: TaskState },
   when: (task: TaskRecord) => boolean = () => true,
 ): Promise<TaskRecord | undefined> {
-  const tx = (await getDatabase()).transaction('tasks', 'readwrite');
-  const current = await tx.store.get([sessionId, taskIdentifier]);
+  const tx = (await getDatabase()).transaction(['tasks', 'app'], 'readwrite');
+  const store = tx.objectStore('tasks');
+  const current = await store.get([sessionId, taskIdentifier]);
   if (!current || !canMove(current.state, changes.state) || !when(current)) return void (await tx.done);
-  await Promise.all([tx.store.put({ ...current, ...changes }), tx.done]);
+  markWritten(tx);
+  await Promise.all([store.put({ ...current, ...changes }), tx.done]);
   changed(sessionId, [taskIdentifier]);
   return current;
 }
