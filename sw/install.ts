@@ -10,6 +10,7 @@ import { BackgroundFetchEngine } from './engines/background-fetch/BackgroundFetc
 import { StreamEngine } from './engines/stream/StreamEngine.js';
 import { onNotificationClick } from './launch.js';
 import { Scheduler } from './scheduler/Scheduler.js';
+import { pendingSessions } from './store/outbox.js';
 import { readAhead } from './store/readAhead.js';
 
 declare const self: ServiceWorkerGlobalScope;
@@ -99,7 +100,7 @@ export function installURLSessionWorker(options: WorkerOptions = {}): void {
   if (options.serveDocuments) {
     self.addEventListener('fetch', (event) => {
       // A page of the app loads: the sessions it may re-create are read meanwhile.
-      if (event.request.mode === 'navigate') readAhead();
+      if (event.request.mode === 'navigate') pendingSessions().then(readAhead, () => undefined);
       if (isDocumentRequest(event.request)) event.respondWith(serveDocument(event.request));
     });
   }

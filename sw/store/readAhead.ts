@@ -7,7 +7,6 @@
  * has begun since, by this worker or another: each such write renews the `written` mark.
  */
 import { getDatabase } from './database.js';
-import { pendingSessions } from './outbox.js';
 import { readSessionIn, type SessionRead } from './tasks.js';
 
 /** How long a read ahead waits for its page: one that has not come by then may never come. */
@@ -21,12 +20,9 @@ interface Ahead {
 
 const ahead = new Map<string, Promise<Ahead>>();
 
-/** Reads ahead `sessionIds`, or else every session with events waiting. Never throws. */
-export function readAhead(sessionIds?: readonly string[]): void {
-  (sessionIds ? Promise.resolve(sessionIds) : pendingSessions()).then(
-    (ids) => ids.forEach(readOne),
-    () => undefined,
-  );
+/** Reads ahead `sessionIds` (each not read ahead already). Never throws. */
+export function readAhead(sessionIds: Iterable<string>): void {
+  for (const sessionId of sessionIds) readOne(sessionId);
 }
 
 function readOne(sessionId: string): void {
