@@ -50,8 +50,10 @@ export class Snapshots {
     if (full || Date.now() - (this.#reconciled.get(id) ?? 0) >= RECONCILE_MS) {
       this.#reconciled.set(id, Date.now());
       // A page that re-creates its session may find it read ahead (`readAhead`).
-      const state = (full && (await takeReadAhead(id))) || (await readSession(id));
+      const ahead = full ? await takeReadAhead(id) : undefined;
+      const state = ahead ?? (await readSession(id));
       orders = (await this.scheduler.reconcile(id, state.tasks)) ?? [];
+      if (ahead && orders.length === 0) return { tasks: ahead.views, events: ahead.events, orders, stamp, standby: await this.#standby(id, ahead.tasks) };
       // Read again only if something was started: the records changed.
       if (full) {
         const { tasks, events } = orders.length > 0 ? await readSession(id) : state;

@@ -6,14 +6,19 @@
  * last event (bench/README.md, "Delivery"). A read is taken only if no write of tasks or events
  * has begun since, by this worker or another: each such write renews the `written` mark.
  */
+import type { TaskView } from '../../common/protocol.js';
+import { taskView } from '../taskView.js';
 import { getDatabase } from './database.js';
 import { readSessionIn, type SessionRead } from './tasks.js';
 
 /** How long a read ahead waits for its page: one that has not come by then may never come. */
 const KEEP_MS = 10_000;
 
+/** A session read ahead, with what pages get of its tasks (made while no page waits). */
+export type SessionReadAhead = SessionRead & { views: TaskView[] };
+
 interface Ahead {
-  read: SessionRead;
+  read: SessionReadAhead;
   /** The `written` mark when it was read. */
   mark: unknown;
 }
@@ -30,7 +35,7 @@ function readOne(sessionId: string): void {
   const read = (async () => {
     const tx = (await getDatabase()).transaction(['tasks', 'events', 'app']);
     const [state, mark] = await Promise.all([readSessionIn(tx, sessionId), tx.objectStore('app').get('written')]);
-    return { read: state, mark };
+    return { read: { ...state, views: state.tasks.map(taskView) }, mark };
   })();
   read.catch(() => undefined);
   ahead.set(sessionId, read);
@@ -41,7 +46,7 @@ function readOne(sessionId: string): void {
  * The read of `sessionId` made ahead, if there is one and nothing was written since; each read
  * is taken once (its records are the taker's to change).
  */
-export async function takeReadAhead(sessionId: string): Promise<SessionRead | undefined> {
+export async function takeReadAhead(sessionId: string): Promise<SessionReadAhead | undefined> {
   const read = ahead.get(sessionId);
   if (!read) return undefined;
   ahead.delete(sessionId);
