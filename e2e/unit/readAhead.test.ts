@@ -98,3 +98,13 @@ test('a session read with no write since, another connection reading too, is tak
   await readSession(id);
   expect((await takeReadAhead(id))?.tasks.map((task) => task.taskIdentifier)).toEqual([1]);
 });
+
+test('a session read ahead again after a write is taken: the newer read replaces the stale one', async () => {
+  const id = await sessionWithEvents(1);
+  readAhead([id]);
+  await settle();
+  await changeTasks(id, [1], ([task]) => ({ write: [{ ...task!, taskDescription: 'changed' }], tell: false }));
+  readAhead([id]);
+  await settle();
+  expect((await takeReadAhead(id))?.tasks[0]!.taskDescription).toBe('changed');
+});
