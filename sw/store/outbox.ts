@@ -1,6 +1,7 @@
 import { serializeError } from '../../common/errors.js';
 import {
   keptKey,
+  type ConfigurationRecord,
   partKeys,
   permanentKey,
   type EventRecord,
@@ -16,6 +17,7 @@ import { inBatch, type BatchTransaction } from './batch.js';
 import { getDatabase } from './database.js';
 import { keptParts } from '../../common/documentFile.js';
 import { deleteKeys, filesCache } from './parts.js';
+import { taskKeyRanges } from './keyRuns.js';
 import { changed } from './tasks.js';
 
 /**
@@ -46,7 +48,7 @@ export async function completeTask(sessionId: string, taskIdentifier: number, tr
     // Requests in a transaction run in order: each `await` is a round trip to the database, so
     // those that need no answer go together (with many tasks ending, the round trips added up).
     // The configuration says whether the delegate takes metrics, and a launch notification's text.
-    const [task, configuration] = await Promise.all([tasks.get([sessionId, taskIdentifier]), tx.objectStore('sessions').get(sessionId)]);
+    const [task, configuration] = await Promise.all([tasks.get([sessionId, taskIdentifier]), configurationIn(tx, sessionId)]);
     const engine = task?.engine;
     if (!owns(task, transferId)) return undefined;
     const events: TaskEvent[] = [];
@@ -91,6 +93,17 @@ export async function completeTask(sessionId: string, taskIdentifier: number, tr
   // Background Fetch shows its own UI; for the streaming engine's tasks, a notification.
   if (ended.announcing) await announce(ended.configuration, ended.finished).catch(() => undefined);
   return true;
+}
+
+/** By batched transaction, each session's configuration as read in it. */
+const configurations = new WeakMap<BatchTransaction, Map<string, Promise<ConfigurationRecord | undefined>>>();
+
+/** A session's configuration, read once per transaction: the completions batched together share it. */
+function configurationIn(tx: BatchTransaction, sessionId: string): Promise<ConfigurationRecord | undefined> {
+  let read = configurations.get(tx);
+  if (!read) configurations.set(tx, (read = new Map()));
+  if (!read.has(sessionId)) read.set(sessionId, tx.objectStore('sessions').get(sessionId));
+  return read.get(sessionId)!;
 }
 
 /** The sessions with events waiting in the outbox. */
@@ -156,28 +169,25 @@ async function ackBound(tx: BatchTransaction, sessionId: string, seq: number): P
 export async function acknowledge(sessionId: string, seq: number): Promise<void> {
   // In the transaction of the worker's other writes of the moment (the completions): with many
   // tasks ending, a transaction of its own waited for them and held them up.
-  const { delivered, moves } = await inBatch(async (tx) => {
+  const { delivered, ended, moves } = await inBatch(async (tx) => {
     // Events are numbered in order: those up to the bound (of this session) are delivered.
     const events = tx.objectStore('events');
     const upTo = await events.getAll(IDBKeyRange.upperBound(await ackBound(tx, sessionId, seq)));
     const delivered = upTo.filter((event) => event.sessionId === sessionId);
-    const deletes: Promise<unknown>[] = [];
     // A file whose move into the permanent store was begun: its parts go unless an entry names them.
     const moved = delivered.flatMap((event) =>
       event.type === 'didFinishDownloadingTo' && event.parts > 0 ? [tx.objectStore('tasks').get([sessionId, event.taskIdentifier])] : [],
     );
+    const ended = delivered.flatMap((event) => (event.type === 'didCompleteWithError' ? [event.taskIdentifier] : []));
+    const bodies = delivered.flatMap((event) => (event.type === 'didFinishDownloadingTo' && event.parts === 0 ? [event.taskIdentifier] : []));
     // Where no other session's event is among them (the usual case), one request deletes all.
-    const alone = delivered.length === upTo.length;
-    if (alone && delivered.length > 0) deletes.push(events.delete(IDBKeyRange.bound(upTo[0]!.seq, upTo.at(-1)!.seq)));
-    for (const event of delivered) {
-      if (!alone) deletes.push(events.delete(event.seq));
-      if (event.type === 'didCompleteWithError') deletes.push(tx.objectStore('tasks').delete([sessionId, event.taskIdentifier]));
-      else if (event.parts === 0) deletes.push(tx.objectStore('bodies').delete([sessionId, event.taskIdentifier]));
-    }
+    const alone = delivered.length === upTo.length && delivered.length > 0;
+    const deletes = alone ? [events.delete(IDBKeyRange.bound(upTo[0]!.seq, upTo.at(-1)!.seq))] : delivered.map((event) => events.delete(event.seq));
+    for (const keys of taskKeyRanges(sessionId, ended)) deletes.push(tx.objectStore('tasks').delete(keys));
+    for (const keys of taskKeyRanges(sessionId, bodies)) deletes.push(tx.objectStore('bodies').delete(keys));
     await Promise.all(deletes);
-    return { delivered, moves: (await Promise.all(moved)).filter((task) => task?.keptIn !== undefined) as TaskRecord[] };
+    return { delivered, ended, moves: (await Promise.all(moved)).filter((task) => task?.keptIn !== undefined) as TaskRecord[] };
   });
-  const ended = delivered.flatMap((event) => (event.type === 'didCompleteWithError' ? [event.taskIdentifier] : []));
   // Other pages of the session learn that the tasks have left it.
   changed(sessionId, ended, ended.length > 0);
   // Without holding up the page's next call: what a stopped worker leaves, `attach` sweeps.

@@ -46,6 +46,7 @@ export async function deleteParts(sessionId: string, taskIdentifier?: number, ke
 
 /** Deletes stored entries by key (a delivered file's parts). */
 export async function deleteKeys(keys: string[]): Promise<void> {
+  if (keys.length === 0) return;
   const cache = await filesCache();
   await Promise.all(keys.map((key) => cache.delete(key)));
 }
