@@ -19,12 +19,18 @@ import { taskView } from './taskView.js';
 const RECONCILE_MS = 1000;
 
 /**
+ * Of the time between two such reads, at most the share the read itself may take: a read of
+ * 1,000 tasks took 140-250 ms, and held up the completions' writes meanwhile.
+ */
+const RECONCILE_SHARE = 0.1;
+
+/**
  * What pages get of a session: its tasks (all, or those changed since their last look) and
  * undelivered events. Each look is also the scheduler's chance to start what died or is due.
  */
 export class Snapshots {
-  /** When each session's tasks were last all read for dead transfers (ms since the epoch). */
-  readonly #reconciled = new Map<string, number>();
+  /** When each session's tasks may next be all read for dead transfers (ms since the epoch). */
+  readonly #reconcileAt = new Map<string, number>();
   /** The sweep under way, if any: resume data waits for it before it puts its parts back. */
   sweeping: Promise<void> = Promise.resolve();
 
@@ -47,11 +53,12 @@ export class Snapshots {
     // Every task is read to find dead transfers, at most every RECONCILE_MS for a page that
     // has the tasks already (it then gets only those changed since its stamp).
     const full = changedSince(id, since) === undefined;
-    if (full || Date.now() - (this.#reconciled.get(id) ?? 0) >= RECONCILE_MS) {
-      this.#reconciled.set(id, Date.now());
+    if (full || Date.now() >= (this.#reconcileAt.get(id) ?? 0)) {
+      const began = Date.now();
       // A page that re-creates its session may find it read ahead (`readAhead`).
       const ahead = full ? await takeReadAhead(id) : undefined;
       const state = ahead ?? (await readSession(id));
+      this.#reconcileAt.set(id, Date.now() + Math.max(RECONCILE_MS, (Date.now() - began) / RECONCILE_SHARE));
       orders = (await this.scheduler.reconcile(id, state.tasks)) ?? [];
       if (ahead && orders.length === 0) return { tasks: ahead.views, events: ahead.events, orders, stamp, standby: await this.#standby(id, ahead.tasks) };
       // Read again only if something was started: the records changed.
