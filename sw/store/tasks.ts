@@ -108,7 +108,9 @@ async function sessionEvents(tx: IDBPTransaction<Schema, ('tasks' | 'events' | '
  * Reads tasks of a session and writes back those `change` returns, in one transaction (read
  * together, written together: each `await` in a transaction is a round trip). `change` gets
  * the records (undefined where there is none) and, with `withKeys`, the identifiers the
- * session has. Pages are told when `change` says so.
+ * session has. Pages are told when `change` says so. `asked` is called once the writes are
+ * asked for, before they commit: a transaction begun after then sees them (IndexedDB runs
+ * transactions over the same store in the order they began).
  */
 export async function changeTasks(
   sessionId: string,
@@ -116,6 +118,7 @@ export async function changeTasks(
   change: (records: (TaskRecord | undefined)[], taken: ReadonlySet<number>) => { write: TaskRecord[]; tell: boolean },
   known?: ReadonlyMap<number, TaskRecord>,
   withKeys = false,
+  asked?: () => void,
 ): Promise<TaskRecord[]> {
   const tx = (await getDatabase()).transaction(['tasks', 'app'], 'readwrite');
   const store = tx.objectStore('tasks');
@@ -125,7 +128,9 @@ export async function changeTasks(
   ]);
   const { write, tell } = change(records, new Set(keys.map((key) => key[1])));
   if (write.length > 0) markWritten(tx);
-  await Promise.all([...write.map((task) => store.put(task)), tx.done]);
+  const puts = write.map((task) => store.put(task));
+  asked?.();
+  await Promise.all([...puts, tx.done]);
   changed(sessionId, ids, tell);
   return write;
 }
