@@ -6,7 +6,7 @@ import { standbyOrders } from './scheduler/standby.js';
 import type { Scheduler } from './scheduler/Scheduler.js';
 import { changedSince, stampNow } from './store/changes.js';
 import { getRateLimiter, updateRateLimiter } from './store/database.js';
-import { handOut } from './store/outbox.js';
+import { handOut } from './store/handedOut.js';
 import { deleteParts } from './store/parts.js';
 import { takeReadAhead } from './store/readAhead.js';
 import { getSession, readSession, readTasks } from './store/tasks.js';
@@ -42,7 +42,8 @@ export class Snapshots {
       if ((await getRateLimiter()).delay > 0 && (await isAppVisible())) await updateRateLimiter(() => NO_DELAY);
     })();
     const [snapshot] = await Promise.all([this.#read(id, since), reset]);
-    // Recorded before the page gets the events: it may acknowledge them as soon as it does.
+    // Recorded before the page gets the events: it may acknowledge them as soon as it does
+    // (most reads have recorded it already, and this finds nothing to write).
     await handOut(id, snapshot.events);
     return snapshot;
   }
@@ -67,7 +68,9 @@ export class Snapshots {
         return { tasks: tasks.map(taskView), events, orders, stamp, standby: await this.#standby(id, tasks) };
       }
     }
-    const { tasks, gone, events } = await readTasks(id, changedSince(id, since)!);
+    const changed = changedSince(id, since)!;
+    // A hand-out that finds no room fails the read: then it is read again and handed out apart.
+    const { tasks, gone, events } = await readTasks(id, changed, true).catch(() => readTasks(id, changed, false));
     return { tasks: tasks.map(taskView), gone, events, orders, stamp, standby: await this.#standby(id, tasks) };
   }
 

@@ -2,6 +2,7 @@ import 'fake-indexeddb/auto';
 import { expect, test } from '@playwright/test';
 import type { EventRecord, TaskRecord } from '../../common/schema.js';
 import { inBatch } from '../../sw/store/batch.js';
+import { handOut } from '../../sw/store/handedOut.js';
 import { runsOf } from '../../sw/store/keyRuns.js';
 import { readSession, readTasks } from '../../sw/store/tasks.js';
 
@@ -10,10 +11,7 @@ import { readSession, readTasks } from '../../sw/store/tasks.js';
  * that type-checks with the worker's `lib`, not with this project's DOM one.
  */
 const OUTBOX = '../../sw/store/outbox.js';
-const { acknowledge, handOut } = (await import(OUTBOX)) as {
-  acknowledge(sessionId: string, seq: number): Promise<void>;
-  handOut(sessionId: string, events: readonly EventRecord[]): Promise<void>;
-};
+const { acknowledge } = (await import(OUTBOX)) as { acknowledge(sessionId: string, seq: number): Promise<void> };
 
 let sessions = 0;
 
@@ -85,8 +83,20 @@ test('an acknowledge of the first events deletes only their tasks', async () => 
 
 test('a read of some tasks by runs finds each asked, and tells which are gone', async () => {
   const { sessionId } = await session();
-  const read = await readTasks(sessionId, [6, 1, 2, 3, 9, 5]);
+  const read = await readTasks(sessionId, [6, 1, 2, 3, 9, 5], false);
   expect(read.tasks.map((task) => task.taskIdentifier).sort()).toEqual([1, 2, 3, 5, 6]);
   expect(read.gone).toEqual([9]);
   expect(read.events).toHaveLength(8);
+});
+
+test('events read with their hand-out may be acknowledged; events read without it may not', async () => {
+  const given = await session();
+  const { events } = await readTasks(given.sessionId, [1], true);
+  await acknowledge(given.sessionId, events.at(-1)!.seq);
+  expect((await readSession(given.sessionId)).events).toEqual([]);
+
+  const kept = await session();
+  const read = await readTasks(kept.sessionId, [1], false);
+  await acknowledge(kept.sessionId, read.events.at(-1)!.seq);
+  expect((await readSession(kept.sessionId)).events).toHaveLength(8);
 });

@@ -18,6 +18,7 @@ import { getDatabase } from './database.js';
 import { keptParts } from '../../common/documentFile.js';
 import { deleteKeys, filesCache } from './parts.js';
 import { taskKeyRanges } from './keyRuns.js';
+import { ackBound } from './handedOut.js';
 import { changed } from './tasks.js';
 
 /**
@@ -117,47 +118,6 @@ export async function pendingSessions(): Promise<string[]> {
 /** A small file's bytes, kept in the database with its completion (see `SMALL_FILE_SIZE`). */
 export async function getBody(sessionId: string, taskIdentifier: number): Promise<ArrayBuffer | undefined> {
   return (await getDatabase()).get('bodies', [sessionId, taskIdentifier]);
-}
-
-/**
- * By session, the highest event seq handed out to pages, as far as this worker life knows: an
- * acknowledge within it needs no read of the store.
- */
-const handedOut = new Map<string, number>();
-
-/**
- * Records that a session's `events` are handed out to a page, before it gets them: an
- * acknowledge deletes no event above the highest handed out. Written only when that rises, in
- * the store too, so that a page's acknowledge after the worker was stopped and started again
- * still deletes what it got.
- */
-export async function handOut(sessionId: string, events: readonly EventRecord[]): Promise<void> {
-  const seq = events.reduce((highest, event) => Math.max(highest, event.seq), 0);
-  if (seq <= (handedOut.get(sessionId) ?? 0)) return;
-  const known = await inBatch(async (tx) => {
-    const store = tx.objectStore('handedOut');
-    // Another snapshot (or worker life) may have stored more: the bound only rises.
-    const stored = (await store.get(sessionId)) ?? 0;
-    if (seq > stored) await store.put(seq, sessionId);
-    return Math.max(seq, stored);
-  })
-    // Not stored (no room): this life still counts it, where failing the snapshot would stop
-    // the very deliveries that free room (after a restart, such events may come twice).
-    .catch(() => seq);
-  handedOut.set(sessionId, Math.max(known, handedOut.get(sessionId) ?? 0));
-}
-
-/**
- * `seq` if the session's events up to it were handed out, else the highest handed out: a page
- * (buggy or hostile) may not acknowledge, and so delete, events it never got.
- */
-async function ackBound(tx: BatchTransaction, sessionId: string, seq: number): Promise<number> {
-  const known = handedOut.get(sessionId) ?? 0;
-  if (seq <= known) return seq;
-  // Above this life's count: handed out by an earlier life, or never (read once, then kept).
-  const stored = Math.max(known, (await tx.objectStore('handedOut').get(sessionId)) ?? 0);
-  handedOut.set(sessionId, stored);
-  return Math.min(seq, stored);
 }
 
 /**

@@ -10,6 +10,7 @@ import { withTransactions } from '../metrics.js';
 import { notify } from '../notify.js';
 import { inBatch } from './batch.js';
 import { touch } from './changes.js';
+import { counted, handOutIn } from './handedOut.js';
 import { taskKeyRanges } from './keyRuns.js';
 import { getDatabase, markWritten } from './database.js';
 
@@ -72,23 +73,29 @@ export async function readSessionIn(tx: IDBPTransaction<Schema, ('tasks' | 'even
 }
 
 /**
- * Some tasks of a session (`gone`: those no longer there) and its undelivered events. Read in
- * the transaction of the worker's writes of the moment (completions, acknowledges) rather than
- * in one of its own, which waited for them and held them up: with 1,000 small files, a page's
- * drains took a third of the time the writes had. The tasks and events are read by requests
- * that go out together, so that they see the same state.
+ * Some tasks of a session (`gone`: those no longer there) and its undelivered events, and with
+ * `handOut`, the events recorded as handed out (`handOutIn`). Read in the transaction of the
+ * worker's writes of the moment (completions, acknowledges) rather than in one of its own, which
+ * waited for them and held them up: with 1,000 small files, a page's drains took a third of the
+ * time the writes had; the hand-out, in a transaction of its own, waited for them again. The
+ * tasks and events are read by requests that go out together, so that they see the same state.
  */
-export async function readTasks(sessionId: string, ids: number[]): Promise<{ tasks: TaskRecord[]; gone: number[]; events: EventRecord[] }> {
-  const [tasks, events] = await inBatch(async (tx) => {
+export async function readTasks(sessionId: string, ids: number[], handOut: boolean): Promise<{ tasks: TaskRecord[]; gone: number[]; events: EventRecord[] }> {
+  const [tasks, events, seq] = await inBatch(async (tx) => {
     const store = tx.objectStore('events');
     const first = await store.index('bySession').openKeyCursor(sessionId);
     // By runs of consecutive identifiers, as they mostly are: a request per task was most of the
     // read's time with many small files ending.
     const runs = taskKeyRanges(sessionId, ids).map((keys) => tx.objectStore('tasks').getAll(keys));
-    return Promise.all([Promise.all(runs).then((found) => found.flat()), first ? store.getAll(IDBKeyRange.lowerBound(first.primaryKey)) : []]);
+    const [tasks, events] = await Promise.all([
+      Promise.all(runs).then((found) => found.flat()),
+      first ? store.getAll(IDBKeyRange.lowerBound(first.primaryKey)).then((all) => all.filter((event) => event.sessionId === sessionId)) : [],
+    ]);
+    return [tasks, events, handOut ? await handOutIn(tx, sessionId, events) : 0] as const;
   });
+  if (handOut) counted(sessionId, seq);
   const found = new Set(tasks.map((task) => task.taskIdentifier));
-  return { tasks, gone: ids.filter((id) => !found.has(id)), events: events.filter((event) => event.sessionId === sessionId) };
+  return { tasks, gone: ids.filter((id) => !found.has(id)), events };
 }
 
 /**
