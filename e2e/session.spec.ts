@@ -251,6 +251,18 @@ test('bad arguments throw a TypeError that says what is wrong', async ({ page })
   expect(errors.noIdentifier).toEqual({ name: 'TypeError', message: expect.stringContaining('""') });
 });
 
+test("a page's task identifiers are unique safe integers, one apart (the worker reads and deletes them by ranges)", async ({ page }) => {
+  const ids = await page.evaluate(() => {
+    const { URLSession, URLSessionConfiguration } = globalThis.bgdl;
+    const session = new URLSession(URLSessionConfiguration.background('identifiers'), {});
+    const tasks = [session.downloadTask('/files/a'), session.downloadTask('/files/b'), session.uploadTask('/upload', new Blob(['x']))];
+    for (const task of tasks) task.cancel();
+    return tasks.map((task) => task.taskIdentifier);
+  });
+  for (const id of ids) expect(Number.isSafeInteger(id) && id > 0).toBe(true);
+  expect(ids.map((id) => id - ids[0]!)).toEqual([0, 1, 2]);
+});
+
 test('a moved file stays in the permanent store across reloads; a file not moved is deleted', async ({ page, server }) => {
   const sessionId = unique('store');
   const kept = unique('kept');
