@@ -126,7 +126,10 @@ test('a token that expires mid-download with no page open: the task waits with i
   await expect.poll(async () => (await waiting())?.waitingFor).toBe('a new request (HTTP 401)');
   expect((await waiting())?.countOfBytesReceived).toBeGreaterThanOrEqual(PART);
 
-  expect((await completions(next)).filter(([type]) => type === 'willBeginDelayedRequest')).toEqual([['willBeginDelayedRequest', task, f.url, 'Bearer t1']]);
+  // The delegate is asked once the page's code for asks has loaded: after the state shows.
+  await expect
+    .poll(async () => (await completions(next)).filter(([type]) => type === 'willBeginDelayedRequest'))
+    .toEqual([['willBeginDelayedRequest', task, f.url, 'Bearer t1']]);
 
   // Made again with one that has: the download resumes from the bytes kept, with the new token.
   await answerDelayedRequests(next, { disposition: 'useNewRequest', headers: { Authorization: 'Bearer t2' } });
