@@ -101,8 +101,9 @@ export class Scheduler {
     // look again then (only a page may start a Background Fetch), as does a streaming worker.
     if (batch.asked)
       setTimeout(() => (this.preferred === 'stream' ? void this.#look(sessionId) : notify({ type: 'changed', sessionId })), ASK_TIMEOUT_MS + 100);
-    const rest = batch.started.filter((task) => !early.includes(task));
-    return { orders: await this.#launch(startOrder(rest), batch.shared, configuration), written };
+    // The streamed ones were queued once their write was asked for (`#queueStreamed`).
+    const others = batch.started.filter((task) => task.engine !== 'stream');
+    return { orders: await this.#launch(startOrder(others), batch.shared, configuration), written };
   }
 
   /** Queues the started tasks the streaming engine runs alone, in start order; returns them. */
@@ -117,7 +118,10 @@ export class Scheduler {
     if (!this.queue.drop(task.transferId!)) await this.engines.stream?.cancel(task).catch(() => undefined);
   }
 
-  /** Hands the started tasks to their engines, together where they share a transfer. */
+  /**
+   * Hands the started tasks of engines that answer with an order for the page (Background
+   * Fetch) to them, together where they share a transfer.
+   */
   async #launch(started: TaskRecord[], shared: string, configuration: ConfigurationRecord | undefined): Promise<FetchOrder[]> {
     const together = started.filter((task) => task.transferId === shared);
     const transfers = together.length > 0 ? [together] : [];
@@ -126,11 +130,8 @@ export class Scheduler {
     for (const tasks of transfers) {
       const engine = this.engines[tasks[0]!.engine!]!;
       try {
-        if (engine.name === 'stream') this.#queue(tasks[0]!, configuration);
-        else {
-          const order = await engine.start(tasks, configuration);
-          if (order) orders.push(order);
-        }
+        const order = await engine.start(tasks, configuration);
+        if (order) orders.push(order);
       } catch (cause) {
         for (const task of tasks) await this.failToStart(task.sessionId, task.taskIdentifier, task.transferId!, cause, task.originalRequest.url);
       }

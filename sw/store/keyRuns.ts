@@ -16,8 +16,9 @@ export function runsOf(ids: Iterable<number>): [first: number, last: number][] {
 }
 
 /**
- * What deletes exactly the tasks `ids` of a session from a store keyed by `[sessionId,
- * taskIdentifier]`: a key, or a range of consecutive ones (task identifiers are integers).
+ * What selects exactly the tasks `ids` of a session (to read or delete) in a store keyed by
+ * `[sessionId, taskIdentifier]`: a key, or a range of consecutive ones (task identifiers are
+ * integers).
  */
 export function taskKeyRanges(sessionId: string, ids: Iterable<number>): (IDBKeyRange | [string, number])[] {
   return runsOf(ids).map(([first, last]) => (first === last ? [sessionId, first] : IDBKeyRange.bound([sessionId, first], [sessionId, last])));
