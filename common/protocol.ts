@@ -193,7 +193,7 @@ export interface DebugState {
   persisted: boolean;
   /** The rate limiter: a task started in the background waits until `lastWakeAt + delay`. */
   rateLimiter: { delay: number; lastWakeAt: number };
-  /** Events waiting for this session's delegate. */
+  /** Events waiting for this session's delegate, as delegate calls (a finished download's are two). */
   waitingEvents: number;
   tasks: {
     taskIdentifier: number;

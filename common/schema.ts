@@ -198,13 +198,30 @@ export interface TaskRecord {
 }
 
 /**
- * What happened to a task, queued in the outbox until a page's delegate has seen it. The file
- * of `didFinishDownloadingTo` is its `parts`, at `temporaryKey(sessionId, taskIdentifier, index)`;
- * with no parts, a small file's bytes in the `bodies` store.
+ * A downloaded file's temporary location: its `parts`, at `temporaryKey(sessionId,
+ * taskIdentifier, index)`; with no parts, a small file's bytes in the `bodies` store.
+ */
+export interface DownloadedFile {
+  size: number;
+  parts: number;
+  partsBy?: string[];
+  digest?: string;
+}
+
+/**
+ * What happened to a task, queued in the outbox until a page's delegate has seen it. A
+ * download's completion carries its file (`download`): the delegate gets `didFinishDownloadingTo`
+ * and then `didCompleteWithError` from one record, a write and a delete less per file. An outbox
+ * written by an earlier release of the library may hold a `didFinishDownloadingTo` record of its own.
  */
 export type TaskEvent =
-  | { type: 'didFinishDownloadingTo'; taskIdentifier: number; size: number; parts: number; partsBy?: string[]; digest?: string }
-  | { type: 'didCompleteWithError'; taskIdentifier: number; error: SerializedError | null; metrics?: TaskMetricsRecord };
+  | ({ type: 'didFinishDownloadingTo'; taskIdentifier: number } & DownloadedFile)
+  | { type: 'didCompleteWithError'; taskIdentifier: number; error: SerializedError | null; metrics?: TaskMetricsRecord; download?: DownloadedFile };
+
+/** The file an event hands to `didFinishDownloadingTo`, if it hands one. */
+export function downloadOf(event: TaskEvent): DownloadedFile | undefined {
+  return event.type === 'didFinishDownloadingTo' ? event : event.download;
+}
 
 /** An outbox row: `seq` orders every event of every session. */
 export type EventRecord = TaskEvent & { seq: number; sessionId: string };

@@ -1,4 +1,4 @@
-import type { DigestAlgorithm, EventRecord } from '../common/schema.js';
+import type { DigestAlgorithm, DownloadedFile, EventRecord } from '../common/schema.js';
 import { badValue } from '../common/quote.js';
 import { callWorker } from './connection.js';
 
@@ -19,19 +19,19 @@ export class DownloadLocation {
   readonly digest: string;
   /** The URL the file came from (after redirects), kept with it by `moveTo`. */
   readonly #url: string;
-  /** Its parts' keys are made only when read: many files are delivered at once. */
-  readonly #event: EventRecord & { type: 'didFinishDownloadingTo' };
+  /** The event that brought the file: its session and task name the file to the worker. */
+  readonly #event: EventRecord;
   readonly #type: string;
   /** The digest known of the file: `digest`, or the last `digestFor` asked. */
   #known: string;
   #open = true;
 
   /** @internal Made by the session for each finished download, from the parts it is stored in. */
-  constructor(event: EventRecord & { type: 'didFinishDownloadingTo' }, type: string, url: string) {
+  constructor(event: EventRecord, file: DownloadedFile, type: string, url: string) {
     this.#url = url;
     this.#event = event;
-    this.size = event.size;
-    this.digest = this.#known = event.digest ?? '';
+    this.size = file.size;
+    this.digest = this.#known = file.digest ?? '';
     this.#type = type;
   }
 

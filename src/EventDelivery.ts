@@ -1,5 +1,5 @@
 import type { SessionSnapshot, TaskView } from '../common/protocol.js';
-import type { EventRecord } from '../common/schema.js';
+import { downloadOf, type EventRecord } from '../common/schema.js';
 import { carryOut, watch } from './BackgroundFetchOrders.js';
 import { callWorker } from './connection.js';
 import { DownloadLocation } from './DownloadLocation.js';
@@ -117,14 +117,15 @@ async function deliverAll(s: SessionState, snapshot: SessionSnapshot): Promise<v
   }
 }
 
-/** Delivers one event to the delegate. */
+/** Delivers one event to the delegate: a download's completion as `didFinishDownloadingTo`, then `didCompleteWithError`. */
 async function deliver(s: SessionState, event: EventRecord): Promise<void> {
   const task = s.tasks.get(event.taskIdentifier);
   if (!task) return;
+  const file = downloadOf(event);
   // A task this page saw running gets a last progress event before it ends.
-  if (event.type === 'didFinishDownloadingTo') {
-    if (task.live) progress(s, task, event.size, event.size);
-    const location = new DownloadLocation(event, task.response?.mimeType ?? '', task.response?.url ?? task.originalRequest?.url ?? '');
+  if (file) {
+    if (task.live) progress(s, task, file.size, file.size);
+    const location = new DownloadLocation(event, file, task.response?.mimeType ?? '', task.response?.url ?? task.originalRequest?.url ?? '');
     const failure = await tell(s, 'didFinishDownloadingTo', task, location);
     location.close();
     // The worker deletes the file when the event is acknowledged: a handler that found no room
@@ -134,8 +135,10 @@ async function deliver(s: SessionState, event: EventRecord): Promise<void> {
       console.warn(
         `bgdl: no room to keep the file of task ${task.taskIdentifier}: it and the events after it wait for the session ${s.id} to be created again`,
       );
+      return;
     }
-  } else {
+  }
+  if (event.type === 'didCompleteWithError') {
     if (task.live && !event.error) progress(s, task, task.countOfBytesExpectedToSend, task.countOfBytesExpectedToSend, true);
     // Only a delegate that takes metrics gets them: their code loads then.
     if (event.metrics) {

@@ -87,7 +87,8 @@ function sessionCalls(scheduler: Scheduler, snapshots: Snapshots): Pick<WorkerAp
         appVisible: await isAppVisible(),
         persisted: (await navigator.storage?.persisted?.().catch(() => false)) ?? false,
         rateLimiter: await getRateLimiter(),
-        waitingEvents: events.length,
+        // Delegate calls: a download's completion brings two (`didFinishDownloadingTo` first).
+        waitingEvents: events.reduce((count, event) => count + (event.type === 'didCompleteWithError' && event.download ? 2 : 1), 0),
         tasks: tasks.map(debugTask),
       } satisfies DebugState;
     },

@@ -17,9 +17,11 @@ let sessions = 0;
 
 /**
  * A session with tasks 1 to 6, each with a small file's body; tasks 1, 2, 4 and 5 ended (their
- * two events wait), 3 and 6 run. Returns the session and its events.
+ * events wait), 3 and 6 run. Returns the session and its events. Each ended task has one event,
+ * its completion carrying its file, as the worker writes them; or, as an earlier release wrote
+ * them (`separate`), a `didFinishDownloadingTo` and a `didCompleteWithError`.
  */
-async function session(): Promise<{ sessionId: string; events: EventRecord[] }> {
+async function session(separate = true): Promise<{ sessionId: string; events: EventRecord[] }> {
   const sessionId = `runs-${++sessions}-${Math.random()}`;
   const ended = [1, 2, 4, 5];
   const events = await inBatch(async (tx) => {
@@ -30,10 +32,15 @@ async function session(): Promise<{ sessionId: string; events: EventRecord[] }> 
         .put({ sessionId, taskIdentifier: id, state, originalRequest: { url: `https://cdn.example/${id}` } } as unknown as TaskRecord);
       void tx.objectStore('bodies').put(new ArrayBuffer(8), [sessionId, id]);
     }
-    const added = ended.flatMap((taskIdentifier) => [
-      { type: 'didFinishDownloadingTo', taskIdentifier, size: 8, parts: 0, partsBy: [], sessionId },
-      { type: 'didCompleteWithError', taskIdentifier, error: null, sessionId },
-    ]);
+    const download = { size: 8, parts: 0, partsBy: [] };
+    const added = ended.flatMap((taskIdentifier) =>
+      separate
+        ? [
+            { type: 'didFinishDownloadingTo', taskIdentifier, ...download, sessionId },
+            { type: 'didCompleteWithError', taskIdentifier, error: null, sessionId },
+          ]
+        : [{ type: 'didCompleteWithError', taskIdentifier, error: null, download, sessionId }],
+    );
     const seqs = await Promise.all(added.map((event) => tx.objectStore('events').add(event as EventRecord)));
     return added.map((event, index) => ({ ...event, seq: seqs[index] }) as EventRecord);
   });
@@ -79,6 +86,18 @@ test('an acknowledge of the first events deletes only their tasks', async () => 
   expect(tasks.map((task) => task.taskIdentifier)).toEqual([3, 4, 5, 6]);
   expect(left.map((event) => event.taskIdentifier)).toEqual([4, 4, 5, 5]);
   expect(await bodies(sessionId)).toEqual([3, 4, 5, 6]);
+});
+
+test('an acknowledge of completions that carry their files deletes the files with the tasks', async () => {
+  const { sessionId, events } = await session(false);
+  expect(events).toHaveLength(4);
+  await handOut(sessionId, events);
+  // Up to task 4's completion: tasks 1, 2 and 4 go with their bodies, 5's event waits.
+  await acknowledge(sessionId, events[2]!.seq);
+  const { tasks, events: left } = await readSession(sessionId);
+  expect(tasks.map((task) => task.taskIdentifier)).toEqual([3, 5, 6]);
+  expect(left.map((event) => event.taskIdentifier)).toEqual([5]);
+  expect(await bodies(sessionId)).toEqual([3, 5, 6]);
 });
 
 test('a read of some tasks by runs finds each asked, and tells which are gone', async () => {

@@ -2,6 +2,8 @@ import { serializeError } from '../../common/errors.js';
 import {
   keptKey,
   type ConfigurationRecord,
+  downloadOf,
+  type DownloadedFile,
   partKeys,
   permanentKey,
   type EventRecord,
@@ -52,7 +54,7 @@ export async function completeTask(sessionId: string, taskIdentifier: number, tr
     const [task, configuration] = await Promise.all([tasks.get([sessionId, taskIdentifier]), configurationIn(tx, sessionId)]);
     const engine = task?.engine;
     if (!owns(task, transferId)) return undefined;
-    const events: TaskEvent[] = [];
+    let download: DownloadedFile | undefined;
     if ('error' in outcome) {
       task.error = serializeError(outcome.error);
     } else {
@@ -67,20 +69,20 @@ export async function completeTask(sessionId: string, taskIdentifier: number, tr
         task.parts = outcome.parts;
         task.digest = null;
         const { size, parts, digest } = outcome;
-        events.push({ type: 'didFinishDownloadingTo', taskIdentifier, size, parts, partsBy: task.partsBy, ...(digest ? { digest } : {}) });
+        download = { size, parts, partsBy: task.partsBy, ...(digest ? { digest } : {}) };
       }
     }
     // Metrics only for a delegate that takes them: with many small files, each event's size adds up.
     const metrics = configuration?.didFinishCollecting
       ? { metrics: taskMetrics({ ...task, transactions: withTransactions(task, outcome.transactions ?? []) }) }
       : {};
-    events.push({ type: 'didCompleteWithError', taskIdentifier, error: task.error, ...metrics });
+    const event: TaskEvent = { type: 'didCompleteWithError', taskIdentifier, error: task.error, ...metrics, ...(download ? { download } : {}) };
     delete task.transactions;
     task.state = 'completed';
     task.transferId = null;
     task.ask = null;
     task.body = null;
-    const writes = [tasks.put(task), ...events.map((event) => tx.objectStore('events').add({ ...event, sessionId } as EventRecord))];
+    const writes = [tasks.put(task), tx.objectStore('events').add({ ...event, sessionId } as EventRecord)];
     if ('body' in outcome && outcome.body) writes.push(tx.objectStore('bodies').put(outcome.body, [sessionId, taskIdentifier]));
     // Counted only when a launch notification may be shown (the streaming engine's tasks, with
     // permission): with many tasks ending, reading every waiting event each time adds up.
@@ -135,11 +137,9 @@ export async function acknowledge(sessionId: string, seq: number): Promise<void>
     const upTo = await events.getAll(IDBKeyRange.upperBound(await ackBound(tx, sessionId, seq)));
     const delivered = upTo.filter((event) => event.sessionId === sessionId);
     // A file whose move into the permanent store was begun: its parts go unless an entry names them.
-    const moved = delivered.flatMap((event) =>
-      event.type === 'didFinishDownloadingTo' && event.parts > 0 ? [tx.objectStore('tasks').get([sessionId, event.taskIdentifier])] : [],
-    );
+    const moved = delivered.flatMap((event) => ((downloadOf(event)?.parts ?? 0) > 0 ? [tx.objectStore('tasks').get([sessionId, event.taskIdentifier])] : []));
     const ended = delivered.flatMap((event) => (event.type === 'didCompleteWithError' ? [event.taskIdentifier] : []));
-    const bodies = delivered.flatMap((event) => (event.type === 'didFinishDownloadingTo' && event.parts === 0 ? [event.taskIdentifier] : []));
+    const bodies = delivered.flatMap((event) => (downloadOf(event)?.parts === 0 ? [event.taskIdentifier] : []));
     // Where no other session's event is among them (the usual case), one request deletes all.
     const alone = delivered.length === upTo.length && delivered.length > 0;
     const deletes = alone ? [events.delete(IDBKeyRange.bound(upTo[0]!.seq, upTo.at(-1)!.seq))] : delivered.map((event) => events.delete(event.seq));
@@ -151,7 +151,7 @@ export async function acknowledge(sessionId: string, seq: number): Promise<void>
   // Other pages of the session learn that the tasks have left it.
   changed(sessionId, ended, ended.length > 0);
   // Without holding up the page's next call: what a stopped worker leaves, `attach` sweeps.
-  void deleteKeys(delivered.flatMap((event) => (event.type === 'didFinishDownloadingTo' ? partKeys({ ...event, sessionId }) : [])));
+  void deleteKeys(delivered.flatMap((event) => partKeys({ parts: 0, ...downloadOf(event), sessionId, taskIdentifier: event.taskIdentifier })));
   for (const task of moves) void dropUnkept(task);
 }
 
