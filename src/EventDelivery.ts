@@ -1,5 +1,5 @@
 import type { SessionSnapshot, TaskView } from '../common/protocol.js';
-import { downloadOf, type EventRecord } from '../common/schema.js';
+import type { EventRecord } from '../common/schema.js';
 import { carryOut, watch } from './BackgroundFetchOrders.js';
 import { callWorker } from './connection.js';
 import { DownloadLocation } from './DownloadLocation.js';
@@ -121,7 +121,8 @@ async function deliverAll(s: SessionState, snapshot: SessionSnapshot): Promise<v
 async function deliver(s: SessionState, event: EventRecord): Promise<void> {
   const task = s.tasks.get(event.taskIdentifier);
   if (!task) return;
-  const file = downloadOf(event);
+  // (As `downloadOf` reads it: the schema's code stays out of the page.)
+  const file = event.type === 'didFinishDownloadingTo' ? event : event.download;
   // A task this page saw running gets a last progress event before it ends.
   if (file) {
     if (task.live) progress(s, task, file.size, file.size);
@@ -138,7 +139,8 @@ async function deliver(s: SessionState, event: EventRecord): Promise<void> {
       return;
     }
   }
-  if (event.type === 'didCompleteWithError') {
+  // (A completion: the event that has `error`.)
+  if ('error' in event) {
     if (task.live && !event.error) progress(s, task, task.countOfBytesExpectedToSend, task.countOfBytesExpectedToSend, true);
     // Only a delegate that takes metrics gets them: their code loads then.
     if (event.metrics) {
