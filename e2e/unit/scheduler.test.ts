@@ -14,10 +14,12 @@ import {
   startOrder,
   STREAM_BATCH,
   streamsTogether,
+  takeBackAt,
   takesBack,
   type Environment,
 } from '../../sw/scheduler/plan.js';
-import { handOverId, handOverPlan, parseHandOverId, standbyOrders } from '../../sw/scheduler/standby.js';
+import { handOverId, parseHandOverId } from '../../sw/scheduler/handOverId.js';
+import { handOverPlan, standbyOrders } from '../../sw/scheduler/standby.js';
 import { nextConnection, RunQueue, type Slot } from '../../sw/scheduler/RunQueue.js';
 
 const now = 1_000_000;
@@ -258,6 +260,17 @@ test('take back: a Background Fetch in ranges returns to the streaming engine wh
   expect(takesBack({ ...fetched, validator: null }, config, env)).toBe(false);
   expect(takesBack({ ...fetched, startedAt: now - 10 }, config, env)).toBe(false);
   expect(takesBack(fetched, config, { ...env, engines: ['background-fetch'] })).toBe(false);
+  // Just started, it may not be registered yet: taken back once the grace is over.
+  expect(takeBackAt({ ...fetched, startedAt: now - 10 }, config, env)).toBe(now - 10 + START_GRACE_MS);
+  expect(takeBackAt(fetched, config, { ...env, visible: false })).toBeUndefined();
+});
+
+test("take back: a hand-over's registration, which existed before the task was given to it, is taken back at once", () => {
+  const handedOver = task({ state: 'running', engine: 'background-fetch', transferId: 'bgdl:t+3+12582912', validator: '"v"', startedAt: now - 10 });
+  expect(takeBackAt(handedOver, config, env)).toBe(now - 10);
+  expect(takesBack(handedOver, config, env)).toBe(true);
+  expect(takesBack(handedOver, config, { ...env, visible: false })).toBe(false);
+  expect(takesBack({ ...handedOver, validator: null }, config, env)).toBe(false);
 });
 
 test('the resource timeout: counted from the first resume, it fails a task not ended, suspended or not restarted', () => {

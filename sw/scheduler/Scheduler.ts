@@ -13,9 +13,9 @@ import { updateRateLimiter } from '../store/database.js';
 import { completeTask } from '../store/outbox.js';
 import { allTasks, changeTasks, keepTransactions, getSession, getTask, moveTask, readSession, saveTransfer, tasksOfTransfer } from '../store/tasks.js';
 import { waitForRequest } from './delayedRequests.js';
-import { adopt, takeBack } from './handOver.js';
+import { adopt, takeBackDue } from './handOver.js';
 import { place, type Batch } from './place.js';
-import { ASK_TIMEOUT_MS, reconcileStep, retryDelayFor, startOrder, takesBack, type Environment, type StartCause } from './plan.js';
+import { ASK_TIMEOUT_MS, reconcileStep, retryDelayFor, startOrder, type Environment, type StartCause } from './plan.js';
 import { hostOf, RunQueue, slotOf } from './RunQueue.js';
 
 /**
@@ -174,7 +174,7 @@ export class Scheduler {
    * Returns the orders, or undefined if there was nothing to start.
    */
   async reconcile(sessionId: string, tasks: TaskRecord[], engine: EngineName = this.preferred): Promise<FetchOrder[] | undefined> {
-    tasks = await this.#takeBack(sessionId, tasks);
+    tasks = await takeBackDue(this, sessionId, tasks);
     const entries: StartEntry[] = [];
     // Tasks resumed together share a transfer: each transfer is asked about once.
     const alive = new Map<string, Promise<boolean>>();
@@ -190,15 +190,6 @@ export class Scheduler {
     }
     this.#armDeadline(tasks);
     return entries.length > 0 ? (await this.start(sessionId, entries, engine)).orders : undefined;
-  }
-
-  /** Takes back to the streaming engine the tasks `takesBack` says; returns the others. */
-  async #takeBack(sessionId: string, tasks: TaskRecord[]): Promise<TaskRecord[]> {
-    if (!this.engines.stream || !tasks.some((task) => task.engine === 'background-fetch' && task.state === 'running')) return tasks;
-    const [env, configuration] = await Promise.all([this.environment(), getSession(sessionId)]);
-    const back = new Set(tasks.filter((task) => takesBack(task, configuration, env)));
-    for (const task of back) await takeBack(this, task);
-    return tasks.filter((task) => !back.has(task));
   }
 
   /** Ends a task whose `timeoutIntervalForResource` passed, and stops its transfer. */

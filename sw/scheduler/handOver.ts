@@ -4,14 +4,16 @@
  * rest of each streamed download (`standbyOrders`), which it starts the moment it goes away
  * (only a page may start one, and a page going away may not wait for the worker). The worker
  * then stops the stream and gives the task to the registration (`handOver`). When a page is
- * visible again, `Scheduler.reconcile` takes ranged registrations back (`takesBack`).
+ * visible again, `Scheduler.reconcile` takes ranged registrations back (`takeBackDue`).
  */
 import { temporaryKey, type TaskRecord } from '../../common/schema.js';
 import { isAppVisible } from '../conditions.js';
 import { deleteKeys } from '../store/parts.js';
-import { moveTask, tasksOfTransfer } from '../store/tasks.js';
+import { getSession, moveTask, readSession, tasksOfTransfer } from '../store/tasks.js';
 import type { Scheduler } from './Scheduler.js';
-import { handOverId, handOverPlan, parseHandOverId } from './standby.js';
+import { handOverId, parseHandOverId } from './handOverId.js';
+import { takeBackAt } from './plan.js';
+import { handOverPlan } from './standby.js';
 
 declare const self: ServiceWorkerGlobalScope;
 
@@ -108,8 +110,33 @@ async function giveTo(scheduler: Scheduler, task: TaskRecord, plan: NonNullable<
   return true;
 }
 
+/** By session, the look armed for the take-back due next (see `takeBackDue`). */
+const looks = new Map<string, ReturnType<typeof setTimeout>>();
+
 /**
- * Takes a download back from its Background Fetch to the streaming engine (see `takesBack`):
+ * Takes back to the streaming engine the session's downloads whose time for it came (of
+ * `tasks`, as read; see `takeBackAt`), and returns the others. For one whose time is still to
+ * come, the worker looks again then (a visible page keeps it alive till then).
+ */
+export async function takeBackDue(scheduler: Scheduler, sessionId: string, tasks: TaskRecord[]): Promise<TaskRecord[]> {
+  if (!scheduler.engines.stream || !tasks.some((task) => task.engine === 'background-fetch' && task.state === 'running')) return tasks;
+  const [env, configuration] = await Promise.all([scheduler.environment(), getSession(sessionId)]);
+  const due = tasks.map((task) => takeBackAt(task, configuration, env));
+  const back = tasks.filter((_, index) => due[index]! <= env.now);
+  for (const task of back) await takeBack(scheduler, task);
+  const next = Math.min(...due.filter((at) => at! > env.now).map((at) => at!));
+  if (Number.isFinite(next) && !looks.has(sessionId)) {
+    const look = async () => void (await takeBackDue(scheduler, sessionId, (await readSession(sessionId)).tasks));
+    looks.set(
+      sessionId,
+      setTimeout(() => (looks.delete(sessionId), look().catch(() => undefined)), next - env.now),
+    );
+  }
+  return tasks.filter((task) => !back.includes(task));
+}
+
+/**
+ * Takes a download back from its Background Fetch to the streaming engine (see `takeBackAt`):
  * the ranges that came whole are stored, the stream goes on after them, then the registration
  * is aborted (its end no longer concerns the task).
  */

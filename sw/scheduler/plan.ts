@@ -7,6 +7,7 @@
 import { deserializeError, URLError } from '../../common/errors.js';
 import type { AskReason, ConfigurationRecord, EngineName, RateLimiterState, TaskRecord } from '../../common/schema.js';
 import { notBefore } from '../rateLimiter.js';
+import { parseHandOverId } from './handOverId.js';
 
 /** The network as the worker sees it (`navigator.onLine`, `navigator.connection`). */
 export interface Network {
@@ -207,14 +208,24 @@ export function streamsInView(task: TaskRecord, configuration: ConfigurationReco
 }
 
 /**
- * Whether a Background Fetch that carries a download in ranges is taken back to the streaming
- * engine, now that a page is visible: its finished ranges are kept, so at most the requests in
- * flight (one part) are fetched again, where the registration may stall 17-30 s in front of
- * the user. One of the whole file is left to run: taking it back would lose what it received.
+ * When a Background Fetch that carries a download in ranges is taken back to the streaming
+ * engine, now that a page is visible (ms since the epoch; undefined: it is not): its finished
+ * ranges are kept, so at most the requests in flight (one part) are fetched again, where the
+ * registration may stall 17-30 s in front of the user, and tells a reopened page no progress
+ * meanwhile (Chromium's `downloaded` stayed 0 for 5 s of ranges sent whole). One of the whole
+ * file is left to run: taking it back would lose what it received. A hand-over's registration
+ * (a page started it as it went away) existed before the task was given to it: at once; another
+ * once START_GRACE_MS passed since its start (it may not be registered yet).
  */
+export function takeBackAt(task: TaskRecord, configuration: ConfigurationRecord | undefined, env: Environment): number | undefined {
+  if (!env.engines.includes('stream') || task.state !== 'running' || task.engine !== 'background-fetch') return undefined;
+  if (!streamsInView(task, configuration, env) || task.validator === null) return undefined;
+  return parseHandOverId(task.transferId) ? task.startedAt : task.startedAt + START_GRACE_MS;
+}
+
+/** Whether a Background Fetch is taken back to the streaming engine now (see `takeBackAt`). */
 export function takesBack(task: TaskRecord, configuration: ConfigurationRecord | undefined, env: Environment): boolean {
-  if (!env.engines.includes('stream') || task.state !== 'running' || task.engine !== 'background-fetch') return false;
-  return streamsInView(task, configuration, env) && task.validator !== null && env.now - task.startedAt >= START_GRACE_MS;
+  return (takeBackAt(task, configuration, env) ?? Infinity) <= env.now;
 }
 
 /** Whether an upload's file is larger than the bound its task set (it then never starts). */

@@ -6,28 +6,8 @@ import type { FetchOrder } from '../../common/protocol.js';
 import { PART_SIZE, partOwners, type ConfigurationRecord, type TaskRecord } from '../../common/schema.js';
 import { orderTitle, requestsOf } from '../engines/background-fetch/requests.js';
 import { headerValue } from '../responseRecord.js';
+import { handOverId, type HandOverPoint } from './handOverId.js';
 import { isSmall, SMALL_DOWNLOAD } from './plan.js';
-
-/** A hand-over's registration id: the streamed transfer's, and the parts and bytes it starts after. */
-const HAND_OVER_ID = /^(bgdl:[\w-]{1,64})\+(\d{1,6})\+(\d{1,16})$/;
-
-/** Where a hand-over starts: after `parts` parts, `received` bytes, of the streamed transfer `from`. */
-export interface HandOverPoint {
-  from: string;
-  parts: number;
-  received: number;
-}
-
-/** The registration id of a hand-over from a point. */
-export function handOverId({ from, parts, received }: HandOverPoint): string {
-  return `${from}+${parts}+${received}`;
-}
-
-/** The point a hand-over's registration id names, or undefined if it names none. */
-export function parseHandOverId(id: unknown): HandOverPoint | undefined {
-  const match = typeof id === 'string' ? HAND_OVER_ID.exec(id) : null;
-  return match ? { from: match[1]!, parts: Number(match[2]), received: Number(match[3]) } : undefined;
-}
 
 /** Whether a file's server said it serves byte ranges (CORS may hide it: the file is then fetched whole). */
 function servesRanges(task: TaskRecord): boolean {
