@@ -6,7 +6,8 @@
  * Env: BENCH_SIZES (default `256m,1g`; `none`: no size runs), BENCH_RUNS (default 3),
  * BENCH_ENGINES (default `background-fetch,stream`), BENCH_PORT (default 8700),
  * BENCH_MANY (default 1000: tasks of 16 KiB for the many-tasks runs; 0 skips them),
- * BENCH_MANY_LIB (`0`: of the many-tasks runs, only the delivery one).
+ * BENCH_MANY_LIB (`0`: of the many-tasks runs, only the delivery one), BENCH_HANDOVER (`0`: no
+ * hand-over runs, `handover.mjs`).
  */
 import { chromium } from '@playwright/test';
 import { spawnSync } from 'node:child_process';
@@ -18,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { parseSize, startServer } from '../e2e/server/server.mjs';
 import { CHROMIUM_PATH, chromiumArgs } from '../scripts/chromium.mjs';
 import { createSession, libDownload, libMany, fetchMany, startWaiting, deliverWaiting, pageFetch, workerCachePut } from './inPage.mjs';
+import { benchHandOver, printHandOver } from './handover.mjs';
 import { browserPid, treeRss, treeCpu, memorySampler } from './processes.mjs';
 import { median, mib, printResults, summarize, TARGETS } from './summary.mjs';
 
@@ -45,6 +47,8 @@ const list = (/** @type {string | undefined} */ text, /** @type {string} */ fall
 const SIZES = process.env.BENCH_SIZES === 'none' ? [] : list(process.env.BENCH_SIZES, '256m,1g');
 const MANY = Number(process.env.BENCH_MANY ?? 1000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+/** The hand-over runs (`handover.mjs`), in the background-fetch browser; `BENCH_HANDOVER=0` skips them. */
+const HAND_OVER = process.env.BENCH_HANDOVER !== '0';
 const ENGINES = /** @type {Engine[]} */ (list(process.env.BENCH_ENGINES, 'background-fetch,stream'));
 const METHODS = /** @type {Method[]} */ (['lib', 'a', 'b']);
 
@@ -157,6 +161,8 @@ async function benchMany(
 
 /** The many-tasks results, by engine. @type {Record<string, any>} */
 const manyResults = {};
+/** The hand-over runs' results (see `handover.mjs`). @type {Awaited<ReturnType<typeof benchHandOver>> | undefined} */
+let handOverResults;
 
 /** The configuration of an engine's sessions (see `Engine`). */
 function sessionOptions(/** @type {Engine} */ engine) {
@@ -237,6 +243,8 @@ async function benchEngine(/** @type {Engine} */ engine, /** @type {string} */ o
         }
       }
     }
+    // Last: it closes the bench's page (a page in view keeps the downloads streaming).
+    if (engine === 'background-fetch' && HAND_OVER) handOverResults = await benchHandOver(context, origin, RUNS);
     return bySize;
   } finally {
     memory.stop();
@@ -276,13 +284,14 @@ try {
 
 const rows = ENGINES.flatMap((engine) => SIZES.map((size) => ({ engine, size, ...summarize(runs[engine]?.[size] ?? []) })));
 printResults(rows, { runs: RUNS, many: MANY, engines: ENGINES, manyResults });
+printHandOver(handOverResults);
 
 const out = path.join(ROOT, 'bench/results/latest.json');
 await mkdir(path.dirname(out), { recursive: true });
 const chromiumVersion = spawnSync(CHROMIUM_PATH, ['--version'], { encoding: 'utf8' }).stdout.trim();
 await writeFile(
   out,
-  `${JSON.stringify({ date: new Date().toISOString(), chromium: chromiumVersion, sizes: SIZES, runs: RUNS, targets: TARGETS, summary: rows, raw: runs, many: manyResults }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), chromium: chromiumVersion, sizes: SIZES, runs: RUNS, targets: TARGETS, summary: rows, raw: runs, many: manyResults, handOver: handOverResults }, null, 2)}\n`,
 );
 console.log(`\nwritten: ${path.relative(process.cwd(), out)}`);
-process.exitCode = rows.some((r) => r.failures.length > 0) || Object.values(manyResults).some((m) => m.error) ? 1 : 0;
+process.exitCode = rows.some((r) => r.failures.length > 0) || Object.values(manyResults).some((m) => m.error) || handOverResults?.error ? 1 : 0;
