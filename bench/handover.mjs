@@ -8,6 +8,7 @@
  * `didWriteData` and to its longest wait between two. What was fetched twice is the server's
  * bytes sent over the file's size.
  */
+import { storedEvents } from '../e2e/outbox.mjs';
 import { median } from './summary.mjs';
 
 const MiB = 1024 ** 2;
@@ -49,21 +50,6 @@ async function seenAtEnd(/** @type {number} */ timeoutMs) {
   const deadline = performance.now() + timeoutMs;
   while (!seen.completed && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
   return { ...seen, progress: [...seen.progress] };
-}
-
-/** In the app's worker (or a page of it): whether the outbox holds the completion of a task of session `identifier`. */
-function completionStored(/** @type {string} */ identifier) {
-  return new Promise((resolve, reject) => {
-    const open = indexedDB.open('bgdl');
-    open.onerror = () => reject(open.error);
-    open.onsuccess = () => {
-      const request = open.result.transaction('events').objectStore('events').getAll();
-      request.onsuccess = () => {
-        open.result.close();
-        resolve(request.result.some((/** @type {any} */ event) => event.sessionId === identifier && event.type === 'didCompleteWithError') || undefined);
-      };
-    };
-  });
 }
 
 /** The server's record of the file `id`. */
@@ -135,7 +121,8 @@ async function closed(
   // held that event up by about 30 s (seen in Chromium 156), and one that re-created the session
   // would take the download back.
   const worker = () => context.serviceWorkers().find((each) => each.url().startsWith(origin));
-  await until(async () => worker()?.evaluate(completionStored, identifier), 60_000, 'completion recorded (or the worker stopped)');
+  const recorded = async () => (await worker()?.evaluate(storedEvents, identifier))?.some((event) => event.type === 'didCompleteWithError') || undefined;
+  await until(recorded, 60_000, 'completion recorded (or the worker stopped)');
   const recordedMs = Date.now() - closedAt;
   const page = await openSession(context, origin, identifier);
   const seen = await page.evaluate(seenAtEnd, 60_000);

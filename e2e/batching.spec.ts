@@ -1,6 +1,7 @@
 import type { AppPage } from './fixtures.js';
 import { completions, hungTask, recordSession, setHangOnFinish, waitForFinishEvents, type Recorded } from './recorder.js';
 import { expect, test, unique, type FileStats, type TestServer } from './fixtures.js';
+import { storedEvents } from './outbox.mjs';
 
 const KiB = 1024;
 
@@ -171,25 +172,7 @@ test('300 waiting events are delivered to a new page once each, in the order the
   await page.close();
   // The outbox as the worker keeps it, in order: a download's completion carries its file, and
   // gives the delegate `didFinishDownloadingTo` before `didCompleteWithError`.
-  const records = await next.evaluate(
-    (sessionId) =>
-      new Promise<[string, number, boolean][]>((resolve, reject) => {
-        const open = indexedDB.open('bgdl');
-        open.onerror = () => reject(open.error);
-        open.onsuccess = () => {
-          const all = open.result.transaction('events').objectStore('events').getAll();
-          all.onsuccess = () => {
-            resolve(
-              (all.result as { sessionId: string; type: string; taskIdentifier: number; download?: unknown }[])
-                .filter((e) => e.sessionId === sessionId)
-                .map((e) => [e.type, e.taskIdentifier, e.download !== undefined]),
-            );
-            open.result.close();
-          };
-        };
-      }),
-    sessionId,
-  );
+  const records = (await next.evaluate(storedEvents, sessionId)).map((e) => [e.type, e.taskIdentifier, e.download !== undefined] as const);
   expect(records).toHaveLength(150);
   expect(records.every(([type, , download]) => type === 'didCompleteWithError' && download)).toBe(true);
   const outbox = records.flatMap(([type, id]) => [

@@ -1,25 +1,12 @@
 import { completions, hungTask, recordSession, setHangOnFinish, startDownload } from './recorder.js';
 import { expect, test, unique, type AppPage } from './fixtures.js';
+import { storedEvents } from './outbox.mjs';
 
 const MiB = 1024 * 1024;
 
-/** The events of `sessionId` the worker's outbox holds, read from the page (the database is the origin's). */
-function eventsStored(page: AppPage, sessionId: string): Promise<string[]> {
-  return page.evaluate(
-    (sessionId) =>
-      new Promise<string[]>((resolve, reject) => {
-        const open = indexedDB.open('bgdl');
-        open.onerror = () => reject(open.error);
-        open.onsuccess = () => {
-          const request = open.result.transaction('events').objectStore('events').getAll();
-          request.onsuccess = () => {
-            open.result.close();
-            resolve((request.result as { sessionId: string; type: string }[]).filter((e) => e.sessionId === sessionId).map((e) => e.type));
-          };
-        };
-      }),
-    sessionId,
-  );
+/** The types of the events of `sessionId` the worker's outbox holds, read from the page (the database is the origin's). */
+async function eventsStored(page: AppPage, sessionId: string): Promise<string[]> {
+  return (await page.evaluate(storedEvents, sessionId)).map((e) => e.type);
 }
 
 test('a session read ahead as its page loads, then changed before the page re-creates it: the page gets the change at once', async ({
