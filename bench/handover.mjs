@@ -84,6 +84,20 @@ async function openSession(/** @type {BrowserContext} */ context, /** @type {str
   return page;
 }
 
+/** What a new page that re-creates the session sees, to the task's end; throws unless the whole file came. */
+async function seenInNewPage(
+  /** @type {BrowserContext} */ context,
+  /** @type {string} */ origin,
+  /** @type {string} */ identifier,
+  /** @type {number} */ timeoutMs,
+) {
+  const page = await openSession(context, origin, identifier);
+  const seen = await page.evaluate(seenAtEnd, timeoutMs);
+  await page.close();
+  if (seen.error || seen.size !== FILE.bytes) throw new Error(`hand-over: ended with ${seen.error ?? `${seen.size} bytes`}`);
+  return seen;
+}
+
 /** The registration's ranges (`bytes=a-b`) in the server's log. */
 const ranges = (/** @type {Stats} */ s) => s.log.filter((entry) => /^bytes=\d+-\d+$/.test(entry.range ?? ''));
 
@@ -104,7 +118,7 @@ async function handOverRun(/** @type {BrowserContext} */ context, /** @type {str
   return { ...result, fetchedTwice: s.bytesSent - FILE.bytes, requests: s.log.map((entry) => `${entry.method} ${entry.range ?? ''}`.trim()) };
 }
 
-/** With no page: to the last range sent whole; then a page takes the events. */
+/** With no page: to the last range sent whole and the completion recorded; then a page takes the events. */
 async function closed(
   /** @type {BrowserContext} */ context,
   /** @type {string} */ origin,
@@ -122,21 +136,15 @@ async function closed(
   // would take the download back.
   const worker = () => context.serviceWorkers().find((each) => each.url().startsWith(origin));
   const recorded = async () => (await worker()?.evaluate(storedEvents, identifier))?.some((event) => event.type === 'didCompleteWithError') || undefined;
-  await until(recorded, 60_000, 'completion recorded (or the worker stopped)');
+  await until(recorded, 60_000, 'completion recorded in the running worker');
   const recordedMs = Date.now() - closedAt;
-  const page = await openSession(context, origin, identifier);
-  const seen = await page.evaluate(seenAtEnd, 60_000);
-  await page.close();
-  if (seen.error || seen.size !== FILE.bytes) throw new Error(`hand-over: ended with ${seen.error ?? `${seen.size} bytes`}`);
+  await seenInNewPage(context, origin, identifier, 60_000);
   return { doneMs: /** @type {number} */ (last.end) - closedAt, recordedMs };
 }
 
 /** A page opened again mid-registration: to its first progress, its longest wait, and the end. */
 async function reopened(/** @type {BrowserContext} */ context, /** @type {string} */ origin, /** @type {string} */ identifier) {
-  const page = await openSession(context, origin, identifier);
-  const seen = await page.evaluate(seenAtEnd, 120_000);
-  await page.close();
-  if (seen.error || seen.size !== FILE.bytes) throw new Error(`hand-over: ended with ${seen.error ?? `${seen.size} bytes`}`);
+  const seen = await seenInNewPage(context, origin, identifier, 120_000);
   const marks = [seen.t0, ...seen.progress, seen.finished];
   const gaps = marks.slice(1).map((mark, i) => mark - /** @type {number} */ (marks[i]));
   return { firstProgressMs: seen.progress.length > 0 ? seen.progress[0] - seen.t0 : undefined, stallMs: Math.max(...gaps), doneMs: seen.finished - seen.t0 };

@@ -12,7 +12,7 @@ import { deleteKeys } from '../store/parts.js';
 import { getSession, moveTask, readSession, tasksOfTransfer } from '../store/tasks.js';
 import type { Scheduler } from './Scheduler.js';
 import { handOverId, parseHandOverId } from './handOverId.js';
-import { takeBackAt } from './plan.js';
+import { takeBackAt, takesBack } from './plan.js';
 import { handOverPlan } from './standby.js';
 
 declare const self: ServiceWorkerGlobalScope;
@@ -121,10 +121,9 @@ const looks = new Map<string, ReturnType<typeof setTimeout>>();
 export async function takeBackDue(scheduler: Scheduler, sessionId: string, tasks: TaskRecord[]): Promise<TaskRecord[]> {
   if (!scheduler.engines.stream || !tasks.some((task) => task.engine === 'background-fetch' && task.state === 'running')) return tasks;
   const [env, configuration] = await Promise.all([scheduler.environment(), getSession(sessionId)]);
-  const due = tasks.map((task) => takeBackAt(task, configuration, env));
-  const back = tasks.filter((_, index) => due[index]! <= env.now);
+  const back = new Set(tasks.filter((task) => takesBack(task, configuration, env)));
   for (const task of back) await takeBack(scheduler, task);
-  const next = Math.min(...due.filter((at) => at! > env.now).map((at) => at!));
+  const next = Math.min(...tasks.map((task) => takeBackAt(task, configuration, env) ?? Infinity).filter((at) => at > env.now));
   if (Number.isFinite(next) && !looks.has(sessionId)) {
     const look = async () => void (await takeBackDue(scheduler, sessionId, (await readSession(sessionId)).tasks));
     looks.set(
@@ -132,7 +131,7 @@ export async function takeBackDue(scheduler: Scheduler, sessionId: string, tasks
       setTimeout(() => (looks.delete(sessionId), look().catch(() => undefined)), next - env.now),
     );
   }
-  return tasks.filter((task) => !back.includes(task));
+  return tasks.filter((task) => !back.has(task));
 }
 
 /**
