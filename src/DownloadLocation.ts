@@ -1,6 +1,10 @@
 import type { DigestAlgorithm, DownloadedFile, EventRecord } from '../common/schema.js';
 import { badValue } from '../common/quote.js';
+import type { WorkerApi } from '../common/protocol.js';
 import { callWorker } from './connection.js';
+
+/** A method's arguments after the session's identifier and the task's. */
+type Rest<M extends keyof WorkerApi> = Parameters<WorkerApi[M]> extends [string, number, ...infer R] ? R : never;
 
 /**
  * A finished download's temporary location, handed to `didFinishDownloadingTo`. It is
@@ -37,10 +41,7 @@ export class DownloadLocation {
 
   /** The file's bytes as a Blob (backed by storage, not memory). */
   async blob(): Promise<Blob> {
-    if (!this.#open) throw new DOMException('Readable only until didFinishDownloadingTo settles', 'InvalidStateError');
-    const { sessionId, taskIdentifier } = this.#event;
-    const file = await callWorker('file', sessionId, taskIdentifier);
-    if (!file) throw new DOMException('The downloaded file is gone from storage', 'NotFoundError');
+    const file = await this.#ask('file');
     return file.slice(0, file.size, this.#type);
   }
 
@@ -53,11 +54,7 @@ export class DownloadLocation {
     if (algorithm !== 'sha256' && algorithm !== 'sha384' && algorithm !== 'sha512')
       throw badValue("digestFor() takes 'sha256', 'sha384' or 'sha512'", algorithm);
     if (this.#known.startsWith(`${algorithm}-`)) return this.#known;
-    if (!this.#open) throw new DOMException('Readable only until didFinishDownloadingTo settles', 'InvalidStateError');
-    const { sessionId, taskIdentifier } = this.#event;
-    const digest = await callWorker('digest', sessionId, taskIdentifier, algorithm);
-    if (!digest) throw new DOMException('The downloaded file is gone from storage', 'NotFoundError');
-    return (this.#known = digest);
+    return (this.#known = await this.#ask('digest', algorithm));
   }
 
   /** The file as a `Response`. */
@@ -77,10 +74,16 @@ export class DownloadLocation {
    */
   async moveTo(name: string): Promise<void> {
     if (typeof name !== 'string' || name.length === 0) throw badValue('moveTo() needs a non-empty file name', name);
+    await this.#ask('keep', name, { type: this.#type, url: this.#url, digest: this.#known });
+  }
+
+  /** While the file is readable, asks the worker `method` of it; a `NotFoundError` if the file is gone. */
+  async #ask<M extends 'file' | 'digest' | 'keep'>(method: M, ...args: Rest<M>): Promise<NonNullable<Awaited<ReturnType<WorkerApi[M]>>>> {
     if (!this.#open) throw new DOMException('Readable only until didFinishDownloadingTo settles', 'InvalidStateError');
     const { sessionId, taskIdentifier } = this.#event;
-    const kept = await callWorker('keep', sessionId, taskIdentifier, name, { type: this.#type, url: this.#url, digest: this.#known });
-    if (!kept) throw new DOMException('The downloaded file is gone from storage', 'NotFoundError');
+    const answer = await callWorker(method, ...([sessionId, taskIdentifier, ...args] as unknown as Parameters<WorkerApi[M]>));
+    if (!answer) throw new DOMException('The downloaded file is gone from storage', 'NotFoundError');
+    return answer as NonNullable<Awaited<ReturnType<WorkerApi[M]>>>;
   }
 
   /** @internal Ends the handler's access. */
