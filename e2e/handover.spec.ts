@@ -3,6 +3,11 @@
  * visible, goes to a Background Fetch registration when the last page goes, and comes back to
  * the streaming engine when a page is visible again, keeping every byte stored.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { launchChromiumAsUser } from '../scripts/chromium.mjs';
+import { chromiumPage } from './driver/chromium.js';
 import { expectDownloaded, lastProgress, MiB, PART, recordSession, resumedFrom, startDownload, testFile as file } from './recorder.js';
 import { expect, printLog, test, unique, type AppPage, type FileStats, type TestServer } from './fixtures.js';
 
@@ -138,4 +143,39 @@ test('a page opened again mid-registration takes the download back to streaming,
   expect(asked.some(({ first }) => first === from)).toBe(true);
   // Twice at most: the stream's bytes past its last part, and the two ranges in flight.
   expect(stats.bytesSent - f.size).toBeLessThanOrEqual(2 * PART);
+});
+
+test('a page hidden mid-download (its window minimised) hands the download over; shown again, it takes it back to streaming from the bytes kept', async ({
+  server,
+  baseURL,
+}) => {
+  test.setTimeout(180_000);
+  // Playwright's own launch keeps every page visible: this Chromium runs as a user runs it.
+  const profile = await mkdtemp(path.join(tmpdir(), 'bgdl-hidden-'));
+  const browser = await launchChromiumAsUser(profile);
+  try {
+    const tab = await browser.context.newPage();
+    const page = chromiumPage(tab);
+    await page.goto(baseURL!);
+    const f = file(server, 32, '&rate=1000000');
+    await recordSession(page, unique('hidden'), DEFAULT);
+    const task = await startDownload(page, f.url);
+    await expect.poll(async () => (await server.stats(f.id)).bytesSent, { timeout: 60_000 }).toBeGreaterThan(6 * MiB);
+    const cdp = await browser.context.newCDPSession(tab);
+    const { windowId } = await cdp.send('Browser.getWindowForTarget');
+    await cdp.send('Browser.setWindowBounds', { windowId, bounds: { windowState: 'minimized' } });
+    expect(await page.evaluate(() => document.visibilityState)).toBe('hidden');
+    await handedOver(server, f.id);
+    await cdp.send('Browser.setWindowBounds', { windowId, bounds: { windowState: 'normal' } });
+    await expectDownloaded(page, server, f, task, { timeout: 150_000 });
+    const stats = await printLog(server, f.id);
+    // Taken back once shown, before any range came whole (each takes 4 s at this rate):
+    // the stream goes on from where the registration began, which fetched nothing to keep.
+    const resumed = stats.log.find(({ range }) => /^bytes=\d+-$/.test(range ?? ''));
+    expect(resumed?.range).toBe(`bytes=${ranges(stats)[0]!.first}-`);
+    expect(stats.bytesSent - f.size).toBeLessThanOrEqual(2 * PART);
+  } finally {
+    await browser.close();
+    await rm(profile, { recursive: true, force: true });
+  }
 });

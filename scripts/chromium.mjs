@@ -29,3 +29,35 @@ export const NO_BACKGROUND_FETCH = '--disable-blink-features=BackgroundFetch';
 export function chromiumArgs({ backgroundFetch = true } = {}) {
   return backgroundFetch ? [...CHROMIUM_ARGS] : [...CHROMIUM_ARGS, NO_BACKGROUND_FETCH];
 }
+
+/**
+ * Chromium as a user runs it, headless: with the flags above only, and attached over CDP
+ * without Playwright's defaults (`noDefaults`), whose focus emulation keeps every page
+ * `visible`. Its pages can be hidden: by another tab in front, or the window minimised.
+ * @param {string} profile the profile's directory
+ * @returns {Promise<{ context: import('@playwright/test').BrowserContext, close: () => Promise<void> }>}
+ */
+export async function launchChromiumAsUser(profile) {
+  const { spawn } = await import('node:child_process');
+  const { chromium } = await import('@playwright/test');
+  const args = [...CHROMIUM_ARGS, '--headless', `--user-data-dir=${profile}`, '--remote-debugging-port=0', 'about:blank'];
+  const browser = spawn(CHROMIUM_PATH, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const endpoint = await new Promise((resolve, reject) => {
+    let text = '';
+    browser.stderr.on('data', (chunk) => {
+      text += chunk;
+      const found = /DevTools listening on (ws:\S+)/.exec(text);
+      if (found) resolve(found[1]);
+    });
+    browser.on('exit', (code) => reject(new Error(`chromium exited (${code}): ${text.slice(-500)}`)));
+  });
+  const connected = await chromium.connectOverCDP(/** @type {string} */ (endpoint), { noDefaults: true });
+  const context = connected.contexts()[0];
+  if (!context) throw new Error('chromium: no browser context');
+  const close = async () => {
+    await connected.close().catch(() => undefined);
+    browser.kill();
+    await new Promise((resolve) => (browser.exitCode === null ? browser.once('exit', resolve) : resolve(undefined)));
+  };
+  return { context, close };
+}

@@ -23,9 +23,11 @@ export function keepStandby(s: SessionState, { tasks, gone, standby }: SessionSn
  * a Background Fetch started there was created 20 times of 20, against 12 of 20 from the
  * `pagehide` of a tab closed by script, whose frame is often gone before the browser checks
  * the permission. A page whose message to the worker is lost leaves the registration for the
- * worker to adopt (see `adopt`).
+ * worker to adopt (see `adopt`). Shown again, the page looks at once (`look`): the worker
+ * takes back what Background Fetch carries when a page is visible, and would otherwise wait
+ * for the registration's next progress (seconds, in Chromium) to be asked.
  */
-export function handOverOnHide(s: SessionState, registration: ServiceWorkerRegistration): void {
+export function handOverOnHide(s: SessionState, registration: ServiceWorkerRegistration, look: (s: SessionState) => void): void {
   const manager = registration.backgroundFetch;
   if (!manager) return;
   /** Orders started, that the worker was not told of yet. */
@@ -53,7 +55,11 @@ export function handOverOnHide(s: SessionState, registration: ServiceWorkerRegis
   });
   // A closing page gets `pagehide` while still visible, and may get no `visibilitychange` after.
   const goAway = ({ type }: Event) => {
-    if (type !== 'pagehide' && document.visibilityState === 'visible') return;
+    if (type !== 'pagehide' && document.visibilityState === 'visible') {
+      // All its tasks: the worker reads them all (and takes back) only now and then otherwise.
+      s.stamp = undefined;
+      return look(s);
+    }
     const orders = start();
     started = undefined;
     if (orders.length === 0) return;

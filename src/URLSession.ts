@@ -59,7 +59,7 @@ export class URLSession {
       else progress(s, s.tasks.get(data.taskIdentifier), data.type === 'sent' ? data.sent : data.received, data.expected, data.type === 'sent');
     };
     acknowledgeOnPagehide(s);
-    if ('BackgroundFetchManager' in globalThis) void navigator.serviceWorker.ready.then((registration) => handOverOnHide(s, registration));
+    if ('BackgroundFetchManager' in globalThis) void navigator.serviceWorker.ready.then((registration) => handOverOnHide(s, registration, refresh));
     // Queued now, before any task's resume(): the lock is granted a task later, and a resume
     // sent first would run under the default configuration. With the lock free, the waiting
     // events are delivered from attach's answer.
