@@ -14,7 +14,7 @@ import { median } from './summary.mjs';
 const MiB = 1024 ** 2;
 
 /** 32 MiB at 2 MB/s a response: the page closes 10 MiB in, the registration (two ranges at a time) needs about 6 s more. */
-const FILE = { size: '32m', bytes: 32 * MiB, rate: 2_000_000, closeAt: 10 * MiB };
+export const FILE = { size: '32m', bytes: 32 * MiB, rate: 2_000_000, closeAt: 10 * MiB };
 
 /** The targets of #15: the page closed, at most a part (8 MiB) fetched twice; a page that comes back sees progress within 1 s, and never waits 2 s. */
 export const HAND_OVER_TARGETS = { fetchedTwice: 8 * MiB, firstProgressMs: 1000, stallMs: 2000 };
@@ -25,7 +25,7 @@ export const HAND_OVER_TARGETS = { fetchedTwice: 8 * MiB, firstProgressMs: 1000,
 /** @typedef {{ bytesSent: number, log: LogEntry[] }} Stats */
 
 /** In a page of the app: a session `identifier` that notes the time of each event, from its creation. */
-function watchSession(/** @type {{ identifier: string }} */ { identifier }) {
+export function watchSession(/** @type {{ identifier: string }} */ { identifier }) {
   const { URLSession, URLSessionConfiguration } = /** @type {any} */ (globalThis).bgdl;
   /** @type {{ t0: number, progress: number[], finished?: number, size?: number, error?: unknown, completed?: boolean }} */
   const seen = { t0: performance.now(), progress: [] };
@@ -40,12 +40,12 @@ function watchSession(/** @type {{ identifier: string }} */ { identifier }) {
 }
 
 /** In the page of `watchSession`: starts the download of `url`. */
-function startDownload(/** @type {string} */ url) {
+export function startDownload(/** @type {string} */ url) {
   /** @type {any} */ (globalThis).handOverSession.downloadTask(url).resume();
 }
 
 /** In the page of `watchSession`: what it saw, once the task completed (or `timeoutMs` passed). */
-async function seenAtEnd(/** @type {number} */ timeoutMs) {
+export async function seenAtEnd(/** @type {number} */ timeoutMs) {
   const seen = /** @type {any} */ (globalThis).handOverSeen;
   const deadline = performance.now() + timeoutMs;
   while (!seen.completed && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
@@ -53,7 +53,7 @@ async function seenAtEnd(/** @type {number} */ timeoutMs) {
 }
 
 /** The server's record of the file `id`. */
-async function stats(/** @type {string} */ origin, /** @type {string} */ id) {
+export async function stats(/** @type {string} */ origin, /** @type {string} */ id) {
   return /** @type {Stats} */ (await (await fetch(`${origin}__stats?id=${encodeURIComponent(id)}`)).json());
 }
 
@@ -65,7 +65,7 @@ async function stats(/** @type {string} */ origin, /** @type {string} */ id) {
  * @param {string} what
  * @returns {Promise<T>}
  */
-async function until(check, timeoutMs, what) {
+export async function until(check, timeoutMs, what) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -76,7 +76,7 @@ async function until(check, timeoutMs, what) {
 }
 
 /** A page of the app, loaded, with the session `identifier` watched if given. */
-async function openSession(/** @type {BrowserContext} */ context, /** @type {string} */ origin, /** @type {string} */ identifier = '') {
+export async function openSession(/** @type {BrowserContext} */ context, /** @type {string} */ origin, /** @type {string} */ identifier = '') {
   const page = await context.newPage();
   await page.goto(origin);
   await page.locator('body[data-ready="true"]').waitFor({ state: 'attached' });
@@ -99,7 +99,7 @@ async function seenInNewPage(
 }
 
 /** The registration's ranges (`bytes=a-b`) in the server's log. */
-const ranges = (/** @type {Stats} */ s) => s.log.filter((entry) => /^bytes=\d+-\d+$/.test(entry.range ?? ''));
+export const ranges = (/** @type {Stats} */ s) => s.log.filter((entry) => /^bytes=\d+-\d+$/.test(entry.range ?? ''));
 
 /** One run: the download streamed, its page closed at `FILE.closeAt`, then (if `reopen`) a page opened again once the registration asks. */
 async function handOverRun(/** @type {BrowserContext} */ context, /** @type {string} */ origin, /** @type {string} */ id, /** @type {boolean} */ reopen) {

@@ -1,0 +1,142 @@
+// @ts-check
+/**
+ * `node bench/hiding.mjs`: how often hiding a page starts the hand-over (#15), and what the
+ * page sees when it is shown again. The library in Debian's Chromium, headless, launched as a
+ * user runs it: without Playwright's flags and focus emulation, which keep every page
+ * `visible` (Playwright attaches over CDP with `noDefaults`). `HIDING_RUNS` times per way, a
+ * 32 MiB download at 2 MB/s a response is streamed in view and, 10 MiB in, its page is hidden:
+ *
+ * - `tab`: another tab opened in front of it (a page of another origin);
+ * - `minimised`: the browser's window minimised.
+ *
+ * A registration counts as created when the app has one 2 s later, as started when it asks
+ * its first range (within 10 s). The page is then shown again (its tab in front, the
+ * window restored) 2 s later, and timed to its first `didWriteData` and its longest wait to the
+ * end. What was fetched twice is the server's bytes sent over the file's size.
+ *
+ * Env: HIDING_RUNS (default 5), HIDING_WAYS (default `tab,minimised`), HIDING_PORT (default
+ * 8778). Run `npm run build` first.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startServer } from '../e2e/server/server.mjs';
+import { launchChromiumAsUser } from '../scripts/chromium.mjs';
+import { FILE, openSession, ranges, startDownload, stats, until } from './handover.mjs';
+import { median } from './summary.mjs';
+
+const RUNS = Number(process.env.HIDING_RUNS ?? 5);
+const PORT = Number(process.env.HIDING_PORT ?? 8778);
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const MiB = 1024 ** 2;
+
+/** How long a hidden page's hand-over may take to ask its first range before it counts as not started. */
+const HAND_OVER_WAIT_MS = 10_000;
+/** How long the page stays hidden after the hand-over (or the wait for it). */
+const HIDDEN_MS = 2000;
+
+/** @typedef {import('@playwright/test').Page} Page */
+/** @typedef {import('@playwright/test').CDPSession} CDPSession */
+
+/** In the page of `watchSession`: notes when it was shown again. */
+function markShown() {
+  /** @type {any} */ (globalThis).handOverSeen.shownAt = performance.now();
+}
+
+/** In a page of the app: how many Background Fetch registrations the app has. */
+const registrations = async () => (await (await navigator.serviceWorker.ready).backgroundFetch?.getIds())?.length ?? 0;
+
+/** Hides `page` the `way` given; returns how to show it again. */
+async function hide(/** @type {Page} */ page, /** @type {string} */ way) {
+  const cdp = await page.context().newCDPSession(page);
+  if (way === 'tab') {
+    const other = await page.context().newPage();
+    await other.goto(page.url().replace('127.0.0.1', 'localhost'));
+    await other.bringToFront();
+    return async () => {
+      await page.bringToFront();
+      await other.close();
+    };
+  }
+  const { windowId } = await cdp.send('Browser.getWindowForTarget');
+  await cdp.send('Browser.setWindowBounds', { windowId, bounds: { windowState: 'minimized' } });
+  return async () => void (await cdp.send('Browser.setWindowBounds', { windowId, bounds: { windowState: 'normal' } }));
+}
+
+/** In the page of `watchSession`: what it saw from being shown again to the end (or `timeoutMs`). */
+async function seenSinceShown(/** @type {number} */ timeoutMs) {
+  const seen = /** @type {any} */ (globalThis).handOverSeen;
+  const deadline = performance.now() + timeoutMs;
+  while (!seen.completed && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  const after = seen.progress.filter((/** @type {number} */ t) => t >= seen.shownAt);
+  const marks = [seen.shownAt, ...after, seen.finished ?? performance.now()];
+  const gaps = marks.slice(1).map((mark, i) => mark - marks[i]);
+  return { size: seen.size, error: seen.error, firstProgressMs: after.length > 0 ? after[0] - seen.shownAt : undefined, stallMs: Math.max(...gaps) };
+}
+
+/** One run: streamed in view, hidden at `FILE.closeAt`, shown again, to the end. */
+async function hidingRun(
+  /** @type {import('@playwright/test').BrowserContext} */ context,
+  /** @type {string} */ origin,
+  /** @type {string} */ way,
+  /** @type {string} */ id,
+) {
+  const page = await openSession(context, origin, `bench-hiding-${id}`);
+  await page.evaluate(startDownload, `${origin}files/${FILE.size}?seed=${id}&id=${id}&rate=${FILE.rate}`);
+  await until(async () => ((await stats(origin, id)).bytesSent > FILE.closeAt ? true : undefined), 60_000, `${FILE.closeAt} bytes sent`);
+  const hiddenAt = Date.now();
+  const show = await hide(page, way);
+  const hidden = await page.evaluate(() => document.visibilityState);
+  const asked = await until(
+    async () => ranges(await stats(origin, id))[0] ?? (Date.now() - hiddenAt > HAND_OVER_WAIT_MS ? null : undefined),
+    HAND_OVER_WAIT_MS + 5000,
+    'range',
+  );
+  await new Promise((resolve) => setTimeout(resolve, HIDDEN_MS));
+  const created = (await page.evaluate(registrations)) > 0;
+  const sentHidden = (await stats(origin, id)).bytesSent;
+  await show();
+  await page.evaluate(markShown);
+  const seen = await page.evaluate(seenSinceShown, 120_000);
+  await page.close();
+  const s = await stats(origin, id);
+  if (seen.error || seen.size !== FILE.bytes) throw new Error(`hiding: ended with ${seen.error ?? `${seen.size} bytes`}`);
+  return {
+    hidden,
+    created,
+    handOverMs: asked ? asked.t - hiddenAt : undefined,
+    sentHidden,
+    ...seen,
+    fetchedTwice: s.bytesSent - FILE.bytes,
+    requests: s.log.map((entry) => `${entry.method} ${entry.range ?? ''}`.trim()),
+  };
+}
+
+const server = await startServer({ port: PORT, host: '127.0.0.1', staticDir: path.join(ROOT, 'dist/demo') });
+const profile = await mkdtemp(path.join(tmpdir(), 'bgdl-hiding-'));
+const { context, close } = await launchChromiumAsUser(profile);
+try {
+  const token = Date.now().toString(36);
+  for (const way of (process.env.HIDING_WAYS ?? 'tab,minimised').split(',')) {
+    /** @type {Awaited<ReturnType<typeof hidingRun>>[]} */
+    const results = [];
+    for (let run = 1; run <= RUNS; run++) {
+      const r = await hidingRun(context, server.url, way, `hiding-${way}-${token}-${run}`);
+      results.push(r);
+      console.error(`  ${way} run ${run}: ${JSON.stringify({ ...r, requests: r.requests.join(', ') })}`);
+    }
+    const started = results.filter((r) => r.handOverMs !== undefined);
+    const m = (/** @type {(r: any) => number | undefined} */ pick, rs = results) => median(rs.flatMap((r) => pick(r) ?? [])).toFixed(0);
+    console.log(
+      `${way}: page ${[...new Set(results.map((r) => r.hidden))].join('/')}; registration created ${results.filter((r) => r.created).length} of ${RUNS}, started ${started.length}` +
+        (started.length > 0 ? `, first range ${m((r) => r.handOverMs, started)} ms after hiding` : '') +
+        `; shown again: first didWriteData ${m((r) => r.firstProgressMs)} ms, longest wait ${Math.max(...results.map((r) => r.stallMs)).toFixed(0)} ms; ` +
+        `fetched twice ${(Number(m((r) => r.fetchedTwice)) / MiB).toFixed(1)} MiB (most ${(Math.max(...results.map((r) => r.fetchedTwice)) / MiB).toFixed(1)}); medians`,
+    );
+  }
+} finally {
+  await close();
+  await server.close();
+  await rm(profile, { recursive: true, force: true });
+}
