@@ -37,7 +37,6 @@ const HAND_OVER_WAIT_MS = 10_000;
 const HIDDEN_MS = 2000;
 
 /** @typedef {import('@playwright/test').Page} Page */
-/** @typedef {import('@playwright/test').CDPSession} CDPSession */
 
 /** In the page of `watchSession`: notes when it was shown again. */
 function markShown() {
