@@ -4,7 +4,7 @@
  * file copied whole needed its size free twice); its entry holds no bytes, only its metadata
  * and where its parts are. A small file, or one kept before 0.2, is one entry with its bytes.
  */
-import { keptKey, permanentKey } from './schema.js';
+import { keptKey, permanentKey } from './cacheKeys.js';
 
 /** The headers a kept file's entry holds its metadata in (read back by `documents.list()`). */
 export const KEPT_AT = 'X-Bgdl-Kept-At';

@@ -2,7 +2,7 @@
  * What `documents` does, loaded by the page only when it is first asked (it is not needed to
  * download).
  */
-import { documentPath, FILES_CACHE, permanentName } from '../common/schema.js';
+import { documentPath, FILES_CACHE, permanentName } from '../common/cacheKeys.js';
 import { badValue } from '../common/quote.js';
 import { deleteDocument, DIGEST, KEPT_AT, keptSize, readDocument, SOURCE } from '../common/documentFile.js';
 import type { StoredDocument } from './documents.js';

@@ -3,7 +3,8 @@
  * `expectedContentTypes`) and whether it fits in what the origin may still store.
  */
 import { URLError } from '../common/errors.js';
-import { PART_SIZE, type ConfigurationRecord } from '../common/schema.js';
+import { type ConfigurationRecord } from '../common/schema.js';
+import { PART_SIZE } from '../common/cacheKeys.js';
 import { isExpectedType } from './http.js';
 
 /** What a response (or a `HEAD`) told of the file: its type, and the bytes still to come (-1: unknown). */

@@ -4,7 +4,7 @@
  * `<video>` or `<audio>` plays and seeks a stored file offline, without reading it whole.
  */
 import { readDocument } from '../common/documentFile.js';
-import { documentName } from '../common/schema.js';
+import { documentName } from '../common/cacheKeys.js';
 import { quote } from '../common/quote.js';
 import { filesCache } from './store/parts.js';
 

@@ -1,8 +1,8 @@
 import { expect, test } from '@playwright/test';
-import { documentName, documentPath } from '../../common/schema.js';
+import { documentName, documentPath } from '../../common/cacheKeys.js';
 import { byteRange } from '../../sw/documents.js';
 import { keptParts, keptSize, PARTS, SIZE } from '../../common/documentFile.js';
-import { keptKey, permanentName } from '../../common/schema.js';
+import { keptKey, permanentName } from '../../common/cacheKeys.js';
 
 test('byteRange reads one range as RFC 9110 does: whole file, a slice, or past the end', () => {
   expect(byteRange(null, 100)).toBeUndefined();

@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
 import { deserializeError, serializeError, URLError } from '../../common/errors.js';
-import { partKeys, partOwners, permanentKey, permanentName, temporaryFolder, temporaryKey } from '../../common/schema.js';
+import { partKeys, partOwners, permanentKey, permanentName, temporaryFolder, temporaryKey } from '../../common/cacheKeys.js';
 
 test('a URLError survives structured cloning with its class, name, code and status', () => {
   const error = new URLError('badServerResponse', 'HTTP 404 for https://x/y', 404);

@@ -6,7 +6,8 @@
  * then stops the stream and gives the task to the registration (`handOver`). When a page is
  * visible again, `Scheduler.reconcile` takes ranged registrations back (`takeBackDue`).
  */
-import { temporaryKey, type TaskRecord } from '../../common/schema.js';
+import { type TaskRecord } from '../../common/schema.js';
+import { temporaryKey } from '../../common/cacheKeys.js';
 import { isAppVisible } from '../conditions.js';
 import { deleteKeys } from '../store/parts.js';
 import { getSession, moveTask, readSession, tasksOfTransfer } from '../store/tasks.js';

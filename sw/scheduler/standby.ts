@@ -3,7 +3,8 @@
  * streamed download so that it goes on with no page (see handOver.ts), and under which id.
  */
 import type { FetchOrder } from '../../common/protocol.js';
-import { PART_SIZE, partOwners, type ConfigurationRecord, type TaskRecord } from '../../common/schema.js';
+import { type ConfigurationRecord, type TaskRecord } from '../../common/schema.js';
+import { PART_SIZE, partOwners } from '../../common/cacheKeys.js';
 import { orderTitle, requestsOf } from '../engines/background-fetch/requests.js';
 import { headerValue } from '../responseRecord.js';
 import { handOverId, type HandOverPoint } from './handOverId.js';

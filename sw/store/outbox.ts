@@ -1,17 +1,15 @@
 import { serializeError } from '../../common/errors.js';
 import {
-  keptKey,
   type ConfigurationRecord,
   downloadOf,
   type DownloadedFile,
-  partKeys,
-  permanentKey,
   type EventRecord,
   type TaskRecord,
   type ResponseRecord,
   type TaskEvent,
   type TransactionRecord,
 } from '../../common/schema.js';
+import { keptKey, partKeys, permanentKey } from '../../common/cacheKeys.js';
 import { taskMetrics, withTransactions } from '../metrics.js';
 import { owns } from '../../common/lifecycle.js';
 import { announce, notificationsGranted } from '../launch.js';

@@ -1,4 +1,4 @@
-import { FILES_CACHE, temporaryFolder, temporaryKey } from '../../common/schema.js';
+import { FILES_CACHE, temporaryFolder, temporaryKey } from '../../common/cacheKeys.js';
 
 let files: Promise<Cache> | undefined;
 

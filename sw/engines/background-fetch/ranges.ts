@@ -5,7 +5,7 @@
  */
 import { requestOf } from '../../currentRequest.js';
 import type { RequestRecord, TaskRecord } from '../../../common/schema.js';
-import { PART_SIZE, partOwners } from '../../../common/schema.js';
+import { PART_SIZE, partOwners } from '../../../common/cacheKeys.js';
 import type { URLError } from '../../../common/errors.js';
 import { refusal } from '../../admission.js';
 import { contentLength, parseContentRange, parseRange, rangesOf, validatorOf } from '../../http.js';

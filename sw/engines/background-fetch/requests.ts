@@ -4,7 +4,7 @@
  */
 import { requestOf } from '../../currentRequest.js';
 import type { RequestRecord, TaskRecord } from '../../../common/schema.js';
-import { PART_SIZE } from '../../../common/schema.js';
+import { PART_SIZE } from '../../../common/cacheKeys.js';
 import { distinctRanges, rangesFrom } from '../../http.js';
 
 /**

@@ -6,7 +6,8 @@
 import { requestOf } from '../../currentRequest.js';
 import { URLError } from '../../../common/errors.js';
 import { owns } from '../../../common/lifecycle.js';
-import { partOwners, SMALL_FILE_SIZE, type ConfigurationRecord, type ResponseRecord, type TaskRecord, type TransactionRecord } from '../../../common/schema.js';
+import { SMALL_FILE_SIZE, type ConfigurationRecord, type ResponseRecord, type TaskRecord, type TransactionRecord } from '../../../common/schema.js';
+import { partOwners } from '../../../common/cacheKeys.js';
 import { failedBeforeResponse, isCrossOrigin } from '../../cors.js';
 import { refusal } from '../../admission.js';
 import { bodyPlacement, isRetryableStatus, validatorOf } from '../../http.js';

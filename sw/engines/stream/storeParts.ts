@@ -7,7 +7,8 @@
 import { requestOf } from '../../currentRequest.js';
 import { URLError } from '../../../common/errors.js';
 import type { IHasher } from 'hash-wasm';
-import { PART_SIZE, type DigestState, type TaskRecord } from '../../../common/schema.js';
+import { type DigestState, type TaskRecord } from '../../../common/schema.js';
+import { PART_SIZE } from '../../../common/cacheKeys.js';
 import { isQuotaError } from '../../quota.js';
 import { notify } from '../../notify.js';
 import { putPart } from '../../store/parts.js';
