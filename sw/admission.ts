@@ -3,7 +3,7 @@
  * `expectedContentTypes`) and whether it fits in what the origin may still store.
  */
 import { URLError } from '../common/errors.js';
-import { type ConfigurationRecord } from '../common/schema.js';
+import type { ConfigurationRecord } from '../common/schema.js';
 import { PART_SIZE } from '../common/cacheKeys.js';
 import { isExpectedType } from './http.js';
 

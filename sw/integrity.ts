@@ -6,7 +6,7 @@
  * (bench/README.md, "Hashing").
  */
 import { createSHA256, createSHA384, createSHA512, type IHasher } from 'hash-wasm';
-import { type DigestAlgorithm, type DigestState, type TaskRecord } from '../common/schema.js';
+import type { DigestAlgorithm, DigestState, TaskRecord } from '../common/schema.js';
 import { partKeys, partOwners } from '../common/cacheKeys.js';
 import { algorithmOf, satisfies } from './sri.js';
 import { URLError } from '../common/errors.js';

@@ -6,7 +6,7 @@
  * and a move cut short (a closed tab, a stopped worker) goes on when it is asked again.
  */
 import { DIGEST, KEPT_AT, keptParts, PARTS, SIZE, SOURCE } from '../common/documentFile.js';
-import { type TaskRecord } from '../common/schema.js';
+import type { TaskRecord } from '../common/schema.js';
 import { keptKey, partKeys, permanentKey } from '../common/cacheKeys.js';
 import { getBody } from './store/outbox.js';
 import { filesCache } from './store/parts.js';

@@ -4,7 +4,7 @@
  * it takes the parts back and continues from them.
  */
 import { URLError } from '../common/errors.js';
-import { type ResumeDataRecord, type TaskRecord } from '../common/schema.js';
+import type { ResumeDataRecord, TaskRecord } from '../common/schema.js';
 import { PART_SIZE, partKeys, resumeKey } from '../common/cacheKeys.js';
 import { upgradeResponse } from './responseRecord.js';
 import { copyParts, deleteKeys } from './store/parts.js';

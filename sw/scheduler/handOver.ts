@@ -6,7 +6,7 @@
  * then stops the stream and gives the task to the registration (`handOver`). When a page is
  * visible again, `Scheduler.reconcile` takes ranged registrations back (`takeBackDue`).
  */
-import { type TaskRecord } from '../../common/schema.js';
+import type { TaskRecord } from '../../common/schema.js';
 import { temporaryKey } from '../../common/cacheKeys.js';
 import { isAppVisible } from '../conditions.js';
 import { deleteKeys } from '../store/parts.js';

@@ -3,7 +3,7 @@
  * streamed download so that it goes on with no page (see handOver.ts), and under which id.
  */
 import type { FetchOrder } from '../../common/protocol.js';
-import { type ConfigurationRecord, type TaskRecord } from '../../common/schema.js';
+import type { ConfigurationRecord, TaskRecord } from '../../common/schema.js';
 import { PART_SIZE, partOwners } from '../../common/cacheKeys.js';
 import { orderTitle, requestsOf } from '../engines/background-fetch/requests.js';
 import { headerValue } from '../responseRecord.js';

@@ -7,7 +7,7 @@
 import { requestOf } from '../../currentRequest.js';
 import { URLError } from '../../../common/errors.js';
 import type { IHasher } from 'hash-wasm';
-import { type DigestState, type TaskRecord } from '../../../common/schema.js';
+import type { DigestState, TaskRecord } from '../../../common/schema.js';
 import { PART_SIZE } from '../../../common/cacheKeys.js';
 import { isQuotaError } from '../../quota.js';
 import { notify } from '../../notify.js';
