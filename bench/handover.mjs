@@ -142,12 +142,21 @@ async function closed(
   return { doneMs: /** @type {number} */ (last.end) - closedAt, recordedMs };
 }
 
+/**
+ * From `from` (a page's `performance.now()`) to its end: the first `didWriteData` after it
+ * and the longest wait between two, of what `seenAtEnd` gave.
+ */
+export function waitsSince(/** @type {{ progress: number[], finished?: number }} */ seen, /** @type {number} */ from) {
+  const after = seen.progress.filter((t) => t >= from);
+  const marks = [from, ...after, ...(seen.finished === undefined ? [] : [seen.finished])];
+  const gaps = marks.slice(1).map((mark, i) => mark - /** @type {number} */ (marks[i]));
+  return { firstProgressMs: after.length > 0 ? /** @type {number} */ (after[0]) - from : undefined, stallMs: Math.max(...gaps) };
+}
+
 /** A page opened again mid-registration: to its first progress, its longest wait, and the end. */
 async function reopened(/** @type {BrowserContext} */ context, /** @type {string} */ origin, /** @type {string} */ identifier) {
   const seen = await seenInNewPage(context, origin, identifier, 120_000);
-  const marks = [seen.t0, ...seen.progress, seen.finished];
-  const gaps = marks.slice(1).map((mark, i) => mark - /** @type {number} */ (marks[i]));
-  return { firstProgressMs: seen.progress.length > 0 ? seen.progress[0] - seen.t0 : undefined, stallMs: Math.max(...gaps), doneMs: seen.finished - seen.t0 };
+  return { ...waitsSince(seen, seen.t0), doneMs: seen.finished - seen.t0 };
 }
 
 /**

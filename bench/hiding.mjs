@@ -23,7 +23,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from '../e2e/server/server.mjs';
 import { launchChromiumAsUser } from '../scripts/chromium.mjs';
-import { FILE, openSession, ranges, startDownload, stats, until } from './handover.mjs';
+import { FILE, openSession, ranges, seenAtEnd, startDownload, stats, until, waitsSince } from './handover.mjs';
 import { median } from './summary.mjs';
 
 const RUNS = Number(process.env.HIDING_RUNS ?? 5);
@@ -38,10 +38,8 @@ const HIDDEN_MS = 2000;
 
 /** @typedef {import('@playwright/test').Page} Page */
 
-/** In the page of `watchSession`: notes when it was shown again. */
-function markShown() {
-  /** @type {any} */ (globalThis).handOverSeen.shownAt = performance.now();
-}
+/** In a page: its clock now (`performance.now()`), the origin of `seenAtEnd`'s times. */
+const pageNow = () => performance.now();
 
 /** In a page of the app: how many Background Fetch registrations the app has. */
 const registrations = async () => (await (await navigator.serviceWorker.ready).backgroundFetch?.getIds())?.length ?? 0;
@@ -61,17 +59,6 @@ async function hide(/** @type {Page} */ page, /** @type {string} */ way) {
   const { windowId } = await cdp.send('Browser.getWindowForTarget');
   await cdp.send('Browser.setWindowBounds', { windowId, bounds: { windowState: 'minimized' } });
   return async () => void (await cdp.send('Browser.setWindowBounds', { windowId, bounds: { windowState: 'normal' } }));
-}
-
-/** In the page of `watchSession`: what it saw from being shown again to the end (or `timeoutMs`). */
-async function seenSinceShown(/** @type {number} */ timeoutMs) {
-  const seen = /** @type {any} */ (globalThis).handOverSeen;
-  const deadline = performance.now() + timeoutMs;
-  while (!seen.completed && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-  const after = seen.progress.filter((/** @type {number} */ t) => t >= seen.shownAt);
-  const marks = [seen.shownAt, ...after, seen.finished ?? performance.now()];
-  const gaps = marks.slice(1).map((mark, i) => mark - marks[i]);
-  return { size: seen.size, error: seen.error, firstProgressMs: after.length > 0 ? after[0] - seen.shownAt : undefined, stallMs: Math.max(...gaps) };
 }
 
 /** One run: streamed in view, hidden at `FILE.closeAt`, shown again, to the end. */
@@ -96,8 +83,8 @@ async function hidingRun(
   const created = (await page.evaluate(registrations)) > 0;
   const sentHidden = (await stats(origin, id)).bytesSent;
   await show();
-  await page.evaluate(markShown);
-  const seen = await page.evaluate(seenSinceShown, 120_000);
+  const shownAt = await page.evaluate(pageNow);
+  const seen = await page.evaluate(seenAtEnd, 120_000);
   await page.close();
   const s = await stats(origin, id);
   if (seen.error || seen.size !== FILE.bytes) throw new Error(`hiding: ended with ${seen.error ?? `${seen.size} bytes`}`);
@@ -106,7 +93,8 @@ async function hidingRun(
     created,
     handOverMs: asked ? asked.t - hiddenAt : undefined,
     sentHidden,
-    ...seen,
+    size: seen.size,
+    ...waitsSince(seen, shownAt),
     fetchedTwice: s.bytesSent - FILE.bytes,
     requests: s.log.map((entry) => `${entry.method} ${entry.range ?? ''}`.trim()),
   };
