@@ -17,8 +17,6 @@
  * Env: HIDING_RUNS (default 5), HIDING_WAYS (default `tab,minimised`), HIDING_PORT (default
  * 8778). Run `npm run build` first.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from '../e2e/server/server.mjs';
@@ -101,8 +99,7 @@ async function hidingRun(
 }
 
 const server = await startServer({ port: PORT, host: '127.0.0.1', staticDir: path.join(ROOT, 'dist/demo') });
-const profile = await mkdtemp(path.join(tmpdir(), 'bgdl-hiding-'));
-const { context, close } = await launchChromiumAsUser(profile);
+const { context, close } = await launchChromiumAsUser();
 try {
   const token = Date.now().toString(36);
   for (const way of (process.env.HIDING_WAYS ?? 'tab,minimised').split(',')) {
@@ -125,5 +122,4 @@ try {
 } finally {
   await close();
   await server.close();
-  await rm(profile, { recursive: true, force: true });
 }

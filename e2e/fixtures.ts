@@ -171,7 +171,7 @@ export const test = base.extend<Fixtures & EngineOption & BrowserOption>({
       const driver = await launchBrowser(testBrowser, { profile, backgroundFetch: engine !== 'stream' });
       await use(driver);
       await driver.close();
-      await rm(profile, { recursive: true, force: true });
+      await rm(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
     },
     { scope: 'test' },
   ],

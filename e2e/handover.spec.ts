@@ -3,9 +3,6 @@
  * visible, goes to a Background Fetch registration when the last page goes, and comes back to
  * the streaming engine when a page is visible again, keeping every byte stored.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { launchChromiumAsUser } from '../scripts/chromium.mjs';
 import { chromiumPage } from './driver/chromium.js';
 import { expectDownloaded, lastProgress, MiB, PART, recordSession, resumedFrom, startDownload, testFile as file } from './recorder.js';
@@ -151,8 +148,7 @@ test('a page hidden mid-download (its window minimised) hands the download over;
 }) => {
   test.setTimeout(180_000);
   // Playwright's own launch keeps every page visible: this Chromium runs as a user runs it.
-  const profile = await mkdtemp(path.join(tmpdir(), 'bgdl-hidden-'));
-  const browser = await launchChromiumAsUser(profile);
+  const browser = await launchChromiumAsUser();
   try {
     const tab = await browser.context.newPage();
     const page = chromiumPage(tab);
@@ -176,6 +172,5 @@ test('a page hidden mid-download (its window minimised) hands the download over;
     expect(stats.bytesSent - f.size).toBeLessThanOrEqual(2 * PART);
   } finally {
     await browser.close();
-    await rm(profile, { recursive: true, force: true });
   }
 });

@@ -34,12 +34,16 @@ export function chromiumArgs({ backgroundFetch = true } = {}) {
  * Chromium as a user runs it, headless: with the flags above only, and attached over CDP
  * without Playwright's defaults (`noDefaults`), whose focus emulation keeps every page
  * `visible`. Its pages can be hidden: by another tab in front, or the window minimised.
- * @param {string} profile the profile's directory
+ * It runs in a new profile, which `close()` deletes.
  * @returns {Promise<{ context: import('@playwright/test').BrowserContext, close: () => Promise<void> }>}
  */
-export async function launchChromiumAsUser(profile) {
+export async function launchChromiumAsUser() {
   const { spawn } = await import('node:child_process');
   const { chromium } = await import('@playwright/test');
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const profile = await mkdtemp(join(tmpdir(), 'bgdl-chromium-'));
   const args = [...CHROMIUM_ARGS, '--headless', `--user-data-dir=${profile}`, '--remote-debugging-port=0', 'about:blank'];
   const browser = spawn(CHROMIUM_PATH, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const endpoint = await new Promise((resolve, reject) => {
@@ -58,6 +62,8 @@ export async function launchChromiumAsUser(profile) {
     await connected.close().catch(() => undefined);
     browser.kill();
     await new Promise((resolve) => (browser.exitCode === null ? browser.once('exit', resolve) : resolve(undefined)));
+    // Chromium's helper processes may still write to the profile after the browser's exit.
+    await rm(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   };
   return { context, close };
 }
