@@ -9,10 +9,13 @@
  * - `tab`: another tab opened in front of it (a page of another origin);
  * - `minimised`: the browser's window minimised.
  *
- * A registration counts as created when the app has one 2 s later, as started when it asks
- * its first range (within 10 s). The page is then shown again (its tab in front, the
- * window restored) 2 s later, and timed to its first `didWriteData` and its longest wait to the
- * end. What was fetched twice is the server's bytes sent over the file's size.
+ * A registration counts as created when the app has one, as started when it has received
+ * bytes; a registration that receives nothing for 10 s with the page open is given up and the
+ * download streams again (`unstartedHandOver`), which the server sees as an open range. The
+ * page stays hidden until one of them happens (or 20 s), then 2 s more, and is shown again
+ * (its tab in front, the window restored), and timed to its first `didWriteData` and its
+ * longest wait to the end. What was fetched twice is the server's bytes sent over the file's
+ * size.
  *
  * Env: HIDING_RUNS (default 5), HIDING_WAYS (default `tab,minimised`), HIDING_PORT (default
  * 8778). Run `npm run build` first.
@@ -29,9 +32,9 @@ const PORT = Number(process.env.HIDING_PORT ?? 8778);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MiB = 1024 ** 2;
 
-/** How long a hidden page's hand-over may take to ask its first range before it counts as not started. */
-const HAND_OVER_WAIT_MS = 10_000;
-/** How long the page stays hidden after the hand-over (or the wait for it). */
+/** How long a hidden page waits, at most, for its registration to receive or its download to stream again. */
+const HAND_OVER_WAIT_MS = 20_000;
+/** How long the page stays hidden after that. */
 const HIDDEN_MS = 2000;
 
 /** @typedef {import('@playwright/test').Page} Page */
@@ -39,8 +42,12 @@ const HIDDEN_MS = 2000;
 /** In a page: its clock now (`performance.now()`), the origin of `seenAtEnd`'s times. */
 const pageNow = () => performance.now();
 
-/** In a page of the app: how many Background Fetch registrations the app has. */
-const registrations = async () => (await (await navigator.serviceWorker.ready).backgroundFetch?.getIds())?.length ?? 0;
+/** In a page of the app: how many Background Fetch registrations the app has, and how many received bytes. */
+async function registrations() {
+  const manager = (await navigator.serviceWorker.ready).backgroundFetch;
+  const all = manager ? await Promise.all((await manager.getIds()).map((id) => manager.get(id))) : [];
+  return { count: all.length, received: all.filter((each) => (each?.downloaded ?? 0) > 0).length };
+}
 
 /** Hides `page` the `way` given; returns how to show it again. */
 async function hide(/** @type {Page} */ page, /** @type {string} */ way) {
@@ -72,14 +79,24 @@ async function hidingRun(
   const hiddenAt = Date.now();
   const show = await hide(page, way);
   const hidden = await page.evaluate(() => document.visibilityState);
-  const asked = await until(
-    async () => ranges(await stats(origin, id))[0] ?? (Date.now() - hiddenAt > HAND_OVER_WAIT_MS ? null : undefined),
+  let created = false;
+  const outcome = await until(
+    async () => {
+      const now = await page.evaluate(registrations);
+      created ||= now.count > 0;
+      const log = (await stats(origin, id)).log;
+      const streamed = log.find((entry) => entry.t > hiddenAt && /^bytes=\d+-$/.test(entry.range ?? ''));
+      if (now.received > 0) return { receivedMs: Date.now() - hiddenAt };
+      if (streamed) return { streamedAgainMs: streamed.t - hiddenAt };
+      return Date.now() - hiddenAt > HAND_OVER_WAIT_MS ? {} : undefined;
+    },
     HAND_OVER_WAIT_MS + 5000,
-    'range',
+    'the hand-over',
   );
   await new Promise((resolve) => setTimeout(resolve, HIDDEN_MS));
-  const created = (await page.evaluate(registrations)) > 0;
-  const sentHidden = (await stats(origin, id)).bytesSent;
+  const hiddenStats = await stats(origin, id);
+  const sentHidden = hiddenStats.bytesSent;
+  const asked = ranges(hiddenStats)[0];
   await show();
   const shownAt = await page.evaluate(pageNow);
   const seen = await page.evaluate(seenAtEnd, 120_000);
@@ -90,6 +107,7 @@ async function hidingRun(
     hidden,
     created,
     handOverMs: asked ? asked.t - hiddenAt : undefined,
+    ...outcome,
     sentHidden,
     size: seen.size,
     ...waitsSince(seen, shownAt),
@@ -110,11 +128,14 @@ try {
       results.push(r);
       console.error(`  ${way} run ${run}: ${JSON.stringify({ ...r, requests: r.requests.join(', ') })}`);
     }
-    const started = results.filter((r) => r.handOverMs !== undefined);
+    const started = results.filter((r) => r.receivedMs !== undefined);
+    const again = results.filter((r) => r.streamedAgainMs !== undefined);
     const m = (/** @type {(r: any) => number | undefined} */ pick, rs = results) => median(rs.flatMap((r) => pick(r) ?? [])).toFixed(0);
     console.log(
-      `${way}: page ${[...new Set(results.map((r) => r.hidden))].join('/')}; registration created ${results.filter((r) => r.created).length} of ${RUNS}, started ${started.length}` +
-        (started.length > 0 ? `, first range ${m((r) => r.handOverMs, started)} ms after hiding` : '') +
+      `${way}: page ${[...new Set(results.map((r) => r.hidden))].join('/')}; registration created ${results.filter((r) => r.created).length} of ${RUNS}, received ${started.length}` +
+        (started.length > 0 ? ` (${m((r) => r.receivedMs, started)} ms after hiding)` : '') +
+        `, streamed again while hidden ${again.length}` +
+        (again.length > 0 ? ` (${m((r) => r.streamedAgainMs, again)} ms after hiding)` : '') +
         `; shown again: first didWriteData ${m((r) => r.firstProgressMs)} ms, longest wait ${Math.max(...results.map((r) => r.stallMs)).toFixed(0)} ms; ` +
         `fetched twice ${(Number(m((r) => r.fetchedTwice)) / MiB).toFixed(1)} MiB (most ${(Math.max(...results.map((r) => r.fetchedTwice)) / MiB).toFixed(1)}); medians`,
     );

@@ -26,6 +26,7 @@ function fileOptions(q, method) {
   const gateAt = gateAtText === null ? 0 : parseSize(gateAtText);
   if (gateAt === null) throw new HttpError(400, `invalid gateAt: ${gateAtText}`);
   if (gateAtText !== null && !gateName) throw new HttpError(400, 'gateAt needs gate=NAME');
+  if (q.has('gateRanges') && !gateName) throw new HttpError(400, 'gateRanges needs gate=NAME');
   return {
     seed: q.get('seed') ?? 'default',
     changeEvery: intParam(q, 'changeEvery'),
@@ -47,6 +48,7 @@ function fileOptions(q, method) {
     gzip: flagParam(q, 'gzip'),
     gateName,
     gateAt,
+    gateRanges: flagParam(q, 'gateRanges'),
     type: q.get('type') ?? 'application/octet-stream',
     token: q.get('token'),
     expires: intParam(q, 'expires'),
@@ -211,9 +213,11 @@ async function sendBody(ctx, { req, res, w, s, entry, version, faulty }, o, { st
   let sent = 0;
   // The gate: the body stops at file offset gateAt (a response that starts past it, before
   // its first byte) until the gate is released, so no byte from gateAt on is sent before.
+  // With `gateRanges`, it holds closed ranges (Background Fetch's) before their first byte.
   const gate = o.gateName ? ctx.gateFor(o.gateName) : undefined;
-  const gateRel = Math.max(0, o.gateAt - start);
-  if (gate && !gate.released && gateRel < limit) {
+  const gateRel = o.gateRanges ? 0 : Math.max(0, o.gateAt - start);
+  const gated = o.gateRanges ? /^bytes=\d+-\d+$/.test(req.headers.range ?? '') : gateRel < limit;
+  if (gate && !gate.released && gated) {
     if (gateRel > 0) {
       sent = await pump(res, w, contentChunks(o.seed, version, start, start + gateRel - 1, chunkSize), { limit: gateRel, rate, onBytes });
     } else {

@@ -16,6 +16,8 @@ import {
   streamsTogether,
   takeBackAt,
   takesBack,
+  UNSTARTED_MS,
+  unstartedHandOver,
   type Environment,
 } from '../../sw/scheduler/plan.js';
 import { handOverId, parseHandOverId } from '../../sw/scheduler/handOverId.js';
@@ -263,6 +265,18 @@ test('take back: a Background Fetch in ranges returns to the streaming engine wh
   // Just started, it may not be registered yet: taken back once the grace is over.
   expect(takeBackAt({ ...fetched, startedAt: now - 10 }, config, env)).toBe(now - 10 + START_GRACE_MS);
   expect(takeBackAt(fetched, config, { ...env, visible: false })).toBeUndefined();
+});
+
+test('a hidden page whose hand-over Background Fetch did not start streams its downloads again, only while a page is open', () => {
+  const hidden: Environment = { ...env, visible: false, open: true };
+  expect(unstartedHandOver(UNSTARTED_MS, hidden)).toBe(true);
+  expect(unstartedHandOver(UNSTARTED_MS - 1, hidden)).toBe(false);
+  // A visible page takes it back by the take-back's rule; with no page open the worker may not live to stream it.
+  expect(unstartedHandOver(UNSTARTED_MS, { ...hidden, visible: true })).toBe(false);
+  expect(unstartedHandOver(UNSTARTED_MS, { ...hidden, open: false })).toBe(false);
+  // Offline, a registration waits for the network, as a stream would.
+  expect(unstartedHandOver(UNSTARTED_MS, { ...hidden, network: { online: false } })).toBe(false);
+  expect(unstartedHandOver(UNSTARTED_MS, { ...hidden, engines: ['background-fetch'] })).toBe(false);
 });
 
 test("take back: a hand-over's registration, which existed before the task was given to it, is taken back at once", () => {

@@ -3,8 +3,9 @@
  * page of the app is visible; each snapshot gives that page a Background Fetch order for the
  * rest of each streamed download (`standbyOrders`), which it starts the moment it goes away
  * (only a page may start one, and a page going away may not wait for the worker). The worker
- * then stops the stream and gives the task to the registration (`handOver`). When a page is
- * visible again, `Scheduler.reconcile` takes ranged registrations back (`takeBackDue`).
+ * then stops the stream and gives the task to the registration (`handOver`), and takes it back
+ * if Background Fetch does not start it while a page is still open (`watchStart`). When a page
+ * is visible again, `Scheduler.reconcile` takes ranged registrations back (`takeBackDue`).
  */
 import type { TaskRecord } from '../../common/schema.js';
 import { temporaryKey } from '../../common/cacheKeys.js';
@@ -13,7 +14,7 @@ import { deleteKeys } from '../store/parts.js';
 import { getSession, moveTask, readSession, tasksOfTransfer } from '../store/tasks.js';
 import type { Scheduler } from './Scheduler.js';
 import { handOverId, parseHandOverId } from './handOverId.js';
-import { takeBackAt, takesBack } from './plan.js';
+import { takeBackAt, takesBack, UNSTARTED_MS, unstartedHandOver } from './plan.js';
 import { handOverPlan } from './standby.js';
 
 declare const self: ServiceWorkerGlobalScope;
@@ -23,6 +24,9 @@ const APPEAR_MS = 10_000;
 
 /** How long another page must stay visible for a hand-over to be called off. */
 const VISIBLE_MS = 2000;
+
+/** How often the worker looks whether a hand-over's registrations receive (see `watchStart`). */
+const WATCH_MS = 1000;
 
 /** How often, at most, a worker streaming with no page in view looks for registrations to adopt. */
 const ADOPT_MS = 1000;
@@ -42,21 +46,41 @@ let looked = 0;
 export async function handOver(scheduler: Scheduler, sessionId: string, ids: string[], caller?: string): Promise<void> {
   const manager = self.registration.backgroundFetch;
   if (!manager || !scheduler.engines.stream) return;
+  const given: string[] = [];
   for (const id of ids.filter((each) => !underWay.has(each))) {
     underWay.add(id);
-    await handOverOne(scheduler, sessionId, manager, id, caller).finally(() => underWay.delete(id));
+    if (await handOverOne(scheduler, sessionId, manager, id, caller).finally(() => underWay.delete(id))) given.push(id);
   }
+  if (given.length > 0) await watchStart(scheduler, manager, given);
 }
 
-/** Hands a streamed download over to the registration `id`, or aborts the registration. */
-async function handOverOne(scheduler: Scheduler, sessionId: string, manager: BackgroundFetchManager, id: string, caller?: string): Promise<void> {
+/** Hands a streamed download over to the registration `id` (true), or aborts the registration. */
+async function handOverOne(scheduler: Scheduler, sessionId: string, manager: BackgroundFetchManager, id: string, caller?: string): Promise<boolean> {
   const point = parseHandOverId(id);
   const registration = point && (await appeared(manager, id));
   // (A page may tell twice, as it is hidden and then closed: the first told is done.)
-  if (!registration || (await tasksOfTransfer(id)).length > 0) return;
+  if (!registration || (await tasksOfTransfer(id)).length > 0) return false;
   const [task] = (await tasksOfTransfer(point.from)).filter((each) => each.sessionId === sessionId);
   const plan = task && !(await stillVisible(caller)) ? handOverPlan(task, point) : undefined;
-  if (!plan || handOverId(plan.point) !== id || !(await giveTo(scheduler, task!, plan))) await registration.abort().catch(() => false);
+  if (plan && handOverId(plan.point) === id && (await giveTo(scheduler, task!, plan))) return true;
+  await registration.abort().catch(() => false);
+  return false;
+}
+
+/**
+ * Watches the registrations `ids` just given their downloads, until one of the app's receives
+ * or UNSTARTED_MS pass; if Background Fetch did not start them meanwhile, and a page of the
+ * app is open but hidden, their downloads stream again (see `unstartedHandOver`).
+ */
+async function watchStart(scheduler: Scheduler, manager: BackgroundFetchManager, ids: string[]): Promise<void> {
+  const since = Date.now();
+  for (let waited = 0; waited < UNSTARTED_MS; waited = Date.now() - since) {
+    await new Promise((resolve) => setTimeout(resolve, WATCH_MS));
+    const running = (await Promise.all((await manager.getIds()).map((id) => manager.get(id)))).filter((each) => each?.result === '');
+    if (running.some((each) => each!.downloaded > 0) || !running.some((each) => ids.includes(each!.id))) return;
+  }
+  if (!unstartedHandOver(Date.now() - since, await scheduler.environment())) return;
+  for (const id of ids) for (const task of await tasksOfTransfer(id)) if (task.state === 'running') await takeBack(scheduler, task);
 }
 
 /**

@@ -223,6 +223,26 @@ export function takeBackAt(task: TaskRecord, configuration: ConfigurationRecord 
   return parseHandOverId(task.transferId) ? task.startedAt : task.startedAt + START_GRACE_MS;
 }
 
+/**
+ * How long the registrations a hidden page started may all receive nothing before their
+ * downloads stream again (see `unstartedHandOver`).
+ */
+export const UNSTARTED_MS = 10_000;
+
+/**
+ * Whether the downloads a page handed over as it was hidden go back to the streaming engine,
+ * no registration of the app having received a byte for `waitedMs` (the caller looks at them
+ * all: Chromium runs one registration of an origin at a time, and one waiting behind another
+ * that receives is not given up). With another tab in front, Chromium created such
+ * registrations, said their requests started, and sent none, or never counted their bytes
+ * (bench/README.md, "Hiding a page"). Only while a page of the app is open and none visible
+ * (a visible one takes them back anyway, see `takeBackAt`; with none open the worker may not
+ * live to stream), and online.
+ */
+export function unstartedHandOver(waitedMs: number, env: Environment): boolean {
+  return env.engines.includes('stream') && waitedMs >= UNSTARTED_MS && env.open === true && !env.visible && env.network.online;
+}
+
 /** Whether a Background Fetch is taken back to the streaming engine now (see `takeBackAt`). */
 export function takesBack(task: TaskRecord, configuration: ConfigurationRecord | undefined, env: Environment): boolean {
   return (takeBackAt(task, configuration, env) ?? Infinity) <= env.now;
