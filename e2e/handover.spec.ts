@@ -3,6 +3,7 @@
  * visible, goes to a Background Fetch registration when the last page goes, and comes back to
  * the streaming engine when a page is visible again, keeping every byte stored.
  */
+import type { BrowserContext } from '@playwright/test';
 import { launchChromiumAsUser } from '../scripts/chromium.mjs';
 import { chromiumPage } from './driver/chromium.js';
 import { expectDownloaded, lastProgress, MiB, PART, recordSession, resumedFrom, startDownload, testFile as file } from './recorder.js';
@@ -142,27 +143,42 @@ test('a page opened again mid-registration takes the download back to streaming,
   expect(stats.bytesSent - f.size).toBeLessThanOrEqual(2 * PART);
 });
 
-test('a page hidden mid-download (its window minimised) hands the download over; shown again, it takes it back to streaming from the bytes kept', async ({
-  server,
-  baseURL,
-}) => {
+/** The hidden page's tests: in a Chromium run as a user runs it (Playwright's own keeps every page visible). */
+const asUser = test.extend<{ userChromium: BrowserContext }>({
+  userChromium: async ({}, use) => {
+    const browser = await launchChromiumAsUser();
+    await use(browser.context);
+    await browser.close();
+  },
+});
+
+/**
+ * A 32 MiB download at 1 MB/s (with the server's `params`), streamed in view, whose window is
+ * minimised once 6 MiB went out; with how to restore it.
+ */
+async function hiddenMidDownload(context: BrowserContext, server: TestServer, baseURL: string, params = '') {
   test.setTimeout(180_000);
-  // Playwright's own launch keeps every page visible: this Chromium runs as a user runs it.
-  const browser = await launchChromiumAsUser();
-  try {
-    const tab = await browser.context.newPage();
-    const page = chromiumPage(tab);
-    await page.goto(baseURL!);
-    const f = file(server, 32, '&rate=1000000');
-    await recordSession(page, unique('hidden'), DEFAULT);
-    const task = await startDownload(page, f.url);
-    await expect.poll(async () => (await server.stats(f.id)).bytesSent, { timeout: 60_000 }).toBeGreaterThan(6 * MiB);
-    const cdp = await browser.context.newCDPSession(tab);
-    const { windowId } = await cdp.send('Browser.getWindowForTarget');
-    await cdp.send('Browser.setWindowBounds', { windowId, bounds: { windowState: 'minimized' } });
-    expect(await page.evaluate(() => document.visibilityState)).toBe('hidden');
+  const tab = await context.newPage();
+  const page = chromiumPage(tab);
+  await page.goto(baseURL);
+  const f = file(server, 32, `&rate=1000000${params}`);
+  await recordSession(page, unique('hidden'), DEFAULT);
+  const task = await startDownload(page, f.url);
+  await expect.poll(async () => (await server.stats(f.id)).bytesSent, { timeout: 60_000 }).toBeGreaterThan(6 * MiB);
+  const cdp = await context.newCDPSession(tab);
+  const { windowId } = await cdp.send('Browser.getWindowForTarget');
+  await cdp.send('Browser.setWindowBounds', { windowId, bounds: { windowState: 'minimized' } });
+  expect(await page.evaluate(() => document.visibilityState)).toBe('hidden');
+  const restore = async () => void (await cdp.send('Browser.setWindowBounds', { windowId, bounds: { windowState: 'normal' } }));
+  return { page, f, task, restore };
+}
+
+asUser(
+  'a page hidden mid-download (its window minimised) hands the download over; shown again, it takes it back to streaming from the bytes kept',
+  async ({ userChromium, server, baseURL }) => {
+    const { page, f, task, restore } = await hiddenMidDownload(userChromium, server, baseURL!);
     await handedOver(server, f.id);
-    await cdp.send('Browser.setWindowBounds', { windowId, bounds: { windowState: 'normal' } });
+    await restore();
     await expectDownloaded(page, server, f, task, { timeout: 150_000 });
     const stats = await printLog(server, f.id);
     // Taken back once shown, before any range came whole (each takes 4 s at this rate):
@@ -170,43 +186,26 @@ test('a page hidden mid-download (its window minimised) hands the download over;
     const resumed = stats.log.find(({ range }) => /^bytes=\d+-$/.test(range ?? ''));
     expect(resumed?.range).toBe(`bytes=${ranges(stats)[0]!.first}-`);
     expect(stats.bytesSent - f.size).toBeLessThanOrEqual(2 * PART);
-  } finally {
-    await browser.close();
-  }
-});
+  },
+);
 
-test('a hidden page whose hand-over Background Fetch does not run: the download streams again while the page stays hidden, from the bytes kept', async ({
-  server,
-  baseURL,
-}) => {
-  test.setTimeout(180_000);
-  const browser = await launchChromiumAsUser();
-  try {
-    const tab = await browser.context.newPage();
-    const page = chromiumPage(tab);
-    await page.goto(baseURL!);
+asUser(
+  'a hidden page whose hand-over Background Fetch does not run: the download streams again while the page stays hidden, from the bytes kept',
+  async ({ userChromium, server, baseURL }) => {
     // The registration's ranges get their headers and no byte, as Chromium left them with
     // another tab in front (bench/README.md); the stream's open range passes.
     const gate = unique('unstarted');
-    const f = file(server, 32, `&rate=1000000&gate=${gate}&gateRanges`);
-    await recordSession(page, unique('unstarted'), DEFAULT);
-    const task = await startDownload(page, f.url);
-    await expect.poll(async () => (await server.stats(f.id)).bytesSent, { timeout: 60_000 }).toBeGreaterThan(6 * MiB);
-    const cdp = await browser.context.newCDPSession(tab);
-    const { windowId } = await cdp.send('Browser.getWindowForTarget');
-    await cdp.send('Browser.setWindowBounds', { windowId, bounds: { windowState: 'minimized' } });
+    const { page, f, task, restore } = await hiddenMidDownload(userChromium, server, baseURL!, `&gate=${gate}&gateRanges`);
     await handedOver(server, f.id);
     const from = ranges(await server.stats(f.id))[0]!.first;
     // Taken back with the page still hidden: the stream goes on from where the registration began.
     const streamed = async () => (await server.stats(f.id)).log.filter(({ range }) => range === `bytes=${from}-`).length;
     await expect.poll(streamed, { timeout: 60_000 }).toBe(1);
     expect(await page.evaluate(() => document.visibilityState)).toBe('hidden');
-    await cdp.send('Browser.setWindowBounds', { windowId, bounds: { windowState: 'normal' } });
+    await restore();
     await expectDownloaded(page, server, f, task, { timeout: 120_000 });
     const stats = await printLog(server, f.id);
     expect((await server.gate(gate)).reached).toBe(ranges(stats).length);
     expect(stats.bytesSent - f.size).toBeLessThanOrEqual(2 * PART);
-  } finally {
-    await browser.close();
-  }
-});
+  },
+);
