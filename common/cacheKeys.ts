@@ -27,18 +27,8 @@ export function temporaryKey(sessionId: string, taskIdentifier: number, part: nu
 }
 
 /** The keys of a task's stored parts, in order. */
-export function partKeys({
-  sessionId,
-  taskIdentifier,
-  parts,
-  partsBy,
-}: {
-  sessionId: string;
-  taskIdentifier: number;
-  parts: number;
-  partsBy?: string[];
-}): string[] {
-  return Array.from({ length: parts }, (_, part) => temporaryKey(sessionId, taskIdentifier, part, partsBy?.[part] ?? ''));
+export function partKeys(task: { sessionId: string; taskIdentifier: number; parts: number; partsBy?: string[] }): string[] {
+  return partOwners(task, task.parts).map((by, part) => temporaryKey(task.sessionId, task.taskIdentifier, part, by));
 }
 
 /** Who wrote each of a task's first `parts` parts (`''` for a part from before version 5). */

@@ -76,8 +76,9 @@ async function watchStart(scheduler: Scheduler, manager: BackgroundFetchManager,
   const since = Date.now();
   for (let waited = 0; waited < UNSTARTED_MS; waited = Date.now() - since) {
     await new Promise((resolve) => setTimeout(resolve, WATCH_MS));
-    const running = (await Promise.all((await manager.getIds()).map((id) => manager.get(id)))).filter((each) => each?.result === '');
-    if (running.some((each) => each!.downloaded > 0) || !running.some((each) => ids.includes(each!.id))) return;
+    const all = await Promise.all((await manager.getIds()).map((id) => manager.get(id)));
+    const running = all.filter((each): each is BackgroundFetchRegistration => each?.result === '');
+    if (running.some((each) => each.downloaded > 0) || !running.some((each) => ids.includes(each.id))) return;
   }
   if (!unstartedHandOver(Date.now() - since, await scheduler.environment())) return;
   for (const id of ids) for (const task of await tasksOfTransfer(id)) if (task.state === 'running') await takeBack(scheduler, task);
