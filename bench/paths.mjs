@@ -1,9 +1,10 @@
 // @ts-check
 /**
  * `node bench/paths.mjs`: the ways a service worker can store a downloaded body in Cache
- * Storage, side by side in one Chromium without Background Fetch (the streaming engine's
- * browser), with the browser's CPU time and memory growth. It backs the streaming engine's
- * design (see bench/README.md). Run `npm run build` first.
+ * Storage, and the ways a dedicated worker of the page can store it, side by side in one
+ * Chromium without Background Fetch (the streaming engine's browser), with the browser's CPU
+ * time and memory growth. It backs the streaming engine's design (see bench/README.md). Run
+ * `npm run build` first.
  *
  * Env: PATHS_SIZE (default `256m`), PATHS_RUNS (default 3), PATHS_PORT (default 8700; the
  * server takes that port), PATHS (a comma-separated subset of the names below).
@@ -29,8 +30,16 @@ const BYTES = /** @type {number} */ (parseSize(SIZE));
  * - `read-only`: the body read in the worker and dropped: what reading costs alone.
  * - `opfs-pipe`: the body piped (`pipeTo`, no script per chunk) into a file of the origin
  *   private file system, written on `close()`.
+ * And in a dedicated worker the page makes (a service worker has no `Worker` and no
+ * `createSyncAccessHandle`):
+ * - `worker-whole`: `whole` there, to compare the two workers.
+ * - `worker-sync`: BYOB reads of 1 MiB, each written to one file of the origin private file
+ *   system through a `FileSystemSyncAccessHandle`, flushed every 4 MiB.
+ * - `worker-sync-parts`: the same, a file of its own for each part of 4 MiB.
  */
 const ALL = ['whole', 'wrapped', 'js-parts', 'js-blob', 'ranged-blob', 'ranged-206', 'read-only', 'opfs-pipe'];
+const IN_PAGE_WORKER = ['worker-whole', 'worker-sync', 'worker-sync-parts'];
+ALL.push(...IN_PAGE_WORKER);
 const PATHS = (process.env.PATHS ?? ALL.join(',')).split(',').map((name) => name.trim());
 for (const name of PATHS) if (!ALL.includes(name)) throw new Error(`PATHS: unknown path ${name}`);
 
@@ -163,6 +172,69 @@ async function storeInFile(/** @type {{ url: string }} */ { url }) {
   }
 }
 
+/**
+ * In a dedicated worker: stores `url` by `way` (`IN_PAGE_WORKER`); returns the time taken and
+ * the bytes stored, or the error.
+ */
+async function storeInDedicatedWorker(/** @type {{ url: string, way: string }} */ { url, way }) {
+  const PART = 4 * 1024 * 1024;
+  const t0 = performance.now();
+  const directory = await navigator.storage.getDirectory();
+  try {
+    if (way === 'worker-whole') {
+      const cache = await caches.open('bgdl-paths');
+      await cache.put(url, await fetch(url, { cache: 'no-store' }));
+      const ms = performance.now() - t0;
+      for (const request of await cache.keys()) await cache.delete(request);
+      return { ms };
+    }
+    const reader = /** @type {ReadableStream<Uint8Array>} */ ((await fetch(url, { cache: 'no-store' })).body).getReader({ mode: 'byob' });
+    let buffer = new ArrayBuffer(1024 * 1024);
+    let stored = 0;
+    for (let part = 0, done = false; !done; part++) {
+      const name = way === 'worker-sync' ? 'bgdl-paths' : `bgdl-paths-${part}`;
+      /** @type {any} */
+      const handle = await /** @type {any} */ (await directory.getFileHandle(name, { create: true })).createSyncAccessHandle();
+      let at = way === 'worker-sync' ? stored : 0;
+      const end = at + PART;
+      while (at < end) {
+        const result = await reader.read(new Uint8Array(buffer, 0, Math.min(buffer.byteLength, end - at)));
+        if (result.done) {
+          done = true;
+          break;
+        }
+        at += handle.write(result.value, { at });
+        buffer = /** @type {ArrayBuffer} */ (result.value.buffer);
+      }
+      handle.flush();
+      handle.close();
+      stored += at - (way === 'worker-sync' ? stored : 0);
+    }
+    return { ms: performance.now() - t0, stored };
+  } catch (error) {
+    return { error: String(error) };
+  } finally {
+    for await (const name of /** @type {any} */ (directory).keys()) if (name.startsWith('bgdl-paths')) await directory.removeEntry(name);
+  }
+}
+
+/** Runs `storeInDedicatedWorker` in a dedicated worker of `page`, made once. */
+async function inDedicatedWorker(/** @type {import('@playwright/test').Page} */ page, /** @type {{ url: string, way: string }} */ order) {
+  const code = `onmessage = async ({ data }) => postMessage(await (${storeInDedicatedWorker})(data));`;
+  return page.evaluate(
+    ({ code, order }) => {
+      const scope = /** @type {{ pathsWorker?: Worker }} */ (globalThis);
+      scope.pathsWorker ??= new Worker(URL.createObjectURL(new Blob([code], { type: 'text/javascript' })));
+      const worker = scope.pathsWorker;
+      return new Promise((resolve) => {
+        worker.onmessage = ({ data }) => resolve(data);
+        worker.postMessage(order);
+      });
+    },
+    { code, order },
+  );
+}
+
 const { server, context, page, profile, close } = await openDemoPage('paths', Number(process.env.PATHS_PORT ?? 8700));
 try {
   /** The demo's worker, woken first if the browser stopped it (as in bench.mjs). */
@@ -181,16 +253,15 @@ try {
       const before = usage(pids);
       let peak = before.rss;
       const timer = setInterval(() => (peak = Math.max(peak, usage(browserPids(profile)).rss)), 100);
-      const result = await (
-        await serviceWorker()
-      ).evaluate(way === 'opfs-pipe' ? storeInFile : way === 'js-blob' ? storeAsBlobs : store, {
-        url: `${server.url}files/${SIZE}?seed=paths-${way}-${run}-${Date.now()}`,
-        way,
-      });
+      const order = { url: `${server.url}files/${SIZE}?seed=paths-${way}-${run}-${Date.now()}`, way };
+      const result = IN_PAGE_WORKER.includes(way)
+        ? await inDedicatedWorker(page, order)
+        : await (await serviceWorker()).evaluate(way === 'opfs-pipe' ? storeInFile : way === 'js-blob' ? storeAsBlobs : store, order);
       clearInterval(timer);
       const cpu = usage(browserPids(profile)).cpu - before.cpu;
-      const shown = result.ms ? `${(BYTES / 1e6 / (result.ms / 1000)).toFixed(0)} MB/s` : `FAILED ${result.error}`;
-      console.log(`run ${run} ${way.padEnd(11)} ${shown}, CPU ${cpu.toFixed(2)} s, memory +${((peak - before.rss) / MiB).toFixed(0)} MiB`);
+      const short = result.stored !== undefined && result.stored !== BYTES ? ` (stored ${result.stored} bytes of ${BYTES})` : '';
+      const shown = result.ms ? `${(BYTES / 1e6 / (result.ms / 1000)).toFixed(0)} MB/s${short}` : `FAILED ${result.error}`;
+      console.log(`run ${run} ${way.padEnd(17)} ${shown}, CPU ${cpu.toFixed(2)} s, memory +${((peak - before.rss) / MiB).toFixed(0)} MiB`);
     }
   }
 } finally {
