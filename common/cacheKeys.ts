@@ -26,6 +26,27 @@ export function temporaryKey(sessionId: string, taskIdentifier: number, part: nu
   return `${FILE_PREFIX}tmp/${segment(sessionId)}/${taskIdentifier}/${by === '' ? '' : `${segment(by)}/`}${part}`;
 }
 
+/**
+ * The owner a page's writer gives the parts it writes (`partsBy`): such a part is a file of the
+ * origin private file system (`partFileName`), not a Cache Storage entry.
+ */
+export function filePartOwner(transferId: string): string {
+  return `file:${transferId}`;
+}
+
+/** Whether a part's key (`temporaryKey`) names a file its page's writer wrote. */
+export function isFilePart(key: string): boolean {
+  return key.includes(`/${segment('file:')}`);
+}
+
+/** The directory of the origin private file system that holds the parts pages' writers wrote. */
+export const PARTS_DIRECTORY = 'bgdl-parts';
+
+/** The name, in `PARTS_DIRECTORY`, of the file of a part's key. */
+export function partFileName(key: string): string {
+  return encodeURIComponent(key);
+}
+
 /** The keys of a task's stored parts, in order. */
 export function partKeys(task: { sessionId: string; taskIdentifier: number; parts: number; partsBy?: string[] }): string[] {
   return partOwners(task, task.parts).map((by, part) => temporaryKey(task.sessionId, task.taskIdentifier, part, by));

@@ -140,6 +140,11 @@ export interface WorkerApi {
    * page) or is no longer asked.
    */
   answer(sessionId: string, taskIdentifier: number, ask: string, disposition: DelayedRequestDisposition, request?: RequestRecord): Promise<FetchOrder[] | null>;
+  /**
+   * Takes a port to a writer the page made (a dedicated worker, see `sw/writer`): while the
+   * page is visible, large downloads may be written through it.
+   */
+  connectWriter(port: MessagePort): Promise<void>;
   /** Ends the tasks of an order the page could not carry out. */
   fail(sessionId: string, transferId: string, error: SerializedError): Promise<void>;
   /** Cancels a task; it ends with a `cancelled` URLError. */

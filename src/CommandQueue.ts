@@ -3,6 +3,7 @@ import type { SessionSnapshot, TaskInit } from '../common/protocol.js';
 import { carryOut } from './BackgroundFetchOrders.js';
 import { keepStandby } from './HandOver.js';
 import { callWorker } from './connection.js';
+import { offerWriter } from './offerWriter.js';
 import { apply, refresh } from './EventDelivery.js';
 import { fail, type SessionState } from './SessionState.js';
 import type { TaskOwner, URLSessionTask } from './URLSessionTask.js';
@@ -34,7 +35,8 @@ export function taskOwner(s: SessionState): TaskOwner {
         const batch: NonNullable<SessionState['batch']> = [[], [], Promise.resolve()];
         batch[2] = command(s, batch[0], () => {
           if (s.batch === batch) s.batch = undefined;
-          return callWorker('resume', s.id, batch[1]);
+          // The worker's writer for large bodies, given before the transfers start.
+          return offerWriter().then(() => callWorker('resume', s.id, batch[1]));
         });
         s.batch = batch;
       }

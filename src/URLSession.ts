@@ -4,6 +4,7 @@ import { checkRequestFields } from './requestFields.js';
 import { badValue, quote } from '../common/quote.js';
 import { serial, taskOwner } from './CommandQueue.js';
 import { callWorker } from './connection.js';
+import { offerWriter } from './offerWriter.js';
 import { acknowledgeOnPagehide, attached, locked, refresh } from './EventDelivery.js';
 import { handOverOnHide } from './HandOver.js';
 import { progress, type SessionState } from './SessionState.js';
@@ -66,6 +67,8 @@ export class URLSession {
     // The worker asks what the delegate can answer, and keeps what it takes.
     const has = (method: keyof URLSessionDelegate) => typeof delegate[method] === 'function';
     const record = { ...configuration.toRecord(), willBeginDelayedRequest: has('willBeginDelayedRequest'), didFinishCollecting: has('didFinishCollecting') };
+    // The page's writer is made and given now, not at the first resume().
+    void offerWriter();
     const attach = serial(s, () => callWorker('attach', record));
     attach.catch(() => undefined); // `ready` rejects with it, once the lock is had
     this.ready = locked(s, async (lock) => attached(s, await attach, lock), true);

@@ -10,6 +10,7 @@ import { keep, storedFile } from './keep.js';
 import { keepForResume } from './resumeData.js';
 import { answer } from './scheduler/delayedRequests.js';
 import { handOver } from './scheduler/handOver.js';
+import { addWriter } from './engines/stream/writers.js';
 import type { Scheduler } from './scheduler/Scheduler.js';
 import { Snapshots } from './snapshots.js';
 import { readAhead } from './store/readAhead.js';
@@ -23,9 +24,10 @@ import * as valid from './validate.js';
 /** The tasks `resume` refused, with their errors. */
 type Rejected = NonNullable<SessionSnapshot['rejected']>;
 
-/** The API as the worker serves it: `handOver` also learns which client called (see `oneCall`). */
+/** The API as the worker serves it: `handOver` and `connectWriter` also learn which client called (see `oneCall`). */
 export interface WorkerSideApi extends WorkerApi {
   handOver(sessionId: string, transferIds: string[], caller?: string): Promise<void>;
+  connectWriter(port: MessagePort, caller?: string): Promise<void>;
 }
 
 /**
@@ -39,7 +41,11 @@ export function createApi(scheduler: Scheduler, calls: Calls): WorkerSideApi {
     if (typeof call !== 'string') throw new TypeError(`A call id must be a string, not ${valid.quote(call)}`);
     return calls.state(call);
   };
-  return { ...sessionCalls(scheduler, snapshots), ...taskCalls(scheduler, snapshots), ...outboxCalls(), callState };
+  const connectWriter = async (port: unknown, caller?: string) => {
+    if (!(port instanceof MessagePort)) throw new TypeError(`connectWriter() takes a MessagePort, not ${valid.quote(port)}`);
+    if (caller !== undefined) await addWriter(port, caller);
+  };
+  return { ...sessionCalls(scheduler, snapshots), ...taskCalls(scheduler, snapshots), ...outboxCalls(), callState, connectWriter };
 }
 
 /** A task the session has, or a TypeError. */

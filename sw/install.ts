@@ -158,7 +158,8 @@ function delay(ms: number): Promise<void> {
 
 /**
  * The API, reporting through `done` when a call to it has ended. `handOver` is told which
- * client called: the page going away, which may still be listed as visible for a while.
+ * client called: the page going away, which may still be listed as visible for a while;
+ * `connectWriter`, the page whose writer it takes.
  */
 function oneCall(api: WorkerSideApi, done: () => void, caller: string): WorkerApi {
   const wrapped = {} as Record<string, (...args: unknown[]) => Promise<unknown>>;
@@ -166,5 +167,6 @@ function oneCall(api: WorkerSideApi, done: () => void, caller: string): WorkerAp
     wrapped[name] = (...args) => (method as (...a: unknown[]) => Promise<unknown>)(...args).finally(done);
   }
   wrapped.handOver = (sessionId, transferIds) => api.handOver(sessionId as string, transferIds as string[], caller).finally(done);
+  wrapped.connectWriter = (port) => api.connectWriter(port as MessagePort, caller).finally(done);
   return wrapped as unknown as WorkerApi;
 }

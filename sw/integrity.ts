@@ -11,7 +11,7 @@ import { partKeys, partOwners } from '../common/cacheKeys.js';
 import { algorithmOf, satisfies } from './sri.js';
 import { URLError } from '../common/errors.js';
 import type { Outcome } from './store/outbox.js';
-import { filesCache } from './store/parts.js';
+import { filesCache, matchPart } from './store/parts.js';
 import { getTask } from './store/tasks.js';
 
 const MAKERS = { sha256: createSHA256, sha384: createSHA384, sha512: createSHA512 } as const;
@@ -50,7 +50,7 @@ export async function hashParts(task: TaskRecord, parts: number, partsBy: string
   const keys = partKeys({ ...task, parts, partsBy });
   const cache = await filesCache();
   for (const key of keys.slice(from?.parts ?? 0)) {
-    const part = await cache.match(key);
+    const part = await matchPart(cache, key);
     if (!part?.body) throw new DOMException(`A part of the download of ${task.originalRequest.url} is gone from storage`, 'NotFoundError');
     bytes += await hashStream(hash, part.body);
   }

@@ -9,7 +9,7 @@ import { DIGEST, KEPT_AT, keptParts, PARTS, SIZE, SOURCE } from '../common/docum
 import type { TaskRecord } from '../common/schema.js';
 import { keptKey, partKeys, permanentKey } from '../common/cacheKeys.js';
 import { getBody } from './store/outbox.js';
-import { filesCache } from './store/parts.js';
+import { deletePart, filesCache, matchPart } from './store/parts.js';
 import { changeTasks } from './store/tasks.js';
 
 /** What the page knows of a file that its entry keeps. */
@@ -31,7 +31,7 @@ export async function storedFile(task: TaskRecord): Promise<Blob | undefined> {
   const cache = await filesCache();
   const kept = task.keptIn;
   const parts = await Promise.all(
-    partKeys(task).map(async (key, part) => (await cache.match(key)) ?? (kept === undefined ? undefined : await cache.match(keptKey(kept, part)))),
+    partKeys(task).map(async (key, part) => (await matchPart(cache, key)) ?? (kept === undefined ? undefined : await cache.match(keptKey(kept, part)))),
   );
   if (parts.includes(undefined)) return undefined;
   return new Blob(await Promise.all(parts.map((part) => part!.blob())));
@@ -53,10 +53,11 @@ export async function keep(task: TaskRecord, name: string, metadata: KeptMetadat
   }
   const folder = task.keptIn ?? (await recordMove(task, { keptIn: crypto.randomUUID() })).keptIn!;
   for (const [part, key] of partKeys(task).entries()) {
-    const stored = await cache.match(key);
+    const stored = await matchPart(cache, key);
     if (stored) {
+      // A writer's file is copied into Cache Storage, where the permanent store is.
       await cache.put(keptKey(folder, part), stored);
-      await cache.delete(key);
+      await deletePart(cache, key);
     } else if (!(await cache.match(keptKey(folder, part)))) return false;
   }
   // The name first: a later name then copies, and two entries never name one folder.

@@ -1,4 +1,4 @@
-import { FILES_CACHE, temporaryFolder, temporaryKey } from '../../common/cacheKeys.js';
+import { FILES_CACHE, isFilePart, PARTS_DIRECTORY, partFileName, temporaryFolder, temporaryKey } from '../../common/cacheKeys.js';
 
 let files: Promise<Cache> | undefined;
 
@@ -10,6 +10,43 @@ export function filesCache(): Promise<Cache> {
   files ??= caches.open(FILES_CACHE);
   files.catch(() => (files = undefined));
   return files;
+}
+
+/**
+ * The directory of the parts pages' writers wrote (see `sw/writer`), or undefined where the
+ * browser has no origin private file system (WebKitGTK) or none was made.
+ */
+async function partsDirectory(): Promise<FileSystemDirectoryHandle | undefined> {
+  try {
+    return await (await navigator.storage.getDirectory()).getDirectoryHandle(PARTS_DIRECTORY);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A stored part as a response (a writer's file, or a Cache Storage entry), undefined if it is gone. */
+export async function matchPart(cache: Cache, key: string): Promise<Response | undefined> {
+  if (!isFilePart(key)) return cache.match(key);
+  try {
+    const file = await (await (await partsDirectory())?.getFileHandle(partFileName(key)))?.getFile();
+    return file && new Response(file);
+  } catch {
+    return undefined; // NotFoundError
+  }
+}
+
+/** Deletes a stored part, wherever it is. */
+export async function deletePart(cache: Cache, key: string): Promise<void> {
+  if (!isFilePart(key)) return void (await cache.delete(key));
+  await (await partsDirectory())?.removeEntry(partFileName(key)).catch(() => undefined);
+}
+
+/** The keys of every part stored under `prefix`, in Cache Storage and in writers' files. */
+async function partsUnder(cache: Cache, prefix: string): Promise<string[]> {
+  const keys = (await cache.keys()).map((request) => new URL(request.url).pathname);
+  const directory = await partsDirectory();
+  if (directory) for await (const name of directory.keys()) keys.push(decodeURIComponent(name));
+  return keys.filter((key) => key.startsWith(prefix));
 }
 
 /**
@@ -34,13 +71,13 @@ export async function deleteParts(sessionId: string, taskIdentifier?: number, ke
   const cache = await filesCache();
   const prefix = temporaryFolder(sessionId, taskIdentifier);
   const sessionPrefix = temporaryFolder(sessionId);
-  const paths = (await cache.keys()).map((request) => new URL(request.url).pathname).filter((path) => path.startsWith(prefix));
+  const paths = await partsUnder(cache, prefix);
   // Nothing stored: `keeping` (a read of every task of the session) is not asked.
   if (paths.length === 0) return;
   const keep = (await keeping?.()) ?? new Set<number>();
   for (const pathname of paths) {
     const task = Number(pathname.slice(sessionPrefix.length).split('/')[0]);
-    if (!keep.has(task)) await cache.delete(pathname);
+    if (!keep.has(task)) await deletePart(cache, pathname);
   }
 }
 
@@ -48,18 +85,18 @@ export async function deleteParts(sessionId: string, taskIdentifier?: number, ke
 export async function deleteKeys(keys: string[]): Promise<void> {
   if (keys.length === 0) return;
   const cache = await filesCache();
-  await Promise.all(keys.map((key) => cache.delete(key)));
+  await Promise.all(keys.map((key) => deletePart(cache, key)));
 }
 
 /**
  * Copies stored entries from the keys `from` to the keys `to`, one by one (a copy of a stored
- * response is a handle, not its bytes in memory). Returns false, having copied nothing more,
+ * response is a handle, not its bytes in memory; a writer's file is copied into Cache Storage). Returns false, having copied nothing more,
  * if one is gone.
  */
 export async function copyParts(from: string[], to: string[]): Promise<boolean> {
   const cache = await filesCache();
   for (const [index, key] of from.entries()) {
-    const stored = await cache.match(key);
+    const stored = await matchPart(cache, key);
     if (!stored) return false;
     await cache.put(to[index]!, stored);
   }

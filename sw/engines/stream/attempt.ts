@@ -20,6 +20,8 @@ import type { TransferSink } from '../Engine.js';
 import type { IdleTimeout } from './IdleTimeout.js';
 import type { BufferPool } from './PartReader.js';
 import { MIN_PART_SIZE, storeParts } from './storeParts.js';
+import { WRITER_MIN_BYTES, writeParts } from './writeParts.js';
+import { pickWriter } from './writers.js';
 
 /**
  * A failure worth another try, after `retryAfter` if the server said so. `beforeResponse`: the
@@ -136,7 +138,12 @@ export async function downloadAttempt(ctx: AttemptContext, again: boolean): Prom
   const partsBy = partOwners(saved, parts);
   // Only a file whose request names its digest is hashed: hashing every body halved the engine's pace.
   const digest = saved.originalRequest.integrity ? await ctx.idle.exempt(() => hashParts(saved, parts, partsBy)) : undefined;
-  const stored = await storeParts(ctx, body ?? response.body!, { start: placement.start, size, limit, parts, partsBy, first, digest });
+  const at = { start: placement.start, size, limit, parts, partsBy, first, digest };
+  // A page's writer stores a large body at the browser's own pace (it has sync access handles).
+  const writer = !body && !digest && !first && size - placement.start >= WRITER_MIN_BYTES ? await pickWriter() : undefined;
+  const stored = writer
+    ? await writeParts(ctx, writer, response, requestHeaders(task, saved, placement.start), placement.start === 0 ? validatorOf(response.headers) : saved.validator, at)
+    : await storeParts(ctx, body ?? response.body!, at);
   if (!stored) return;
   return { response: fileResponse!, size: stored.kept, parts: stored.parts, partsBy: stored.partsBy };
 }
@@ -156,14 +163,8 @@ async function admit({ task, configuration }: AttemptContext, response: Response
 /** Sends the attempt's request, from `offset` on; throws what a failed one means. */
 async function request(ctx: AttemptContext, saved: TaskRecord, offset: number): Promise<Response> {
   const { task, signal, idle, sink } = ctx;
-  const { url, method, headers: requestHeaders } = requestOf(task);
-  const headers = new Headers(requestHeaders);
-  if (offset > 0) {
-    headers.set('Range', `bytes=${offset}-`);
-    // If-Range is not CORS-safelisted: to another origin it needs a preflight, which most CDNs
-    // do not answer. Range alone is; the 206 is checked instead (`continuesFile`).
-    if (!isCrossOrigin([url, saved.response?.url])) headers.set('If-Range', saved.validator!);
-  }
+  const { url, method } = requestOf(task);
+  const headers = requestHeaders(task, saved, offset);
   let response: Response;
   const aborts = AbortSignal.any([signal, idle.signal]);
   idle.touch(); // the wait for data starts with the request, not with the reads of the task before it
@@ -183,6 +184,19 @@ async function request(ctx: AttemptContext, saved: TaskRecord, offset: number): 
   }
   if (!response.ok) throw statusError(response, url);
   return response;
+}
+
+/** The headers of a request for the task's body from `offset` on. */
+function requestHeaders(task: TaskRecord, saved: TaskRecord, offset: number): Headers {
+  const { url, headers: asked } = requestOf(task);
+  const headers = new Headers(asked);
+  if (offset > 0) {
+    headers.set('Range', `bytes=${offset}-`);
+    // If-Range is not CORS-safelisted: to another origin it needs a preflight, which most CDNs
+    // do not answer. Range alone is; the 206 is checked instead (`continuesFile`).
+    if (!isCrossOrigin([url, saved.response?.url])) headers.set('If-Range', saved.validator!);
+  }
+  return headers;
 }
 
 /**

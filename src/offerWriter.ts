@@ -1,0 +1,18 @@
+/**
+ * How often, at most, a page gives the service worker a port to its writer again: a worker
+ * stopped while idle (30 s in Chromium) comes back without the ports it had.
+ */
+const REFRESH_MS = 10_000;
+
+let offered = -Infinity;
+
+/**
+ * Gives the service worker this page's writer (see `pageWriter.ts`), unless it was given within
+ * `REFRESH_MS` or the browser has no origin private file system to write in. Never rejects:
+ * without a writer, the worker writes the bodies itself.
+ */
+export async function offerWriter(): Promise<void> {
+  if (Date.now() - offered < REFRESH_MS || typeof Worker === 'undefined' || !navigator.storage?.getDirectory) return;
+  offered = Date.now();
+  await import('./pageWriter.js').then(({ connect }) => connect()).catch(() => undefined);
+}

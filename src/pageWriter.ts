@@ -1,0 +1,18 @@
+/**
+ * This page's writer (`sw/writer`): a dedicated worker, made once, that writes large downloads
+ * through sync access handles while the page is visible. Each `connect` gives the service
+ * worker a new port to it: a worker that stopped and started again has lost the ports before.
+ */
+import { transfer } from 'comlink';
+import Writer from '../sw/writer/writer.ts?worker&inline';
+import { callWorker } from './connection.js';
+
+let writer: Worker | undefined;
+
+/** Gives the service worker a port to this page's writer (made at the first call). */
+export async function connect(): Promise<void> {
+  writer ??= new Writer({ name: 'bgdl-writer' });
+  const { port1, port2 } = new MessageChannel();
+  writer.postMessage('bgdl:writer', [port1]);
+  await callWorker('connectWriter', transfer(port2, [port2]));
+}

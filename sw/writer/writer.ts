@@ -1,0 +1,162 @@
+/**
+ * A page's writer: a dedicated worker the page makes (`src/pageWriter.ts`) that fetches the
+ * bodies the service worker gives it (`WriteOrder`) and writes them, part by part, into files of
+ * the origin private file system through `FileSystemSyncAccessHandle`s. A service worker has no
+ * such handle; writing through one costs the browser about what storing a body natively does,
+ * where the service worker's own parts cost twice (bench/README.md, "A faster way"). The
+ * service worker keeps the task: it records each part the writer reports, and fetches the rest
+ * itself if the writer goes with its page.
+ */
+import { PARTS_DIRECTORY, partFileName, temporaryKey } from '../../common/cacheKeys.js';
+import { type WriteEnd, type WriteOrder, type WriterReport } from '../../common/writerProtocol.js';
+import { bodyPlacement, validatorOf } from '../http.js';
+
+declare const self: DedicatedWorkerGlobalScope;
+
+/** Each read fills at most this much (measured: 1 MiB reads beat the network's chunks by far). */
+const READ_SIZE = 1024 * 1024;
+
+/** How often, at most, a write reports its progress. */
+const PROGRESS_INTERVAL_MS = 100;
+
+/** A write under way: `stop` ends it at the bytes received, `abort` at once. */
+interface Write {
+  stop: AbortController;
+  abort: AbortController;
+}
+
+const writes = new Map<string, Write>();
+
+const lock = `bgdl-writer:${crypto.randomUUID()}`;
+/** Resolves once the writer holds its lock, for its life: the service worker is granted it once the writer is gone. */
+const holding = new Promise<void>((resolve) => void navigator.locks.request(lock, () => (resolve(), new Promise(() => {}))));
+
+// Each port is a service worker's (a worker that stops and starts again gets a new one).
+self.onmessage = ({ data, ports }: MessageEvent) => {
+  const port = ports[0];
+  if (data !== 'bgdl:writer' || !port || !('createSyncAccessHandle' in FileSystemFileHandle.prototype)) return;
+  void holding.then(() => port.postMessage({ type: 'hello', lock }));
+  port.onmessage = ({ data }: MessageEvent<WriteOrder | WriteEnd>) => {
+    if (data?.type === 'write' && !writes.has(data.id)) void write(port, data);
+    else if (data?.type === 'stop') writes.get(data.id)?.stop.abort();
+    else if (data?.type === 'abort') writes.get(data.id)?.abort.abort();
+  };
+};
+
+/** Carries out one order, reporting to `port` until it is done or failed. */
+async function write(port: MessagePort, order: WriteOrder): Promise<void> {
+  const state: Write = { stop: new AbortController(), abort: new AbortController() };
+  writes.set(order.id, state);
+  const report = (message: WriterReport) => port.postMessage(message);
+  try {
+    const response = await fetch(order.url, { headers: order.headers, signal: state.abort.signal, cache: 'no-store' });
+    const failure = unexpected(response, order);
+    if (failure) {
+      await response.body?.cancel().catch(() => undefined);
+      return report({ type: 'failed', id: order.id, name: 'UnexpectedResponse', message: failure, status: response.status });
+    }
+    const end = await writeParts(response.body!, order, state, report);
+    report({ type: 'done', id: order.id, end, complete: !state.stop.signal.aborted });
+  } catch (error) {
+    const { name, message } = error as { name?: unknown; message?: unknown };
+    report({ type: 'failed', id: order.id, name: String(name ?? 'Error'), message: String(message ?? error) });
+  } finally {
+    writes.delete(order.id);
+  }
+}
+
+/** Why a response does not continue the file the service worker saw, or undefined if it does. */
+function unexpected(response: Response, order: WriteOrder): string | undefined {
+  if (!response.ok) return `HTTP ${response.status}`;
+  const kept = order.start > 0 && order.validator !== null ? { validator: order.validator, size: order.size } : undefined;
+  const placement = bodyPlacement(response, order.start, kept);
+  if (!placement || placement.start !== order.start) return 'a range not asked for';
+  if (order.start === 0 && (placement.size !== order.size || validatorOf(response.headers) !== order.validator)) return 'another version of the file';
+  return undefined;
+}
+
+/** Writes a body in parts; returns the file's bytes written up to (from `order.start`). */
+async function writeParts(body: ReadableStream<Uint8Array>, order: WriteOrder, state: Write, report: (message: WriterReport) => void): Promise<number> {
+  const directory = await (await navigator.storage.getDirectory()).getDirectoryHandle(PARTS_DIRECTORY, { create: true });
+  const reader = new ChunkReader(body);
+  const stopped = new Promise<undefined>((resolve) => state.stop.signal.addEventListener('abort', () => resolve(undefined), { once: true }));
+  let at = order.start;
+  let reported = 0;
+  try {
+    for (let index = order.firstPart; !reader.done && !state.stop.signal.aborted; index++) {
+      const name = partFileName(temporaryKey(order.sessionId, order.taskIdentifier, index, order.by));
+      const file = await directory.getFileHandle(name, { create: true });
+      const handle = await file.createSyncAccessHandle();
+      let written = 0;
+      try {
+        handle.truncate(0);
+        while (written < order.partSize) {
+          const chunk = await Promise.race([reader.read(order.partSize - written), stopped]);
+          if (!chunk) break;
+          written += handle.write(chunk, { at: written });
+          if (Date.now() - reported >= PROGRESS_INTERVAL_MS) {
+            reported = Date.now();
+            report({ type: 'progress', id: order.id, received: at + written });
+          }
+        }
+        handle.flush();
+      } finally {
+        handle.close();
+      }
+      // An empty last part is not kept (but a first one: the file may be empty).
+      if (written === 0 && index > order.firstPart) {
+        await directory.removeEntry(name).catch(() => undefined);
+        break;
+      }
+      at += written;
+      report({ type: 'part', id: order.id, index, end: at });
+    }
+  } finally {
+    reader.cancel();
+  }
+  return at;
+}
+
+/**
+ * Reads a body in chunks of at most `READ_SIZE` bytes: where the body is a byte stream, into one
+ * buffer, taken back from each read (a chunk is written before the next read).
+ */
+class ChunkReader {
+  readonly #byob: ReadableStreamBYOBReader | undefined;
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  #buffer = new ArrayBuffer(READ_SIZE);
+  #pending: Uint8Array | undefined;
+  done = false;
+
+  constructor(body: ReadableStream<Uint8Array>) {
+    try {
+      this.#byob = body.getReader({ mode: 'byob' });
+    } catch {
+      this.#reader = body.getReader(); // not a byte stream
+    }
+  }
+
+  /** At most `max` bytes, or undefined at the end of the body. */
+  async read(max: number): Promise<Uint8Array | undefined> {
+    if (this.done) return undefined;
+    if (this.#byob) {
+      const { value, done } = await this.#byob.read(new Uint8Array(this.#buffer, 0, Math.min(READ_SIZE, max)));
+      if (value) this.#buffer = value.buffer as ArrayBuffer;
+      this.done = done;
+      return done ? undefined : value;
+    }
+    let chunk = this.#pending;
+    this.#pending = undefined;
+    while (!chunk?.byteLength) {
+      const { value, done } = await this.#reader!.read();
+      if (done) return void (this.done = true);
+      chunk = value;
+    }
+    if (chunk.byteLength > max) [chunk, this.#pending] = [chunk.subarray(0, max), chunk.subarray(max)];
+    return chunk;
+  }
+
+  cancel(): void {
+    (this.#byob ?? this.#reader)!.cancel().catch(() => undefined);
+  }
+}
