@@ -13,7 +13,7 @@ const PORT = Number(process.env.TEST_PORT ?? 8321);
  */
 const EVERY_BROWSER = process.env.TEST_ALL_BROWSERS
   ? /.*\.spec\.ts$/
-  : /(session|tasks|uploads|wakes|faults|interruptions|restart|remount|tabs|cors|package|documents|keeping|requests|readAhead)\.spec\.ts$/;
+  : /(session|tasks|uploads|wakes|faults|interruptions|restart|remount|tabs|cors|package|documents|keeping|requests|readAhead|writer)\.spec\.ts$/;
 
 /**
  * Every end-to-end test runs in Chromium twice, with Background Fetch (its default) and with

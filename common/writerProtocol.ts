@@ -40,18 +40,35 @@ export interface WriteEnd {
 
 /** What a writer reports of a write, in order. */
 export type WriterReport =
+  /** The response's headers came, and it continues the file. */
+  | { type: 'responded'; id: string; status: number; redirected: boolean }
   | { type: 'progress'; id: string; received: number }
   /** Part `index` is written whole, up to byte `end` of the file. */
   | { type: 'part'; id: string; index: number; end: number }
   /** The write ended: the body's end, or a `stop`. */
   | { type: 'done'; id: string; end: number; complete: boolean }
-  /** The write failed: `name` and `message` of the error; `beforeBody`: no byte was written. */
+  /** The write failed: `name` and `message` of the error, and the response's status if it was not as asked. */
   | { type: 'failed'; id: string; name: string; message: string; status?: number };
 
-/** Whether `data` is a report a writer may send (checked before the worker reads it). */
+/** Whether `data` is a report a writer may send, well formed (checked before the worker reads it). */
 export function isWriterReport(data: unknown): data is WriterReport | WriterHello {
   if (typeof data !== 'object' || data === null) return false;
-  const { type, id } = data as { type?: unknown; id?: unknown };
-  if (type === 'hello') return typeof (data as WriterHello).lock === 'string';
-  return typeof id === 'string' && (type === 'progress' || type === 'part' || type === 'done' || type === 'failed');
+  const report = data as Record<string, unknown>;
+  const count = (value: unknown) => Number.isSafeInteger(value) && (value as number) >= 0;
+  if (report.type === 'hello') return typeof report.lock === 'string';
+  if (typeof report.id !== 'string') return false;
+  switch (report.type) {
+    case 'responded':
+      return count(report.status) && typeof report.redirected === 'boolean';
+    case 'progress':
+      return count(report.received);
+    case 'part':
+      return count(report.index) && count(report.end);
+    case 'done':
+      return count(report.end) && typeof report.complete === 'boolean';
+    case 'failed':
+      return typeof report.name === 'string' && typeof report.message === 'string' && (report.status === undefined || count(report.status));
+    default:
+      return false;
+  }
 }

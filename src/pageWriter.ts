@@ -1,3 +1,4 @@
+/// <reference path="./worker-imports.d.ts" />
 /**
  * This page's writer (`sw/writer`): a dedicated worker, made once, that writes large downloads
  * through sync access handles while the page is visible. Each `connect` gives the service

@@ -55,8 +55,9 @@ async function write(port: MessagePort, order: WriteOrder): Promise<void> {
       await response.body?.cancel().catch(() => undefined);
       return report({ type: 'failed', id: order.id, name: 'UnexpectedResponse', message: failure, status: response.status });
     }
-    const end = await writeParts(response.body!, order, state, report);
-    report({ type: 'done', id: order.id, end, complete: !state.stop.signal.aborted });
+    report({ type: 'responded', id: order.id, status: response.status, redirected: response.redirected });
+    const { end, complete } = await writeParts(response.body!, order, state, report);
+    report({ type: 'done', id: order.id, end, complete });
   } catch (error) {
     const { name, message } = error as { name?: unknown; message?: unknown };
     report({ type: 'failed', id: order.id, name: String(name ?? 'Error'), message: String(message ?? error) });
@@ -75,8 +76,13 @@ function unexpected(response: Response, order: WriteOrder): string | undefined {
   return undefined;
 }
 
-/** Writes a body in parts; returns the file's bytes written up to (from `order.start`). */
-async function writeParts(body: ReadableStream<Uint8Array>, order: WriteOrder, state: Write, report: (message: WriterReport) => void): Promise<number> {
+/** Writes a body in parts; returns the byte of the file written up to, and whether the body ended there. */
+async function writeParts(
+  body: ReadableStream<Uint8Array>,
+  order: WriteOrder,
+  state: Write,
+  report: (message: WriterReport) => void,
+): Promise<{ end: number; complete: boolean }> {
   const directory = await (await navigator.storage.getDirectory()).getDirectoryHandle(PARTS_DIRECTORY, { create: true });
   const reader = new ChunkReader(body);
   const stopped = new Promise<undefined>((resolve) => state.stop.signal.addEventListener('abort', () => resolve(undefined), { once: true }));
@@ -103,8 +109,8 @@ async function writeParts(body: ReadableStream<Uint8Array>, order: WriteOrder, s
       } finally {
         handle.close();
       }
-      // An empty last part is not kept (but a first one: the file may be empty).
-      if (written === 0 && index > order.firstPart) {
+      // An empty part is not kept (but a first one: the file may be empty).
+      if (written === 0 && index > 0) {
         await directory.removeEntry(name).catch(() => undefined);
         break;
       }
@@ -114,7 +120,7 @@ async function writeParts(body: ReadableStream<Uint8Array>, order: WriteOrder, s
   } finally {
     reader.cancel();
   }
-  return at;
+  return { end: at, complete: reader.done };
 }
 
 /**

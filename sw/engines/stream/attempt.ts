@@ -20,8 +20,8 @@ import type { TransferSink } from '../Engine.js';
 import type { IdleTimeout } from './IdleTimeout.js';
 import type { BufferPool } from './PartReader.js';
 import { MIN_PART_SIZE, storeParts } from './storeParts.js';
-import { WRITER_MIN_BYTES, writeParts } from './writeParts.js';
-import { pickWriter } from './writers.js';
+import { resumingWriter, WRITER_MIN_BYTES, writeParts } from './writeParts.js';
+import { pickWriter, type PageWriter } from './writers.js';
 
 /**
  * A failure worth another try, after `retryAfter` if the server said so. `beforeResponse`: the
@@ -96,6 +96,8 @@ export async function downloadAttempt(ctx: AttemptContext, again: boolean): Prom
   if (stop.aborted) return;
   const offset = saved.validator && saved.parts > 0 ? saved.countOfBytesReceived : 0;
   if (offset > 0 && offset === saved.countOfBytesExpectedToReceive) return { response: saved.response!, size: offset, parts: saved.parts };
+  const writing = offset > 0 ? await resumingWriter(saved, offset) : undefined;
+  if (writing) return resumeWritten(ctx, writing, saved, offset);
   let response = await request(ctx, saved, offset);
   let placement = bodyPlacement(response, offset, offset > 0 ? { validator: saved.validator!, size: saved.countOfBytesExpectedToReceive } : undefined);
   if (!placement && offset > 0) {
@@ -108,6 +110,10 @@ export async function downloadAttempt(ctx: AttemptContext, again: boolean): Prom
   const { url } = requestOf(task);
   if (!placement) throw new URLError('badServerResponse', `The server answered a range that was not asked for (${url})`);
   const size = saved.countOfBytesExpectedToReceive >= 0 && placement.start > 0 ? saved.countOfBytesExpectedToReceive : placement.size;
+  // A page's writer stores a large body at the browser's own pace (it has sync access handles):
+  // this request, which told the file's size and version, goes no further.
+  const writer = !saved.originalRequest.integrity && size - placement.start >= WRITER_MIN_BYTES ? await pickWriter() : undefined;
+  if (writer) await response.body?.cancel().catch(() => undefined);
   await ctx.idle.exempt(() => admit(ctx, response, size >= 0 ? size - placement.start : -1));
   let fileResponse = saved.response;
   // What the response tells, recorded with the first part when the file fits in it (nothing
@@ -126,7 +132,7 @@ export async function downloadAttempt(ctx: AttemptContext, again: boolean): Prom
       first = undefined;
     }
   }
-  const limit = task.countOfBytesClientExpectsToReceive > 0 ? task.countOfBytesClientExpectsToReceive : Infinity;
+  const limit = clientLimit(task);
   if (size > limit) throw tooLarge(url, limit);
   let body: ReadableStream<Uint8Array> | undefined;
   if (first && response.status === 200) {
@@ -139,13 +145,33 @@ export async function downloadAttempt(ctx: AttemptContext, again: boolean): Prom
   // Only a file whose request names its digest is hashed: hashing every body halved the engine's pace.
   const digest = saved.originalRequest.integrity ? await ctx.idle.exempt(() => hashParts(saved, parts, partsBy)) : undefined;
   const at = { start: placement.start, size, limit, parts, partsBy, first, digest };
-  // A page's writer stores a large body at the browser's own pace (it has sync access handles).
-  const writer = !body && !digest && !first && size - placement.start >= WRITER_MIN_BYTES ? await pickWriter() : undefined;
   const stored = writer
-    ? await writeParts(ctx, writer, response, requestHeaders(task, saved, placement.start), placement.start === 0 ? validatorOf(response.headers) : saved.validator, at)
+    ? await writeParts(
+        ctx,
+        writer,
+        response,
+        requestHeaders(task, saved, placement.start),
+        placement.start === 0 ? validatorOf(response.headers) : saved.validator,
+        at,
+      )
     : await storeParts(ctx, body ?? response.body!, at);
   if (!stored) return;
   return { response: fileResponse!, size: stored.kept, parts: stored.parts, partsBy: stored.partsBy };
+}
+
+/** The most bytes the task's file may have (`countOfBytesClientExpectsToReceive`). */
+function clientLimit(task: TaskRecord): number {
+  return task.countOfBytesClientExpectsToReceive > 0 ? task.countOfBytesClientExpectsToReceive : Infinity;
+}
+
+/** Resumes a large download through a page's writer, from the bytes kept (`resumingWriter`). */
+async function resumeWritten(ctx: AttemptContext, writer: PageWriter, saved: TaskRecord, offset: number): Promise<Finished | undefined> {
+  const { task } = ctx;
+  const [size, limit] = [saved.countOfBytesExpectedToReceive, clientLimit(task)];
+  if (size > limit) throw tooLarge(requestOf(task).url, limit);
+  const at = { start: offset, size, limit, parts: saved.parts, partsBy: partOwners(saved, saved.parts), first: undefined, digest: undefined };
+  const stored = await writeParts(ctx, writer, undefined, requestHeaders(task, saved, offset), saved.validator, at);
+  return stored && { response: saved.response!, size: stored.kept, parts: stored.parts, partsBy: stored.partsBy };
 }
 
 /**
