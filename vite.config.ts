@@ -19,6 +19,9 @@ const builds: Record<string, UserConfig> = {
       lib: { entry: { index: 'src/index.ts', sw: 'sw/index.ts' }, formats: ['es'] },
       rolldownOptions: { external: ['idb', 'comlink', 'workbox-window'] },
     },
+    // The page's writer (`sw/writer`) is inlined into the page entry's lazy chunk as a string,
+    // which an app's bundler does not minify: it is minified here.
+    worker: { rolldownOptions: { output: { minify: true, comments: false } } },
   },
   worker: {
     publicDir: false,

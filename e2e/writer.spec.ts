@@ -12,6 +12,9 @@ import { ORIGINS, sentAtLeast } from './origins.js';
 /** The size of the test files: a body goes to a writer from 64 MiB to fetch on (`WRITER_MIN_BYTES`). */
 const SIZE = 72;
 
+/** The session's option: in Chromium with Background Fetch, a visible page's downloads stream (the tests there default to Background Fetch alone). */
+const VISIBLE = { streamsWhileVisible: true };
+
 /** The files a page's writer left in the origin private file system. */
 function writtenParts(page: AppPage): Promise<string[]> {
   return page.evaluate(async () => {
@@ -38,7 +41,7 @@ for (const { suffix, files } of ORIGINS) {
     testBrowser,
   }) => {
     const f = file(files(server), SIZE);
-    await recordSession(page, unique('writer'));
+    await recordSession(page, unique('writer'), VISIBLE);
     const task = await startDownload(page, f.url);
     await expectDownloaded(page, server, f, task);
     const { log, bytesSent } = await server.stats(f.id);
@@ -70,11 +73,11 @@ test('the page whose writer writes closes mid-download, another page stays: the 
   test.skip(testBrowser === 'webkit', 'WebKitGTK has no origin private file system, so no page writer');
   const f = file(server, SIZE, '&rate=16000000');
   const sessionId = unique('writer-close');
-  await recordSession(page, sessionId);
+  await recordSession(page, sessionId, VISIBLE);
   await page.evaluate(() => globalThis.session.ready);
   // The most recent visible page's writer is the one given the body.
   const second = await openApp();
-  await recordSession(second, sessionId);
+  await recordSession(second, sessionId, VISIBLE);
   await second.evaluate(() => globalThis.session.ready);
   const task = await startDownload(second, f.url);
   await sentAtLeast(server, f.id, 24 * MiB);
@@ -93,7 +96,7 @@ test('the page whose writer writes closes mid-download, another page stays: the 
 test('suspend() stops the writer at the bytes it received; resume() continues from them', async ({ page, server, testBrowser }) => {
   test.skip(testBrowser === 'webkit', 'WebKitGTK has no origin private file system, so no page writer');
   const f = file(server, SIZE, '&rate=16000000');
-  await recordSession(page, unique('writer-pause'));
+  await recordSession(page, unique('writer-pause'), VISIBLE);
   const task = await startDownload(page, f.url);
   await sentAtLeast(server, f.id, 30 * MiB);
   const received = await lastProgress(page);
@@ -117,4 +120,35 @@ test('suspend() stops the writer at the bytes it received; resume() continues fr
   expect(Number(/\d+/.exec(asked[2]![0]!)![0])).toBeGreaterThanOrEqual(received);
   // Fetched again: what the network had brought the writer but it had not read yet.
   expect(bytesSent - f.size - log[0]!.bytesSent).toBeLessThan(MiB);
+});
+
+test('the page closed mid-download: the parts its writer wrote stay, Background Fetch fetches the rest with no page open, the file whole', async ({
+  page,
+  server,
+  openApp,
+  stopWorkers,
+  engine,
+}) => {
+  test.skip(engine !== 'background-fetch', 'The hand-over needs Background Fetch, which this browser does not have');
+  test.setTimeout(180_000);
+  const sessionId = unique('writer-handover');
+  const f = file(server, SIZE, '&rate=8000000');
+  await recordSession(page, sessionId, VISIBLE);
+  const task = await startDownload(page, f.url);
+  await sentAtLeast(server, f.id, 24 * MiB);
+  // As a user closes a tab: `beforeunload`, then `pagehide`; the page's writer goes with it.
+  await page.playwright!.close({ runBeforeUnload: true });
+  const closed = (id: string) => /^bytes=\d+-\d+$/.test(id);
+  await expect.poll(async () => (await server.stats(f.id)).log.some((request) => closed(request.range ?? '')), { timeout: 60_000 }).toBe(true);
+  await stopWorkers();
+  const next = await openApp();
+  await recordSession(next, sessionId, VISIBLE);
+  await expectDownloaded(next, server, f, task, { timeout: 150_000 });
+  const { bytesSent, log } = await server.stats(f.id);
+  // The registration starts where the writer's parts end: past 24 MiB, less the part cut off.
+  const first = log.find((request) => closed(request.range ?? ''))!;
+  expect(Number(/\d+/.exec(first.range!)![0])).toBeGreaterThanOrEqual(24 * MiB - PART);
+  // The worker's first request, cancelled, and the part the writer was writing: fetched twice.
+  expect(bytesSent - f.size).toBeLessThan(PART + 16 * MiB);
+  await expect.poll(() => writtenParts(next)).toEqual([]);
 });

@@ -23,7 +23,8 @@ const KiB = 1024;
 
 /** @type {{ name: string; entry: string; budget: number | null }[]} */
 const bundles = [
-  { name: 'page (bgdl)', entry: 'dist/index.js', budget: 8.4 * KiB },
+  // #15 asks 6 KiB; Comlink alone is 2.48 of it. 8.4 until the page offered its writer (+0.11).
+  { name: 'page (bgdl)', entry: 'dist/index.js', budget: 8.5 * KiB },
   { name: 'worker (bgdl/sw)', entry: 'dist/sw.js', budget: null },
 ];
 
@@ -75,6 +76,7 @@ const loadedBy = {
   backgroundFetch: 'a Background Fetch to start or watch (Chromium)',
   documentStore: 'documents.get(), list(), url(), save() or delete()',
   DelayedRequests: 'a task that asks willBeginDelayedRequest',
+  pageWriter: "a session, where the browser has an origin private file system (the page's writer)",
   URLSessionTaskMetrics: 'didFinishCollecting',
 };
 

@@ -1,3 +1,5 @@
+import { callWorker } from './connection.js';
+
 /**
  * How often, at most, a page gives the service worker a port to its writer again: a worker
  * stopped while idle (30 s in Chromium) comes back without the ports it had.
@@ -14,5 +16,5 @@ let offered = -Infinity;
 export async function offerWriter(): Promise<void> {
   if (Date.now() - offered < REFRESH_MS || typeof Worker === 'undefined' || !navigator.storage?.getDirectory) return;
   offered = Date.now();
-  await import('./pageWriter.js').then(({ connect }) => connect()).catch(() => undefined);
+  await import('./pageWriter.js').then(({ connect }) => connect(callWorker)).catch(() => undefined);
 }

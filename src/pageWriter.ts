@@ -6,14 +6,17 @@
  */
 import { transfer } from 'comlink';
 import Writer from '../sw/writer/writer.ts?worker&inline';
-import { callWorker } from './connection.js';
+import type { callWorker } from './connection.js';
 
 let writer: Worker | undefined;
 
-/** Gives the service worker a port to this page's writer (made at the first call). */
-export async function connect(): Promise<void> {
+/**
+ * Gives the service worker a port to this page's writer (made at the first call), through
+ * `call` (the entry's `callWorker`: this chunk, loaded lazily, has no copy of its own).
+ */
+export async function connect(call: typeof callWorker): Promise<void> {
   writer ??= new Writer({ name: 'bgdl-writer' });
   const { port1, port2 } = new MessageChannel();
   writer.postMessage('bgdl:writer', [port1]);
-  await callWorker('connectWriter', transfer(port2, [port2]));
+  await call('connectWriter', transfer(port2, [port2]));
 }
