@@ -34,9 +34,9 @@ export function filePartOwner(transferId: string): string {
   return `file:${transferId}`;
 }
 
-/** Whether a part's key (`temporaryKey`) names a file its page's writer wrote. */
+/** Whether a part's key (`temporaryKey`) names a file a page's writer wrote: its owner's segment says so. */
 export function isFilePart(key: string): boolean {
-  return key.includes(`/${segment('file:')}`);
+  return /\/\d+\/~file%3A[^/]*\/\d+$/.test(key);
 }
 
 /** The directory of the origin private file system that holds the parts pages' writers wrote. */

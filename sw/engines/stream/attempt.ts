@@ -20,8 +20,8 @@ import type { TransferSink } from '../Engine.js';
 import type { IdleTimeout } from './IdleTimeout.js';
 import type { BufferPool } from './PartReader.js';
 import { MIN_PART_SIZE, storeParts } from './storeParts.js';
-import { resumingWriter, WRITER_MIN_BYTES, writeParts } from './writeParts.js';
-import { pickWriter, type PageWriter } from './writers.js';
+import { writerFor, writeParts } from './writeParts.js';
+import type { PageWriter } from './writers.js';
 
 /**
  * A failure worth another try, after `retryAfter` if the server said so. `beforeResponse`: the
@@ -96,7 +96,8 @@ export async function downloadAttempt(ctx: AttemptContext, again: boolean): Prom
   if (stop.aborted) return;
   const offset = saved.validator && saved.parts > 0 ? saved.countOfBytesReceived : 0;
   if (offset > 0 && offset === saved.countOfBytesExpectedToReceive) return { response: saved.response!, size: offset, parts: saved.parts };
-  const writing = offset > 0 ? await resumingWriter(saved, offset) : undefined;
+  // A resume through a page's writer asks the server once, by the writer: it checks the range.
+  const writing = offset > 0 ? await writerFor(saved, saved.countOfBytesExpectedToReceive - offset) : undefined;
   if (writing) return resumeWritten(ctx, writing, saved, offset);
   let response = await request(ctx, saved, offset);
   let placement = bodyPlacement(response, offset, offset > 0 ? { validator: saved.validator!, size: saved.countOfBytesExpectedToReceive } : undefined);
@@ -112,7 +113,7 @@ export async function downloadAttempt(ctx: AttemptContext, again: boolean): Prom
   const size = saved.countOfBytesExpectedToReceive >= 0 && placement.start > 0 ? saved.countOfBytesExpectedToReceive : placement.size;
   // A page's writer stores a large body at the browser's own pace (it has sync access handles):
   // this request, which told the file's size and version, goes no further.
-  const writer = !saved.originalRequest.integrity && size - placement.start >= WRITER_MIN_BYTES ? await pickWriter() : undefined;
+  const writer = await writerFor(saved, size - placement.start);
   if (writer) await response.body?.cancel().catch(() => undefined);
   await ctx.idle.exempt(() => admit(ctx, response, size >= 0 ? size - placement.start : -1));
   let fileResponse = saved.response;
@@ -164,7 +165,7 @@ function clientLimit(task: TaskRecord): number {
   return task.countOfBytesClientExpectsToReceive > 0 ? task.countOfBytesClientExpectsToReceive : Infinity;
 }
 
-/** Resumes a large download through a page's writer, from the bytes kept (`resumingWriter`). */
+/** Resumes a large download through a page's writer, from the bytes kept. */
 async function resumeWritten(ctx: AttemptContext, writer: PageWriter, saved: TaskRecord, offset: number): Promise<Finished | undefined> {
   const { task } = ctx;
   const [size, limit] = [saved.countOfBytesExpectedToReceive, clientLimit(task)];

@@ -29,16 +29,19 @@ import { startTransaction } from '../../metrics.js';
  */
 export const WRITER_MIN_BYTES = 64 * 1024 * 1024;
 
-/** Transfers whose writer met a response it did not expect: their next attempt asks the server itself. */
-const askFirst = new Set<string>();
+/**
+ * Transfers whose writer failed (but by going with its page): their next attempts do without
+ * one, and ask the server themselves what it answers now (a 416, another version of the file).
+ */
+const withoutWriter = new Set<string>();
 
 /**
- * A writer to resume a large download with, without a request of the worker's own (the writer
- * checks that its range continues the file kept), or undefined.
+ * A writer for a download that has `remaining` bytes to fetch, or undefined: for a small body,
+ * one hashed as it comes (`integrity`), or a transfer whose writer failed.
  */
-export async function resumingWriter(saved: TaskRecord, offset: number): Promise<PageWriter | undefined> {
-  if (askFirst.delete(saved.transferId!) || saved.originalRequest.integrity) return undefined;
-  return saved.countOfBytesExpectedToReceive - offset >= WRITER_MIN_BYTES ? pickWriter() : undefined;
+export async function writerFor(task: TaskRecord, remaining: number): Promise<PageWriter | undefined> {
+  if (withoutWriter.has(task.transferId!) || task.originalRequest.integrity || remaining < WRITER_MIN_BYTES) return undefined;
+  return pickWriter();
 }
 
 /**
@@ -123,8 +126,7 @@ class Write {
         this.#settle.reject,
       );
     } else if (report.type === 'failed') {
-      // The next attempt asks the server itself, and sees what it answers now (a 416, a new version).
-      if (report.name === 'UnexpectedResponse') askFirst.add(task.transferId!);
+      withoutWriter.add(task.transferId!);
       this.fail(writeFailure(report, url));
     }
   }
