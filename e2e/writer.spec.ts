@@ -52,7 +52,7 @@ for (const { suffix, files } of ORIGINS) {
     } else {
       // The worker's request tells the file's size and version and is cancelled; the writer asks
       // the same. (From this server on the same machine, as fast as the sockets' buffers fill,
-      // the first sent 2.8 to 8.3 MiB before it was cancelled.)
+      // the first sent 2.8 to 6.1 MiB before it was cancelled.)
       expect(requests(log)).toEqual([
         [null, 200],
         [null, 200],
@@ -69,8 +69,11 @@ test('the page whose writer writes closes mid-download, another page stays: the 
   openApp,
   server,
   testBrowser,
+  engine,
 }) => {
   test.skip(testBrowser === 'webkit', 'WebKitGTK has no origin private file system, so no page writer');
+  // The tab left behind is hidden: closing the one in front hands the download over (the last test).
+  test.skip(engine === 'background-fetch', 'With Background Fetch, closing the last visible page hands the download over to it');
   const f = file(server, SIZE, '&rate=16000000');
   const sessionId = unique('writer-close');
   await recordSession(page, sessionId, VISIBLE);

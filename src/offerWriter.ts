@@ -6,7 +6,7 @@ import { callWorker } from './connection.js';
  */
 const REFRESH_MS = 10_000;
 
-let offered = -Infinity;
+let offered = 0;
 
 /**
  * Gives the service worker this page's writer (see `pageWriter.ts`), unless it was given within
@@ -14,7 +14,7 @@ let offered = -Infinity;
  * without a writer, the worker writes the bodies itself.
  */
 export async function offerWriter(): Promise<void> {
-  if (Date.now() - offered < REFRESH_MS || typeof Worker === 'undefined' || !navigator.storage?.getDirectory) return;
+  if (Date.now() - offered < REFRESH_MS || !navigator.storage?.getDirectory) return;
   offered = Date.now();
   await import('./pageWriter.js').then(({ connect }) => connect(callWorker)).catch(() => undefined);
 }

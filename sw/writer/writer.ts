@@ -30,11 +30,14 @@ const writes = new Map<string, Write>();
 const lock = `bgdl-writer:${crypto.randomUUID()}`;
 /** Resolves once the writer holds its lock, for its life: the service worker is granted it once the writer is gone. */
 const holding = new Promise<void>((resolve) => void navigator.locks.request(lock, () => (resolve(), new Promise(() => {}))));
+const canWrite = typeof FileSystemFileHandle === 'function' && 'createSyncAccessHandle' in FileSystemFileHandle.prototype;
+// The page waits for this: a writer that cannot write (or never runs) is not given to the worker.
+void holding.then(() => self.postMessage(canWrite ? 'bgdl:writer-ready' : 'bgdl:writer-unable'));
 
 // Each port is a service worker's (a worker that stops and starts again gets a new one).
 self.onmessage = ({ data, ports }: MessageEvent) => {
   const port = ports[0];
-  if (data !== 'bgdl:writer' || !port || !('createSyncAccessHandle' in FileSystemFileHandle.prototype)) return;
+  if (data !== 'bgdl:writer' || !port || !canWrite) return;
   void holding.then(() => port.postMessage({ type: 'hello', lock }));
   port.onmessage = ({ data }: MessageEvent<WriteOrder | WriteEnd>) => {
     if (data?.type === 'write' && !writes.has(data.id)) void write(port, data);
