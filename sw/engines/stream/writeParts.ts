@@ -37,11 +37,12 @@ const withoutWriter = new Set<string>();
 
 /**
  * A writer for a download that has `remaining` bytes to fetch, or undefined: for a small body,
- * one hashed as it comes (`integrity`), or a transfer whose writer failed.
+ * one hashed as it comes (`integrity`), a request other than a `GET` (a writer sends no body),
+ * or a transfer whose writer failed.
  */
 export async function writerFor(task: TaskRecord, remaining: number): Promise<PageWriter | undefined> {
   if (withoutWriter.has(task.transferId!) || task.originalRequest.integrity || remaining < WRITER_MIN_BYTES) return undefined;
-  return pickWriter();
+  return requestOf(task).method === 'GET' ? pickWriter() : undefined;
 }
 
 /**
@@ -92,6 +93,8 @@ class Write {
   readonly #partsBy: string[];
   #parts: number;
   #recorded: Promise<unknown> = Promise.resolve();
+  /** Done or failed: later news (the writer going, after its last write) changes nothing. */
+  #settled = false;
   #settle!: { resolve: (kept: { kept: number; parts: number; partsBy: string[] } | undefined) => void; reject: (error: unknown) => void };
   /** The bytes kept and the parts once the writer is done (undefined: stopped before the end). */
   readonly ended = new Promise<{ kept: number; parts: number; partsBy: string[] } | undefined>((resolve, reject) => (this.#settle = { resolve, reject }));
@@ -105,14 +108,22 @@ class Write {
     this.#parts = at.parts;
   }
 
-  /** A report of the writer's. */
+  /** A report of the writer's (none counts once the write failed: its part cut off is being deleted). */
   take(report: WriterReport): void {
+    if (this.#settled) return;
     const { task, sink } = this.ctx;
     const { url } = requestOf(task);
     const end = report.type === 'progress' ? report.received : report.type === 'part' ? report.end : 0;
     if (end > this.at.limit) return this.fail(tooLarge(url, this.at.limit));
     if (report.type === 'progress')
-      notify({ type: 'progress', sessionId: task.sessionId, taskIdentifier: task.taskIdentifier, received: end, expected: this.at.size });
+      // Past the length announced, the body was encoded (CORS hid it): its size is not known.
+      notify({
+        type: 'progress',
+        sessionId: task.sessionId,
+        taskIdentifier: task.taskIdentifier,
+        received: end,
+        expected: end > this.at.size ? -1 : this.at.size,
+      });
     else if (report.type === 'part') {
       if (report.index !== this.#parts)
         return this.fail(new Retryable(new URLError('networkConnectionLost', `A page's writer wrote part ${report.index} of ${url} out of turn`)));
@@ -120,6 +131,7 @@ class Write {
       const changes = { parts: (this.#parts = report.index + 1), partsBy: this.#partsBy.slice(0, this.#parts), countOfBytesReceived: end };
       this.#recorded = this.#recorded.then(() => sink.save(task, changes));
     } else if (report.type === 'done') {
+      this.#settled = true;
       const whole = report.complete || report.end === this.at.size;
       void this.#recorded.then(
         () => this.#settle.resolve(whole ? { kept: report.end, parts: this.#parts, partsBy: this.#partsBy.slice(0, this.#parts) } : undefined),
@@ -133,6 +145,8 @@ class Write {
 
   /** Ends the write with `error`, once the parts reported are recorded; the part cut off is deleted. */
   fail(error: unknown): void {
+    if (this.#settled) return;
+    this.#settled = true;
     const { sessionId, taskIdentifier } = this.ctx.task;
     const cut = temporaryKey(sessionId, taskIdentifier, this.#parts, this.by);
     // A writer still writing holds the part cut off: it stays (and is written again, or swept).
