@@ -7,14 +7,16 @@ import { callWorker } from './connection.js';
 const REFRESH_MS = 10_000;
 
 let offered = 0;
+let offering: Promise<void> = Promise.resolve();
 
 /**
  * Gives the service worker this page's writer (see `pageWriter.ts`), unless it was given within
- * `REFRESH_MS` or the browser has no origin private file system to write in. Never rejects:
+ * `REFRESH_MS` (then it waits for that offer: a `resume()` right after `new URLSession` finds the
+ * writer there) or the browser has no origin private file system to write in. Never rejects:
  * without a writer, the worker writes the bodies itself.
  */
-export async function offerWriter(): Promise<void> {
-  if (Date.now() - offered < REFRESH_MS || !navigator.storage?.getDirectory) return;
+export function offerWriter(): Promise<void> {
+  if (Date.now() - offered < REFRESH_MS || !navigator.storage?.getDirectory) return offering;
   offered = Date.now();
-  await import('./pageWriter.js').then(({ connect }) => connect(callWorker)).catch(() => undefined);
+  return (offering = import('./pageWriter.js').then(({ connect }) => connect(callWorker)).catch(() => undefined));
 }

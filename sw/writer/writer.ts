@@ -29,10 +29,13 @@ const writes = new Map<string, Write>();
 
 const lock = `bgdl-writer:${crypto.randomUUID()}`;
 /** Resolves once the writer holds its lock, for its life: the service worker is granted it once the writer is gone. */
-const holding = new Promise<void>((resolve) => void navigator.locks.request(lock, () => (resolve(), new Promise(() => {}))));
+const holding = new Promise<void>((resolve, reject) => void navigator.locks.request(lock, () => (resolve(), new Promise(() => {}))).catch(reject));
 const canWrite = typeof FileSystemFileHandle === 'function' && 'createSyncAccessHandle' in FileSystemFileHandle.prototype;
 // The page waits for this: a writer that cannot write (or never runs) is not given to the worker.
-void holding.then(() => self.postMessage(canWrite ? 'bgdl:writer-ready' : 'bgdl:writer-unable'));
+void holding.then(
+  () => self.postMessage(canWrite ? 'bgdl:writer-ready' : 'bgdl:writer-unable'),
+  () => self.postMessage('bgdl:writer-unable'),
+);
 
 // Each port is a service worker's (a worker that stops and starts again gets a new one).
 self.onmessage = ({ data, ports }: MessageEvent) => {
