@@ -35,10 +35,16 @@ export async function matchPart(cache: Cache, key: string): Promise<Response | u
   }
 }
 
-/** Deletes a stored part, wherever it is. */
-export async function deletePart(cache: Cache, key: string): Promise<void> {
+/**
+ * Deletes a stored part, wherever it is. A writer's file that cannot be deleted (its writer holds
+ * it) stays, or, with `strict`, rejects; one that is gone is deleted.
+ */
+export async function deletePart(cache: Cache, key: string, strict = false): Promise<void> {
   if (!isFilePart(key)) return void (await cache.delete(key));
-  await (await partsDirectory())?.removeEntry(partFileName(key)).catch(() => undefined);
+  const removed = (await partsDirectory())?.removeEntry(partFileName(key));
+  await removed?.catch((error: unknown) => {
+    if (strict && (error as { name?: unknown }).name !== 'NotFoundError') throw error;
+  });
 }
 
 /** The keys of every part stored under `prefix`, in Cache Storage and in writers' files. */

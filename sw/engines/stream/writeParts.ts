@@ -103,7 +103,8 @@ class Write {
     private readonly ctx: AttemptContext,
     private readonly at: Placement,
   ) {
-    this.by = filePartOwner(ctx.task.transferId!);
+    // Each write's own: a part cut off, which its writer may still hold, is no other write's file.
+    this.by = filePartOwner(this.id);
     this.#partsBy = [...at.partsBy];
     this.#parts = at.parts;
   }
@@ -148,10 +149,31 @@ class Write {
     if (this.#settled) return;
     this.#settled = true;
     const { sessionId, taskIdentifier } = this.ctx.task;
-    const cut = temporaryKey(sessionId, taskIdentifier, this.#parts, this.by);
-    // A writer still writing holds the part cut off: it stays (and is written again, or swept).
-    const dropped = this.#recorded.catch(() => undefined).then(async () => deletePart(await filesCache(), cut).catch(() => undefined));
-    void dropped.then(() => this.#settle.reject(error));
+    void this.#recorded
+      .catch(() => undefined)
+      .then(() => {
+        void dropCutPart(temporaryKey(sessionId, taskIdentifier, this.#parts, this.by));
+        this.#settle.reject(error);
+      });
+  }
+}
+
+/** How long the deletion of a part cut off waits for its writer to let it go (a page closing ends it). */
+const CUT_PART_WAIT_MS = 10_000;
+
+/**
+ * Deletes a part a write left cut off, once its writer lets it go: a writer still writing, or
+ * ending with its page, holds the file a moment (Firefox ESR 153 refused its deletion then). A
+ * stopped worker leaves it to the sweep of the session's parts.
+ */
+async function dropCutPart(key: string): Promise<void> {
+  for (const until = Date.now() + CUT_PART_WAIT_MS; ;) {
+    try {
+      return await deletePart(await filesCache(), key, true);
+    } catch {
+      if (Date.now() > until) return;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
   }
 }
 
