@@ -21,7 +21,7 @@ export function startTransaction(engine: EngineName, request: { url: string; met
 }
 
 /** A transaction whose response's headers came. */
-export function responded(transaction: TransactionRecord, response: Response): void {
+export function responded(transaction: TransactionRecord, response: { status: number; redirected: boolean }): void {
   Object.assign(transaction, { responseStartDate: Date.now(), statusCode: response.status, redirected: response.redirected });
 }
 

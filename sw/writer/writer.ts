@@ -9,6 +9,7 @@
  */
 import { PARTS_DIRECTORY, partFileName, temporaryKey } from '../../common/cacheKeys.js';
 import { type WriteEnd, type WriteOrder, type WriterReport } from '../../common/writerProtocol.js';
+import { BufferPool, PartReader } from '../engines/stream/PartReader.js';
 import { bodyPlacement, validatorOf } from '../http.js';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -90,7 +91,8 @@ async function writeParts(
   report: (message: WriterReport) => void,
 ): Promise<{ end: number; complete: boolean }> {
   const directory = await (await navigator.storage.getDirectory()).getDirectoryHandle(PARTS_DIRECTORY, { create: true });
-  const reader = new ChunkReader(body);
+  const pool = new BufferPool(READ_SIZE);
+  const reader = new PartReader(body, pool);
   const stopped = new Promise<undefined>((resolve) => state.stop.signal.addEventListener('abort', () => resolve(undefined), { once: true }));
   let at = order.start;
   let reported = 0;
@@ -106,6 +108,7 @@ async function writeParts(
           const chunk = await Promise.race([reader.read(order.partSize - written), stopped]);
           if (!chunk) break;
           written += handle.write(chunk, { at: written });
+          pool.give([chunk.buffer as ArrayBuffer]); // written: the next read fills it again
           if (Date.now() - reported >= PROGRESS_INTERVAL_MS) {
             reported = Date.now();
             report({ type: 'progress', id: order.id, received: at + written });
@@ -127,48 +130,4 @@ async function writeParts(
     reader.cancel();
   }
   return { end: at, complete: reader.done };
-}
-
-/**
- * Reads a body in chunks of at most `READ_SIZE` bytes: where the body is a byte stream, into one
- * buffer, taken back from each read (a chunk is written before the next read).
- */
-class ChunkReader {
-  readonly #byob: ReadableStreamBYOBReader | undefined;
-  readonly #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  #buffer = new ArrayBuffer(READ_SIZE);
-  #pending: Uint8Array | undefined;
-  done = false;
-
-  constructor(body: ReadableStream<Uint8Array>) {
-    try {
-      this.#byob = body.getReader({ mode: 'byob' });
-    } catch {
-      this.#reader = body.getReader(); // not a byte stream
-    }
-  }
-
-  /** At most `max` bytes, or undefined at the end of the body. */
-  async read(max: number): Promise<Uint8Array | undefined> {
-    if (this.done) return undefined;
-    if (this.#byob) {
-      const { value, done } = await this.#byob.read(new Uint8Array(this.#buffer, 0, Math.min(READ_SIZE, max)));
-      if (value) this.#buffer = value.buffer as ArrayBuffer;
-      this.done = done;
-      return done ? undefined : value;
-    }
-    let chunk = this.#pending;
-    this.#pending = undefined;
-    while (!chunk?.byteLength) {
-      const { value, done } = await this.#reader!.read();
-      if (done) return void (this.done = true);
-      chunk = value;
-    }
-    if (chunk.byteLength > max) [chunk, this.#pending] = [chunk.subarray(0, max), chunk.subarray(max)];
-    return chunk;
-  }
-
-  cancel(): void {
-    (this.#byob ?? this.#reader)!.cancel().catch(() => undefined);
-  }
 }

@@ -14,29 +14,32 @@ export const CHUNK_SIZE = 256 * 1024;
 const POOL_SIZE = 64;
 
 /**
- * Chunk buffers of `CHUNK_SIZE` for reuse. A buffer is given back only when nothing will read
+ * Chunk buffers of one size (`CHUNK_SIZE` unless told) for reuse. A buffer is given back only when nothing will read
  * it again (its part is committed), and at most `POOL_SIZE` are kept.
  */
 export class BufferPool {
   readonly #free: ArrayBuffer[] = [];
 
-  /** A buffer of `CHUNK_SIZE` bytes, reused if one is free. */
+  /** `size`: the bytes of each buffer (a page's writer reads 1 MiB at a time). */
+  constructor(readonly size = CHUNK_SIZE) {}
+
+  /** A buffer of `size` bytes, reused if one is free. */
   take(): ArrayBuffer {
-    return this.#free.pop() ?? new ArrayBuffer(CHUNK_SIZE);
+    return this.#free.pop() ?? new ArrayBuffer(this.size);
   }
 
   /** Buffers no one reads any more (detached ones, or of another size, are dropped). */
   give(buffers: ArrayBuffer[]): void {
     for (const buffer of buffers) {
       if (this.#free.length >= POOL_SIZE) return;
-      if (buffer.byteLength === CHUNK_SIZE) this.#free.push(buffer);
+      if (buffer.byteLength === this.size) this.#free.push(buffer);
     }
   }
 }
 
 /**
  * Reads a body in pieces of at most a given size, so that parts end exactly at their size.
- * Where the body is a byte stream, a BYOB reader fills fresh buffers of `CHUNK_SIZE`.
+ * Where the body is a byte stream, a BYOB reader fills the pool's buffers.
  */
 export class PartReader {
   readonly #byob: ReadableStreamBYOBReader | undefined;
@@ -69,7 +72,7 @@ export class PartReader {
   async #readInto(reader: ReadableStreamBYOBReader, max: number): Promise<Uint8Array | undefined> {
     if (this.done) return undefined;
     let buffer = this.pool.take();
-    const size = Math.min(CHUNK_SIZE, max);
+    const size = Math.min(this.pool.size, max);
     let filled = 0;
     while (filled < size) {
       // Each read transfers the buffer: the bytes so far live on in the view it gives back.

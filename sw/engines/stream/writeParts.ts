@@ -18,7 +18,7 @@ import { Retryable, tooLarge, type AttemptContext } from './attempt.js';
 import type { Placement } from './storeParts.js';
 import { pickWriter, type PageWriter } from './writers.js';
 import type { TaskRecord } from '../../../common/schema.js';
-import { startTransaction } from '../../metrics.js';
+import { responded, startTransaction } from '../../metrics.js';
 
 /**
  * A body goes to a writer only if it has at least this many bytes to fetch. The writer's request
@@ -67,7 +67,7 @@ export async function writeParts(
   const aborts = AbortSignal.any([ctx.signal, idle.signal]);
   const unlisten = writer.listen(write.id, (report) => {
     idle.touch();
-    if (report.type === 'responded') Object.assign(transaction, { responseStartDate: Date.now(), statusCode: report.status, redirected: report.redirected });
+    if (report.type === 'responded') responded(transaction, report);
     else write.take(report);
   });
   const abort = () => (writer.send({ type: 'abort', id: write.id }), write.fail(aborts.reason));
