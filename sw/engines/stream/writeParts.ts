@@ -21,11 +21,9 @@ import type { TaskRecord } from '../../../common/schema.js';
 import { responded, startTransaction } from '../../metrics.js';
 
 /**
- * A body goes to a writer only if it has at least this many bytes to fetch. The writer's request
- * is a second one, from the byte the worker's began at: it costs a round trip and the bytes
- * the worker's request brought before it was cancelled (64-128 KiB, measured on this machine);
- * writing saves about 1.7 ms per MB over the worker's own parts where the disk keeps up
- * (bench/README.md, "A page's writer"), 110 ms at this size.
+ * A body goes to a writer only if it has at least this many bytes to fetch: the writer's request
+ * is a second one, which costs a round trip and what the worker's own request brought before it
+ * was cancelled, against what writing saves per byte (bench/README.md, "A page's writer").
  */
 export const WRITER_MIN_BYTES = 64 * 1024 * 1024;
 
