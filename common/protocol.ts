@@ -3,8 +3,7 @@
  * per call so that each call wakes a stopped worker), and the notices the worker broadcasts.
  * Both sides import this file.
  */
-import { transferHandlers, type TransferHandler } from 'comlink';
-import { deserializeError, serializeError, type SerializedError } from './errors.js';
+import type { SerializedError } from './errors.js';
 import type { ConfigurationRecord, DigestAlgorithm, EngineName, EventRecord, RequestRecord, ResponseRecord, TaskRecord } from './schema.js';
 
 /** `type` of the message that carries a call's port to the worker. */
@@ -238,36 +237,4 @@ export function isNotice(data: unknown): data is Notice {
   if (typeof notice?.sessionId !== 'string') return false;
   const bytes = notice.type === 'progress' ? notice.received : notice.type === 'sent' ? notice.sent : -1;
   return notice.type === 'changed' || (count(bytes) && count(notice.taskIdentifier, 1) && count(notice.expected, -1));
-}
-
-/**
- * Extends Comlink's `throw` handler so that `code` and `status` cross with an error and the
- * other side gets the error's own class back. The worker calls it before its first call.
- */
-export function installErrorTransfer(): void {
-  const comlinkThrow = transferHandlers.get('throw') as TransferHandler<{ value: unknown }, unknown>;
-  if ((comlinkThrow as { bgdl?: true }).bgdl) return;
-  transferHandlers.set('throw', {
-    bgdl: true,
-    canHandle: comlinkThrow.canHandle,
-    serialize: ({ value }: { value: unknown }) => [serializeError(value), []],
-    deserialize: (data: SerializedError) => {
-      throw deserializeError(data);
-    },
-  } as TransferHandler<unknown, unknown>);
-}
-
-/**
- * The page's half of `installErrorTransfer()`: an error thrown in the worker is rebuilt with
- * its own class, `code` and `status` (a page throws nothing back, so it serializes no error).
- * The page calls it before each call; calling it again changes nothing.
- */
-export function receiveErrors(): void {
-  const comlinkThrow = transferHandlers.get('throw')!;
-  transferHandlers.set('throw', {
-    ...comlinkThrow,
-    deserialize: (data: SerializedError) => {
-      throw deserializeError(data);
-    },
-  });
 }

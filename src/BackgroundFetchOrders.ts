@@ -1,6 +1,6 @@
 import type { SerializedError } from '../common/errors.js';
 import type { FetchOrder } from '../common/protocol.js';
-import { callWorker } from './connection.js';
+import { callWorker } from './callWorker.js';
 import { progress, type SessionState } from './SessionState.js';
 
 /** Starts the Background Fetches the worker ordered (browsers let only pages start them). */

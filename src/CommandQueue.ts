@@ -1,11 +1,10 @@
 import { URLError } from '../common/errors.js';
 import type { SessionSnapshot, TaskInit } from '../common/protocol.js';
-import { carryOut } from './BackgroundFetchOrders.js';
-import { keepStandby } from './HandOver.js';
-import { callWorker } from './connection.js';
+import { carryOut } from './fetchOrders.js';
+import { callWorker } from './callWorker.js';
 import { offerWriter } from './offerWriter.js';
-import { apply, refresh } from './EventDelivery.js';
-import { fail, type SessionState } from './SessionState.js';
+import { delivery, refresh } from './delivery.js';
+import { fail, keepStandby, type SessionState } from './SessionState.js';
 import type { TaskOwner, URLSessionTask } from './URLSessionTask.js';
 
 /** What the session's tasks ask of the worker, in the order they ask it. */
@@ -85,7 +84,7 @@ function command(s: SessionState, tasks: URLSessionTask[], call: () => Promise<S
       const snapshot = await call();
       if (snapshot) {
         for (const [taskIdentifier, error] of snapshot.rejected ?? []) await fail(s, s.tasks.get(taskIdentifier as number), error);
-        apply(s, snapshot.tasks);
+        (await delivery()).apply(s, snapshot.tasks);
         keepStandby(s, snapshot);
         await carryOut(s, snapshot.orders);
       }

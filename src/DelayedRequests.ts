@@ -1,8 +1,8 @@
 import type { DelayedRequestDisposition, TaskView } from '../common/protocol.js';
 import { badValue } from '../common/quote.js';
 import type { DelayedRequestAsk, RequestRecord } from '../common/schema.js';
-import { carryOut } from './BackgroundFetchOrders.js';
-import { callWorker } from './connection.js';
+import { carryOut } from './fetchOrders.js';
+import { callWorker } from './callWorker.js';
 import { checkRequestFields } from './requestFields.js';
 import type { SessionState } from './SessionState.js';
 

@@ -1,7 +1,7 @@
 import type { DigestAlgorithm, DownloadedFile, EventRecord } from '../common/schema.js';
 import { badValue } from '../common/quote.js';
 import type { WorkerApi } from '../common/protocol.js';
-import { callWorker } from './connection.js';
+import { callWorker } from './callWorker.js';
 
 /** A method's arguments after the session's identifier and the task's. */
 type Rest<M extends keyof WorkerApi> = Parameters<WorkerApi[M]> extends [string, number, ...infer R] ? R : never;

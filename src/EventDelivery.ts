@@ -1,18 +1,26 @@
 import type { SessionSnapshot, TaskView } from '../common/protocol.js';
 import type { EventRecord } from '../common/schema.js';
-import { carryOut, watch } from './BackgroundFetchOrders.js';
-import { callWorker } from './connection.js';
+import { carryOut, watch } from './fetchOrders.js';
+import { callWorker } from './callWorker.js';
 import { DownloadLocation } from './DownloadLocation.js';
-import { keepStandby } from './HandOver.js';
 import { keepAlive } from './KeepAlive.js';
-import { complete, progress, tell, type SessionState } from './SessionState.js';
+import { complete, progress, tell, keepStandby, type SessionState } from './SessionState.js';
 import { URLSessionDownloadTask, URLSessionUploadTask } from './URLSessionTask.js';
+
+/**
+ * Delivers the session's events from now on: once `attach` answers, and each time the worker
+ * says they changed. A page going away tells the worker what it delivered.
+ */
+export function begin(s: SessionState, attach: Promise<SessionSnapshot>): Promise<void> {
+  addEventListener('pagehide', () => s.acked < s.seq && void callWorker('acknowledge', s.id, (s.acked = s.seq)));
+  return locked(s, async (lock) => attached(s, await attach, lock), true);
+}
 
 /**
  * Takes `attach`'s answer: with the session's lock (`lock`), its waiting events are delivered
  * from it; else its tasks are taken, and the events wait for the lock.
  */
-export async function attached(s: SessionState, snapshot: SessionSnapshot, lock: unknown): Promise<void> {
+async function attached(s: SessionState, snapshot: SessionSnapshot, lock: unknown): Promise<void> {
   if (lock) return deliverAll(s, snapshot);
   s.stamp = snapshot.stamp;
   apply(s, snapshot.tasks);
@@ -37,7 +45,7 @@ export function apply(s: SessionState, records: TaskView[]): void {
     task.update(record);
     if (record.waitingFor && !waiting) void tell(s, 'taskIsWaitingForConnectivity', task);
     if (record.state === 'running' && record.engine === 'background-fetch' && transferId && carried.get(transferId) === 1) {
-      void watch(s, taskIdentifier, transferId, undefined, record.receivedAtStart);
+      watch(s, taskIdentifier, transferId, record.receivedAtStart);
     }
   }
   keepAlive(s, refresh);
@@ -68,7 +76,7 @@ function drain(s: SessionState): Promise<void> {
 }
 
 /** Runs `run` holding the session's lock (if it is free, with `ifAvailable`; else `lock` is null). */
-export function locked<T>(s: SessionState, run: (lock: unknown) => Promise<T>, ifAvailable = false): Promise<T> {
+function locked<T>(s: SessionState, run: (lock: unknown) => Promise<T>, ifAvailable = false): Promise<T> {
   const locks = navigator.locks;
   return locks ? locks.request(`bgdl:${s.id}`, { ifAvailable }, run) : run(true);
 }
@@ -164,9 +172,4 @@ function acknowledge(s: SessionState): Promise<void> {
     .catch(() => undefined)
     .finally(() => (s.acking = undefined));
   return s.acking;
-}
-
-/** A page that goes away tells the worker what it delivered, so that nothing comes twice. */
-export function acknowledgeOnPagehide(s: SessionState): void {
-  addEventListener('pagehide', () => s.acked < s.seq && void callWorker('acknowledge', s.id, (s.acked = s.seq)));
 }

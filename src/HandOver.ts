@@ -1,5 +1,5 @@
-import type { FetchOrder, SessionSnapshot } from '../common/protocol.js';
-import { callWorker } from './connection.js';
+import type { FetchOrder } from '../common/protocol.js';
+import { callWorker } from './callWorker.js';
 import type { SessionState } from './SessionState.js';
 
 /** How many downloads a page going away hands over, at most (each is a registration of its own). */
@@ -7,13 +7,6 @@ const HAND_OVERS = 8;
 
 /** How long a page that got `beforeunload` may stay in view before its registrations are aborted (it stayed). */
 const STAY_MS = 5000;
-
-/** Keeps a snapshot's standby orders, one per streamed download (see `SessionSnapshot.standby`). */
-export function keepStandby(s: SessionState, { tasks, gone, standby }: SessionSnapshot): void {
-  for (const { taskIdentifier } of tasks) s.standby.delete(taskIdentifier);
-  for (const taskIdentifier of gone ?? []) s.standby.delete(taskIdentifier);
-  for (const order of standby ?? []) s.standby.set(order.tasks[0]!.taskIdentifier, order);
-}
 
 /**
  * As the page goes away (hidden, or closed), it starts the standby orders and tells the

@@ -1,4 +1,4 @@
-import type { FetchOrder, TaskInit } from '../common/protocol.js';
+import type { FetchOrder, SessionSnapshot, TaskInit } from '../common/protocol.js';
 import type { URLSession } from './URLSession.js';
 import type { URLSessionDelegate } from './URLSessionDelegate.js';
 import { URLSessionDownloadTask, type TaskOwner, type URLSessionTask } from './URLSessionTask.js';
@@ -107,4 +107,11 @@ export async function complete(s: SessionState, task: URLSessionTask, error: unk
   task.complete(error);
   await tell(s, 'didCompleteWithError', task, task.error);
   s.tasks.delete(task.taskIdentifier);
+}
+
+/** Keeps a snapshot's standby orders, one per streamed download (see `SessionSnapshot.standby`). */
+export function keepStandby(s: SessionState, { tasks, gone, standby }: SessionSnapshot): void {
+  for (const { taskIdentifier } of tasks) s.standby.delete(taskIdentifier);
+  for (const taskIdentifier of gone ?? []) s.standby.delete(taskIdentifier);
+  for (const order of standby ?? []) s.standby.set(order.tasks[0]!.taskIdentifier, order);
 }

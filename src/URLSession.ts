@@ -3,10 +3,9 @@ import { isNotice, NOTICE_CHANNEL, type DebugState, type TaskInit } from '../com
 import { checkRequestFields } from './requestFields.js';
 import { badValue, quote } from '../common/quote.js';
 import { serial, taskOwner } from './CommandQueue.js';
-import { callWorker } from './connection.js';
+import { callWorker } from './callWorker.js';
 import { offerWriter } from './offerWriter.js';
-import { acknowledgeOnPagehide, attached, locked, refresh } from './EventDelivery.js';
-import { handOverOnHide } from './HandOver.js';
+import { delivery, refresh } from './delivery.js';
 import { progress, type SessionState } from './SessionState.js';
 import type { URLSessionConfiguration } from './URLSessionConfiguration.js';
 import type { URLSessionDelegate } from './URLSessionDelegate.js';
@@ -59,8 +58,13 @@ export class URLSession {
       if (data.type === 'changed') refresh(s);
       else progress(s, s.tasks.get(data.taskIdentifier), data.type === 'sent' ? data.sent : data.received, data.expected, data.type === 'sent');
     };
-    acknowledgeOnPagehide(s);
-    if ('BackgroundFetchManager' in globalThis) void navigator.serviceWorker.ready.then((registration) => handOverOnHide(s, registration, refresh));
+    // Only a browser with Background Fetch loads the code that hands downloads over to it.
+    if ('BackgroundFetchManager' in globalThis) {
+      void Promise.all([navigator.serviceWorker.ready, import('./HandOver.js')]).then(
+        ([registration, { handOverOnHide }]) => handOverOnHide(s, registration, refresh),
+        reportError,
+      );
+    }
     // Queued now, before any task's resume(): the lock is granted a task later, and a resume
     // sent first would run under the default configuration. With the lock free, the waiting
     // events are delivered from attach's answer.
@@ -71,7 +75,7 @@ export class URLSession {
     void offerWriter();
     const attach = serial(s, () => callWorker('attach', record));
     attach.catch(() => undefined); // `ready` rejects with it, once the lock is had
-    this.ready = locked(s, async (lock) => attached(s, await attach, lock), true);
+    this.ready = delivery().then(({ begin }) => begin(s, attach));
   }
 
   /**

@@ -1,5 +1,6 @@
 import { releaseProxy, wrap, type Remote } from 'comlink';
-import { CONNECT, receiveErrors, type ConnectMessage, type WorkerApi } from '../common/protocol.js';
+import { receiveErrors } from '../common/errorTransfer.js';
+import { CONNECT, type ConnectMessage, type WorkerApi } from '../common/protocol.js';
 
 type Method = keyof WorkerApi;
 type Answer<M extends Method> = Awaited<ReturnType<WorkerApi[M]>>;

@@ -1,4 +1,4 @@
-import { callWorker } from './connection.js';
+import { callWorker } from './callWorker.js';
 
 /**
  * The app delegate's `application(_:handleEventsForBackgroundURLSession:completionHandler:)` of

@@ -1,4 +1,4 @@
-import { callWorker } from './connection.js';
+import { callWorker } from './callWorker.js';
 
 /**
  * How often, at most, a page gives the service worker a port to its writer again: a worker

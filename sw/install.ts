@@ -1,6 +1,7 @@
 import { expose } from 'comlink';
 import { serializeError } from '../common/errors.js';
-import { CONNECT, installErrorTransfer, isConnectMessage, type WorkerApi } from '../common/protocol.js';
+import { installErrorTransfer } from '../common/errorTransfer.js';
+import { CONNECT, isConnectMessage, type WorkerApi } from '../common/protocol.js';
 import { quote } from '../common/quote.js';
 import { createApi, type WorkerSideApi } from './api.js';
 import { Calls } from './calls.js';
