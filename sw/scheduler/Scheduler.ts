@@ -303,7 +303,7 @@ export class Scheduler {
       // with no page in view, a registration may wait for the worker to adopt it.
       save: async (task, changes) => {
         const standby = task.engine === 'stream' && changes.parts !== undefined && this.engines['background-fetch'] !== undefined;
-        const saved = await saveTransfer(task, changes, standby);
+        const saved = await saveTransfer(task, changes, standby && 'standby');
         if (standby) void adopt(this).catch(() => undefined);
         return saved;
       },

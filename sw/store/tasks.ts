@@ -18,9 +18,9 @@ import { getDatabase, markWritten } from './database.js';
  * Marks tasks of a session as written (call it once the write committed: a read that began
  * before then still counts the change as new) and, with `tell`, tells the session's pages.
  */
-export function changed(sessionId: string, taskIdentifiers: Iterable<number>, tell = true): void {
+export function changed(sessionId: string, taskIdentifiers: Iterable<number>, tell: boolean | 'standby' = true): void {
   touch(sessionId, taskIdentifiers);
-  if (tell) notify({ type: 'changed', sessionId });
+  if (tell) notify({ type: 'changed', sessionId }, tell === 'standby');
 }
 
 /** One task, or undefined. */
@@ -194,7 +194,7 @@ export async function moveTask(
 export async function saveTransfer(
   task: Pick<TaskRecord, 'sessionId' | 'taskIdentifier' | 'transferId'>,
   changes: Partial<TaskRecord>,
-  tell = false,
+  tell: boolean | 'standby' = false,
 ): Promise<boolean> {
   const saved = await inBatch(async (tx) => {
     const tasks = tx.objectStore('tasks');
