@@ -20,6 +20,12 @@ const READ_SIZE = 1024 * 1024;
 /** How often, at most, a write reports its progress. */
 const PROGRESS_INTERVAL_MS = 100;
 
+/**
+ * How long a stopped write waits for the read under way to bring what it has (up to a buffer
+ * the network had delivered): a server that sends nothing more ends it then.
+ */
+const STOP_GRACE_MS = 250;
+
 /** A write under way: `stop` ends it at the bytes received, `abort` at once. */
 interface Write {
   stop: AbortController;
@@ -93,7 +99,9 @@ async function writeParts(
   const directory = await (await navigator.storage.getDirectory()).getDirectoryHandle(PARTS_DIRECTORY, { create: true });
   const pool = new BufferPool(READ_SIZE);
   const reader = new PartReader(body, pool);
-  const stopped = new Promise<undefined>((resolve) => state.stop.signal.addEventListener('abort', () => resolve(undefined), { once: true }));
+  const stopped = new Promise<undefined>((resolve) =>
+    state.stop.signal.addEventListener('abort', () => setTimeout(resolve, STOP_GRACE_MS, undefined), { once: true }),
+  );
   let at = order.start;
   let reported = 0;
   try {
@@ -105,7 +113,7 @@ async function writeParts(
       try {
         handle.truncate(0);
         while (written < order.partSize) {
-          const chunk = await Promise.race([reader.read(order.partSize - written), stopped]);
+          const chunk = await Promise.race([reader.read(order.partSize - written, state.stop.signal), stopped]);
           if (!chunk) break;
           written += handle.write(chunk, { at: written });
           pool.give([chunk.buffer as ArrayBuffer]); // written: the next read fills it again

@@ -63,18 +63,22 @@ export class PartReader {
     (this.#byob ?? this.#reader)!.cancel().catch(() => undefined);
   }
 
-  /** At most `max` bytes, or undefined at the end of the body. */
-  async read(max: number): Promise<Uint8Array | undefined> {
-    if (max <= 0) return undefined;
-    return this.#byob ? this.#readInto(this.#byob, max) : this.#readChunk(this.#reader!, max);
+  /**
+   * At most `max` bytes, or undefined at the end of the body. Once `stop` is aborted, no read
+   * begins, and one under way gives what it has as soon as its piece comes (its bytes were
+   * received: dropped, they would be fetched again).
+   */
+  async read(max: number, stop?: AbortSignal): Promise<Uint8Array | undefined> {
+    if (max <= 0 || stop?.aborted) return undefined;
+    return this.#byob ? this.#readInto(this.#byob, max, stop) : this.#readChunk(this.#reader!, max);
   }
 
-  async #readInto(reader: ReadableStreamBYOBReader, max: number): Promise<Uint8Array | undefined> {
+  async #readInto(reader: ReadableStreamBYOBReader, max: number, stop?: AbortSignal): Promise<Uint8Array | undefined> {
     if (this.done) return undefined;
     let buffer = this.pool.take();
     const size = Math.min(this.pool.size, max);
     let filled = 0;
-    while (filled < size) {
+    while (filled < size && !(filled > 0 && stop?.aborted)) {
       // Each read transfers the buffer: the bytes so far live on in the view it gives back.
       const { value, done } = await reader.read(new Uint8Array(buffer, filled, size - filled));
       if (value) buffer = value.buffer as ArrayBuffer;
