@@ -2,7 +2,7 @@ import type { FetchOrder, SessionSnapshot } from '../common/protocol.js';
 import { isAppVisible } from './conditions.js';
 import { NO_DELAY } from './rateLimiter.js';
 import type { TaskRecord } from '../common/schema.js';
-import { standbyOrders } from './scheduler/standby.js';
+import { handOverPlan, standbyOrders } from './scheduler/standby.js';
 import type { Scheduler } from './scheduler/Scheduler.js';
 import { changedSince, stampNow } from './store/changes.js';
 import { getRateLimiter, updateRateLimiter } from './store/database.js';
@@ -76,8 +76,11 @@ export class Snapshots {
 
   /** Where Background Fetch may carry them on: the orders for the streamed downloads of `tasks` (see `standbyOrders`). */
   async #standby(id: string, tasks: TaskRecord[]): Promise<FetchOrder[] | undefined> {
-    if (!this.scheduler.engines['background-fetch'] || !tasks.some((task) => task.engine === 'stream' && task.state === 'running')) return undefined;
-    return standbyOrders(tasks, await getSession(id));
+    if (!this.scheduler.engines['background-fetch']) return undefined;
+    // Most streamed downloads stream on (a small one ends first): the session is read, behind
+    // the worker's other reads, only when one would be handed over.
+    const carried = tasks.filter((task) => handOverPlan(task) !== undefined);
+    return carried.length > 0 ? standbyOrders(carried, await getSession(id)) : undefined;
   }
 
   /**
