@@ -122,8 +122,10 @@ async function writeParts(
             report({ type: 'progress', id: order.id, received: at + written });
           }
         }
-        handle.flush();
       } finally {
+        // Not flushed (fsync): what the bytes written survive (the page, the browser, not the
+        // machine's crash) is what the Cache Storage parts and IndexedDB records beside them
+        // survive; a flush per part made the writer wait on the disk's other writes (bench/README.md).
         handle.close();
       }
       // An empty part is not kept (but a first one: the file may be empty).
