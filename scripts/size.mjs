@@ -72,14 +72,17 @@ async function bundle(entry) {
   };
 }
 
+/** What loads the chunks every page that makes a session loads. */
+const EVERY_SESSION = 'every session (new URLSession)';
+
 /** What loads each lazy chunk, by chunk name. */
 const loadedBy = {
   'workbox-window.prod.es5': 'registerServiceWorker()',
   BackgroundFetchOrders: 'a Background Fetch to start or watch (Chromium)',
   HandOver: 'a session, where the browser has Background Fetch (Chromium)',
-  EventDelivery: 'every session (new URLSession)',
-  connection: 'every session (new URLSession)',
-  comlink: 'every session (new URLSession)',
+  EventDelivery: EVERY_SESSION,
+  connection: EVERY_SESSION,
+  comlink: EVERY_SESSION,
   documentStore: 'documents.get(), list(), url(), save() or delete()',
   DelayedRequests: 'a task that asks willBeginDelayedRequest',
   pageWriter: "a session, where the browser has an origin private file system (the page's writer)",
@@ -116,7 +119,7 @@ for (const { name, entry, budget } of bundles) {
     const own = chunk.replace(/-[\w-]{8}$/, '');
     const what = own.replace(/(\.prod)?(\.es5)?$/, '');
     const by = loadedBy[/** @type {keyof typeof loadedBy} */ (own)] ?? 'import()';
-    if (by === loadedBy.connection) withSession.push(code);
+    if (by === EVERY_SESSION) withSession.push(code);
     row(`  + ${what} (lazy)`, code.length, size, `outside the budget: loaded by ${by}`);
   }
   const session = Buffer.concat(withSession);
