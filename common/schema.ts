@@ -10,7 +10,7 @@ import type { TaskMetricsRecord, TransactionRecord } from './metrics.js';
 
 /** Name and version of the IndexedDB database. */
 export const DB_NAME = 'bgdl';
-export const DB_VERSION = 7;
+export const DB_VERSION = 8;
 
 /** A task's state (see `lifecycle.ts`). */
 export type { TaskState } from './lifecycle.js';
@@ -185,6 +185,8 @@ export interface TaskRecord {
   transactions?: TransactionRecord[];
   /** The hash of the parts stored so far (see `DigestState`), or absent. */
   digest?: DigestState | null;
+  /** A small file's place in the `packs` store, once downloaded (absent: in `bodies`, before version 8). */
+  inPack?: PackPlace;
   /** The folder `moveTo` moves the file's parts to (see `keptKey`), once a move has begun. */
   keptIn?: string;
   /** The name the file was kept under, once moved. */
@@ -196,13 +198,21 @@ export interface TaskRecord {
 
 /**
  * A downloaded file's temporary location: its `parts`, at `temporaryKey(sessionId,
- * taskIdentifier, index)`; with no parts, a small file's bytes in the `bodies` store.
+ * taskIdentifier, index)`; with no parts, a small file's bytes in a pack (`inPack`), or in the
+ * `bodies` store (written before version 8).
  */
 export interface DownloadedFile {
   size: number;
   parts: number;
   partsBy?: string[];
   digest?: string;
+  inPack?: PackPlace;
+}
+
+/** Where a small file's bytes are in the `packs` store: which pack, from which byte. */
+export interface PackPlace {
+  pack: number;
+  offset: number;
 }
 
 /**
@@ -240,15 +250,21 @@ export interface Schema extends DBSchema {
   events: {
     key: number;
     value: EventRecord;
-    indexes: { bySession: string };
+    /** `byPack` (since version 8): the events whose file is in a pack, by pack. */
+    indexes: { bySession: string; byPack: number };
   };
   /** Since version 2: state of the whole app, by name; `'written'`: a mark each write of tasks or events renews (sw/store/readAhead.ts). */
   app: { key: 'rateLimiter' | 'written'; value: RateLimiterState | number };
   /**
-   * Since version 4: the bytes of a small downloaded file, written with its completion and
-   * deleted with its delivered event (`SMALL_FILE_SIZE`).
+   * From version 4 to 7: the bytes of a small downloaded file, written with its completion and
+   * deleted with its delivered event (`SMALL_FILE_SIZE`). Read and deleted still, not written.
    */
   bodies: { key: [string, number]; value: ArrayBuffer };
+  /**
+   * Since version 8: the bytes of the small files one batched write completed, one after
+   * another (a Blob above 64 KiB), deleted once no event points to them (`sw/store/packs.ts`).
+   */
+  packs: { key: number; value: Blob | ArrayBuffer };
   /**
    * Since version 6: by session, the highest event `seq` the worker has handed out to pages;
    * an acknowledge deletes no event above it (a page cannot acknowledge what it never got).

@@ -76,27 +76,32 @@ async function expectEachOnce(events: Recorded[], server: TestServer, ids: numbe
 }
 
 /**
- * What is left stored of a session's files: bytes of small files in the database (`bodies`),
- * and temporary parts in Cache Storage.
+ * What is left stored of a session's files: small files whose bytes are in the database (in a
+ * pack its events point to), temporary parts in Cache Storage; and packs no event points to
+ * (of any session: none should be left).
  */
-function storedFiles(page: AppPage, sessionId: string): Promise<{ bodies: number; parts: number }> {
+function storedFiles(page: AppPage, sessionId: string): Promise<{ bodies: number; parts: number; lostPacks: number }> {
   return page.evaluate(async (sessionId) => {
     const db = await new Promise<IDBDatabase>((resolve, reject) => {
       const open = indexedDB.open('bgdl');
       open.onsuccess = () => resolve(open.result);
       open.onerror = () => reject(open.error);
     });
-    const keys = await new Promise<IDBValidKey[]>((resolve, reject) => {
-      const all = db.transaction('bodies').objectStore('bodies').getAllKeys();
-      all.onsuccess = () => resolve(all.result);
-      all.onerror = () => reject(all.error);
-    });
+    const read = <T>(store: string, all: (store: IDBObjectStore) => IDBRequest<T>) =>
+      new Promise<T>((resolve, reject) => {
+        const request = all(db.transaction(store).objectStore(store));
+        request.onsuccess = () => resolve(request.result);
+        request.onerror = () => reject(request.error);
+      });
+    const [packs, events] = await Promise.all([read('packs', (store) => store.getAllKeys()), read('events', (store) => store.getAll())]);
     db.close();
+    const packOf = (event: { download?: { inPack?: { pack: number } } }) => event.download?.inPack?.pack;
     const cached = await (await caches.open('bgdl-files')).keys();
     const folder = `/tmp/~${encodeURIComponent(sessionId)}/`;
     return {
-      bodies: keys.filter((key) => (key as [string, number])[0] === sessionId).length,
+      bodies: events.filter((event) => event.sessionId === sessionId && packs.includes(packOf(event)!)).length,
       parts: cached.filter((request) => new URL(request.url).pathname.includes(folder)).length,
+      lostPacks: packs.filter((pack) => !events.some((event) => packOf(event) === pack)).length,
     };
   }, sessionId);
 }
@@ -117,7 +122,7 @@ test('200 small tasks resumed together with a page in view: streamed, every task
   await expectEachOnce(events, server, ids, files.seeds);
   // Each file's temporary location went once its events were delivered (small files are kept
   // in the database, not in Cache Storage).
-  await expect.poll(() => storedFiles(page, sessionId)).toEqual({ bodies: 0, parts: 0 });
+  await expect.poll(() => storedFiles(page, sessionId)).toEqual({ bodies: 0, parts: 0, lostPacks: 0 });
   expect(events.filter((event) => event[0] === 'didFinishEvents')).toHaveLength(1);
   expect(events.at(-1)).toEqual(['didFinishEvents']);
 
@@ -181,7 +186,7 @@ test('300 waiting events are delivered to a new page once each, in the order the
   ]);
   // Until delivered, each file is kept: a streamed small file's bytes in the database, a
   // Background Fetch's file as its part in Cache Storage.
-  expect(await storedFiles(next, sessionId)).toEqual(engine === 'stream' ? { bodies: 150, parts: 0 } : { bodies: 0, parts: 150 });
+  expect(await storedFiles(next, sessionId)).toEqual(engine === 'stream' ? { bodies: 150, parts: 0, lostPacks: 0 } : { bodies: 0, parts: 150, lostPacks: 0 });
 
   await recordSession(next, sessionId);
   await waitForFinishEvents(next, 1, 60_000);
@@ -190,5 +195,5 @@ test('300 waiting events are delivered to a new page once each, in the order the
   expect(events.at(-1)).toEqual(['didFinishEvents']);
   await expectEachOnce(events, server, ids, files.seeds);
   expect(await next.evaluate(async () => (await globalThis.session.debugState()).waitingEvents)).toBe(0);
-  await expect.poll(() => storedFiles(next, sessionId)).toEqual({ bodies: 0, parts: 0 });
+  await expect.poll(() => storedFiles(next, sessionId)).toEqual({ bodies: 0, parts: 0, lostPacks: 0 });
 });

@@ -9,6 +9,7 @@ import { DIGEST, KEPT_AT, keptParts, PARTS, SIZE, SOURCE } from '../common/docum
 import type { TaskRecord } from '../common/schema.js';
 import { keptKey, partKeys, permanentKey } from '../common/cacheKeys.js';
 import { getBody } from './store/outbox.js';
+import { packedFile } from './store/packs.js';
 import { deletePart, filesCache, matchPart } from './store/parts.js';
 import { changeTasks } from './store/tasks.js';
 
@@ -25,6 +26,7 @@ export interface KeptMetadata {
  */
 export async function storedFile(task: TaskRecord): Promise<Blob | undefined> {
   if (task.parts === 0) {
+    if (task.inPack) return packedFile(task.inPack, task.countOfBytesReceived);
     const body = await getBody(task.sessionId, task.taskIdentifier);
     return body && new Blob([body]);
   }

@@ -75,3 +75,20 @@ for (const version of [2, 4, 6]) {
     // Left open: the next test's delete asks the worker's connection to step aside, as a new version would.
   });
 }
+
+test('a database of version 7 gets the packs of small files, and keeps the files stored one by one', async () => {
+  await deleteDatabase();
+  await storeAt(7, []);
+  const old = await new Promise<IDBDatabase>((resolve) =>
+    Object.assign(indexedDB.open(DB_NAME, 7), { onsuccess: (event: Event) => resolve((event.target as IDBOpenDBRequest).result) }),
+  );
+  await new Promise((resolve) =>
+    Object.assign(old.transaction('bodies', 'readwrite').objectStore('bodies').put(new ArrayBuffer(8), ['s', 1]), { onsuccess: resolve }),
+  );
+  old.close();
+  const db = await getDatabase();
+  expect(db.version).toBe(DB_VERSION);
+  expect(db.objectStoreNames.contains('packs')).toBe(true);
+  expect([...db.transaction('events').store.indexNames]).toEqual(['byPack', 'bySession']);
+  expect((await db.get('bodies', ['s', 1]))?.byteLength).toBe(8);
+});

@@ -1,9 +1,10 @@
 import type { IDBPTransaction } from 'idb';
 import type { Schema } from '../../common/schema.js';
 import { getDatabase, markWritten } from './database.js';
+import { storePack } from './packs.js';
 
 /** The stores a batched write may touch (`app` for its `written` mark). */
-const STORES = ['tasks', 'events', 'sessions', 'bodies', 'handedOut', 'app'] as const;
+const STORES = ['tasks', 'events', 'sessions', 'bodies', 'packs', 'handedOut', 'app'] as const;
 
 /** A read-write transaction over `STORES`. */
 export type BatchTransaction = IDBPTransaction<Schema, typeof STORES, 'readwrite'>;
@@ -64,6 +65,7 @@ async function run(batch: Queued[]): Promise<void> {
       ),
     ),
   );
-  await tx.done;
+  // The small files the writes completed, in one record (`packs.ts`).
+  await Promise.all([storePack(tx), tx.done]);
   outcomes.forEach((outcome, index) => ('error' in outcome ? batch[index]!.reject(outcome.error) : batch[index]!.resolve(outcome.value)));
 }

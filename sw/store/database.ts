@@ -22,6 +22,11 @@ export function getDatabase(): Promise<IDBPDatabase<Schema>> {
       if (oldVersion < 5) indexTransferId(transaction.objectStore('tasks'));
       // Version 6: what was handed out bounds an acknowledge (`handedOut`).
       if (oldVersion < 6) void fillHandedOut(db.createObjectStore('handedOut'), transaction.objectStore('events'));
+      // Version 8: small files' bytes in packs, which their events point to.
+      if (oldVersion < 8) {
+        db.createObjectStore('packs');
+        transaction.objectStore('events').createIndex('byPack', 'download.inPack.pack');
+      }
       // Versions 3, 5 and 7 changed the task record.
       if (oldVersion >= 1 && oldVersion < 7) void upgradeTasks(transaction.objectStore('tasks'));
       // An upgrade may rewrite tasks: a read made before it (by an older worker) is not current.

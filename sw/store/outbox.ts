@@ -14,6 +14,7 @@ import { taskMetrics, withTransactions } from '../metrics.js';
 import { owns } from '../../common/lifecycle.js';
 import { announce, notificationsGranted } from '../launch.js';
 import { inBatch, type BatchTransaction } from './batch.js';
+import { dropPacks, packBody } from './packs.js';
 import { getDatabase } from './database.js';
 import { keptParts } from '../../common/documentFile.js';
 import { deleteKeys, filesCache } from './parts.js';
@@ -74,6 +75,8 @@ export async function completeTask(sessionId: string, taskIdentifier: number, tr
     const metrics = configuration?.didFinishCollecting
       ? { metrics: taskMetrics({ ...task, transactions: withTransactions(task, outcome.transactions ?? []) }) }
       : {};
+    // A small file's bytes go in the batch's pack (`packs.ts`), to which its task and event point.
+    if (download && 'body' in outcome && outcome.body) download.inPack = task.inPack = packBody(tx, outcome.body);
     const event: TaskEvent = { type: 'didCompleteWithError', taskIdentifier, error: task.error, ...metrics, ...(download ? { download } : {}) };
     delete task.transactions;
     task.state = 'completed';
@@ -81,7 +84,6 @@ export async function completeTask(sessionId: string, taskIdentifier: number, tr
     task.ask = null;
     task.body = null;
     const writes = [tasks.put(task), tx.objectStore('events').add({ ...event, sessionId } as EventRecord)];
-    if ('body' in outcome && outcome.body) writes.push(tx.objectStore('bodies').put(outcome.body, [sessionId, taskIdentifier]));
     // Counted only when a launch notification may be shown (the streaming engine's tasks, with
     // permission): with many tasks ending, reading every waiting event each time adds up.
     const announcing = notificationsGranted() && engine === 'stream' && configuration?.sessionSendsLaunchEvents === true;
@@ -115,7 +117,7 @@ export async function pendingSessions(): Promise<string[]> {
   return sessions;
 }
 
-/** A small file's bytes, kept in the database with its completion (see `SMALL_FILE_SIZE`). */
+/** A small file's bytes, as versions before 8 kept them in the database with its completion (see `SMALL_FILE_SIZE`). */
 export async function getBody(sessionId: string, taskIdentifier: number): Promise<ArrayBuffer | undefined> {
   return (await getDatabase()).get('bodies', [sessionId, taskIdentifier]);
 }
@@ -137,13 +139,16 @@ export async function acknowledge(sessionId: string, seq: number): Promise<void>
     // A file whose move into the permanent store was begun: its parts go unless an entry names them.
     const moved = delivered.flatMap((event) => ((downloadOf(event)?.parts ?? 0) > 0 ? [tx.objectStore('tasks').get([sessionId, event.taskIdentifier])] : []));
     const ended = delivered.flatMap((event) => (event.type === 'didCompleteWithError' ? [event.taskIdentifier] : []));
-    const bodies = delivered.flatMap((event) => (downloadOf(event)?.parts === 0 ? [event.taskIdentifier] : []));
+    const packed = delivered.flatMap((event) => downloadOf(event)?.inPack?.pack ?? []);
+    // Small files of an earlier version, each in a record of its own.
+    const bodies = delivered.flatMap((event) => (downloadOf(event)?.parts === 0 && !downloadOf(event)?.inPack ? [event.taskIdentifier] : []));
     // Where no other session's event is among them (the usual case), one request deletes all.
     const alone = delivered.length === upTo.length && delivered.length > 0;
     const deletes = alone ? [events.delete(IDBKeyRange.bound(upTo[0]!.seq, upTo.at(-1)!.seq))] : delivered.map((event) => events.delete(event.seq));
     for (const keys of taskKeyRanges(sessionId, ended)) deletes.push(tx.objectStore('tasks').delete(keys));
     for (const keys of taskKeyRanges(sessionId, bodies)) deletes.push(tx.objectStore('bodies').delete(keys));
     await Promise.all(deletes);
+    await dropPacks(tx, packed);
     return { delivered, ended, moves: (await Promise.all(moved)).filter((task) => task?.keptIn !== undefined) as TaskRecord[] };
   });
   // Other pages of the session learn that the tasks have left it.
