@@ -74,3 +74,23 @@ test('a pack stays until the last event that points to it is delivered, of any s
   expect(await packCount()).toBe(before);
   expect(await packedFile(b.places[0]!, 300)).toBeUndefined();
 });
+
+test('a write that fails its batch fails with its own error; the others are made again, their files packed', async () => {
+  const sessionId = `packs-${++sessions}`;
+  const underWay = inBatch((tx) => tx.objectStore('app').get('written'));
+  const failing = inBatch(async (tx) => {
+    packBody(tx, bytes(10, 1));
+    // The second add of one key fails, and aborts the transaction: its error (fake-indexeddb
+    // gives the transaction's as an AbortError), not the pack's that cannot be stored after.
+    const session = { identifier: `twice-${sessionId}` } as never;
+    await tx.objectStore('sessions').add(session);
+    await tx.objectStore('sessions').add(session);
+  });
+  const [{ places, events }] = await Promise.all([
+    complete(sessionId, [100], 5),
+    expect(failing.catch((error: Error) => error.name)).resolves.toMatch(/^(ConstraintError|AbortError)$/),
+    underWay,
+  ]);
+  expect(new Uint8Array(await (await packedFile(places[0]!, 100))!.arrayBuffer())).toEqual(new Uint8Array(bytes(100, 5)));
+  expect(events).toHaveLength(1);
+});

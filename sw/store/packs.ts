@@ -44,7 +44,14 @@ export function storePack(tx: BatchTransaction): Promise<unknown> | undefined {
   const pack = packs.get(tx);
   if (!pack) return undefined;
   packs.delete(tx);
-  return tx.objectStore('packs').add(pack.size > INLINE_SIZE ? new Blob(pack.bodies) : joined(pack.bodies, pack.size), pack.id);
+  const value = pack.size > INLINE_SIZE ? new Blob(pack.bodies) : joined(pack.bodies, pack.size);
+  try {
+    return tx.objectStore('packs').add(value, pack.id);
+  } catch (error) {
+    // Over already: a failed write aborted it (in Firefox, a write past the quota), and that
+    // failure, not this one, is the one to report.
+    return tx.done.then(() => Promise.reject(error));
+  }
 }
 
 /**
