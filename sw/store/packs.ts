@@ -48,8 +48,8 @@ export function storePack(tx: BatchTransaction): Promise<unknown> | undefined {
   try {
     return tx.objectStore('packs').add(value, pack.id);
   } catch (error) {
-    // Over already: a failed write aborted it (in Firefox, a write past the quota), and that
-    // failure, not this one, is the one to report.
+    // Over already: a failed write aborted it, and that failure, not this one, is the one to
+    // report (a write past the quota must end its task as `cannotWriteToFile`).
     return tx.done.then(() => Promise.reject(error));
   }
 }
