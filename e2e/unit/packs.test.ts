@@ -94,3 +94,17 @@ test('a write that fails its batch fails with its own error; the others are made
   expect(new Uint8Array(await (await packedFile(places[0]!, 100))!.arrayBuffer())).toEqual(new Uint8Array(bytes(100, 5)));
   expect(events).toHaveLength(1);
 });
+
+test('a pack that cannot be stored keeps none of the writes that point to it', async () => {
+  const sessionId = `packs-${++sessions}`;
+  const underWay = inBatch((tx) => tx.objectStore('app').get('written'));
+  // Bytes the database cannot clone: asking for the pack throws at once.
+  const refused = inBatch(async (tx) => {
+    const inPack = packBody(tx, (() => undefined) as unknown as ArrayBuffer);
+    const event = { type: 'didCompleteWithError', taskIdentifier: 1, error: null, download: { size: 0, parts: 0, inPack }, sessionId } as EventRecord;
+    return tx.objectStore('events').add(event);
+  });
+  await Promise.all([expect(refused).rejects.toHaveProperty('name', 'DataCloneError'), underWay]);
+  const events = await (await getDatabase()).getAll('events');
+  expect(events.filter((event) => event.sessionId === sessionId)).toEqual([]);
+});

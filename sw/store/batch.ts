@@ -1,7 +1,7 @@
 import type { IDBPTransaction } from 'idb';
 import type { Schema } from '../../common/schema.js';
 import { getDatabase, markWritten } from './database.js';
-import { storePack } from './packs.js';
+import { commitWithPack } from './packs.js';
 
 /** The stores a batched write may touch (`app` for its `written` mark). */
 const STORES = ['tasks', 'events', 'sessions', 'bodies', 'packs', 'handedOut', 'app'] as const;
@@ -66,6 +66,6 @@ async function run(batch: Queued[]): Promise<void> {
     ),
   );
   // The small files the writes completed, in one record (`packs.ts`).
-  await Promise.all([storePack(tx), tx.done]);
+  await commitWithPack(tx);
   outcomes.forEach((outcome, index) => ('error' in outcome ? batch[index]!.reject(outcome.error) : batch[index]!.resolve(outcome.value)));
 }

@@ -23,7 +23,7 @@ const packs = new WeakMap<BatchTransaction, Pack>();
 
 /**
  * Adds a small file's bytes to the pack of `tx`, stored when its writes are all asked for
- * (`storePack`); returns where they will be. Call it with the writes that point to them, so
+ * (`commitWithPack`); returns where they will be. Call it with the writes that point to them, so
  * that no pack holds bytes nothing points to.
  */
 export function packBody(tx: BatchTransaction, body: ArrayBuffer): PackPlace {
@@ -36,22 +36,39 @@ export function packBody(tx: BatchTransaction, body: ArrayBuffer): PackPlace {
 }
 
 /**
- * Stores the pack `tx`'s writes filled, if any; call it once they are all asked for, while
- * `tx` is active. `add`, not `put`: two packs given one identifier fail the transaction, which
+ * Asks for the pack `tx`'s writes filled, if any, once they are all asked for (while `tx` is
+ * active), and settles as `tx` ends: with the pack's failure if it has one, else the
+ * transaction's. `add`, not `put`: two packs given one identifier fail the transaction, which
  * is then made again, rather than one taking the other's place.
  */
-export function storePack(tx: BatchTransaction): Promise<unknown> | undefined {
+export function commitWithPack(tx: BatchTransaction): Promise<unknown> {
   const pack = packs.get(tx);
-  if (!pack) return undefined;
+  if (!pack) return tx.done;
   packs.delete(tx);
   const value = pack.size > INLINE_SIZE ? new Blob(pack.bodies) : joined(pack.bodies, pack.size);
   try {
-    return tx.objectStore('packs').add(value, pack.id);
+    return Promise.all([tx.objectStore('packs').add(value, pack.id), tx.done]);
   } catch (error) {
-    // Over already: a failed write aborted it, and that failure, not this one, is the one to
-    // report (a write past the quota must end its task as `cannotWriteToFile`).
+    return failed(tx, error);
+  }
+}
+
+/**
+ * The end of a transaction whose pack could not be asked for. The writes that point to the
+ * pack must not be kept without it: the transaction is aborted, and fails with `error`
+ * (then each write is made again alone, its file as bytes). One over already was ended by a
+ * failed write, whose failure is the one to report (past the quota: `cannotWriteToFile`).
+ */
+function failed(tx: BatchTransaction, error: unknown): Promise<never> {
+  try {
+    tx.abort();
+  } catch {
     return tx.done.then(() => Promise.reject(error));
   }
+  return tx.done.then(
+    () => Promise.reject(error),
+    () => Promise.reject(error),
+  );
 }
 
 /**
