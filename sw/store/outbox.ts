@@ -141,7 +141,10 @@ export async function acknowledge(sessionId: string, seq: number): Promise<void>
     const ended = delivered.flatMap((event) => (event.type === 'didCompleteWithError' ? [event.taskIdentifier] : []));
     const packed = delivered.flatMap((event) => downloadOf(event)?.inPack?.pack ?? []);
     // Small files of an earlier version, each in a record of its own.
-    const bodies = delivered.flatMap((event) => (downloadOf(event)?.parts === 0 && !downloadOf(event)?.inPack ? [event.taskIdentifier] : []));
+    const bodies = delivered.flatMap((event) => {
+      const file = downloadOf(event);
+      return file?.parts === 0 && !file.inPack ? [event.taskIdentifier] : [];
+    });
     // Where no other session's event is among them (the usual case), one request deletes all.
     const alone = delivered.length === upTo.length && delivered.length > 0;
     const deletes = alone ? [events.delete(IDBKeyRange.bound(upTo[0]!.seq, upTo.at(-1)!.seq))] : delivered.map((event) => events.delete(event.seq));
